@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests: start a simulator on loopback and talk plain HTTP.
+#![allow(dead_code)]
+
+use bandwidth_sim::{Dialect, SimConfig, SimHandle, Simulator};
+use serde_json::{json, Value};
+
+pub async fn start(config: SimConfig) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Simulator::start(config, listener).await.unwrap()
+}
+
+pub async fn start_v1() -> SimHandle {
+    start(SimConfig::default()).await
+}
+
+pub async fn start_dashboard() -> SimHandle {
+    start(SimConfig {
+        dialect: Dialect::Dashboard,
+        ..SimConfig::default()
+    })
+    .await
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
+        .basic_auth(id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+}
+
+pub async fn token(sim: &SimHandle) -> String {
+    let resp = token_response(sim, "sim-client", "sim-secret").await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
+/// Role id for a role name, read from the API as a client would.
+pub async fn role_id(sim: &SimHandle, token: &str, name: &str) -> String {
+    let roles: Value = client()
+        .get(format!("{}/api/v1/roles", sim.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    roles["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap()["roleId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn v1_user(username: &str, roles: &[String]) -> Value {
+    json!({
+        "username": username,
+        "firstName": "Jane",
+        "lastName": "Doe",
+        "email": format!("{username}@example.com"),
+        "phoneNumber": "+19195551234",
+        "accountScope": "ACCOUNT",
+        "roles": roles,
+        "accounts": ["9900000"],
+    })
+}
+
+pub async fn v1_create(sim: &SimHandle, token: &str, body: &Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/api/v1/users", sim.base_url()))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+pub fn dash_url(sim: &SimHandle, rest: &str) -> String {
+    format!("{}/api/accounts/9900000{rest}", sim.base_url())
+}
+
+pub fn dash_user(username: &str) -> Value {
+    json!({
+        "Username": username,
+        "FirstName": "Jane",
+        "LastName": "Doe",
+        "Email": format!("{username}@example.com"),
+        "TelephoneNumber": "9195551234",
+        "Password": "Str0ng!Passw0rd#42",
+        "Roles": ["r-0010"],
+        "AccountScope": "ACCOUNT",
+        "Enabled": true,
+    })
+}
+
+/// A dashboard request with Basic auth and `Accept: application/json`.
+pub fn dash_json(sim: &SimHandle, method: reqwest::Method, rest: &str) -> reqwest::RequestBuilder {
+    client()
+        .request(method, dash_url(sim, rest))
+        .basic_auth("sim-user", Some("sim-password"))
+        .header("accept", "application/json")
+}
+
+/// A dashboard request with Basic auth and no Accept header (so XML comes back).
+pub fn dash_xml(sim: &SimHandle, method: reqwest::Method, rest: &str) -> reqwest::RequestBuilder {
+    client()
+        .request(method, dash_url(sim, rest))
+        .basic_auth("sim-user", Some("sim-password"))
+}
+
+pub fn error_description(v: &Value) -> String {
+    v["errors"][0]["description"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
