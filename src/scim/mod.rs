@@ -1,0 +1,8 @@
+//! The SCIM protocol and nothing else: resources as JSON, filters, PATCH, schemas,
+//! projections, list parameters, errors. No I/O.
+pub mod error;
+pub mod filter;
+pub mod params;
+pub mod patch;
+pub mod projection;
+pub mod schema;

@@ -1,0 +1,114 @@
+//! Query parameters of SCIM reads and lists (RFC 7644 §3.4.2, §3.9), parsed from the raw
+//! query so that odd encodings (OneLogin's `+` for spaces, a trailing `&`) and bad
+//! percent-escapes become SCIM answers rather than framework rejections.
+use super::error::ScimError;
+use super::filter::{parse_attr_path, parse_filter, AttrPath, Filter};
+
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub filter: Option<Filter>,
+    /// 1-based; values below 1 are read as 1 (RFC 7644 §3.4.2.4).
+    pub start_index: u64,
+    /// `None` = the server's page size.
+    pub count: Option<u64>,
+    pub attributes: Vec<AttrPath>,
+    pub excluded_attributes: Vec<AttrPath>,
+}
+
+impl ListParams {
+    pub fn from_query(query: Option<&str>) -> Result<Self, ScimError> {
+        let mut params = ListParams {
+            start_index: 1,
+            ..Default::default()
+        };
+        let Some(query) = query else {
+            return Ok(params);
+        };
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match key.to_ascii_lowercase().as_str() {
+                "filter" if !value.trim().is_empty() => params.filter = Some(parse_filter(&value)?),
+                "startindex" => params.start_index = parse_int(&key, &value)?.max(1) as u64,
+                "count" => params.count = Some(parse_int(&key, &value)?.max(0) as u64),
+                "attributes" => params.attributes = parse_paths(&value)?,
+                "excludedattributes" => params.excluded_attributes = parse_paths(&value)?,
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+
+    /// The page size to use: what was asked, capped by the server's maximum.
+    pub fn page_size(&self, max: u64) -> u64 {
+        self.count.unwrap_or(max).min(max)
+    }
+}
+
+fn parse_int(key: &str, value: &str) -> Result<i64, ScimError> {
+    value
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ScimError::invalid_value(format!("{key} must be an integer, got {value:?}")))
+}
+
+/// A comma-separated attribute list.
+pub fn parse_paths(value: &str) -> Result<Vec<AttrPath>, ScimError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(parse_attr_path)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let p = ListParams::from_query(None).unwrap();
+        assert_eq!(p.start_index, 1);
+        assert_eq!(p.count, None);
+        assert!(p.filter.is_none());
+        assert_eq!(p.page_size(100), 100);
+    }
+
+    #[test]
+    fn onelogin_plus_encoding_and_trailing_ampersand() {
+        let p = ListParams::from_query(Some("filter=userName+eq+%22jdoe%40x.com%22&")).unwrap();
+        assert!(p.filter.is_some());
+    }
+
+    #[test]
+    fn paging_values_are_clamped() {
+        let p = ListParams::from_query(Some("startIndex=0&count=-5")).unwrap();
+        assert_eq!((p.start_index, p.count), (1, Some(0)));
+        let p = ListParams::from_query(Some("startindex=3&COUNT=5000")).unwrap();
+        assert_eq!((p.start_index, p.page_size(1000)), (3, 1000));
+    }
+
+    #[test]
+    fn bad_values_are_scim_errors() {
+        assert_eq!(
+            ListParams::from_query(Some("count=ten"))
+                .unwrap_err()
+                .status,
+            400
+        );
+        let e = ListParams::from_query(Some("filter=userName+eq")).unwrap_err();
+        assert_eq!(
+            e.scim_type,
+            Some(crate::scim::error::ScimType::InvalidFilter)
+        );
+    }
+
+    #[test]
+    fn attribute_lists() {
+        let p = ListParams::from_query(Some(
+            "attributes=userName,%20name.givenName&excludedAttributes=members",
+        ))
+        .unwrap();
+        assert_eq!(p.attributes.len(), 2);
+        assert_eq!(p.excluded_attributes.len(), 1);
+    }
+}

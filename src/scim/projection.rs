@@ -1,0 +1,239 @@
+//! Attribute projection of a resource for responses: `attributes` / `excludedAttributes`
+//! (RFC 7644 §3.4.2.5, §3.9) combined with each attribute's `returned` (RFC 7643 §7).
+//!
+//! Rules:
+//! - `returned: never` (password) is never sent; `returned: always` (`id`) always is, even
+//!   when excluded or not selected. `schemas` is always sent: a resource without it is not
+//!   a SCIM resource. `meta` is `returned: default` like other attributes.
+//! - `returned: request` attributes are sent only when named in `attributes`.
+//! - With `attributes`, only the named attributes (and `always` ones) are sent; a
+//!   sub-attribute selection (`name.givenName`, `emails.value`) sends just that part; an
+//!   extension URN selects the whole extension, a URN-qualified name one attribute in it.
+//! - `excludedAttributes` removes attributes or sub-attributes from what would be sent.
+//!   Both lists may be given; selection is applied first, then exclusion.
+//! - Attributes the schema does not know (other extensions' data stored as sent) count as
+//!   `returned: default`: sent unless a selection leaves them out or they are excluded.
+//!   They are never dropped silently.
+//! - Names compare case-insensitively; the stored spelling is kept in the output.
+use serde_json::{Map, Value};
+
+use super::filter::AttrPath;
+use super::schema::{AttributeDef, ResolvedPath, ResourceSchema, Returned};
+
+/// Projects `resource` for a response. `attributes`/`excluded` are the parsed query
+/// parameters (empty = not given).
+pub fn project(
+    resource: &Value,
+    schema: &ResourceSchema,
+    attributes: &[AttrPath],
+    excluded: &[AttrPath],
+) -> Value {
+    let Some(obj) = resource.as_object() else {
+        return resource.clone();
+    };
+    let selected: Vec<ResolvedPath<'_>> = attributes.iter().map(|p| schema.resolve(p)).collect();
+    let excluded: Vec<ResolvedPath<'_>> = excluded.iter().map(|p| schema.resolve(p)).collect();
+    let rules = Rules {
+        selected: &selected,
+        excluded: &excluded,
+    };
+    let mut out = Map::new();
+    for (key, value) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            out.insert(key.clone(), value.clone());
+            continue;
+        }
+        if let (true, Some(inner)) = (is_urn(key), value.as_object()) {
+            // An extension object: project its attributes one by one.
+            let ext = schema.extension(key);
+            let container = ext.map_or(key.as_str(), |e| e.schema.id);
+            let mut projected = Map::new();
+            for (name, v) in inner {
+                let def = ext.and_then(|e| e.schema.attribute(name));
+                let at = Place {
+                    container: Some(container),
+                    stored_key: key,
+                    name,
+                };
+                if let Some(v) = rules.project_attr(&at, def, v) {
+                    projected.insert(name.clone(), v);
+                }
+            }
+            if !projected.is_empty() {
+                out.insert(key.clone(), Value::Object(projected));
+            }
+            continue;
+        }
+        let def = schema.top_attribute(key);
+        let at = Place {
+            container: None,
+            stored_key: key,
+            name: key,
+        };
+        if let Some(v) = rules.project_attr(&at, def, value) {
+            out.insert(key.clone(), v);
+        }
+    }
+    Value::Object(out)
+}
+
+fn is_urn(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+}
+
+/// Where an attribute sits: its container (`None` = top level) and its name.
+struct Place<'a> {
+    container: Option<&'a str>,
+    /// The stored key of the container (or of the attribute at top level).
+    stored_key: &'a str,
+    name: &'a str,
+}
+
+struct Rules<'r, 's> {
+    selected: &'r [ResolvedPath<'s>],
+    excluded: &'r [ResolvedPath<'s>],
+}
+
+/// What a list of paths says about one attribute.
+#[derive(Default)]
+struct Mention {
+    whole_container: bool,
+    whole: bool,
+    subs: Vec<String>,
+}
+
+fn same(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => false,
+    }
+}
+
+fn mention(paths: &[ResolvedPath<'_>], at: &Place<'_>) -> Mention {
+    let mut m = Mention::default();
+    for p in paths {
+        let container = p.container.as_deref();
+        match p.attr.as_deref() {
+            None if same(container, at.container) => m.whole_container = true,
+            None => {}
+            // An unknown extension named by its URN parses as `{schema}:{last segment}`.
+            Some(a)
+                if at.container.is_some()
+                    && p.sub_attr.is_none()
+                    && container.is_some_and(|c| {
+                        format!("{c}:{a}").eq_ignore_ascii_case(at.stored_key)
+                    }) =>
+            {
+                m.whole_container = true
+            }
+            Some(a) if same(container, at.container) && a.eq_ignore_ascii_case(at.name) => {
+                match &p.sub_attr {
+                    None => m.whole = true,
+                    Some(s) => m.subs.push(s.clone()),
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    m
+}
+
+impl Rules<'_, '_> {
+    fn project_attr(
+        &self,
+        at: &Place<'_>,
+        def: Option<&AttributeDef>,
+        value: &Value,
+    ) -> Option<Value> {
+        let returned = def.map_or(Returned::Default, |d| d.returned);
+        match returned {
+            Returned::Never => return None,
+            Returned::Always => return Some(value.clone()),
+            Returned::Default | Returned::Request => {}
+        }
+        let (mut v, named_subs) = if self.selected.is_empty() {
+            if returned == Returned::Request {
+                return None;
+            }
+            (value.clone(), Vec::new())
+        } else {
+            let m = mention(self.selected, at);
+            if m.whole || (m.whole_container && returned == Returned::Default) {
+                (value.clone(), Vec::new())
+            } else if !m.subs.is_empty() {
+                (keep_subs(value, &m.subs)?, m.subs)
+            } else {
+                return None;
+            }
+        };
+        let x = mention(self.excluded, at);
+        if x.whole || x.whole_container {
+            return None;
+        }
+        // Sub-attributes: `never` always goes, `request` unless named, excluded ones go.
+        if let Some(def) = def {
+            for sub in &def.sub_attributes {
+                let named = named_subs.iter().any(|n| n.eq_ignore_ascii_case(sub.name));
+                if sub.returned == Returned::Never || (sub.returned == Returned::Request && !named)
+                {
+                    v = drop_sub(v, sub.name)?;
+                }
+            }
+        }
+        for sub in &x.subs {
+            v = drop_sub(v, sub)?;
+        }
+        Some(v)
+    }
+}
+
+/// Keeps only `subs` of a complex value (or of each element of a list); `None` if
+/// nothing remains.
+fn keep_subs(value: &Value, subs: &[String]) -> Option<Value> {
+    let keep = |m: &Map<String, Value>| -> Option<Value> {
+        let kept: Map<String, Value> = m
+            .iter()
+            .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (!kept.is_empty()).then_some(Value::Object(kept))
+    };
+    match value {
+        Value::Object(m) => keep(m),
+        Value::Array(items) => {
+            let kept: Vec<Value> = items
+                .iter()
+                .filter_map(|e| e.as_object().and_then(keep))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        _ => None,
+    }
+}
+
+/// Removes sub-attribute `sub` from a complex value (or each element of a list);
+/// `None` if nothing remains.
+fn drop_sub(value: Value, sub: &str) -> Option<Value> {
+    let strip = |mut m: Map<String, Value>| -> Option<Value> {
+        m.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+        (!m.is_empty()).then_some(Value::Object(m))
+    };
+    match value {
+        Value::Object(m) => strip(m),
+        Value::Array(items) => {
+            let kept: Vec<Value> = items
+                .into_iter()
+                .filter_map(|e| match e {
+                    Value::Object(m) => strip(m),
+                    other => Some(other),
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        other => Some(other),
+    }
+}
+
+#[cfg(test)]
+mod tests;
