@@ -1,0 +1,273 @@
+//! The building blocks the `Target` operations are made of: URLs, authenticated calls with
+//! the one-time token refresh on 401, status classification, and the role cache.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::config::Dialect;
+use super::http::{Body, Incoming, Outgoing};
+use super::roles::RoleTable;
+use super::wire::{self, RawUser, WriteKind, WriteUser};
+use super::BandwidthTarget;
+use crate::target::{Role, TargetError, UpstreamUser};
+
+/// Which lookup a list query does; the parameter names differ by dialect.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lookup {
+    Username,
+    Email,
+}
+
+impl BandwidthTarget {
+    fn url(&self, path: &str, id: Option<&str>) -> Result<Url, TargetError> {
+        let mut url = Url::parse(&format!("{}{path}", self.base))
+            .map_err(|e| TargetError::Invalid(format!("bad base_url: {e}")))?;
+        if let Some(id) = id {
+            // Pushed as a segment, so an id can never change the path.
+            url.path_segments_mut()
+                .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
+                .push(id);
+        }
+        Ok(url)
+    }
+
+    pub(crate) fn users_url(&self, id: Option<&str>) -> Result<Url, TargetError> {
+        match self.dialect {
+            Dialect::V1 => self.url("/api/v1/users", id),
+            Dialect::Dashboard => {
+                let mut u = self.url("/accounts", None)?;
+                u.path_segments_mut()
+                    .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
+                    .push(&self.account_id)
+                    .push("users");
+                if let Some(id) = id {
+                    u.path_segments_mut()
+                        .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
+                        .push(id);
+                }
+                Ok(u)
+            }
+        }
+    }
+
+    fn roles_url(&self) -> Result<Url, TargetError> {
+        match self.dialect {
+            Dialect::V1 => self.url("/api/v1/roles", None),
+            Dialect::Dashboard => {
+                let mut u = self.url("/accounts", None)?;
+                u.path_segments_mut()
+                    .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
+                    .push(&self.account_id)
+                    .push("roles");
+                Ok(u)
+            }
+        }
+    }
+
+    /// One authenticated call. A 401 drops the token and retries once with a fresh one
+    /// (the token may have expired or been revoked early); a second 401 is `Auth`.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        safe: bool,
+    ) -> Result<Incoming, TargetError> {
+        let mut refreshed = false;
+        loop {
+            let auth = self.creds.header(&self.http).await?;
+            let req = Outgoing {
+                method: method.clone(),
+                url: url.clone(),
+                body: body.clone().map(Body::Json),
+                safe,
+                auth: Some(&auth),
+            };
+            let resp = self.http.send(&req).await?;
+            if resp.status == StatusCode::UNAUTHORIZED
+                && !refreshed
+                && self.creds.invalidate(&auth).await
+            {
+                refreshed = true;
+                tracing::debug!("401 from upstream; retrying once with a fresh token");
+                continue;
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// Maps a non-success answer to the error the IdP should see.
+    pub(crate) fn classify(resp: &Incoming) -> TargetError {
+        let status = resp.status;
+        let desc = || {
+            wire::error_description(resp.content_type.as_deref(), &resp.body)
+                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()))
+        };
+        match status.as_u16() {
+            400 | 422 => TargetError::Invalid(desc()),
+            401 => TargetError::Auth(desc()),
+            403 => TargetError::Forbidden(desc()),
+            404 => TargetError::NotFound,
+            409 => TargetError::Conflict(desc()),
+            429 => TargetError::RateLimited {
+                retry_after_secs: 1,
+            },
+            500..=599 => TargetError::Unavailable(format!("HTTP {}: {}", status.as_u16(), desc())),
+            _ => TargetError::Protocol(format!("unexpected HTTP status {}", status.as_u16())),
+        }
+    }
+
+    pub(crate) fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
+        wire::decode_user(self.dialect, resp.content_type.as_deref(), &resp.body)
+    }
+
+    pub(crate) async fn get_raw(&self, id: &str) -> Result<Option<RawUser>, TargetError> {
+        let resp = self
+            .call(Method::GET, self.users_url(Some(id))?, None, true)
+            .await?;
+        match resp.status {
+            s if s.is_success() => Ok(Some(self.decode_user(&resp)?)),
+            StatusCode::NOT_FOUND => Ok(None),
+            _ => Err(Self::classify(&resp)),
+        }
+    }
+
+    /// Full-replacement PUT; safe to retry because it sends the whole user.
+    pub(crate) async fn put_raw(&self, id: &str, user: &WriteUser) -> Result<RawUser, TargetError> {
+        let body = wire::encode_user(self.dialect, WriteKind::Replace, user)?;
+        let resp = self
+            .call(Method::PUT, self.users_url(Some(id))?, Some(body), true)
+            .await?;
+        if resp.status.is_success() {
+            self.decode_user(&resp)
+        } else {
+            Err(Self::classify(&resp))
+        }
+    }
+
+    /// The upstream user whose username/email equals `value` (case-insensitively). The
+    /// match is re-checked here so an upstream that ignores the filter cannot hand back
+    /// someone else.
+    pub(crate) async fn find_raw(
+        &self,
+        by: Lookup,
+        value: &str,
+    ) -> Result<Option<RawUser>, TargetError> {
+        let key = match (self.dialect, by) {
+            (Dialect::V1, Lookup::Username) => "username",
+            (Dialect::V1, Lookup::Email) => "email",
+            (Dialect::Dashboard, Lookup::Username) => "Username",
+            (Dialect::Dashboard, Lookup::Email) => "Email",
+        };
+        let mut url = self.users_url(None)?;
+        url.query_pairs_mut().append_pair(key, value);
+        let resp = self.call(Method::GET, url, None, true).await?;
+        if !resp.status.is_success() {
+            return Err(Self::classify(&resp));
+        }
+        let page = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
+        Ok(page.users.into_iter().find(|u| match by {
+            Lookup::Username => u.username.eq_ignore_ascii_case(value),
+            Lookup::Email => u.email.eq_ignore_ascii_case(value),
+        }))
+    }
+
+    pub(crate) async fn fetch_roles(&self) -> Result<Vec<Role>, TargetError> {
+        let resp = self
+            .call(Method::GET, self.roles_url()?, None, true)
+            .await?;
+        if !resp.status.is_success() {
+            return Err(Self::classify(&resp));
+        }
+        wire::decode_roles(self.dialect, resp.content_type.as_deref(), &resp.body)
+    }
+
+    /// The cached role table; `refresh` fetches it anew.
+    pub(crate) async fn role_table(&self, refresh: bool) -> Result<Arc<RoleTable>, TargetError> {
+        let mut guard = self.roles.lock().await;
+        if !refresh {
+            if let Some(t) = guard.as_ref() {
+                return Ok(t.clone());
+            }
+        }
+        let table = Arc::new(RoleTable::new(self.fetch_roles().await?));
+        *guard = Some(table.clone());
+        Ok(table)
+    }
+
+    /// Role names -> ids; one cache refresh on an unknown name, then `Invalid` listing
+    /// the valid names.
+    pub(crate) async fn role_ids(&self, names: &[String]) -> Result<Vec<String>, TargetError> {
+        if let Ok(ids) = self.role_table(false).await?.ids_for(names) {
+            return Ok(ids);
+        }
+        let table = self.role_table(true).await?;
+        table.ids_for(names).map_err(|unknown| {
+            TargetError::Invalid(format!(
+                "unknown role(s): {}; valid roles: {}",
+                unknown.join(", "),
+                table.names()
+            ))
+        })
+    }
+
+    /// The ids of the roles a user has upstream, to write them back unchanged. XML answers
+    /// may name a role without its id; such names are resolved through the table.
+    pub(crate) async fn kept_role_ids(&self, user: &RawUser) -> Result<Vec<String>, TargetError> {
+        let mut ids = Vec::with_capacity(user.roles.len());
+        let mut names = Vec::new();
+        for r in &user.roles {
+            match (&r.id, &r.name) {
+                (Some(id), _) => ids.push(id.clone()),
+                (None, Some(name)) => names.push(name.clone()),
+                (None, None) => {}
+            }
+        }
+        if !names.is_empty() {
+            ids.extend(self.role_ids(&names).await?);
+        }
+        Ok(ids)
+    }
+
+    /// A raw user with role names in place of ids. An id missing from the table triggers
+    /// one refresh; one still unknown is reported by its id rather than failing the read.
+    pub(crate) async fn to_upstream(&self, raw: RawUser) -> Result<UpstreamUser, TargetError> {
+        let mut table = self.role_table(false).await?;
+        let unknown = |t: &RoleTable| {
+            raw.roles.iter().any(|r| {
+                r.name.is_none() && r.id.as_deref().is_some_and(|id| t.name_of(id).is_none())
+            })
+        };
+        if unknown(&table) {
+            table = self.role_table(true).await?;
+        }
+        let roles = raw
+            .roles
+            .iter()
+            .filter_map(|r| match (&r.name, &r.id) {
+                (Some(n), _) => Some(n.clone()),
+                (None, Some(id)) => Some(table.name_of(id).map(str::to_string).unwrap_or_else(|| {
+                    tracing::warn!(role_id = %id, "upstream user has a role missing from the roles list");
+                    id.clone()
+                })),
+                (None, None) => None,
+            })
+            .collect();
+        Ok(UpstreamUser {
+            id: raw.id,
+            username: raw.username,
+            first_name: raw.first_name,
+            last_name: raw.last_name,
+            email: raw.email,
+            phone: raw.phone,
+            roles,
+            account_scope: raw.account_scope,
+            accounts: raw
+                .accounts
+                .unwrap_or_else(|| vec![self.account_id.clone()]),
+            active: raw.active,
+        })
+    }
+}

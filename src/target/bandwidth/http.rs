@@ -1,0 +1,301 @@
+//! Sending one logical request: client-side rate limit, 429 waits, retries of safe calls,
+//! and logging. Status codes other than 429 (and 5xx of safe calls until retries run out)
+//! are handed back to the caller, which classifies them; only transport failures become
+//! errors here.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use rand::Rng;
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::config::BandwidthConfig;
+use crate::target::TargetError;
+
+/// First backoff step; doubled per retry, capped at [`BACKOFF_CAP`], then fully jittered.
+const BACKOFF_BASE: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// Safety net for a server answering 429 with a reset already in the past, forever.
+const MAX_RATE_LIMIT_HITS: u32 = 100;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Json(Vec<u8>),
+    Form(String),
+}
+
+#[derive(Debug)]
+pub(crate) struct Outgoing<'a> {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Body>,
+    /// Safe to repeat after a 5xx or a transport failure (GET, whole-user PUT, DELETE,
+    /// token). A create is not: its caller looks the user up before retrying.
+    pub safe: bool,
+    /// Marked sensitive, so reqwest/hyper never print it.
+    pub auth: Option<&'a HeaderValue>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub status: StatusCode,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+pub(crate) struct Http {
+    client: reqwest::Client,
+    limiter: DefaultDirectRateLimiter,
+    max_retries: u32,
+    max_rate_limit_wait: Duration,
+}
+
+impl Http {
+    pub(crate) fn new(cfg: &BandwidthConfig) -> Result<Self, TargetError> {
+        let rate = NonZeroU32::new(cfg.rate_limit_per_second).ok_or_else(|| {
+            TargetError::Invalid("rate_limit_per_second must be at least 1".into())
+        })?;
+        let client = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.request_timeout)
+            // A redirect would carry credentials somewhere unplanned; treat it as a
+            // protocol error instead.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("scim-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TargetError::Unavailable(format!("cannot build HTTP client: {e}")))?;
+        // Burst of one: requests are spaced evenly, so no one-second window of the
+        // upstream ever sees more than the configured rate.
+        let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+        Ok(Http {
+            client,
+            limiter: RateLimiter::direct(quota),
+            max_retries: cfg.max_retries,
+            max_rate_limit_wait: cfg.max_rate_limit_wait,
+        })
+    }
+
+    pub(crate) async fn send(&self, req: &Outgoing<'_>) -> Result<Incoming, TargetError> {
+        let mut failures = 0u32;
+        let mut rate_limit_hits = 0u32;
+        let mut rate_limit_waited = Duration::ZERO;
+        loop {
+            self.limiter.until_ready().await;
+            match self.attempt(req).await {
+                Ok((resp, reset)) if resp.status == StatusCode::TOO_MANY_REQUESTS => {
+                    let wait = reset
+                        .and_then(until_epoch)
+                        .unwrap_or_else(|| backoff(rate_limit_hits));
+                    rate_limit_hits += 1;
+                    if rate_limit_waited + wait > self.max_rate_limit_wait
+                        || rate_limit_hits > MAX_RATE_LIMIT_HITS
+                    {
+                        return Err(TargetError::RateLimited {
+                            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                        });
+                    }
+                    rate_limit_waited += wait;
+                    tokio::time::sleep(wait).await;
+                }
+                Ok((resp, _))
+                    if resp.status.is_server_error() && req.safe && failures < self.max_retries =>
+                {
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+                Ok((resp, _)) => return Ok(resp),
+                Err(e) if req.safe && failures < self.max_retries => {
+                    tracing::debug!(error = %e, "retrying after transport failure");
+                    failures += 1;
+                    tokio::time::sleep(backoff(failures)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One try. Returns the answer and its `X-RateLimit-Reset` (epoch seconds), if any.
+    async fn attempt(&self, req: &Outgoing<'_>) -> Result<(Incoming, Option<u64>), TargetError> {
+        let mut b = self
+            .client
+            .request(req.method.clone(), req.url.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(a) = req.auth {
+            b = b.header(AUTHORIZATION, a.clone());
+        }
+        match &req.body {
+            Some(Body::Json(bytes)) => {
+                tracing::trace!(body = %redact_json(bytes), "request body");
+                b = b
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(bytes.clone());
+            }
+            Some(Body::Form(form)) => {
+                b = b
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.clone());
+            }
+            None => {}
+        }
+        let path = req.url.path();
+        let start = Instant::now();
+        let result = async {
+            let resp = b.send().await?;
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?.to_vec();
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        let latency_ms = start.elapsed().as_millis() as u64;
+        let (status, headers, body) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let kind = transport_kind(&e);
+                tracing::info!(method = %req.method, path, latency_ms, error = kind, "upstream call failed");
+                return Err(TargetError::Unavailable(format!(
+                    "{} {path}: {kind}",
+                    req.method
+                )));
+            }
+        };
+        if status.is_client_error() || status.is_server_error() {
+            tracing::info!(method = %req.method, path, status = status.as_u16(), latency_ms, "upstream call");
+        } else {
+            tracing::debug!(method = %req.method, path, status = status.as_u16(), latency_ms, "upstream call");
+        }
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if tracing::enabled!(tracing::Level::TRACE) && !body.is_empty() {
+            tracing::trace!(body = %redact_body(content_type.as_deref(), &body), "response body");
+        }
+        let reset = headers
+            .get("x-ratelimit-reset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|s| s.trim().parse::<u64>().ok());
+        Ok((
+            Incoming {
+                status,
+                content_type,
+                body,
+            },
+            reset,
+        ))
+    }
+}
+
+/// Timeouts and connection failures are described without the URL's query (which may
+/// hold an email address) and without anything reqwest might attach.
+fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "connection dropped while reading the answer"
+    } else {
+        "connection dropped"
+    }
+}
+
+/// Time from now until `epoch_secs`; a reset already past still waits a moment, so a
+/// second-granular header does not turn into a busy loop.
+fn until_epoch(epoch_secs: u64) -> Option<Duration> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let reset = Duration::from_secs(epoch_secs);
+    Some(
+        reset
+            .checked_sub(now)
+            .unwrap_or(Duration::ZERO)
+            .max(Duration::from_millis(50)),
+    )
+}
+
+/// Exponential backoff with full jitter: uniform in [0, min(cap, base * 2^n)].
+pub(crate) fn backoff(n: u32) -> Duration {
+    let ceiling = BACKOFF_BASE
+        .saturating_mul(1u32 << n.min(16))
+        .min(BACKOFF_CAP);
+    let ms = rand::thread_rng().gen_range(0..=ceiling.as_millis() as u64);
+    Duration::from_millis(ms)
+}
+
+fn redact_body(content_type: Option<&str>, body: &[u8]) -> String {
+    if content_type.is_some_and(|c| c.contains("xml")) {
+        // The documented XML answers carry no secrets; a password would be in JSON.
+        String::from_utf8_lossy(body).into_owned()
+    } else {
+        redact_json(body)
+    }
+}
+
+/// The body with the value of any key naming a password, secret or token replaced.
+pub(crate) fn redact_json(body: &[u8]) -> String {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m.iter_mut() {
+                    let k = k.to_ascii_lowercase();
+                    if ["password", "secret", "token"]
+                        .iter()
+                        .any(|s| k.contains(s))
+                    {
+                        *v = serde_json::Value::String("[REDACTED]".into());
+                    } else {
+                        walk(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            walk(&mut v);
+            v.to_string()
+        }
+        Err(_) => format!("<{} bytes, not JSON>", body.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_hides_passwords_and_tokens() {
+        let b = br#"{"Username":"u","Password":"Hunter2!","nested":[{"access_token":"abc"}]}"#;
+        let r = redact_json(b);
+        assert!(!r.contains("Hunter2") && !r.contains("abc"), "{r}");
+        assert!(r.contains("\"Username\":\"u\""));
+        assert_eq!(redact_json(b"xx"), "<2 bytes, not JSON>");
+    }
+
+    #[test]
+    fn backoff_stays_under_cap() {
+        for n in 0..40 {
+            assert!(backoff(n) <= BACKOFF_CAP);
+        }
+        assert!(backoff(0) <= BACKOFF_BASE);
+    }
+
+    #[test]
+    fn reset_in_the_past_still_waits_a_moment() {
+        assert_eq!(until_epoch(1), Some(Duration::from_millis(50)));
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let w = until_epoch(now + 2).unwrap_or_default();
+        assert!(
+            w > Duration::from_millis(900) && w <= Duration::from_secs(2),
+            "{w:?}"
+        );
+    }
+}

@@ -1,0 +1,122 @@
+//! Upstream systems the bridge provisions into. The provisioning logic talks to a
+//! [`Target`]; wire formats live only in the per-system modules, so a wrong guess about
+//! an upstream's shapes is one edit in one place.
+pub mod bandwidth;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Admin level of an upstream user (Bandwidth: Basic User or Account Admin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AccountScope {
+    #[default]
+    Account,
+    AccountAdmin,
+}
+
+/// How the upstream wants telephone numbers written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneFormat {
+    /// `+19195551234`
+    E164,
+    /// `9195551234` (North American numbers only)
+    TenDigits,
+}
+
+/// The state the bridge wants an upstream user to have. Role and account fields are
+/// `None` when the bridge does not manage them in this call: the adapter keeps whatever
+/// upstream has (GET-merge-PUT), so a user edit never wipes roles an async job set.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DesiredUser {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    /// Already normalised to the target's [`PhoneFormat`].
+    pub phone: Option<String>,
+    /// Role *names* (as people and config write them); the adapter maps them to ids.
+    pub roles: Option<Vec<String>>,
+    pub account_scope: Option<AccountScope>,
+    pub accounts: Option<Vec<String>>,
+    pub active: bool,
+}
+
+/// A user as the upstream has it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamUser {
+    pub id: String,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    pub account_scope: AccountScope,
+    pub accounts: Vec<String>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+}
+
+/// One page of an upstream listing; `next` is the page to ask for next, if any.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<UpstreamUser>,
+    pub next: Option<u32>,
+}
+
+/// Failures of an upstream call, already classified for the IdP: the HTTP layer maps
+/// each to one SCIM status.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TargetError {
+    /// Username or email taken upstream (HTTP 409).
+    #[error("conflict upstream: {0}")]
+    Conflict(String),
+    /// The upstream rejected a value (HTTP 400/422); carries its description.
+    #[error("rejected by upstream: {0}")]
+    Invalid(String),
+    /// The bridge's credential may not grant these roles/accounts (HTTP 403).
+    #[error("not permitted upstream: {0}")]
+    Forbidden(String),
+    #[error("not found upstream")]
+    NotFound,
+    /// Still rate limited after waiting as long as allowed.
+    #[error("upstream rate limited; retry after {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    /// 5xx, timeout, refused or dropped connection.
+    #[error("upstream unavailable: {0}")]
+    Unavailable(String),
+    /// The bridge's own upstream credentials were refused.
+    #[error("upstream authentication failed: {0}")]
+    Auth(String),
+    /// An answer the adapter cannot read (unexpected content type or shape).
+    #[error("unexpected upstream answer: {0}")]
+    Protocol(String),
+}
+
+/// One upstream system. Implementations handle auth, retries, rate limits and wire
+/// dialects; callers see only these operations.
+#[async_trait]
+pub trait Target: Send + Sync {
+    fn phone_format(&self) -> PhoneFormat;
+    /// Creates the user. If the create may have happened although the answer was lost,
+    /// the implementation looks the username up before retrying, so it never duplicates.
+    async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError>;
+    async fn get_user(&self, id: &str) -> Result<Option<UpstreamUser>, TargetError>;
+    async fn find_by_username(&self, username: &str) -> Result<Option<UpstreamUser>, TargetError>;
+    async fn find_by_email(&self, email: &str) -> Result<Option<UpstreamUser>, TargetError>;
+    /// Reads the user, applies `user` (leaving `None` fields as upstream has them), and
+    /// writes the whole user back. The username is never changed upstream.
+    async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError>;
+    async fn delete_user(&self, id: &str) -> Result<(), TargetError>;
+    async fn list_users(&self, page: u32) -> Result<UserPage, TargetError>;
+    async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
+    /// Cheap readiness probe: credentials accepted (token obtainable).
+    async fn ping(&self) -> Result<(), TargetError>;
+}
