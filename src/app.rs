@@ -1,0 +1,184 @@
+//! Assembles a running bridge from configuration: store, tenants with their upstreams,
+//! credentials, and the HTTP state.
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::config::{BandwidthSection, Config, TenantConfig};
+use crate::http::auth::Credentials;
+use crate::http::AppState;
+use crate::provision::{Provisioner, Tenant};
+use crate::store;
+use crate::target::bandwidth::{BandwidthConfig, BandwidthTarget};
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StartupError(pub String);
+
+fn resolve(
+    section: &Option<crate::secret::SecretRef>,
+    what: &str,
+    tenant: &str,
+) -> Result<SecretString, StartupError> {
+    match section {
+        Some(secret) => secret
+            .resolve()
+            .map_err(|e| StartupError(format!("tenant {tenant}: bandwidth.{what}: {e}"))),
+        None => Ok(SecretString::from(String::new())),
+    }
+}
+
+/// The adapter configuration of one tenant, with its secrets read.
+pub fn bandwidth_config(
+    tenant: &str,
+    section: &BandwidthSection,
+) -> Result<BandwidthConfig, StartupError> {
+    Ok(BandwidthConfig {
+        dialect: section.dialect,
+        base_url: section.base_url.trim_end_matches('/').to_string(),
+        token_url: section.token_url.clone(),
+        account_id: section.account_id.clone(),
+        client_id: section.client_id.clone(),
+        client_secret: resolve(&section.client_secret, "client_secret", tenant)?,
+        username: section.username.clone(),
+        password: resolve(&section.password, "password", tenant)?,
+        rate_limit_per_second: section.rate_limit_per_second.max(1),
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: section.request_timeout(),
+        max_rate_limit_wait: Duration::from_secs(section.max_rate_limit_wait_secs),
+        max_retries: section.max_retries,
+    })
+}
+
+pub fn build_tenant(name: &str, config: &TenantConfig) -> Result<Arc<Tenant>, StartupError> {
+    let target = BandwidthTarget::new(bandwidth_config(name, &config.bandwidth)?)
+        .map_err(|e| StartupError(format!("tenant {name}: {e}")))?;
+    Ok(Arc::new(Tenant::new(name, config, Arc::new(target))))
+}
+
+/// Role names the tenant uses that the upstream does not have. `Err` when the upstream
+/// could not be asked.
+pub async fn unknown_roles(
+    tenant: &Tenant,
+) -> Result<(Vec<String>, Vec<String>), crate::target::TargetError> {
+    let valid: BTreeSet<String> = tenant
+        .target
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let unknown = tenant
+        .base_roles
+        .iter()
+        .filter(|r| !valid.contains(*r))
+        .cloned()
+        .collect();
+    Ok((unknown, valid.into_iter().collect()))
+}
+
+/// Builds the application state. A role name the upstream does not know is a start-up
+/// error; an upstream that cannot be reached is only a warning (`/readyz` reports it),
+/// so a Bandwidth outage does not keep the bridge from serving reads.
+pub async fn build(config: &Config) -> Result<AppState, StartupError> {
+    let store = store::open(&config.database.url, config.database.max_connections)
+        .await
+        .map_err(|e| {
+            StartupError(format!(
+                "database {}: {e}",
+                redact_url(&config.database.url)
+            ))
+        })?;
+    let mut credentials = Credentials::default();
+    let mut tenants = Vec::new();
+    for (name, tenant_config) in &config.tenants {
+        let tenant = build_tenant(name, tenant_config)?;
+        match unknown_roles(&tenant).await {
+            Ok((unknown, valid)) if !unknown.is_empty() => {
+                return Err(StartupError(format!(
+                    "tenant {name}: unknown Bandwidth role name(s) {unknown:?}; valid names: {}",
+                    valid.join(", ")
+                )));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(tenant = %name, error = %e, "could not check role names upstream")
+            }
+        }
+        for token in &tenant_config.tokens {
+            credentials
+                .add(&token.id, &token.sha256, tenant.clone())
+                .map_err(StartupError)?;
+        }
+        tenants.push(tenant);
+    }
+    let scim_base = match &config.server.public_url {
+        Some(url) => format!("{}/scim/v2", url.trim_end_matches('/')),
+        None => "/scim/v2".to_string(),
+    };
+    Ok(AppState {
+        provisioner: Provisioner::new(store),
+        credentials: Arc::new(credentials),
+        tenants: Arc::new(tenants),
+        scim_base,
+        max_page_size: u64::from(config.server.max_page_size.max(1)),
+        max_body_bytes: config.server.max_body_bytes,
+    })
+}
+
+/// A database URL with any password removed, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Serves until ctrl-c or SIGTERM, finishing requests in flight.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let router = crate::http::router(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords_in_database_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,145 @@
+//! Command line: `serve`, `check-config`, `token new`, `demo`.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::Engine;
+use clap::{Parser, Subcommand};
+use rand::RngCore;
+
+use crate::app;
+use crate::config::Config;
+use crate::telemetry::{self, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scim-bridge",
+    version,
+    about = "SCIM 2.0 bridge from identity providers to Bandwidth"
+)]
+pub struct Cli {
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the SCIM API.
+    Serve {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Check a configuration: syntax, secrets, upstream credentials and role names.
+    CheckConfig {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
+    /// Bearer tokens for IdPs.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Run the bridge and the built-in Bandwidth simulator in one process, on SQLite in a
+    /// temporary directory, with a demo tenant.
+    Demo(crate::demo::DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a fresh random token and the SHA-256 hash to put in the configuration.
+    New,
+}
+
+/// A random token (256 bits, URL-safe) and its hex SHA-256.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hex::encode(crate::http::auth::sha256(&token));
+    (token, hash)
+}
+
+pub async fn run(cli: Cli) -> ExitCode {
+    telemetry::init(cli.log_format);
+    let result = match cli.command {
+        Command::Serve { config } => serve(config).await,
+        Command::CheckConfig { config } => check_config(config).await,
+        Command::Token {
+            command: TokenCommand::New,
+        } => {
+            let (token, hash) = new_token();
+            println!("token:  {token}");
+            println!("sha256: {hash}");
+            println!();
+            println!("Give the token to the IdP (Authorization: Bearer <token>) and put the hash in the config:");
+            println!("  tokens = [{{ id = \"okta\", sha256 = \"{hash}\" }}]");
+            Ok(())
+        }
+        Command::Demo(args) => crate::demo::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(path: PathBuf) -> Result<(), String> {
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let state = app::build(&config).await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
+    tracing::info!(listen = %config.server.listen, tenants = config.tenants.len(), "scim-bridge serving");
+    app::serve(state, listener).await.map_err(|e| e.to_string())
+}
+
+async fn check_config(path: PathBuf) -> Result<(), String> {
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let mut problems = Vec::new();
+    for (name, tenant_config) in &config.tenants {
+        if tenant_config.tokens.is_empty() {
+            problems.push(format!("tenant {name}: no tokens, so no IdP can call it"));
+        }
+        let tenant = match app::build_tenant(name, tenant_config) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(e.to_string());
+                continue;
+            }
+        };
+        match app::unknown_roles(&tenant).await {
+            Ok((unknown, _)) if unknown.is_empty() => {
+                println!("tenant {name}: upstream reachable, role names valid")
+            }
+            Ok((unknown, valid)) => problems.push(format!(
+                "tenant {name}: unknown role name(s) {unknown:?}; valid: {}",
+                valid.join(", ")
+            )),
+            Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        println!("configuration OK ({} tenant(s))", config.tenants.len());
+        Ok(())
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hash_matches() {
+        let (a, hash) = new_token();
+        let (b, _) = new_token();
+        assert_ne!(a, b);
+        assert!(a.len() >= 43);
+        assert_eq!(hash, hex::encode(crate::http::auth::sha256(&a)));
+    }
+}

@@ -1,0 +1,340 @@
+//! Configuration: one TOML file plus `SCIM_BRIDGE__`-prefixed environment variables
+//! (`SCIM_BRIDGE__TENANTS__ACME__BANDWIDTH__CLIENT_SECRET=...` overrides
+//! `[tenants.acme.bandwidth] client_secret`). Every key is explained in
+//! `config/scim-bridge.example.toml`. Unknown keys are errors: a typo in a policy name
+//! must not silently fall back to a default that deletes users.
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+use crate::secret::SecretRef;
+use crate::target::bandwidth::Dialect;
+use crate::target::AccountScope;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Public base URL (e.g. `https://scim.example.com`), used in `meta.location`.
+    /// Without it locations are relative paths, which every IdP accepts.
+    pub public_url: Option<String>,
+    /// Largest page a list answers (advertised in ServiceProviderConfig).
+    pub max_page_size: u32,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            max_page_size: 1000,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/bridge.db` (created if missing).
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://scim-bridge.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Bearer tokens the IdP may present, stored as SHA-256 hashes
+    /// (`scim-bridge token new` prints a token and its hash).
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    /// Roles every provisioned user gets (Bandwidth App role names).
+    #[serde(default = "default_base_roles")]
+    pub base_roles: Vec<String>,
+    #[serde(default)]
+    pub account_scope: AccountScope,
+    /// Upstream accounts granted to every user; empty = the target's own account.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub policy: PolicyConfig,
+    pub bandwidth: BandwidthSection,
+}
+
+fn default_base_roles() -> Vec<String> {
+    vec!["basicAccess".into()]
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// A name for the credential, recorded in the audit (never the token itself).
+    pub id: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+}
+
+/// What the bridge does upstream when the IdP deactivates, deletes or renames a user.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    pub on_deactivate: DeactivatePolicy,
+    pub on_delete: DeletePolicy,
+    pub on_username_change: UsernameChangePolicy,
+    /// Link an upstream user that already has the username instead of answering 409.
+    pub adopt_existing: bool,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        Self {
+            on_deactivate: DeactivatePolicy::Deactivate,
+            on_delete: DeletePolicy::Delete,
+            on_username_change: UsernameChangePolicy::KeepUpstream,
+            adopt_existing: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeactivatePolicy {
+    /// Set the upstream user's status to deactivated.
+    Deactivate,
+    /// Remove every role, keep the user active.
+    StripRoles,
+    /// Delete the upstream user; reactivation re-creates it under the same SCIM id.
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletePolicy {
+    Delete,
+    Deactivate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernameChangePolicy {
+    /// The SCIM userName changes; the Bandwidth username (immutable there) stays.
+    KeepUpstream,
+    /// Answer 400 `mutability`.
+    Reject,
+}
+
+/// The tenant's Bandwidth account and credentials, as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BandwidthSection {
+    #[serde(default = "default_dialect")]
+    pub dialect: Dialect,
+    pub base_url: String,
+    pub token_url: Option<String>,
+    pub account_id: String,
+    #[serde(default)]
+    pub client_id: String,
+    pub client_secret: Option<SecretRef>,
+    #[serde(default)]
+    pub username: String,
+    pub password: Option<SecretRef>,
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit_per_second: u32,
+    #[serde(default = "default_timeout")]
+    pub request_timeout_secs: u64,
+    /// How long one SCIM request may wait on upstream 429s before answering 503.
+    #[serde(default = "default_rate_wait")]
+    pub max_rate_limit_wait_secs: u64,
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+}
+
+fn default_dialect() -> Dialect {
+    Dialect::V1
+}
+fn default_rate_limit() -> u32 {
+    10
+}
+fn default_timeout() -> u64 {
+    10
+}
+fn default_rate_wait() -> u64 {
+    5
+}
+fn default_retries() -> u32 {
+    3
+}
+
+impl BandwidthSection {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads the file, then the environment overrides, then checks what serde cannot.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let figment = Figment::new()
+            .merge(Toml::file_exact(path))
+            .merge(Env::prefixed("SCIM_BRIDGE__").split("__"));
+        Self::from_figment(figment)
+    }
+
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::new().merge(Toml::string(text)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for (name, tenant) in &self.tenants {
+            for token in &tenant.tokens {
+                let valid_hex =
+                    token.sha256.len() == 64 && token.sha256.chars().all(|c| c.is_ascii_hexdigit());
+                if !valid_hex {
+                    return Err(ConfigError::Invalid(format!(
+                        "tenant {name}: token {} has a sha256 that is not 64 hex digits",
+                        token.id
+                    )));
+                }
+                if !seen.insert(token.sha256.to_ascii_lowercase()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "tenant {name}: token {} is also configured elsewhere; a credential belongs to one tenant",
+                        token.id
+                    )));
+                }
+            }
+            let bw = &tenant.bandwidth;
+            let missing = match bw.dialect {
+                Dialect::V1 if bw.client_id.is_empty() || bw.client_secret.is_none() => {
+                    Some("client_id and client_secret")
+                }
+                Dialect::Dashboard if bw.username.is_empty() || bw.password.is_none() => {
+                    Some("username and password")
+                }
+                _ => None,
+            };
+            if let Some(what) = missing {
+                return Err(ConfigError::Invalid(format!(
+                    "tenant {name}: the {:?} dialect needs bandwidth.{what}",
+                    bw.dialect
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_parses() {
+        let config =
+            Config::from_toml_str(include_str!("../config/scim-bridge.example.toml")).unwrap();
+        let acme = &config.tenants["acme"];
+        assert_eq!(acme.policy.on_deactivate, DeactivatePolicy::Deactivate);
+        assert_eq!(acme.base_roles, vec!["basicAccess"]);
+        assert!(matches!(
+            acme.bandwidth.client_secret,
+            Some(SecretRef::Env { .. })
+        ));
+    }
+
+    const MINIMAL: &str = r#"
+        [tenants.t]
+        [tenants.t.bandwidth]
+        base_url = "http://x"
+        account_id = "1"
+        client_id = "c"
+        client_secret = "s"
+    "#;
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::from_toml_str(MINIMAL).unwrap();
+        let t = &config.tenants["t"];
+        assert_eq!(t.policy.on_delete, DeletePolicy::Delete);
+        assert_eq!(
+            t.policy.on_username_change,
+            UsernameChangePolicy::KeepUpstream
+        );
+        assert!(!t.policy.adopt_existing);
+        assert_eq!(t.bandwidth.dialect, Dialect::V1);
+        assert_eq!(config.server.max_page_size, 1000);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors() {
+        let typo = MINIMAL.replace("account_id", "acount_id");
+        assert!(Config::from_toml_str(&typo).is_err());
+        let bad_policy = format!("{MINIMAL}\n[tenants.t.policy]\non_deactivate = \"nuke\"\n");
+        assert!(Config::from_toml_str(&bad_policy).is_err());
+        let bad_hash = format!("{MINIMAL}\n").replace(
+            "[tenants.t]",
+            "[tenants.t]\ntokens = [{ id = \"a\", sha256 = \"xyz\" }]",
+        );
+        assert!(Config::from_toml_str(&bad_hash)
+            .unwrap_err()
+            .to_string()
+            .contains("64 hex"));
+        let no_secret = MINIMAL.replace("client_secret = \"s\"", "");
+        assert!(Config::from_toml_str(&no_secret)
+            .unwrap_err()
+            .to_string()
+            .contains("client_secret"));
+    }
+
+    #[test]
+    fn a_token_belongs_to_one_tenant() {
+        let hash = "a".repeat(64);
+        let text = format!(
+            "{MINIMAL}\n[tenants.u]\ntokens = [{{ id = \"b\", sha256 = \"{hash}\" }}]\n[tenants.u.bandwidth]\nbase_url = \"http://x\"\naccount_id = \"1\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+        )
+        .replace("[tenants.t]", &format!("[tenants.t]\ntokens = [{{ id = \"a\", sha256 = \"{hash}\" }}]"));
+        assert!(Config::from_toml_str(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("one tenant"));
+    }
+}

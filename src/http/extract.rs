@@ -1,0 +1,84 @@
+//! Request bodies and response shapes of the SCIM API.
+use axum::body::Body;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use super::error::{ApiError, SCIM_CONTENT_TYPE};
+use super::AppState;
+use crate::scim::error::ScimError;
+
+/// A JSON body. Accepted as `application/scim+json`, `application/json` or without a
+/// content type (some IdP test tools omit it); malformed JSON is 400 `invalidSyntax`,
+/// an oversized body 413, both as SCIM errors.
+pub struct ScimJson(pub Value);
+
+impl FromRequest<AppState> for ScimJson {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = app.max_body_bytes;
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(413, None, format!("request body larger than {limit} bytes"))
+            })?;
+        if bytes.is_empty() {
+            return Err(ScimError::invalid_syntax("request body is empty").into());
+        }
+        let value = serde_json::from_slice(&bytes).map_err(|e| {
+            ScimError::invalid_syntax(format!("request body is not valid JSON: {e}"))
+        })?;
+        Ok(ScimJson(value))
+    }
+}
+
+/// A SCIM resource answer: `application/scim+json`, with `ETag` and `Location` when given.
+pub fn scim_response(
+    status: StatusCode,
+    body: &Value,
+    etag: Option<&str>,
+    location: Option<&str>,
+) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(SCIM_CONTENT_TYPE),
+    );
+    for (name, value) in [(header::ETAG, etag), (header::LOCATION, location)] {
+        if let Some(v) = value.and_then(|v| HeaderValue::from_str(v).ok()) {
+            headers.insert(name, v);
+        }
+    }
+    response
+}
+
+pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Re-renders the framework's bare 404/405 answers as SCIM errors.
+pub async fn scim_errors_for_bare_statuses(response: Response) -> Response {
+    let is_bare = !response.headers().contains_key(header::CONTENT_TYPE);
+    match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED if is_bare => {
+            let allow = response.headers().get(header::ALLOW).cloned();
+            let mut r =
+                ApiError::new(405, None, "method not allowed on this resource").into_response();
+            if let Some(allow) = allow {
+                r.headers_mut().insert(header::ALLOW, allow);
+            }
+            r
+        }
+        StatusCode::NOT_FOUND if is_bare => {
+            ApiError::new(404, None, "no such endpoint").into_response()
+        }
+        _ => response,
+    }
+}
+
+pub fn empty(status: StatusCode) -> Response {
+    (status, Body::empty()).into_response()
+}

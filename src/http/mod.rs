@@ -1,0 +1,88 @@
+//! The HTTP surface: SCIM under `/scim/v2`, health under `/healthz` and `/readyz`.
+//! Handlers are thin; all decisions are in `provision`.
+pub mod auth;
+mod discovery;
+pub mod error;
+pub mod extract;
+mod users;
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::provision::{Provisioner, Tenant};
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub provisioner: Provisioner,
+    pub credentials: Arc<auth::Credentials>,
+    pub tenants: Arc<Vec<Arc<Tenant>>>,
+    /// Public URL of the SCIM root, or `/scim/v2` for relative locations.
+    pub scim_base: String,
+    pub max_page_size: u64,
+    pub max_body_bytes: usize,
+}
+
+pub fn router(app: AppState) -> Router {
+    let scim = Router::new()
+        .route("/Users", get(users::list).post(users::create))
+        .route(
+            "/Users/{id}",
+            get(users::get)
+                .put(users::replace)
+                .patch(users::patch)
+                .delete(users::delete),
+        )
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config),
+        )
+        .route("/Schemas", get(discovery::schemas))
+        .route("/Schemas/{id}", get(discovery::schema_by_id))
+        .route("/ResourceTypes", get(discovery::resource_types))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
+        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            auth::require_caller,
+        ));
+    Router::new()
+        .nest("/scim/v2", scim)
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(ready))
+        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        .layer(middleware::map_response(
+            extract::scim_errors_for_bare_statuses,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+/// Ready when the store answers and every tenant's upstream credentials work.
+async fn ready(State(app): State<AppState>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = app.provisioner.store.ping().await {
+        problems.push(format!("store: {e}"));
+    }
+    for tenant in app.tenants.iter() {
+        if let Err(e) = tenant.target.ping().await {
+            problems.push(format!("tenant {}: {e}", tenant.name));
+        }
+    }
+    if problems.is_empty() {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not ready", "problems": problems})),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,143 @@
+//! `/Users` handlers: parse, call the provisioner, render. Nothing else.
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Extension;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::extract::{empty, header_str, scim_response, ScimJson};
+use super::AppState;
+use crate::provision::render::{etag, render_user};
+use crate::provision::Caller;
+use crate::scim::params::ListParams;
+use crate::scim::{projection, schema};
+use crate::store::{ListQuery, UserRecord};
+
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+fn one_user(
+    app: &AppState,
+    status: StatusCode,
+    user: &UserRecord,
+    params: &ListParams,
+) -> Response {
+    let full = render_user(user, &app.scim_base);
+    let body = projection::project(
+        &full,
+        schema::user(),
+        &params.attributes,
+        &params.excluded_attributes,
+    );
+    let location = format!("{}/Users/{}", app.scim_base, user.id);
+    scim_response(status, &body, Some(&etag(user.version)), Some(&location))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let count = params.page_size(app.max_page_size);
+    let store_query = ListQuery {
+        filter: params.filter.clone(),
+        start_index: params.start_index,
+        count,
+    };
+    let page = app.provisioner.list_users(&caller, &store_query).await?;
+    let resources: Vec<Value> = page
+        .items
+        .iter()
+        .map(|u| {
+            projection::project(
+                &render_user(u, &app.scim_base),
+                schema::user(),
+                &params.attributes,
+                &params.excluded_attributes,
+            )
+        })
+        .collect();
+    let body = json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": page.total,
+        "startIndex": params.start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    Ok(scim_response(StatusCode::OK, &body, None, None))
+}
+
+pub async fn create(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let user = app.provisioner.create_user(&caller, body).await?;
+    Ok(one_user(&app, StatusCode::CREATED, &user, &params))
+}
+
+pub async fn get(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let user = app.provisioner.get_user(&caller, &id).await?;
+    let current = etag(user.version);
+    if header_str(&headers, header::IF_NONE_MATCH)
+        .is_some_and(|h| h.split(',').any(|t| t.trim() == current || t.trim() == "*"))
+    {
+        return Ok(empty(StatusCode::NOT_MODIFIED));
+    }
+    Ok(one_user(&app, StatusCode::OK, &user, &params))
+}
+
+pub async fn replace(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let if_match = header_str(&headers, header::IF_MATCH);
+    let user = app
+        .provisioner
+        .replace_user(&caller, &id, body, if_match)
+        .await?;
+    Ok(one_user(&app, StatusCode::OK, &user, &params))
+}
+
+pub async fn patch(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let if_match = header_str(&headers, header::IF_MATCH);
+    let user = app
+        .provisioner
+        .patch_user(&caller, &id, body, if_match)
+        .await?;
+    Ok(one_user(&app, StatusCode::OK, &user, &params))
+}
+
+pub async fn delete(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let if_match = header_str(&headers, header::IF_MATCH);
+    app.provisioner.delete_user(&caller, &id, if_match).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,110 @@
+//! The bridge's own logic: what a SCIM change means upstream, under the tenant's
+//! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
+pub mod mapping;
+pub mod render;
+pub mod users;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::config::{PolicyConfig, TenantConfig};
+use crate::scim::error::{ScimError, ScimType};
+use crate::store::{Store, StoreError};
+use crate::target::{AccountScope, Target, TargetError};
+
+/// One tenant as the running bridge sees it: its policies and its upstream.
+pub struct Tenant {
+    pub name: String,
+    pub base_roles: Vec<String>,
+    pub account_scope: AccountScope,
+    pub accounts: Vec<String>,
+    pub policy: PolicyConfig,
+    pub target: Arc<dyn Target>,
+}
+
+impl Tenant {
+    pub fn new(name: &str, config: &TenantConfig, target: Arc<dyn Target>) -> Self {
+        Self {
+            name: name.to_string(),
+            base_roles: config.base_roles.clone(),
+            account_scope: config.account_scope,
+            accounts: config.accounts.clone(),
+            policy: config.policy.clone(),
+            target,
+        }
+    }
+
+    /// The accounts a user is granted: the configured ones, or the target's own.
+    pub fn accounts(&self) -> Option<Vec<String>> {
+        (!self.accounts.is_empty()).then(|| self.accounts.clone())
+    }
+}
+
+/// Who is asking: the tenant and the id of the credential it presented.
+#[derive(Clone)]
+pub struct Caller {
+    pub tenant: Arc<Tenant>,
+    pub credential_id: String,
+}
+
+/// The one domain error. The HTTP layer maps it to a SCIM error in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Scim(#[from] ScimError),
+    #[error(transparent)]
+    Upstream(#[from] TargetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Error::Scim(ScimError::new(409, Some(ScimType::Uniqueness), detail))
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Serialises the read-modify-write of one resource inside this process: Entra sends
+/// parallel requests for the same user, and interleaving them would lose a change.
+#[derive(Default)]
+pub struct ResourceLocks {
+    locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl ResourceLocks {
+    pub async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 1024 {
+                map.retain(|_, weak| weak.strong_count() > 0);
+            }
+            match map.get(&key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    map.insert(key, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+/// Everything the provisioning operations need, shared by all requests.
+#[derive(Clone)]
+pub struct Provisioner {
+    pub store: Arc<dyn Store>,
+    pub locks: Arc<ResourceLocks>,
+}
+
+impl Provisioner {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            locks: Arc::new(ResourceLocks::default()),
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Test harness: the real bridge and the real simulator, each on a loopback port, with
+//! SQLite in a temporary directory. Tests talk HTTP to both.
+#![allow(dead_code)]
+
+use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const TOKEN: &str = "test-token-acme";
+
+/// Tenant knobs the tests turn.
+#[derive(Clone)]
+pub struct Options {
+    pub dialect: Dialect,
+    pub on_deactivate: &'static str,
+    pub on_delete: &'static str,
+    pub on_username_change: &'static str,
+    pub adopt_existing: bool,
+    pub sim: SimConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            dialect: Dialect::V1,
+            on_deactivate: "deactivate",
+            on_delete: "delete",
+            on_username_change: "keep_upstream",
+            adopt_existing: false,
+            sim: SimConfig::default(),
+        }
+    }
+}
+
+pub struct Harness {
+    pub base: String,
+    pub store: std::sync::Arc<dyn scim_bridge::store::Store>,
+    pub sim: SimHandle,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
+    let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN));
+    let account = o
+        .sim
+        .accounts
+        .first()
+        .map(|a| a.0.clone())
+        .unwrap_or_default();
+    let upstream = match o.dialect {
+        Dialect::V1 => format!(
+            "dialect = \"v1\"\nbase_url = \"{sim_url}\"\nclient_id = \"{}\"\nclient_secret = \"{}\"",
+            o.sim.client_id, o.sim.client_secret
+        ),
+        Dialect::Dashboard => format!(
+            "dialect = \"dashboard\"\nbase_url = \"{sim_url}/api\"\nusername = \"{}\"\npassword = \"{}\"",
+            o.sim.basic_user, o.sim.basic_password
+        ),
+    };
+    format!(
+        r#"
+[database]
+url = "{db_url}"
+
+[tenants.acme]
+tokens = [{{ id = "acme-okta", sha256 = "{hash}" }}]
+base_roles = ["basicAccess"]
+
+[tenants.acme.policy]
+on_deactivate = "{}"
+on_delete = "{}"
+on_username_change = "{}"
+adopt_existing = {}
+
+[tenants.acme.bandwidth]
+{upstream}
+account_id = "{account}"
+rate_limit_per_second = 200
+request_timeout_secs = 3
+max_retries = 2
+"#,
+        o.on_deactivate, o.on_delete, o.on_username_change, o.adopt_existing
+    )
+}
+
+impl Harness {
+    pub async fn start(options: Options) -> Harness {
+        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut sim_config = options.sim.clone();
+        sim_config.dialect = options.dialect;
+        let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        let config = scim_bridge::config::Config::from_toml_str(&config_toml(
+            &options,
+            &sim.base_url(),
+            &db_url,
+        ))
+        .unwrap();
+        let state = scim_bridge::app::build(&config).await.unwrap();
+        let store = state.provisioner.store.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, scim_bridge::http::router(state)).await;
+        });
+        Harness {
+            base: format!("http://{addr}/scim/v2"),
+            store,
+            sim,
+            client: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub async fn default() -> Harness {
+        Self::start(Options::default()).await
+    }
+
+    /// Sends a SCIM request with the tenant's token; returns status, headers and JSON body
+    /// (`Null` when the body is empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call_with(method, path, body, Some(TOKEN), &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/scim+json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, headers, json)
+    }
+
+    pub async fn create(&self, user: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::POST, "/Users", Some(user)).await;
+        (status, body)
+    }
+
+    /// Creates a user that must succeed and returns its SCIM id.
+    pub async fn create_ok(&self, user: Value) -> String {
+        let (status, body) = self.create(user).await;
+        assert_eq!(status, StatusCode::CREATED, "create failed: {body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
+        let body =
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
+        let (status, _, body) = self
+            .call(Method::PATCH, &format!("/Users/{id}"), Some(body))
+            .await;
+        (status, body)
+    }
+
+    /// The tenant's audit entries, newest first.
+    pub async fn audit(&self) -> Vec<scim_bridge::store::AuditEntry> {
+        self.store.list_audit("acme", 100).await.unwrap()
+    }
+
+    pub fn state(&self) -> SimSnapshot {
+        self.sim.snapshot()
+    }
+
+    /// The simulator's user with this username (case-insensitive), if any.
+    pub fn upstream(&self, username: &str) -> Option<SnapshotUser> {
+        self.state()
+            .users
+            .into_iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+
+    pub async fn find_by_username(&self, username: &str) -> Value {
+        let filter = format!("userName eq \"{username}\"");
+        let path = format!("/Users?filter={}", urlencode(&filter));
+        let (status, _, body) = self.call(Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// An Okta-style user.
+pub fn user(username: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": username,
+        "name": {"givenName": "Jane", "familyName": "Doe"},
+        "emails": [{"primary": true, "value": username, "type": "work"}],
+        "phoneNumbers": [{"value": "919-555-1234", "type": "work"}],
+        "active": true,
+        "password": "Sup3r$ecretFromOkta",
+        "groups": []
+    })
+}
+
+pub fn assert_scim_error(body: &Value, status: u16, scim_type: Option<&str>) {
+    assert_eq!(
+        body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+        "{body}"
+    );
+    assert_eq!(body["status"], status.to_string(), "{body}");
+    assert_eq!(body["scimType"].as_str(), scim_type, "{body}");
+}

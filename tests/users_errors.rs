@@ -1,0 +1,358 @@
+//! Error paths an IdP really hits: each answers a SCIM error with the right status and
+//! `scimType`, and nothing already stored is lost or half-written.
+mod common;
+
+use bandwidth_sim::{Faults, SeedUser};
+use common::{assert_scim_error, user, Harness, Options, TOKEN};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn duplicate_username_is_409_uniqueness_in_any_case() {
+    let h = Harness::default().await;
+    h.create_ok(user("dup@example.com")).await;
+    let (status, body) = h.create(user("DUP@example.com")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_scim_error(&body, 409, Some("uniqueness"));
+    assert_eq!(h.state().users.len(), 1, "no second upstream user");
+}
+
+#[tokio::test]
+async fn duplicate_external_id_is_409() {
+    let h = Harness::default().await;
+    let mut a = user("a@example.com");
+    a["externalId"] = json!("00u1");
+    h.create_ok(a).await;
+    let mut b = user("b@example.com");
+    b["externalId"] = json!("00u1");
+    let (status, body) = h.create(b).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(h.state().users.len(), 1);
+}
+
+#[tokio::test]
+async fn email_or_username_taken_upstream_is_409_and_nothing_stored() {
+    let h = Harness::default().await;
+    h.sim.seed_user(SeedUser {
+        username: "manual".into(),
+        email: "taken@example.com".into(),
+        ..SeedUser::default()
+    });
+    let mut u = user("new@example.com");
+    u["emails"] = json!([{"value":"taken@example.com","primary":true}]);
+    let (status, body) = h.create(u).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_scim_error(&body, 409, Some("uniqueness"));
+    assert_eq!(
+        h.find_by_username("new@example.com").await["totalResults"],
+        0
+    );
+
+    h.sim.seed_user(SeedUser {
+        username: "handmade@example.com".into(),
+        email: "hm@example.com".into(),
+        ..SeedUser::default()
+    });
+    let (status, _) = h.create(user("handmade@example.com")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(h.state().users.len(), 2, "the seeded users only");
+}
+
+#[tokio::test]
+async fn adopt_existing_links_and_updates_the_upstream_user() {
+    let h = Harness::start(Options {
+        adopt_existing: true,
+        ..Options::default()
+    })
+    .await;
+    let upstream_id = h.sim.seed_user(SeedUser {
+        username: "adopt@example.com".into(),
+        first_name: "Old".into(),
+        last_name: "Name".into(),
+        email: "adopt@example.com".into(),
+        ..SeedUser::default()
+    });
+    let (status, body) = h.create(user("adopt@example.com")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"]["upstreamId"],
+        upstream_id
+    );
+    let snapshot = h.state();
+    assert_eq!(snapshot.users.len(), 1);
+    assert_eq!(
+        (
+            snapshot.users[0].first_name.as_str(),
+            snapshot.users[0].last_name.as_str()
+        ),
+        ("Jane", "Doe")
+    );
+}
+
+#[tokio::test]
+async fn unknown_id_is_404_for_every_method() {
+    let h = Harness::default().await;
+    for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+        let body = match method {
+            Method::PUT => Some(user("x@example.com")),
+            Method::PATCH => Some(
+                json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                                          "Operations":[{"op":"replace","value":{"active":false}}]}),
+            ),
+            _ => None,
+        };
+        let (status, _, body) = h.call(method.clone(), "/Users/does-not-exist", body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
+        assert_scim_error(&body, 404, None);
+    }
+}
+
+#[tokio::test]
+async fn bad_or_missing_credentials_are_401_with_www_authenticate() {
+    let h = Harness::default().await;
+    type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 4] = [
+        (None, &[]),
+        (Some("wrong-token"), &[]),
+        (None, &[("authorization", "non-token")]),
+        (None, &[("authorization", "Basic dGVzdDp0ZXN0")]),
+    ];
+    for (token, headers) in cases {
+        let (status, response_headers, body) = h
+            .call_with(Method::GET, "/Users", None, token, headers)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(response_headers.contains_key("www-authenticate"));
+        assert_scim_error(&body, 401, None);
+    }
+    let (status, _, _) = h
+        .call_with(Method::GET, "/Users", None, Some(TOKEN), &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_invalid_syntax() {
+    let h = Harness::default().await;
+    for raw in ["{not json", "", "[1,2", "\"just a string\""] {
+        let response = h
+            .client
+            .post(format!("{}/Users", h.base))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{raw:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_scim_error(&body, 400, Some("invalidSyntax"));
+    }
+    assert!(h.state().users.is_empty());
+}
+
+#[tokio::test]
+async fn missing_name_or_username_is_400_invalid_value() {
+    let h = Harness::default().await;
+    let mut u = user("noname@example.com");
+    u["name"] = json!({"givenName": "Only"});
+    let (status, body) = h.create(u).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert!(body["detail"].as_str().unwrap().contains("familyName"));
+    let (status, body) = h
+        .create(json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert!(h.state().users.is_empty());
+}
+
+#[tokio::test]
+async fn upstream_failing_is_503_and_nothing_is_stored() {
+    let h = Harness::default().await;
+    let id = h.create_ok(user("kept@example.com")).await;
+    h.sim.set_faults(Faults {
+        fail_rate: 1.0,
+        ..Faults::default()
+    });
+
+    let (status, headers, body) = h
+        .call(Method::POST, "/Users", Some(user("new@example.com")))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_scim_error(&body, 503, None);
+    let (status, body) = h
+        .patch(
+            &id,
+            json!([{"op":"replace","path":"name.familyName","value":"Lost"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    h.sim.set_faults(Faults::default());
+    assert_eq!(
+        h.find_by_username("new@example.com").await["totalResults"],
+        0,
+        "failed create not stored"
+    );
+    let (_, _, kept) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(
+        kept["name"]["familyName"], "Doe",
+        "failed update not stored"
+    );
+    // The IdP's retry then succeeds.
+    h.create_ok(user("new@example.com")).await;
+    assert_eq!(h.state().users.len(), 2);
+}
+
+#[tokio::test]
+async fn upstream_gone_is_503() {
+    let h = Harness::default().await;
+    h.sim.shutdown();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (status, _, body) = h
+        .call(Method::POST, "/Users", Some(user("down@example.com")))
+        .await;
+    assert!(
+        status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::BAD_GATEWAY,
+        "{status} {body}"
+    );
+    assert_eq!(
+        h.find_by_username("down@example.com").await["totalResults"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn lost_create_answer_is_found_not_duplicated() {
+    let h = Harness::default().await;
+    h.sim.set_faults(Faults {
+        drop_next_create_responses: 1,
+        ..Faults::default()
+    });
+    let (status, body) = h.create(user("lost@example.com")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(h.state().users.len(), 1);
+    assert_eq!(
+        h.find_by_username("lost@example.com").await["totalResults"],
+        1
+    );
+}
+
+#[tokio::test]
+async fn entra_test_connection_filter_finds_nothing() {
+    let h = Harness::default().await;
+    let body = h
+        .find_by_username("0d2ec3c4-5b7e-4a59-9a0e-8e6b5b0fbf4a")
+        .await;
+    assert_eq!(body["totalResults"], 0);
+    assert_eq!(body["Resources"], json!([]));
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+    );
+}
+
+#[tokio::test]
+async fn bad_filter_is_400_invalid_filter() {
+    let h = Harness::default().await;
+    let (status, _, body) = h
+        .call(Method::GET, "/Users?filter=userName%20eq", None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_scim_error(&body, 400, Some("invalidFilter"));
+}
+
+#[tokio::test]
+async fn if_match_mismatch_is_412_and_if_none_match_is_304() {
+    let h = Harness::default().await;
+    let id = h.create_ok(user("etag@example.com")).await;
+    let (status, _, body) = h
+        .call_with(
+            Method::PUT,
+            &format!("/Users/{id}"),
+            Some(user("etag@example.com")),
+            Some(TOKEN),
+            &[("if-match", "W/\"9\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert_scim_error(&body, 412, None);
+    let (status, _, _) = h
+        .call_with(
+            Method::GET,
+            &format!("/Users/{id}"),
+            None,
+            Some(TOKEN),
+            &[("if-none-match", "W/\"1\"")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn unknown_endpoint_is_404_and_wrong_method_is_405_both_scim() {
+    let h = Harness::default().await;
+    let (status, _, body) = h.call(Method::GET, "/Nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_scim_error(&body, 404, None);
+    let (status, _, body) = h.call(Method::DELETE, "/Users", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_scim_error(&body, 405, None);
+}
+
+#[tokio::test]
+async fn paging_with_start_index_and_count() {
+    let h = Harness::default().await;
+    for i in 0..7 {
+        h.create_ok(user(&format!("page{i}@example.com"))).await;
+    }
+    let (_, _, first) = h
+        .call(Method::GET, "/Users?startIndex=1&count=5", None)
+        .await;
+    let (_, _, second) = h
+        .call(Method::GET, "/Users?startIndex=6&count=5", None)
+        .await;
+    assert_eq!(
+        (first["totalResults"].clone(), first["itemsPerPage"].clone()),
+        (json!(7), json!(5))
+    );
+    assert_eq!(second["itemsPerPage"], 2);
+    let mut ids: Vec<String> = first["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["Resources"].as_array().unwrap())
+        .map(|u| u["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 7, "pages do not overlap");
+    let (_, _, counted) = h.call(Method::GET, "/Users?count=0", None).await;
+    assert_eq!(
+        (
+            counted["totalResults"].clone(),
+            counted["Resources"].clone()
+        ),
+        (json!(7), json!([]))
+    );
+}
+
+#[tokio::test]
+async fn discovery_endpoints_answer() {
+    let h = Harness::default().await;
+    for path in [
+        "/ServiceProviderConfig",
+        "/Schemas",
+        "/ResourceTypes",
+        "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User",
+    ] {
+        let (status, headers, body) = h.call(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path} {body}");
+        assert_eq!(headers["content-type"], "application/scim+json");
+    }
+    let (status, _, _) = h.call(Method::GET, "/Schemas/urn:nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
