@@ -218,6 +218,16 @@ impl Config {
         Self::from_figment(Figment::new().merge(Toml::string(text)))
     }
 
+    /// A configuration given as text (the demo's), with the same environment overrides
+    /// as a file.
+    pub fn from_toml_str_with_env(text: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(
+            Figment::new()
+                .merge(Toml::string(text))
+                .merge(Env::prefixed("SCIM_BRIDGE__").split("__")),
+        )
+    }
+
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let config: Config = figment.extract().map_err(Box::new)?;
         config.validate()?;

@@ -93,7 +93,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     };
     let database_url = format!("sqlite://{}", data_dir.join("scim-bridge.db").display());
     let config_text = demo_config(&sim.base_url(), &database_url, &hash, &args.listen);
-    let config = Config::from_toml_str(&config_text).map_err(|e| e.to_string())?;
+    let config = Config::from_toml_str_with_env(&config_text).map_err(|e| e.to_string())?;
     let state = app::build(&config).await.map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -162,6 +162,33 @@ impl SqliteStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// One page answered in SQL. A first page that is not full already tells the total,
+    /// which saves the COUNT on the IdPs' most frequent request, the userName lookup.
+    async fn sql_page(
+        &self,
+        tenant: &str,
+        cond: Option<&SqlExpr>,
+        offset: u64,
+        count: u64,
+    ) -> Result<ListPage<UserRecord>, StoreError> {
+        if count == 0 {
+            let total = self.count_users(tenant, cond).await?;
+            return Ok(ListPage {
+                total,
+                items: vec![],
+            });
+        }
+        let items = self
+            .select_users(tenant, cond, Some((offset, count)))
+            .await?;
+        let total = if offset == 0 && (items.len() as u64) < count {
+            items.len() as u64
+        } else {
+            self.count_users(tenant, cond).await?
+        };
+        Ok(ListPage { total, items })
+    }
+
     async fn count_users(&self, tenant: &str, cond: Option<&SqlExpr>) -> Result<u64, StoreError> {
         let mut sql = "SELECT COUNT(*) FROM users WHERE tenant = ?".to_string();
         if let Some(cond) = cond {
@@ -281,25 +308,10 @@ impl Store for SqliteStore {
         let offset = query.start_index.saturating_sub(1);
         let exact = query.filter.as_ref().map(sql_filter::translate);
         match (&query.filter, exact) {
-            (None, _) => {
-                let total = self.count_users(tenant, None).await?;
-                let items = if query.count == 0 {
-                    vec![]
-                } else {
-                    self.select_users(tenant, None, Some((offset, query.count)))
-                        .await?
-                };
-                Ok(ListPage { total, items })
-            }
+            (None, _) => self.sql_page(tenant, None, offset, query.count).await,
             (Some(_), Some(Some(cond))) => {
-                let total = self.count_users(tenant, Some(&cond)).await?;
-                let items = if query.count == 0 {
-                    vec![]
-                } else {
-                    self.select_users(tenant, Some(&cond), Some((offset, query.count)))
-                        .await?
-                };
-                Ok(ListPage { total, items })
+                self.sql_page(tenant, Some(&cond), offset, query.count)
+                    .await
             }
             (Some(filter), _) => {
                 let narrowed = sql_filter::prefilter(filter);
