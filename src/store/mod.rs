@@ -1,7 +1,8 @@
 //! Persistence of the bridge's state: SCIM resources as JSON with indexed columns, the
 //! link of each SCIM user to its upstream user, create intents, and the audit log.
 //! One trait, one module per database, one migrations folder per database.
-mod sql_filter;
+pub mod postgres;
+pub mod sql_filter;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::scim::filter::Filter;
+use crate::scim::filter::{AttrPath, Filter};
 use crate::target::AccountScope;
 
 /// A SCIM user as stored. `resource` holds what the IdP wrote (never `id`, `meta` or the
@@ -67,6 +68,91 @@ pub struct ListQuery {
     pub filter: Option<Filter>,
     pub start_index: u64,
     pub count: u64,
+    /// `sortBy`; `None` keeps the store's stable default order (by id).
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+}
+
+impl ListQuery {
+    pub fn page(filter: Option<Filter>, start_index: u64, count: u64) -> Self {
+        Self {
+            filter,
+            start_index,
+            count,
+            sort_by: None,
+            descending: false,
+        }
+    }
+}
+
+/// A SCIM group as stored. `resource` holds what the IdP wrote except `members`, which
+/// are rows (a 10,000-member group is never one JSON array rewritten per change).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupRecord {
+    pub id: String,
+    pub resource: Value,
+    pub version: i64,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+}
+
+/// A member as a group lists it: the user's id and a display text (its displayName,
+/// else its userName).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    pub display: String,
+}
+
+/// A group a user is in, as the user's read-only `groups` attribute and the role
+/// mapping need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+}
+
+/// A `sync_user` job: bring one user's upstream roles, scope and accounts to what its
+/// groups say. Jobs are coalesced: a user has at most one `pending` job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: i64,
+    pub tenant: String,
+    pub user_id: String,
+    pub state: JobState,
+    /// Claims so far, including the current one.
+    pub attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Pending,
+    Running,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(JobState::Pending),
+            "running" => Some(JobState::Running),
+            "failed" => Some(JobState::Failed),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -160,6 +246,99 @@ pub trait Store: Send + Sync {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_audit(&self, tenant: &str, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Writes what the bridge saw upstream without touching the SCIM resource or its
+    /// version (the worker's outcome is not an IdP change, so the ETag stays).
+    async fn update_user_link(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        link: &UpstreamLink,
+    ) -> Result<(), StoreError>;
+    /// Which of `ids` are users of this tenant (member validation).
+    async fn existing_users(&self, tenant: &str, ids: &[String])
+        -> Result<Vec<String>, StoreError>;
+    /// The groups a user is in, ordered by display name.
+    async fn user_groups(&self, tenant: &str, user_id: &str) -> Result<Vec<GroupRef>, StoreError>;
+
+    // Groups. Every write below enqueues, in the same transaction, a `sync_user` job for
+    // each user whose memberships changed, so a crash can never lose a role change.
+
+    /// Inserts the group and its members (all must be users of the tenant) and enqueues
+    /// a job per member. `Conflict` on a taken displayName (case-insensitive) or externalId.
+    async fn insert_group(
+        &self,
+        tenant: &str,
+        group: &GroupRecord,
+        members: &[String],
+    ) -> Result<(), StoreError>;
+    async fn get_group(&self, tenant: &str, id: &str) -> Result<Option<GroupRecord>, StoreError>;
+    /// Indexed: id, displayName, externalId, meta.lastModified, members.value (and
+    /// `members[value eq ...]`); other filters are evaluated on the resource without members.
+    async fn list_groups(
+        &self,
+        tenant: &str,
+        query: &ListQuery,
+    ) -> Result<ListPage<GroupRecord>, StoreError>;
+    /// Ordered by user id.
+    async fn group_members(&self, tenant: &str, group_id: &str) -> Result<Vec<Member>, StoreError>;
+    /// Writes `group` if the stored version is still `group.version - 1`
+    /// (`VersionMismatch`/`NotFound` otherwise). `members: Some(set)` makes the membership
+    /// exactly `set`, enqueuing jobs for the users added and removed; `None` leaves it.
+    /// `resync_all` enqueues every member (old and new), for a change that can alter
+    /// what the group grants (a rename).
+    async fn update_group(
+        &self,
+        tenant: &str,
+        group: &GroupRecord,
+        members: Option<&[String]>,
+        resync_all: bool,
+    ) -> Result<(), StoreError>;
+    /// Deletes the group and its memberships, enqueuing a job per former member.
+    async fn delete_group(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
+
+    // Jobs.
+
+    /// Enqueues a job per user unless it already has a pending one; returns how many
+    /// were new. (Deleting a user removes its memberships and its jobs.)
+    async fn enqueue_user_syncs(
+        &self,
+        tenant: &str,
+        user_ids: &[String],
+    ) -> Result<u64, StoreError>;
+    /// Claims up to `limit` jobs whose `run_at` has come: pending ones, and running ones
+    /// whose lease expired (a crashed worker's). Claimed jobs are `running` with a lease
+    /// of `lease` and `attempts` + 1. Safe to call from several replicas at once.
+    async fn claim_jobs(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// The job is done: it is removed, and so are earlier `failed` jobs of the same user.
+    async fn complete_job(&self, job: &Job) -> Result<(), StoreError>;
+    /// Back to pending at `run_at` with the error kept; removed instead if the user
+    /// already has another pending job (that one will do the work).
+    async fn retry_job(
+        &self,
+        job: &Job,
+        error: &str,
+        run_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Out of retries: `failed`, with the error, until `requeue_failed`.
+    async fn fail_job(&self, job: &Job, error: &str) -> Result<(), StoreError>;
+    /// Oldest first; `None` = every tenant / every state.
+    async fn list_jobs(
+        &self,
+        tenant: Option<&str>,
+        state: Option<JobState>,
+        limit: u32,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Failed jobs (all of the tenant's, or the one with `job_id`) become pending now.
+    async fn requeue_failed(
+        &self,
+        tenant: Option<&str>,
+        job_id: Option<i64>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Case folding for the indexed, case-insensitive columns (userName, emails). Done in
@@ -198,6 +377,56 @@ pub fn filter_view(user: &UserRecord) -> Value {
     doc
 }
 
+/// The document a group filter is evaluated against in memory: without members (they
+/// are rows; member filters are answered in SQL).
+pub fn group_filter_view(group: &GroupRecord) -> Value {
+    let mut doc = group.resource.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert("id".into(), Value::String(group.id.clone()));
+        obj.insert(
+            "meta".into(),
+            serde_json::json!({
+                "resourceType": "Group",
+                "created": group.created.to_rfc3339(),
+                "lastModified": group.last_modified.to_rfc3339(),
+            }),
+        );
+    }
+    doc
+}
+
+/// The key an in-memory `sortBy` orders by: the attribute's text, case-folded; for a
+/// multi-valued attribute the primary (else first) element's. Missing values sort last.
+pub fn sort_key(view: &Value, path: &AttrPath) -> (bool, String) {
+    fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+        v.as_object()?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+    let scope = match &path.schema {
+        Some(urn) if !urn.to_ascii_lowercase().contains(":core:") => field(view, urn),
+        _ => Some(view),
+    };
+    let mut value = scope.and_then(|s| field(s, &path.attr));
+    if let Some(Value::Array(items)) = value {
+        value = items
+            .iter()
+            .find(|i| field(i, "primary").and_then(Value::as_bool) == Some(true))
+            .or_else(|| items.first());
+    }
+    if let Some(sub) = &path.sub_attr {
+        value = value.and_then(|v| field(v, sub));
+    } else if let Some(Value::Object(_)) = value {
+        value = value.and_then(|v| field(v, "value"));
+    }
+    match value {
+        None | Some(Value::Null) => (true, String::new()),
+        Some(Value::String(s)) => (false, fold(s)),
+        Some(other) => (false, other.to_string()),
+    }
+}
+
 /// Opens the store the URL names and runs its migrations.
 pub async fn open(
     url: &str,
@@ -206,9 +435,12 @@ pub async fn open(
     if url.starts_with("sqlite:") {
         let store = sqlite::SqliteStore::open(url, max_connections).await?;
         Ok(std::sync::Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = postgres::PostgresStore::open(url, max_connections).await?;
+        Ok(std::sync::Arc::new(store))
     } else {
         Err(StoreError::Database(format!(
-            "unsupported database URL scheme in {:?}; use sqlite://",
+            "unsupported database URL scheme in {:?}; use sqlite://, postgres:// or postgresql://",
             url.split(':').next().unwrap_or_default()
         )))
     }

@@ -7,7 +7,7 @@
 //! missing attribute behaves as the in-memory evaluator does instead of SQL's NULL logic.
 //! Placeholders are `?`; the PostgreSQL store renumbers them.
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::scim::schema::{LEGACY_CORE_SCHEMA, USER_SCHEMA};
+use crate::scim::schema::{GROUP_SCHEMA, LEGACY_CORE_SCHEMA, USER_SCHEMA};
 
 use super::fold;
 
@@ -36,18 +36,65 @@ struct Column {
     value: Value,
 }
 
-/// The users table's indexed attributes.
-fn user_column(path: &AttrPath) -> Option<Column> {
+/// Which table a filter is translated for; the SQL names it `users` or `groups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Users,
+    Groups,
+}
+
+fn is_core(schema: &str, resource: Resource) -> bool {
+    let own = match resource {
+        Resource::Users => USER_SCHEMA,
+        Resource::Groups => GROUP_SCHEMA,
+    };
+    let legacy = LEGACY_CORE_SCHEMA.to_ascii_lowercase();
+    schema.eq_ignore_ascii_case(own)
+        || schema.eq_ignore_ascii_case(LEGACY_CORE_SCHEMA)
+        || schema
+            .to_ascii_lowercase()
+            .starts_with(&format!("{legacy}:"))
+}
+
+fn column(path: &AttrPath, resource: Resource) -> Option<Column> {
     if let Some(schema) = &path.schema {
-        let core = schema.eq_ignore_ascii_case(USER_SCHEMA)
-            || schema.eq_ignore_ascii_case(LEGACY_CORE_SCHEMA)
-            || schema
-                .to_ascii_lowercase()
-                .starts_with(&format!("{}:", LEGACY_CORE_SCHEMA.to_ascii_lowercase()));
-        if !core {
+        if !is_core(schema, resource) {
             return None;
         }
     }
+    match resource {
+        Resource::Users => user_column(path),
+        Resource::Groups => group_column(path),
+    }
+}
+
+/// The groups table's indexed attributes.
+fn group_column(path: &AttrPath) -> Option<Column> {
+    let attr = path.attr.to_ascii_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+    let single = |expr, value| {
+        Some(Column {
+            expr,
+            multi: false,
+            value,
+        })
+    };
+    match (attr.as_str(), sub.as_deref()) {
+        ("id", None) => single("id", Value::Exact),
+        ("displayname", None) => single("display_name_fold", Value::Folded),
+        ("externalid", None) => single("external_id", Value::Exact),
+        ("meta", Some("lastmodified")) => single("last_modified", Value::Timestamp),
+        ("members", Some("value")) | ("members", None) => Some(Column {
+            expr: "EXISTS (SELECT 1 FROM group_members m WHERE m.tenant = groups.tenant AND m.group_id = groups.id AND {cond})",
+            multi: true,
+            value: Value::Exact,
+        }),
+        _ => None,
+    }
+}
+
+/// The users table's indexed attributes (the schema was checked by [`column`]).
+fn user_column(path: &AttrPath) -> Option<Column> {
     let attr = path.attr.to_ascii_lowercase();
     let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
     let column = |expr, value| {
@@ -72,20 +119,40 @@ fn user_column(path: &AttrPath) -> Option<Column> {
     }
 }
 
+/// The column a `sortBy` orders by in SQL, or `None` to sort in memory.
+pub fn sort_column(path: &AttrPath, resource: Resource) -> Option<&'static str> {
+    if let Some(schema) = &path.schema {
+        if !is_core(schema, resource) {
+            return None;
+        }
+    }
+    let attr = path.attr.to_ascii_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+    match (resource, attr.as_str(), sub.as_deref()) {
+        (_, "id", None) => Some("id"),
+        (_, "externalid", None) => Some("external_id"),
+        (_, "displayname", None) => Some("display_name_fold"),
+        (_, "meta", Some("lastmodified")) => Some("last_modified"),
+        (_, "meta", Some("created")) => Some("created_at"),
+        (Resource::Users, "username", None) => Some("user_name_fold"),
+        _ => None,
+    }
+}
+
 /// The whole filter in SQL, or `None` when some part must be evaluated in memory.
-pub fn translate(filter: &Filter) -> Option<SqlExpr> {
+pub fn translate(filter: &Filter, resource: Resource) -> Option<SqlExpr> {
     match filter {
-        Filter::And(a, b) => combine(translate(a)?, "AND", translate(b)?),
-        Filter::Or(a, b) => combine(translate(a)?, "OR", translate(b)?),
+        Filter::And(a, b) => combine(translate(a, resource)?, "AND", translate(b, resource)?),
+        Filter::Or(a, b) => combine(translate(a, resource)?, "OR", translate(b, resource)?),
         Filter::Not(inner) => {
-            let inner = translate(inner)?;
+            let inner = translate(inner, resource)?;
             Some(SqlExpr {
                 sql: format!("NOT ({})", inner.sql),
                 binds: inner.binds,
             })
         }
         Filter::Present(path) => {
-            let column = user_column(path)?;
+            let column = column(path, resource)?;
             if column.multi {
                 Some(SqlExpr {
                     sql: column.expr.replace("{cond}", "e.value_fold <> ''"),
@@ -99,24 +166,37 @@ pub fn translate(filter: &Filter) -> Option<SqlExpr> {
                 })
             }
         }
-        Filter::Compare { path, op, value } => compare(path, *op, value),
-        Filter::ValuePath { .. } => None,
+        Filter::Compare { path, op, value } => compare(column(path, resource)?, *op, value),
+        // `members[value eq "id"]`: the one value path IdPs send (Okta, Entra).
+        Filter::ValuePath { attr, filter } => match filter.as_ref() {
+            Filter::Compare { path, op, value }
+                if path.sub_attr.is_none() && path.attr.eq_ignore_ascii_case("value") =>
+            {
+                let whole = AttrPath {
+                    schema: attr.schema.clone(),
+                    attr: attr.attr.clone(),
+                    sub_attr: Some("value".into()),
+                };
+                compare(column(&whole, resource)?, *op, value)
+            }
+            _ => None,
+        },
     }
 }
 
 /// A condition that every match of `filter` satisfies (it may let more through), used to
 /// narrow the rows evaluated in memory. `None` means no narrowing is possible.
-pub fn prefilter(filter: &Filter) -> Option<SqlExpr> {
-    if let Some(exact) = translate(filter) {
+pub fn prefilter(filter: &Filter, resource: Resource) -> Option<SqlExpr> {
+    if let Some(exact) = translate(filter, resource) {
         return Some(exact);
     }
     match filter {
-        Filter::And(a, b) => match (prefilter(a), prefilter(b)) {
+        Filter::And(a, b) => match (prefilter(a, resource), prefilter(b, resource)) {
             (Some(a), Some(b)) => combine(a, "AND", b),
             (Some(one), None) | (None, Some(one)) => Some(one),
             (None, None) => None,
         },
-        Filter::Or(a, b) => combine(prefilter(a)?, "OR", prefilter(b)?),
+        Filter::Or(a, b) => combine(prefilter(a, resource)?, "OR", prefilter(b, resource)?),
         _ => None,
     }
 }
@@ -130,8 +210,7 @@ fn combine(a: SqlExpr, op: &str, b: SqlExpr) -> Option<SqlExpr> {
     })
 }
 
-fn compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Option<SqlExpr> {
-    let column = user_column(path)?;
+fn compare(column: Column, op: CompareOp, value: &CompValue) -> Option<SqlExpr> {
     let CompValue::String(text) = value else {
         return None;
     };
@@ -158,7 +237,14 @@ fn compare(path: &AttrPath, op: CompareOp, value: &CompValue) -> Option<SqlExpr>
         if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
             return None;
         }
-        let cond = format!("e.value_fold {sql_op} ?");
+        let cond = format!(
+            "{} {sql_op} ?",
+            if column.expr.contains("group_members") {
+                "m.user_id"
+            } else {
+                "e.value_fold"
+            }
+        );
         return Some(SqlExpr {
             sql: column.expr.replace("{cond}", &cond),
             binds: vec![bound],
@@ -177,7 +263,7 @@ mod tests {
     use crate::scim::filter::parse_filter;
 
     fn sql(f: &str) -> Option<SqlExpr> {
-        translate(&parse_filter(f).unwrap())
+        translate(&parse_filter(f).unwrap(), Resource::Users)
     }
 
     #[test]
@@ -216,10 +302,28 @@ mod tests {
     #[test]
     fn prefilter_keeps_the_indexed_half_of_a_conjunction() {
         let f = parse_filter(r#"userName eq "a" and title co "x""#).unwrap();
-        assert!(translate(&f).is_none());
-        assert_eq!(prefilter(&f).unwrap().binds, vec!["a"]);
+        assert!(translate(&f, Resource::Users).is_none());
+        assert_eq!(prefilter(&f, Resource::Users).unwrap().binds, vec!["a"]);
         let f = parse_filter(r#"userName eq "a" or title co "x""#).unwrap();
-        assert!(prefilter(&f).is_none());
+        assert!(prefilter(&f, Resource::Users).is_none());
+    }
+
+    #[test]
+    fn group_members_value_path_translates() {
+        let f = parse_filter(r#"members[value eq "u-1"]"#).unwrap();
+        let e = translate(&f, Resource::Groups).unwrap();
+        assert!(e.sql.contains("group_members") && e.sql.contains("m.user_id = ?"));
+        assert_eq!(e.binds, vec!["u-1"]);
+        let f = parse_filter(r#"displayName eq "Admins""#).unwrap();
+        assert_eq!(
+            translate(&f, Resource::Groups).unwrap().binds,
+            vec!["admins"]
+        );
+        assert!(translate(
+            &parse_filter(r#"userName eq "a""#).unwrap(),
+            Resource::Groups
+        )
+        .is_none());
     }
 
     #[test]

@@ -1,51 +1,25 @@
-//! The embedded default store: one SQLite file in WAL mode.
-use std::str::FromStr;
-use std::time::Duration;
-
-use async_trait::async_trait;
+//! Users, create intents, links and the audit log in SQLite.
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, SqlitePool};
+use sqlx::sqlite::SqliteRow;
+use sqlx::Row;
 
-use super::sql_filter::{self, SqlExpr};
-use super::{
-    fold, parse_timestamp, timestamp, AuditEntry, ListPage, ListQuery, Store, StoreError,
-    UserRecord,
-};
-use crate::scim::filter::matches;
+use super::{SqliteStore, Table};
 use crate::scim::schema;
-
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
-
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+use crate::store::sql_filter::Resource;
+use crate::store::{
+    fold, parse_timestamp, timestamp, AuditEntry, StoreError, UpstreamLink, UserRecord,
+};
 
 const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
 
-impl SqliteStore {
-    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL is durable across process crashes in WAL mode; only a power loss can
-            // drop the last commits, and the IdP re-sends those.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .connect_with(options)
-            .await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(Self { pool })
-    }
-}
+pub(super) const USERS: Table<UserRecord> = Table {
+    name: "users",
+    columns: USER_COLUMNS,
+    resource: Resource::Users,
+    from_row: user_from_row,
+    view: crate::store::filter_view,
+    types: schema::user,
+};
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
     let resource: String = row.try_get("resource")?;
@@ -106,16 +80,6 @@ impl UserColumns {
     }
 }
 
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    binds: &'q [String],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for b in binds {
-        query = query.bind(b.as_str());
-    }
-    query
-}
-
 impl SqliteStore {
     async fn write_emails(
         tx: &mut sqlx::SqliteConnection,
@@ -138,81 +102,19 @@ impl SqliteStore {
         }
         Ok(())
     }
-
-    async fn select_users(
-        &self,
-        tenant: &str,
-        cond: Option<&SqlExpr>,
-        page: Option<(u64, u64)>,
-    ) -> Result<Vec<UserRecord>, StoreError> {
-        let mut sql = format!("SELECT {USER_COLUMNS} FROM users WHERE tenant = ?");
-        if let Some(cond) = cond {
-            sql.push_str(" AND ");
-            sql.push_str(&cond.sql);
-        }
-        sql.push_str(" ORDER BY id");
-        if let Some((offset, limit)) = page {
-            sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
-        }
-        let no_binds = Vec::new();
-        let binds = cond.map(|c| &c.binds).unwrap_or(&no_binds);
-        let rows = bind_all(sqlx::query(&sql).bind(tenant), binds)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(user_from_row).collect()
-    }
-
-    /// One page answered in SQL. A first page that is not full already tells the total,
-    /// which saves the COUNT on the IdPs' most frequent request, the userName lookup.
-    async fn sql_page(
-        &self,
-        tenant: &str,
-        cond: Option<&SqlExpr>,
-        offset: u64,
-        count: u64,
-    ) -> Result<ListPage<UserRecord>, StoreError> {
-        if count == 0 {
-            let total = self.count_users(tenant, cond).await?;
-            return Ok(ListPage {
-                total,
-                items: vec![],
-            });
-        }
-        let items = self
-            .select_users(tenant, cond, Some((offset, count)))
-            .await?;
-        let total = if offset == 0 && (items.len() as u64) < count {
-            items.len() as u64
-        } else {
-            self.count_users(tenant, cond).await?
-        };
-        Ok(ListPage { total, items })
-    }
-
-    async fn count_users(&self, tenant: &str, cond: Option<&SqlExpr>) -> Result<u64, StoreError> {
-        let mut sql = "SELECT COUNT(*) FROM users WHERE tenant = ?".to_string();
-        if let Some(cond) = cond {
-            sql.push_str(" AND ");
-            sql.push_str(&cond.sql);
-        }
-        let no_binds = Vec::new();
-        let binds = cond.map(|c| &c.binds).unwrap_or(&no_binds);
-        let row = bind_all(sqlx::query(&sql).bind(tenant), binds)
-            .fetch_one(&self.pool)
-            .await?;
-        let count: i64 = row.try_get(0)?;
-        Ok(count.max(0) as u64)
-    }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
+impl SqliteStore {
+    pub(super) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
-    async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {
+    pub(super) async fn insert_user(
+        &self,
+        tenant: &str,
+        user: &UserRecord,
+    ) -> Result<(), StoreError> {
         let cols = UserColumns::of(&user.resource);
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -240,7 +142,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError> {
+    pub(super) async fn get_user(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE tenant = ? AND id = ?"
         ))
@@ -251,7 +157,11 @@ impl Store for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn update_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {
+    pub(super) async fn update_user(
+        &self,
+        tenant: &str,
+        user: &UserRecord,
+    ) -> Result<(), StoreError> {
         let cols = UserColumns::of(&user.resource);
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -291,7 +201,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_user(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+    pub(super) async fn delete_user(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM users WHERE tenant = ? AND id = ?")
             .bind(tenant)
             .bind(id)
@@ -300,39 +210,7 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn list_users(
-        &self,
-        tenant: &str,
-        query: &ListQuery,
-    ) -> Result<ListPage<UserRecord>, StoreError> {
-        let offset = query.start_index.saturating_sub(1);
-        let exact = query.filter.as_ref().map(sql_filter::translate);
-        match (&query.filter, exact) {
-            (None, _) => self.sql_page(tenant, None, offset, query.count).await,
-            (Some(_), Some(Some(cond))) => {
-                self.sql_page(tenant, Some(&cond), offset, query.count)
-                    .await
-            }
-            (Some(filter), _) => {
-                let narrowed = sql_filter::prefilter(filter);
-                let candidates = self.select_users(tenant, narrowed.as_ref(), None).await?;
-                let types = schema::user();
-                let matching: Vec<UserRecord> = candidates
-                    .into_iter()
-                    .filter(|u| matches(filter, &super::filter_view(u), types))
-                    .collect();
-                let total = matching.len() as u64;
-                let items = matching
-                    .into_iter()
-                    .skip(offset as usize)
-                    .take(query.count as usize)
-                    .collect();
-                Ok(ListPage { total, items })
-            }
-        }
-    }
-
-    async fn user_id_by_upstream(
+    pub(super) async fn user_id_by_upstream(
         &self,
         tenant: &str,
         upstream_id: &str,
@@ -345,7 +223,7 @@ impl Store for SqliteStore {
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
-    async fn put_create_intent(
+    pub(super) async fn put_create_intent(
         &self,
         tenant: &str,
         username: &str,
@@ -364,7 +242,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn create_intent(
+    pub(super) async fn create_intent(
         &self,
         tenant: &str,
         username: &str,
@@ -379,7 +257,11 @@ impl Store for SqliteStore {
         Ok(row.map(|r| r.try_get("scim_id")).transpose()?)
     }
 
-    async fn clear_create_intent(&self, tenant: &str, username: &str) -> Result<(), StoreError> {
+    pub(super) async fn clear_create_intent(
+        &self,
+        tenant: &str,
+        username: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM create_intents WHERE tenant = ? AND user_name_fold = ?")
             .bind(tenant)
             .bind(fold(username))
@@ -388,7 +270,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+    pub(super) async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit (at, tenant, actor, resource_type, resource_id, action, outcome, detail)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -406,7 +288,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn list_audit(&self, tenant: &str, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    pub(super) async fn list_audit(
+        &self,
+        tenant: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, tenant, actor, resource_type, resource_id, action, outcome, detail
              FROM audit WHERE tenant = ? ORDER BY seq DESC LIMIT ?",
@@ -431,5 +317,27 @@ impl Store for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+impl SqliteStore {
+    pub(super) async fn update_user_link(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        link: &UpstreamLink,
+    ) -> Result<(), StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET link = ?, upstream_id = ? WHERE tenant = ? AND id = ?")
+                .bind(super::json_text(link)?)
+                .bind(&link.upstream_id)
+                .bind(tenant)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }
