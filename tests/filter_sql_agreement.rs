@@ -125,7 +125,7 @@ proptest! {
         let (got, expected) = runtime.block_on(async {
             let store = seeded_store(&dir).await;
             let filter = parse_filter(&text).unwrap();
-            let page = store.list_users("t", &ListQuery { filter: Some(filter.clone()), start_index: 1, count: 100 }).await.unwrap();
+            let page = store.list_users("t", &ListQuery::page(Some(filter.clone()), 1, 100 )).await.unwrap();
             let mut got: Vec<String> = page.items.into_iter().map(|u| u.id).collect();
             got.sort();
             let mut expected: Vec<String> = users()
@@ -145,39 +145,18 @@ async fn store_is_tenant_scoped_and_counts_pages() {
     let dir = tempfile::tempdir().unwrap();
     let store = seeded_store(&dir).await;
     let all = store
-        .list_users(
-            "t",
-            &ListQuery {
-                filter: None,
-                start_index: 1,
-                count: 2,
-            },
-        )
+        .list_users("t", &ListQuery::page(None, 1, 2))
         .await
         .unwrap();
     assert_eq!((all.total, all.items.len()), (NAMES.len() as u64, 2));
     let other = store
-        .list_users(
-            "other",
-            &ListQuery {
-                filter: None,
-                start_index: 1,
-                count: 10,
-            },
-        )
+        .list_users("other", &ListQuery::page(None, 1, 10))
         .await
         .unwrap();
     assert_eq!(other.total, 0);
     let f = parse_filter("userName eq \"ALICE@x.com\"").unwrap();
     let hit = store
-        .list_users(
-            "t",
-            &ListQuery {
-                filter: Some(f),
-                start_index: 1,
-                count: 10,
-            },
-        )
+        .list_users("t", &ListQuery::page(Some(f), 1, 10))
         .await
         .unwrap();
     assert_eq!(

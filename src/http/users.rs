@@ -40,11 +40,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
     let count = params.page_size(app.max_page_size);
-    let store_query = ListQuery {
-        filter: params.filter.clone(),
-        start_index: params.start_index,
-        count,
-    };
+    let store_query = ListQuery::page(params.filter.clone(), params.start_index, count);
     let page = app.provisioner.list_users(&caller, &store_query).await?;
     let resources: Vec<Value> = page
         .items

@@ -139,11 +139,7 @@ impl Provisioner {
         attr: &str,
         value: &str,
     ) -> Result<Option<UserRecord>> {
-        let query = ListQuery {
-            filter: Some(eq_filter(attr, value)),
-            start_index: 1,
-            count: 1,
-        };
+        let query = ListQuery::page(Some(eq_filter(attr, value)), 1, 1);
         Ok(self
             .store
             .list_users(&caller.tenant.name, &query)
