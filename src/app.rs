@@ -139,6 +139,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Starts this process's job worker over every configured tenant.
+pub fn start_worker(
+    state: &AppState,
+    config: &crate::config::WorkerConfig,
+) -> tokio::task::JoinHandle<()> {
+    crate::worker::Worker::new(state.provisioner.clone(), &state.tenants, config.clone()).spawn()
+}
+
 /// Serves until ctrl-c or SIGTERM, finishing requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let router = crate::http::router(state);

@@ -40,9 +40,39 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Inspect and re-queue the role-sync jobs.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// Run the bridge and the built-in Bandwidth simulator in one process, on SQLite in a
     /// temporary directory, with a demo tenant.
     Demo(crate::demo::DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs (oldest first).
+    List {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// pending, running or failed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Re-queue failed jobs now: all of them, a tenant's, or one by id.
+    Retry {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        id: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +107,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             Ok(())
         }
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Jobs { command } => jobs(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -90,11 +121,71 @@ pub async fn run(cli: Cli) -> ExitCode {
 async fn serve(path: PathBuf) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
     let state = app::build(&config).await.map_err(|e| e.to_string())?;
+    let _worker = app::start_worker(&state, &config.worker);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
     tracing::info!(listen = %config.server.listen, tenants = config.tenants.len(), "scim-bridge serving");
     app::serve(state, listener).await.map_err(|e| e.to_string())
+}
+
+async fn open_store(
+    path: &std::path::Path,
+) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    crate::store::open(&config.database.url, 2)
+        .await
+        .map_err(|e| format!("database {}: {e}", app::redact_url(&config.database.url)))
+}
+
+async fn jobs(command: JobsCommand) -> Result<(), String> {
+    match command {
+        JobsCommand::List {
+            config,
+            tenant,
+            state,
+            limit,
+        } => {
+            let state = match state.as_deref() {
+                None => None,
+                Some(s) => Some(crate::store::JobState::parse(s).ok_or_else(|| {
+                    format!("unknown state {s:?}; use pending, running or failed")
+                })?),
+            };
+            let store = open_store(&config).await?;
+            let jobs = store
+                .list_jobs(tenant.as_deref(), state, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:>8}  {:<12} {:<38} {:<8} {:>8}  {:<25} last error",
+                "id", "tenant", "user", "state", "attempts", "run at"
+            );
+            for job in &jobs {
+                println!(
+                    "{:>8}  {:<12} {:<38} {:<8} {:>8}  {:<25} {}",
+                    job.id,
+                    job.tenant,
+                    job.user_id,
+                    job.state.as_str(),
+                    job.attempts,
+                    job.run_at.to_rfc3339(),
+                    job.last_error.as_deref().unwrap_or("")
+                );
+            }
+            println!("{} job(s)", jobs.len());
+            Ok(())
+        }
+        JobsCommand::Retry { config, tenant, id } => {
+            let store = open_store(&config).await?;
+            let n = store
+                .requeue_failed(tenant.as_deref(), id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("re-queued {n} failed job(s)");
+            Ok(())
+        }
+    }
 }
 
 async fn check_config(path: PathBuf) -> Result<(), String> {

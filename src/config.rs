@@ -23,7 +23,39 @@ pub struct Config {
     #[serde(default)]
     pub database: DatabaseConfig,
     #[serde(default)]
+    pub worker: WorkerConfig,
+    #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+}
+
+/// The job worker that carries group-driven role changes upstream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// Jobs run at once (each is a few upstream calls; the upstream rate limit still applies).
+    pub concurrency: u32,
+    /// How often the worker looks for due jobs when nothing woke it.
+    pub poll_interval_ms: u64,
+    /// Attempts before a job is marked failed (then `scim-bridge jobs retry` re-queues it).
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt, with full jitter, up to `backoff_max_secs`.
+    pub backoff_base_ms: u64,
+    pub backoff_max_secs: u64,
+    /// A claimed job whose worker died is taken again after this long.
+    pub lease_secs: u64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            poll_interval_ms: 1000,
+            max_attempts: 8,
+            backoff_base_ms: 1000,
+            backoff_max_secs: 300,
+            lease_secs: 120,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,7 +116,33 @@ pub struct TenantConfig {
     pub accounts: Vec<String>,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub groups: GroupMappingConfig,
     pub bandwidth: BandwidthSection,
+}
+
+/// How IdP groups grant Bandwidth access. Groups no rule matches are stored and served
+/// but grant nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupMappingConfig {
+    /// A group named `<prefix><Role Name>` grants that role (e.g. `bandwidth-role-Porting`).
+    pub role_prefix: Option<String>,
+    /// Also grant the user's SCIM `roles` values (Entra app roles) as role names.
+    pub use_scim_roles: bool,
+    /// Explicit rules, matched by displayName (case-insensitive) or externalId.
+    pub map: Vec<GroupRule>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupRule {
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    pub roles: Vec<String>,
+    /// `ACCOUNT_ADMIN` makes members account admins.
+    pub account_scope: Option<AccountScope>,
+    pub accounts: Vec<String>,
 }
 
 fn default_base_roles() -> Vec<String> {
@@ -250,6 +308,13 @@ impl Config {
                     return Err(ConfigError::Invalid(format!(
                         "tenant {name}: token {} is also configured elsewhere; a credential belongs to one tenant",
                         token.id
+                    )));
+                }
+            }
+            for rule in &tenant.groups.map {
+                if rule.display_name.is_none() == rule.external_id.is_none() {
+                    return Err(ConfigError::Invalid(format!(
+                        "tenant {name}: each [[groups.map]] rule needs exactly one of display_name or external_id"
                     )));
                 }
             }

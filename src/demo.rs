@@ -39,6 +39,16 @@ url = "{database_url}"
 tokens = [{{ id = "demo", sha256 = "{token_sha256}" }}]
 base_roles = ["basicAccess"]
 
+# Group "bandwidth-role-Porting" grants the Porting role; "Bandwidth Admins" makes
+# its members account admins.
+[tenants.demo.groups]
+role_prefix = "bandwidth-role-"
+
+[[tenants.demo.groups.map]]
+display_name = "Bandwidth Admins"
+account_scope = "ACCOUNT_ADMIN"
+roles = ["User Administrator"]
+
 [tenants.demo.bandwidth]
 dialect = "v1"
 base_url = "{sim_url}"
@@ -95,6 +105,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     let config_text = demo_config(&sim.base_url(), &database_url, &hash, &args.listen);
     let config = Config::from_toml_str_with_env(&config_text).map_err(|e| e.to_string())?;
     let state = app::build(&config).await.map_err(|e| e.to_string())?;
+    let _worker = app::start_worker(&state, &config.worker);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -11,3 +11,4 @@ pub mod secret;
 pub mod store;
 pub mod target;
 pub mod telemetry;
+pub mod worker;

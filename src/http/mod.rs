@@ -4,6 +4,7 @@ pub mod auth;
 mod discovery;
 pub mod error;
 pub mod extract;
+mod groups;
 mod users;
 
 use std::sync::Arc;
@@ -43,6 +44,14 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),
+        )
+        .route("/Groups", get(groups::list).post(groups::create))
+        .route(
+            "/Groups/{id}",
+            get(groups::get)
+                .put(groups::replace)
+                .patch(groups::patch)
+                .delete(groups::delete),
         )
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema_by_id))

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::extract::{empty, header_str, scim_response, ScimJson};
 use super::AppState;
-use crate::provision::render::{etag, render_user};
+use crate::provision::render::{etag, render_user, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::scim::{projection, schema};
@@ -16,13 +16,27 @@ use crate::store::{ListQuery, UserRecord};
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-fn one_user(
+/// `If-None-Match` naming the current version: the IdP's copy is fresh (304).
+pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
+    let current = etag(version);
+    header_str(headers, header::IF_NONE_MATCH)
+        .is_some_and(|h| h.split(',').any(|t| t.trim() == current || t.trim() == "*"))
+}
+
+/// One user, with its `groups` attribute computed from memberships.
+async fn one_user(
     app: &AppState,
+    caller: &Caller,
     status: StatusCode,
     user: &UserRecord,
     params: &ListParams,
-) -> Response {
-    let full = render_user(user, &app.scim_base);
+) -> Result<Response, ApiError> {
+    let store = &app.provisioner.store;
+    let groups = store
+        .user_groups(&caller.tenant.name, &user.id)
+        .await
+        .map_err(crate::provision::Error::from)?;
+    let full = with_groups(render_user(user, &app.scim_base), &groups, &app.scim_base);
     let body = projection::project(
         &full,
         schema::user(),
@@ -30,7 +44,12 @@ fn one_user(
         &params.excluded_attributes,
     );
     let location = format!("{}/Users/{}", app.scim_base, user.id);
-    scim_response(status, &body, Some(&etag(user.version)), Some(&location))
+    Ok(scim_response(
+        status,
+        &body,
+        Some(&etag(user.version)),
+        Some(&location),
+    ))
 }
 
 pub async fn list(
@@ -40,7 +59,11 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
     let count = params.page_size(app.max_page_size);
-    let store_query = ListQuery::page(params.filter.clone(), params.start_index, count);
+    let store_query = ListQuery {
+        sort_by: params.sort_by.clone(),
+        descending: params.descending,
+        ..ListQuery::page(params.filter.clone(), params.start_index, count)
+    };
     let page = app.provisioner.list_users(&caller, &store_query).await?;
     let resources: Vec<Value> = page
         .items
@@ -72,7 +95,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
     let user = app.provisioner.create_user(&caller, body).await?;
-    Ok(one_user(&app, StatusCode::CREATED, &user, &params))
+    one_user(&app, &caller, StatusCode::CREATED, &user, &params).await
 }
 
 pub async fn get(
@@ -84,13 +107,10 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
     let user = app.provisioner.get_user(&caller, &id).await?;
-    let current = etag(user.version);
-    if header_str(&headers, header::IF_NONE_MATCH)
-        .is_some_and(|h| h.split(',').any(|t| t.trim() == current || t.trim() == "*"))
-    {
+    if not_modified(&headers, user.version) {
         return Ok(empty(StatusCode::NOT_MODIFIED));
     }
-    Ok(one_user(&app, StatusCode::OK, &user, &params))
+    one_user(&app, &caller, StatusCode::OK, &user, &params).await
 }
 
 pub async fn replace(
@@ -107,7 +127,7 @@ pub async fn replace(
         .provisioner
         .replace_user(&caller, &id, body, if_match)
         .await?;
-    Ok(one_user(&app, StatusCode::OK, &user, &params))
+    one_user(&app, &caller, StatusCode::OK, &user, &params).await
 }
 
 pub async fn patch(
@@ -124,7 +144,7 @@ pub async fn patch(
         .provisioner
         .patch_user(&caller, &id, body, if_match)
         .await?;
-    Ok(one_user(&app, StatusCode::OK, &user, &params))
+    one_user(&app, &caller, StatusCode::OK, &user, &params).await
 }
 
 pub async fn delete(

@@ -1,5 +1,7 @@
 //! The bridge's own logic: what a SCIM change means upstream, under the tenant's
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
+pub mod access;
+pub mod groups;
 pub mod mapping;
 pub mod render;
 pub mod users;
@@ -7,7 +9,7 @@ pub mod users;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::config::{PolicyConfig, TenantConfig};
+use crate::config::{GroupMappingConfig, PolicyConfig, TenantConfig};
 use crate::scim::error::{ScimError, ScimType};
 use crate::store::{Store, StoreError};
 use crate::target::{AccountScope, Target, TargetError};
@@ -19,6 +21,7 @@ pub struct Tenant {
     pub account_scope: AccountScope,
     pub accounts: Vec<String>,
     pub policy: PolicyConfig,
+    pub groups: GroupMappingConfig,
     pub target: Arc<dyn Target>,
 }
 
@@ -30,13 +33,18 @@ impl Tenant {
             account_scope: config.account_scope,
             accounts: config.accounts.clone(),
             policy: config.policy.clone(),
+            groups: config.groups.clone(),
             target,
         }
     }
 
-    /// The accounts a user is granted: the configured ones, or the target's own.
-    pub fn accounts(&self) -> Option<Vec<String>> {
-        (!self.accounts.is_empty()).then(|| self.accounts.clone())
+    pub fn access_policy(&self) -> access::AccessPolicy<'_> {
+        access::AccessPolicy {
+            base_roles: &self.base_roles,
+            base_scope: self.account_scope,
+            base_accounts: &self.accounts,
+            mapping: &self.groups,
+        }
     }
 }
 
@@ -98,6 +106,9 @@ impl ResourceLocks {
 pub struct Provisioner {
     pub store: Arc<dyn Store>,
     pub locks: Arc<ResourceLocks>,
+    /// Wakes this process's job worker after a change enqueued jobs (other replicas
+    /// find them by polling).
+    pub jobs_ready: Arc<tokio::sync::Notify>,
 }
 
 impl Provisioner {
@@ -105,6 +116,18 @@ impl Provisioner {
         Self {
             store,
             locks: Arc::new(ResourceLocks::default()),
+            jobs_ready: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// The access a stored user should have upstream, from its groups.
+    pub async fn desired_access(
+        &self,
+        tenant: &Tenant,
+        user_id: &str,
+        resource: &serde_json::Value,
+    ) -> Result<access::Access> {
+        let groups = self.store.user_groups(&tenant.name, user_id).await?;
+        Ok(tenant.access_policy().compute(&groups, resource))
     }
 }

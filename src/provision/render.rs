@@ -56,3 +56,47 @@ pub fn render_user(user: &UserRecord, base: &str) -> Value {
     );
     Value::Object(out)
 }
+
+/// A group as the IdP reads it; `members` only when they were loaded (a read with
+/// `excludedAttributes=members` never touches the membership rows).
+pub fn render_group(view: &crate::provision::groups::GroupView, base: &str) -> Value {
+    let group = &view.group;
+    let mut out = match &group.resource {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    if !out.contains_key("schemas") {
+        out.insert("schemas".into(), json!([crate::scim::schema::GROUP_SCHEMA]));
+    }
+    out.insert("id".into(), Value::String(group.id.clone()));
+    if let Some(members) = &view.members {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| json!({"value": m.user_id, "display": m.display, "type": "User", "$ref": format!("{base}/Users/{}", m.user_id)}))
+            .collect();
+        out.insert("members".into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "Group",
+            "created": group.created.to_rfc3339(),
+            "lastModified": group.last_modified.to_rfc3339(),
+            "location": format!("{base}/Groups/{}", group.id),
+            "version": etag(group.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// Adds the read-only `groups` attribute computed from memberships.
+pub fn with_groups(mut user: Value, groups: &[crate::store::GroupRef], base: &str) -> Value {
+    if let Some(obj) = user.as_object_mut() {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|g| json!({"value": g.id, "display": g.display_name, "type": "direct", "$ref": format!("{base}/Groups/{}", g.id)}))
+            .collect();
+        obj.insert("groups".into(), Value::Array(list));
+    }
+    user
+}

@@ -5,6 +5,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::access::{scim_roles, Access};
 use super::mapping::{is_active, map_user, Mapped};
 use super::{Caller, Error, Provisioner, Result};
 use crate::config::{DeactivatePolicy, DeletePolicy, UsernameChangePolicy};
@@ -175,18 +176,13 @@ impl Provisioner {
         }
     }
 
-    fn desired(
-        &self,
-        caller: &Caller,
-        mapped: &Mapped,
-        roles: Option<Vec<String>>,
-        active: bool,
-    ) -> DesiredUser {
-        let tenant = &caller.tenant;
+    /// The upstream user to write: mapped attributes, plus access when this call sets it
+    /// (`None` keeps upstream's roles, scope and accounts, which the job worker owns).
+    fn desired(mapped: &Mapped, access: Option<&Access>, active: bool) -> DesiredUser {
         DesiredUser {
-            roles,
-            account_scope: Some(tenant.account_scope),
-            accounts: tenant.accounts(),
+            roles: access.map(Access::roles),
+            account_scope: access.map(|a| a.scope),
+            accounts: access.and_then(Access::accounts),
             active,
             ..mapped.user.clone()
         }
@@ -260,12 +256,13 @@ impl Provisioner {
             }
         } else {
             let stripped = !active && tenant.policy.on_deactivate == DeactivatePolicy::StripRoles;
-            let roles = if stripped {
-                vec![]
+            // A new user is in no group yet: base roles (and SCIM roles when enabled).
+            let access = if stripped {
+                Access::default()
             } else {
-                tenant.base_roles.clone()
+                tenant.access_policy().compute(&[], &resource)
             };
-            let desired = self.desired(caller, &mapped, Some(roles), active || stripped);
+            let desired = Self::desired(&mapped, Some(&access), active || stripped);
             let (upstream, how) = self
                 .create_upstream(caller, &id, &desired, prior_intent.is_some())
                 .await?;
@@ -455,7 +452,8 @@ impl Provisioner {
 
         match (link.upstream_id.clone(), was_active, now_active) {
             (None, _, true) => {
-                let desired = self.desired(caller, &mapped, Some(tenant.base_roles.clone()), true);
+                let access = self.desired_access(tenant, &old.id, &new).await?;
+                let desired = Self::desired(&mapped, Some(&access), true);
                 let (user, how) = self
                     .create_upstream(caller, &old.id, &desired, true)
                     .await?;
@@ -468,12 +466,12 @@ impl Provisioner {
             (None, _, false) => {}
             (Some(uid), true, false) => match policy.on_deactivate {
                 DeactivatePolicy::Deactivate => {
-                    let desired = self.desired(caller, &mapped, None, false);
+                    let desired = Self::desired(&mapped, None, false);
                     link = synced_link(&tenant.target.update_user(&uid, &desired).await?);
                     upstream = "deactivated";
                 }
                 DeactivatePolicy::StripRoles => {
-                    let desired = self.desired(caller, &mapped, Some(vec![]), true);
+                    let desired = Self::desired(&mapped, Some(&Access::default()), true);
                     link = synced_link(&tenant.target.update_user(&uid, &desired).await?);
                     upstream = "roles removed";
                 }
@@ -489,21 +487,22 @@ impl Provisioner {
                 }
             },
             (Some(uid), false, true) => {
-                // Roles are sent again: under strip_roles they were removed.
-                let desired = self.desired(caller, &mapped, Some(tenant.base_roles.clone()), true);
+                // Access is sent again: under strip_roles it was removed.
+                let access = self.desired_access(tenant, &old.id, &new).await?;
+                let desired = Self::desired(&mapped, Some(&access), true);
                 link = synced_link(
                     &self
-                        .update_or_recreate(caller, &old.id, &uid, &desired)
+                        .update_or_recreate(caller, &old.id, &new, &uid, &desired)
                         .await?,
                 );
                 upstream = "reactivated";
             }
             (Some(uid), _, active) if changed => {
                 let keep_active = active || policy.on_deactivate == DeactivatePolicy::StripRoles;
-                let desired = self.desired(caller, &mapped, None, keep_active);
+                let desired = Self::desired(&mapped, None, keep_active);
                 link = synced_link(
                     &self
-                        .update_or_recreate(caller, &old.id, &uid, &desired)
+                        .update_or_recreate(caller, &old.id, &new, &uid, &desired)
                         .await?,
                 );
                 upstream = "updated";
@@ -520,6 +519,12 @@ impl Provisioner {
             link,
         };
         self.store.update_user(&tenant.name, &user).await?;
+        if tenant.groups.use_scim_roles && scim_roles(&old.resource) != scim_roles(&user.resource) {
+            self.store
+                .enqueue_user_syncs(&tenant.name, std::slice::from_ref(&user.id))
+                .await?;
+            self.jobs_ready.notify_one();
+        }
         Ok((user, Outcome { notes, upstream }))
     }
 
@@ -529,18 +534,28 @@ impl Provisioner {
         &self,
         caller: &Caller,
         scim_id: &str,
+        resource: &Value,
         upstream_id: &str,
         desired: &DesiredUser,
     ) -> Result<UpstreamUser> {
         let target = &caller.tenant.target;
         match target.update_user(upstream_id, desired).await {
             Err(TargetError::NotFound) if desired.active => {
-                let desired = DesiredUser {
-                    roles: desired
-                        .roles
-                        .clone()
-                        .or_else(|| Some(caller.tenant.base_roles.clone())),
-                    ..desired.clone()
+                let access = match &desired.roles {
+                    Some(_) => None,
+                    None => Some(
+                        self.desired_access(&caller.tenant, scim_id, resource)
+                            .await?,
+                    ),
+                };
+                let desired = match access {
+                    Some(a) => DesiredUser {
+                        roles: Some(a.roles()),
+                        account_scope: Some(a.scope),
+                        accounts: a.accounts(),
+                        ..desired.clone()
+                    },
+                    None => desired.clone(),
                 };
                 let (user, _) = self
                     .create_upstream(caller, scim_id, &desired, true)
@@ -586,7 +601,7 @@ impl Provisioner {
                         &old.link.upstream_username,
                         tenant.target.phone_format(),
                     )?;
-                    let desired = self.desired(caller, &mapped, None, false);
+                    let desired = Self::desired(&mapped, None, false);
                     match tenant.target.update_user(uid, &desired).await {
                         Ok(_) | Err(TargetError::NotFound) => upstream = "deactivated",
                         Err(e) => return Err(e.into()),
@@ -603,7 +618,7 @@ impl Provisioner {
 }
 
 /// `If-Match` (RFC 7644 §3.14): `*` or one of the listed ETags must be the current one.
-fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
+pub(super) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
     let Some(header) = if_match else {
         return Ok(());
     };

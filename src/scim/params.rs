@@ -13,6 +13,9 @@ pub struct ListParams {
     pub count: Option<u64>,
     pub attributes: Vec<AttrPath>,
     pub excluded_attributes: Vec<AttrPath>,
+    pub sort_by: Option<AttrPath>,
+    /// `sortOrder=descending`; ascending is the default (RFC 7644 §3.4.2.3).
+    pub descending: bool,
 }
 
 impl ListParams {
@@ -31,6 +34,20 @@ impl ListParams {
                 "count" => params.count = Some(parse_int(&key, &value)?.max(0) as u64),
                 "attributes" => params.attributes = parse_paths(&value)?,
                 "excludedattributes" => params.excluded_attributes = parse_paths(&value)?,
+                "sortby" if !value.trim().is_empty() => {
+                    params.sort_by = Some(parse_attr_path(value.trim())?)
+                }
+                "sortorder" => {
+                    params.descending = match value.trim().to_ascii_lowercase().as_str() {
+                        "ascending" | "" => false,
+                        "descending" => true,
+                        other => {
+                            return Err(ScimError::invalid_value(format!(
+                                "sortOrder must be ascending or descending, got {other:?}"
+                            )))
+                        }
+                    }
+                }
                 _ => {}
             }
         }
@@ -99,6 +116,20 @@ mod tests {
         assert_eq!(
             e.scim_type,
             Some(crate::scim::error::ScimType::InvalidFilter)
+        );
+    }
+
+    #[test]
+    fn sorting() {
+        let p =
+            ListParams::from_query(Some("sortBy=name.familyName&sortOrder=DESCENDING")).unwrap();
+        assert_eq!(p.sort_by.unwrap().sub_attr.as_deref(), Some("familyName"));
+        assert!(p.descending);
+        assert!(ListParams::from_query(Some("sortOrder=sideways")).is_err());
+        assert!(
+            !ListParams::from_query(Some("sortBy=userName"))
+                .unwrap()
+                .descending
         );
     }
 

@@ -73,6 +73,19 @@ on_delete = "{}"
 on_username_change = "{}"
 adopt_existing = {}
 
+[tenants.acme.groups]
+role_prefix = "bandwidth-role-"
+
+[[tenants.acme.groups.map]]
+display_name = "Bandwidth Admins"
+account_scope = "ACCOUNT_ADMIN"
+roles = ["User Administrator"]
+
+[[tenants.acme.groups.map]]
+external_id = "okta-billing"
+roles = ["Billing Reports"]
+accounts = ["9900001"]
+
 [tenants.acme.bandwidth]
 {upstream}
 account_id = "{account}"
@@ -100,6 +113,13 @@ impl Harness {
         .unwrap();
         let state = scim_bridge::app::build(&config).await.unwrap();
         let store = state.provisioner.store.clone();
+        let worker = scim_bridge::config::WorkerConfig {
+            poll_interval_ms: 50,
+            backoff_base_ms: 50,
+            backoff_max_secs: 1,
+            ..config.worker.clone()
+        };
+        let _worker = scim_bridge::app::start_worker(&state, &worker);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -205,6 +225,43 @@ impl Harness {
         let (status, _, body) = self.call(Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
+    }
+}
+
+impl Harness {
+    /// Waits until `check` holds for the simulator's state (the worker is asynchronous),
+    /// failing the test after 20 s with the last state.
+    pub async fn eventually(&self, what: &str, check: impl Fn(&SimSnapshot) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let state = self.state();
+            if check(&state) {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("timed out waiting for: {what}; simulator state: {state:#?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The roles the simulator holds for a username, sorted.
+    pub fn roles_of(state: &SimSnapshot, username: &str) -> Vec<String> {
+        state
+            .users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
+            .map(|u| u.roles.clone())
+            .unwrap_or_default()
+    }
+
+    pub async fn group_patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
+        let body =
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
+        let (status, _, body) = self
+            .call(Method::PATCH, &format!("/Groups/{id}"), Some(body))
+            .await;
+        (status, body)
     }
 }
 

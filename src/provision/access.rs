@@ -1,0 +1,234 @@
+//! What a user may do upstream, computed from scratch every time: tenant base roles +
+//! the roles, scope and accounts of every mapped group the user is in (+ SCIM `roles`
+//! values when enabled). Computed rather than patched, so a missed event can never
+//! leave a stale role behind: the next sync corrects it.
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::config::GroupMappingConfig;
+use crate::store::GroupRef;
+use crate::target::AccountScope;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Access {
+    pub roles: BTreeSet<String>,
+    pub scope: AccountScope,
+    /// Empty = the target's own account.
+    pub accounts: BTreeSet<String>,
+}
+
+impl Access {
+    pub fn roles(&self) -> Vec<String> {
+        self.roles.iter().cloned().collect()
+    }
+
+    pub fn accounts(&self) -> Option<Vec<String>> {
+        (!self.accounts.is_empty()).then(|| self.accounts.iter().cloned().collect())
+    }
+}
+
+/// The SCIM `roles` values of a user (`[{"value": "Porting"}]` or bare strings).
+pub fn scim_roles(resource: &Value) -> Vec<String> {
+    resource
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|roles| {
+            roles
+                .iter()
+                .filter_map(|r| {
+                    r.get("value")
+                        .and_then(Value::as_str)
+                        .or_else(|| r.as_str())
+                })
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub struct AccessPolicy<'a> {
+    pub base_roles: &'a [String],
+    pub base_scope: AccountScope,
+    pub base_accounts: &'a [String],
+    pub mapping: &'a GroupMappingConfig,
+}
+
+impl AccessPolicy<'_> {
+    pub fn compute(&self, groups: &[GroupRef], resource: &Value) -> Access {
+        let mut access = Access {
+            roles: self.base_roles.iter().cloned().collect(),
+            scope: self.base_scope,
+            accounts: self.base_accounts.iter().cloned().collect(),
+        };
+        for group in groups {
+            if let Some(prefix) = &self.mapping.role_prefix {
+                let name = &group.display_name;
+                if name.len() > prefix.len()
+                    && name.is_char_boundary(prefix.len())
+                    && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+                {
+                    access.roles.insert(name[prefix.len()..].trim().to_string());
+                }
+            }
+            for rule in self.mapping.map.iter().filter(|r| rule_matches(r, group)) {
+                access.roles.extend(rule.roles.iter().cloned());
+                access.accounts.extend(rule.accounts.iter().cloned());
+                if rule.account_scope == Some(AccountScope::AccountAdmin) {
+                    access.scope = AccountScope::AccountAdmin;
+                }
+            }
+        }
+        if self.mapping.use_scim_roles {
+            access.roles.extend(scim_roles(resource));
+        }
+        if !access.accounts.is_empty() && !self.base_accounts.is_empty() {
+            access.accounts.extend(self.base_accounts.iter().cloned());
+        }
+        access
+    }
+
+    /// Every role name the configuration names explicitly (prefix roles come from group
+    /// names and are checked when they appear).
+    pub fn configured_roles(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self.base_roles.iter().cloned().collect();
+        for rule in &self.mapping.map {
+            names.extend(rule.roles.iter().cloned());
+        }
+        names
+    }
+}
+
+fn rule_matches(rule: &crate::config::GroupRule, group: &GroupRef) -> bool {
+    match (&rule.display_name, &rule.external_id) {
+        (Some(name), _) => name.eq_ignore_ascii_case(&group.display_name),
+        (None, Some(ext)) => group.external_id.as_deref() == Some(ext.as_str()),
+        (None, None) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GroupRule;
+    use serde_json::json;
+
+    fn group(name: &str, ext: Option<&str>) -> GroupRef {
+        GroupRef {
+            id: name.into(),
+            display_name: name.into(),
+            external_id: ext.map(str::to_string),
+        }
+    }
+
+    fn mapping() -> GroupMappingConfig {
+        GroupMappingConfig {
+            role_prefix: Some("bandwidth-role-".into()),
+            use_scim_roles: false,
+            map: vec![
+                GroupRule {
+                    display_name: Some("Bandwidth Admins".into()),
+                    account_scope: Some(AccountScope::AccountAdmin),
+                    roles: vec!["User Administrator".into()],
+                    ..GroupRule::default()
+                },
+                GroupRule {
+                    external_id: Some("ext-billing".into()),
+                    roles: vec!["Billing Reports".into()],
+                    accounts: vec!["9900001".into()],
+                    ..GroupRule::default()
+                },
+            ],
+        }
+    }
+
+    fn policy(m: &GroupMappingConfig) -> AccessPolicy<'_> {
+        AccessPolicy {
+            base_roles: &[],
+            base_scope: AccountScope::Account,
+            base_accounts: &[],
+            mapping: m,
+        }
+    }
+
+    #[test]
+    fn base_roles_only_without_groups() {
+        let m = mapping();
+        let base = vec!["basicAccess".to_string()];
+        let p = AccessPolicy {
+            base_roles: &base,
+            ..policy(&m)
+        };
+        let a = p.compute(&[], &json!({}));
+        assert_eq!(a.roles(), vec!["basicAccess"]);
+        assert_eq!(a.scope, AccountScope::Account);
+        assert_eq!(a.accounts(), None);
+    }
+
+    #[test]
+    fn prefix_rule_and_mapped_groups_add_up() {
+        let m = mapping();
+        let groups = [
+            group("bandwidth-role-Porting", None),
+            group("BANDWIDTH-ROLE-Ordering", None),
+            group("bandwidth admins", None),
+            group("Finance", Some("ext-billing")),
+            group("Unmapped", None),
+            group("bandwidth-role-", None),
+        ];
+        let a = policy(&m).compute(&groups, &json!({}));
+        assert_eq!(
+            a.roles(),
+            vec![
+                "Billing Reports",
+                "Ordering",
+                "Porting",
+                "User Administrator"
+            ]
+        );
+        assert_eq!(a.scope, AccountScope::AccountAdmin);
+        assert_eq!(a.accounts(), Some(vec!["9900001".to_string()]));
+    }
+
+    #[test]
+    fn group_accounts_keep_the_base_accounts() {
+        let m = mapping();
+        let base = vec!["9900000".to_string()];
+        let p = AccessPolicy {
+            base_accounts: &base,
+            ..policy(&m)
+        };
+        let a = p.compute(&[group("Finance", Some("ext-billing"))], &json!({}));
+        assert_eq!(
+            a.accounts(),
+            Some(vec!["9900000".to_string(), "9900001".to_string()])
+        );
+    }
+
+    #[test]
+    fn scim_roles_count_only_when_enabled() {
+        let mut m = mapping();
+        let user = json!({"roles": [{"value": "Porting"}, "Reporting", {"display": "no value"}]});
+        assert!(policy(&m).compute(&[], &user).roles.is_empty());
+        m.use_scim_roles = true;
+        assert_eq!(
+            policy(&m).compute(&[], &user).roles(),
+            vec!["Porting", "Reporting"]
+        );
+    }
+
+    #[test]
+    fn configured_roles_lists_explicit_names() {
+        let m = mapping();
+        let base = vec!["basicAccess".to_string()];
+        let p = AccessPolicy {
+            base_roles: &base,
+            ..policy(&m)
+        };
+        let names: Vec<String> = p.configured_roles().into_iter().collect();
+        assert_eq!(
+            names,
+            vec!["Billing Reports", "User Administrator", "basicAccess"]
+        );
+    }
+}

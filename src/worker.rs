@@ -1,0 +1,292 @@
+//! The job worker: claims `sync_user` jobs and brings each user's upstream roles, admin
+//! scope and accounts to what its groups say. It reads the upstream user first and
+//! writes only when something differs; failures retry with exponential backoff and full
+//! jitter, and a job out of attempts is marked failed and shown, never dropped.
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use crate::config::WorkerConfig;
+use crate::provision::mapping::is_active;
+use crate::provision::{Provisioner, Tenant};
+use crate::store::{AuditEntry, Job, StoreError, SyncState, UpstreamLink};
+use crate::target::{DesiredUser, TargetError, UpstreamUser};
+
+#[derive(Clone)]
+pub struct Worker {
+    provisioner: Provisioner,
+    tenants: Arc<HashMap<String, Arc<Tenant>>>,
+    config: WorkerConfig,
+}
+
+/// Why one job did not finish.
+#[derive(Debug, thiserror::Error)]
+enum JobError {
+    #[error(transparent)]
+    Upstream(#[from] TargetError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// What a finished job did, for the audit.
+struct Done {
+    upstream: &'static str,
+    notes: Vec<String>,
+}
+
+impl Worker {
+    pub fn new(provisioner: Provisioner, tenants: &[Arc<Tenant>], config: WorkerConfig) -> Self {
+        let tenants = tenants
+            .iter()
+            .map(|t| (t.name.clone(), t.clone()))
+            .collect();
+        Self {
+            provisioner,
+            tenants: Arc::new(tenants),
+            config,
+        }
+    }
+
+    /// Runs until the task is dropped: claims due jobs, runs them concurrently, sleeps
+    /// until woken by a local change or the poll interval.
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move { self.run().await })
+    }
+
+    async fn run(self) {
+        let lease = Duration::from_secs(self.config.lease_secs.max(10));
+        let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
+        let concurrency = self.config.concurrency.max(1);
+        loop {
+            let jobs = match self.provisioner.store.claim_jobs(concurrency, lease).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim jobs");
+                    tokio::time::sleep(poll).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                tokio::select! {
+                    _ = self.provisioner.jobs_ready.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                }
+                continue;
+            }
+            let mut running = JoinSet::new();
+            for job in jobs {
+                let worker = self.clone();
+                running.spawn(async move { worker.finish(job).await });
+            }
+            while running.join_next().await.is_some() {}
+        }
+    }
+
+    /// Runs one job and records its outcome in the jobs table, the user's link and the audit.
+    async fn finish(&self, job: Job) {
+        let store = &self.provisioner.store;
+        let result = self.sync_user(&job).await;
+        let (outcome, detail) = match &result {
+            Ok(done) => (
+                "ok",
+                json!({"upstream": done.upstream, "notes": done.notes}),
+            ),
+            Err(e) => (
+                "error",
+                json!({"error": e.to_string(), "attempt": job.attempts}),
+            ),
+        };
+        let recorded = match &result {
+            Ok(_) => store.complete_job(&job).await,
+            Err(e) => self.record_failure(&job, e).await,
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, job = job.id, "could not record the job outcome; its lease will expire and it runs again");
+        }
+        if result.is_err() || detail["upstream"] != "unchanged" {
+            let entry = AuditEntry {
+                at: Utc::now(),
+                tenant: job.tenant.clone(),
+                actor: "worker".into(),
+                resource_type: "User".into(),
+                resource_id: job.user_id.clone(),
+                action: "sync_access".into(),
+                outcome: outcome.into(),
+                detail,
+            };
+            if let Err(e) = store.append_audit(&entry).await {
+                tracing::error!(error = %e, "could not write the audit entry");
+            }
+        }
+    }
+
+    async fn record_failure(&self, job: &Job, error: &JobError) -> Result<(), StoreError> {
+        let store = &self.provisioner.store;
+        let message = error.to_string();
+        let out_of_attempts =
+            job.attempts >= self.config.max_attempts || matches!(error, JobError::Permanent(_));
+        if out_of_attempts {
+            tracing::warn!(job = job.id, tenant = %job.tenant, user = %job.user_id, error = %message, "job failed for good");
+            store.fail_job(job, &message).await?;
+            self.mark_user(job, SyncState::Failed, Some(message)).await
+        } else {
+            let delay = self.backoff(job.attempts, error);
+            tracing::info!(job = job.id, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64, error = %message, "job will retry");
+            let run_at = Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
+            store.retry_job(job, &message, run_at).await?;
+            self.mark_user(job, SyncState::Pending, Some(message)).await
+        }
+    }
+
+    /// Exponential backoff with full jitter; a rate limit's own reset time wins.
+    fn backoff(&self, attempts: u32, error: &JobError) -> Duration {
+        if let JobError::Upstream(TargetError::RateLimited { retry_after_secs }) = error {
+            return Duration::from_secs((*retry_after_secs).max(1));
+        }
+        let base = self.config.backoff_base_ms.max(1);
+        let cap = self.config.backoff_max_secs.max(1) * 1000;
+        let ceiling = base
+            .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+            .min(cap);
+        Duration::from_millis(rand::thread_rng().gen_range(base / 2..=ceiling.max(base / 2)))
+    }
+
+    async fn mark_user(
+        &self,
+        job: &Job,
+        state: SyncState,
+        error: Option<String>,
+    ) -> Result<(), StoreError> {
+        let store = &self.provisioner.store;
+        let Some(user) = store.get_user(&job.tenant, &job.user_id).await? else {
+            return Ok(());
+        };
+        let link = UpstreamLink {
+            sync_state: state,
+            last_error: error,
+            ..user.link
+        };
+        match store
+            .update_user_link(&job.tenant, &job.user_id, &link)
+            .await
+        {
+            Ok(()) | Err(StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn sync_user(&self, job: &Job) -> Result<Done, JobError> {
+        let store = &self.provisioner.store;
+        let tenant = self.tenants.get(&job.tenant).ok_or_else(|| {
+            JobError::Permanent(format!("tenant {} is not configured", job.tenant))
+        })?;
+        let nothing = |why: &'static str| {
+            Ok(Done {
+                upstream: why,
+                notes: vec![],
+            })
+        };
+        let Some(user) = store.get_user(&job.tenant, &job.user_id).await? else {
+            return nothing("unchanged");
+        };
+        // Deactivated users are not given roles back; reactivation syncs them.
+        let Some(upstream_id) = user.link.upstream_id.clone() else {
+            return nothing("unchanged");
+        };
+        if !is_active(&user.resource) {
+            return nothing("unchanged");
+        }
+        let mut access = self
+            .provisioner
+            .desired_access(tenant, &user.id, &user.resource)
+            .await
+            .map_err(|e| match e {
+                crate::provision::Error::Store(s) => JobError::Store(s),
+                other => JobError::Permanent(other.to_string()),
+            })?;
+        // A role name the upstream does not have (a typo in a prefixed group's name) is
+        // left out and reported, rather than blocking the user's other roles forever.
+        let valid: BTreeSet<String> = tenant
+            .target
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let unknown: Vec<String> = access
+            .roles
+            .iter()
+            .filter(|r| !valid.contains(*r))
+            .cloned()
+            .collect();
+        access.roles.retain(|r| valid.contains(r));
+        let mut notes = Vec::new();
+        if !unknown.is_empty() {
+            notes.push(format!(
+                "unknown Bandwidth role names left out: {}",
+                unknown.join(", ")
+            ));
+        }
+        let current = tenant.target.get_user(&upstream_id).await?.ok_or_else(|| {
+            JobError::Permanent(format!("upstream user {upstream_id} no longer exists"))
+        })?;
+        let wanted_accounts: BTreeSet<String> = match access.accounts() {
+            Some(accounts) => accounts.into_iter().collect(),
+            None => current.accounts.iter().cloned().collect(),
+        };
+        let same = current.roles.iter().cloned().collect::<BTreeSet<_>>() == access.roles
+            && current.account_scope == access.scope
+            && current.accounts.iter().cloned().collect::<BTreeSet<_>>() == wanted_accounts;
+        let (after, upstream) = if same {
+            (current, "unchanged")
+        } else {
+            let desired = DesiredUser {
+                roles: Some(access.roles()),
+                account_scope: Some(access.scope),
+                accounts: access.accounts(),
+                ..as_desired(&current)
+            };
+            (
+                tenant.target.update_user(&upstream_id, &desired).await?,
+                "access updated",
+            )
+        };
+        let link = UpstreamLink {
+            upstream_id: Some(after.id.clone()),
+            upstream_username: after.username.clone(),
+            roles: after.roles.clone(),
+            account_scope: after.account_scope,
+            accounts: after.accounts.clone(),
+            sync_state: SyncState::Synced,
+            last_error: (!notes.is_empty()).then(|| notes.join("; ")),
+            last_synced_at: Some(Utc::now()),
+        };
+        store
+            .update_user_link(&job.tenant, &job.user_id, &link)
+            .await?;
+        Ok(Done { upstream, notes })
+    }
+}
+
+/// The upstream user as a write that changes nothing but what the caller overrides.
+fn as_desired(user: &UpstreamUser) -> DesiredUser {
+    DesiredUser {
+        username: user.username.clone(),
+        first_name: user.first_name.clone(),
+        last_name: user.last_name.clone(),
+        email: user.email.clone(),
+        phone: user.phone.clone(),
+        roles: None,
+        account_scope: None,
+        accounts: None,
+        active: user.active,
+    }
+}
