@@ -194,8 +194,11 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
             if db.is_unique_violation() {
-                let what = if db.message().contains("external") {
+                let message = db.message();
+                let what = if message.contains("external") {
                     "externalId"
+                } else if message.contains("display") {
+                    "displayName"
                 } else {
                     "userName"
                 };

@@ -45,6 +45,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
 const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
 const JOB_COLUMNS: &str = "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
+/// [`JOB_COLUMNS`] where another table in the statement also has an `id`.
+const JOB_COLUMNS_QUALIFIED: &str =
+    "jobs.id, jobs.tenant, jobs.user_id, jobs.state, jobs.attempts, \
+     jobs.run_at, jobs.last_error, jobs.created_at";
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://` or `postgresql://`), runs the migrations and keeps
@@ -212,7 +216,12 @@ struct UserColumns {
 
 impl UserColumns {
     fn of(resource: &Value) -> Self {
-        let text = |key: &str| resource.get(key).and_then(Value::as_str).map(str::to_string);
+        let text = |key: &str| {
+            resource
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let mut emails: Vec<String> = resource
             .get("emails")
             .and_then(Value::as_array)
@@ -238,8 +247,9 @@ impl UserColumns {
     }
 }
 
-/// The groups table's indexed columns, and the resource as stored: without `members`,
-/// which live in `group_members`.
+/// The groups table's indexed columns, and the resource text. The caller leaves
+/// `members` out of the resource (they are rows); it is stored as given, exactly as the
+/// SQLite store does, so both backends return the same document.
 struct GroupColumns {
     display_name: String,
     external_id: Option<String>,
@@ -248,15 +258,16 @@ struct GroupColumns {
 
 impl GroupColumns {
     fn of(resource: &Value) -> Self {
-        let text = |key: &str| resource.get(key).and_then(Value::as_str).map(str::to_string);
-        let mut stored = resource.clone();
-        if let Some(obj) = stored.as_object_mut() {
-            obj.remove("members");
-        }
+        let text = |key: &str| {
+            resource
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         Self {
             display_name: text("displayName").unwrap_or_default(),
             external_id: text("externalId"),
-            resource: stored.to_string(),
+            resource: resource.to_string(),
         }
     }
 }
@@ -361,29 +372,6 @@ impl PostgresStore {
         Ok(done.rows_affected())
     }
 
-    /// Enqueues every current member of a group (inside the caller's transaction).
-    async fn enqueue_members(
-        conn: &mut PgConnection,
-        tenant: &str,
-        group_id: &str,
-    ) -> Result<u64, StoreError> {
-        let now = now_text();
-        let done = sqlx::query(
-            "INSERT INTO jobs (tenant, user_id, state, attempts, run_at, created_at)
-             SELECT m.tenant, m.user_id, 'pending', 0, $3, $3
-             FROM group_members m
-             WHERE m.tenant = $1 AND m.group_id = $2
-             ORDER BY m.user_id
-             ON CONFLICT (tenant, user_id) WHERE state = 'pending' DO NOTHING",
-        )
-        .bind(tenant)
-        .bind(group_id)
-        .bind(&now)
-        .execute(&mut *conn)
-        .await?;
-        Ok(done.rows_affected())
-    }
-
     /// Rows of `listing.table` for the tenant matching `cond`, in `order`, optionally
     /// one page (`offset`, `limit`).
     async fn select<T>(
@@ -481,7 +469,12 @@ impl PostgresStore {
         let mut matching: Vec<(Value, T)> = rows
             .into_iter()
             .map(|r| ((listing.view)(&r), r))
-            .filter(|(view, _)| query.filter.as_ref().is_none_or(|f| matches(f, view, types)))
+            .filter(|(view, _)| {
+                query
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| matches(f, view, types))
+            })
             .collect();
         if let Some(path) = &query.sort_by {
             matching.sort_by_cached_key(|(view, _)| sort_key(view, path));
@@ -949,9 +942,23 @@ impl Store for PostgresStore {
             }
         }
         if resync_all {
-            // Old members that were just removed are in `changed`; the rest are rows.
-            Self::enqueue_members(&mut tx, tenant, &group.id).await?;
+            // Old members that were just removed are in `changed`; the rest are rows now.
+            let current = sqlx::query(
+                "SELECT user_id FROM group_members WHERE tenant = $1 AND group_id = $2",
+            )
+            .bind(tenant)
+            .bind(&group.id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for row in &current {
+                changed.push(row.try_get("user_id")?);
+            }
         }
+        // One enqueue statement per transaction, in user id order: concurrent group
+        // writes then take the users' pending-job slots in one global order, so they
+        // cannot deadlock on each other's uncommitted jobs.
+        changed.sort();
+        changed.dedup();
         Self::enqueue(&mut tx, tenant, &changed).await?;
         tx.commit().await?;
         Ok(())
@@ -959,6 +966,16 @@ impl Store for PostgresStore {
 
     async fn delete_group(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Lock the group row first, as update_group does (its versioned UPDATE), so the
+        // two never hold each other's member rows and group row crosswise (deadlock).
+        let found = sqlx::query("SELECT 1 FROM groups WHERE tenant = $1 AND id = $2 FOR UPDATE")
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Ok(false);
+        }
         let former = sqlx::query(
             "DELETE FROM group_members WHERE tenant = $1 AND group_id = $2 RETURNING user_id",
         )
@@ -966,19 +983,16 @@ impl Store for PostgresStore {
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        let done = sqlx::query("DELETE FROM groups WHERE tenant = $1 AND id = $2")
+        sqlx::query("DELETE FROM groups WHERE tenant = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() == 0 {
-            // Nothing to delete; the transaction rolls back on drop.
-            return Ok(false);
-        }
-        let former: Vec<String> = former
+        let mut former: Vec<String> = former
             .iter()
             .map(|r| r.try_get("user_id"))
             .collect::<Result<_, _>>()?;
+        former.sort();
         Self::enqueue(&mut tx, tenant, &former).await?;
         tx.commit().await?;
         Ok(true)
@@ -999,22 +1013,30 @@ impl Store for PostgresStore {
         }
         let now = Utc::now();
         let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
-        let until = now.checked_add_signed(lease).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = now
+            .checked_add_signed(lease)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         // SKIP LOCKED: a row another replica is claiming right now is passed over instead
-        // of waited for, so concurrent claimers get disjoint jobs. The outer WHERE
-        // re-checks the state because a row can change between the subquery's snapshot
-        // and its lock.
+        // of waited for, so concurrent claimers get disjoint jobs.
+        //
+        // The locking SELECT is a MATERIALIZED CTE, not `WHERE id IN (SELECT ... LIMIT n
+        // FOR UPDATE SKIP LOCKED)`: PostgreSQL may plan that IN as a semi-join that
+        // re-runs the subquery per outer row, and each re-run skips the rows this very
+        // statement already updated and locks the next ones, so one claim took more
+        // than `limit` jobs (the suite's `claim_marks_running_with_a_lease` caught it).
+        // A locking CTE runs exactly once.
         let rows = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $2
-             WHERE id IN (
+            "WITH due AS MATERIALIZED (
                  SELECT id FROM jobs
                  WHERE (state = 'pending' AND run_at <= $1) OR (state = 'running' AND lease_until < $1)
                  ORDER BY run_at, id
                  LIMIT $3
                  FOR UPDATE SKIP LOCKED
              )
-             AND ((state = 'pending' AND run_at <= $1) OR (state = 'running' AND lease_until < $1))
-             RETURNING {JOB_COLUMNS}"
+             UPDATE jobs SET state = 'running', attempts = jobs.attempts + 1, lease_until = $2
+             FROM due
+             WHERE jobs.id = due.id
+             RETURNING {JOB_COLUMNS_QUALIFIED}"
         ))
         .bind(timestamp(&now))
         .bind(timestamp(&until))
@@ -1118,9 +1140,7 @@ impl Store for PostgresStore {
         loop {
             round += 1;
             match self.requeue_failed_once(tenant, job_id).await {
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() && round < 5 => {
-                    continue
-                }
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() && round < 5 => continue,
                 other => return other.map_err(StoreError::from),
             }
         }

@@ -1,0 +1,156 @@
+//! Records and queries the cases build, so each case reads as what it checks.
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use scim_bridge::scim::filter::{parse_attr_path, parse_filter};
+use scim_bridge::store::{
+    GroupRecord, Job, JobState, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
+};
+use serde_json::{json, Value};
+
+pub const TENANT: &str = "acme";
+pub const OTHER: &str = "globex";
+
+/// Now, at the database's precision (microseconds), so records compare equal after a
+/// round trip.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A fixed instant `minutes` after 2024-01-01, for lastModified comparisons.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+        .expect("fixed date")
+        .to_utc()
+        + Duration::minutes(minutes)
+}
+
+/// A user whose resource is `{"userName": name}` merged with `extra`.
+pub fn user(id: &str, name: &str, extra: Value) -> UserRecord {
+    let mut resource = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+    });
+    if let (Some(obj), Value::Object(more)) = (resource.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    let t = now();
+    UserRecord {
+        id: id.into(),
+        resource,
+        version: 1,
+        created: t,
+        last_modified: t,
+        link: UpstreamLink {
+            upstream_username: name.into(),
+            ..UpstreamLink::default()
+        },
+    }
+}
+
+/// A group whose resource is `{"displayName": name}` merged with `extra`.
+pub fn group(id: &str, name: &str, extra: Value) -> GroupRecord {
+    let mut resource = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": name,
+    });
+    if let (Some(obj), Value::Object(more)) = (resource.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    let t = now();
+    GroupRecord {
+        id: id.into(),
+        resource,
+        version: 1,
+        created: t,
+        last_modified: t,
+    }
+}
+
+/// The next version of a group, as a PUT would write it.
+pub fn next_group(g: &GroupRecord, name: &str) -> GroupRecord {
+    let mut next = g.clone();
+    next.version += 1;
+    next.resource["displayName"] = json!(name);
+    next.last_modified = now();
+    next
+}
+
+pub fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Inserts plain users `ids` (userName = id) into `tenant`.
+pub async fn users(store: &Arc<dyn Store>, tenant: &str, list: &[&str]) {
+    for id in list {
+        store
+            .insert_user(tenant, &user(id, &format!("{id}@example.com"), json!({})))
+            .await
+            .unwrap();
+    }
+}
+
+pub fn query(filter: Option<&str>, start_index: u64, count: u64) -> ListQuery {
+    ListQuery::page(filter.map(|f| parse_filter(f).unwrap()), start_index, count)
+}
+
+pub fn filtered(filter: &str) -> ListQuery {
+    query(Some(filter), 1, 100)
+}
+
+pub fn sorted(filter: Option<&str>, sort_by: &str, descending: bool) -> ListQuery {
+    let mut q = query(filter, 1, 100);
+    q.sort_by = Some(parse_attr_path(sort_by).unwrap());
+    q.descending = descending;
+    q
+}
+
+pub async fn user_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> Vec<String> {
+    let page = store.list_users(tenant, q).await.unwrap();
+    page.items.into_iter().map(|u| u.id).collect()
+}
+
+pub async fn group_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> Vec<String> {
+    let page = store.list_groups(tenant, q).await.unwrap();
+    page.items.into_iter().map(|g| g.id).collect()
+}
+
+/// The users with a job in `state`, sorted.
+pub async fn users_with_jobs(store: &Arc<dyn Store>, state: JobState) -> Vec<String> {
+    let mut users: Vec<String> = store
+        .list_jobs(Some(TENANT), Some(state), 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.user_id)
+        .collect();
+    users.sort();
+    users
+}
+
+/// Claims and completes every due job, so a case can look at what a change enqueues.
+pub async fn drain(store: &Arc<dyn Store>) {
+    loop {
+        let jobs = store
+            .claim_jobs(1000, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        if jobs.is_empty() {
+            return;
+        }
+        for job in &jobs {
+            store.complete_job(job).await.unwrap();
+        }
+    }
+}
+
+pub async fn all_jobs(store: &Arc<dyn Store>) -> Vec<Job> {
+    store.list_jobs(None, None, 100_000).await.unwrap()
+}
+
+pub fn conflict_field(result: Result<(), StoreError>) -> String {
+    match result {
+        Err(StoreError::Conflict(field)) => field,
+        other => panic!("expected a Conflict, got {other:?}"),
+    }
+}
