@@ -356,3 +356,89 @@ async fn discovery_endpoints_answer() {
     let (status, _, _) = h.call(Method::GET, "/Schemas/urn:nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn search_endpoints_answer_like_lists() {
+    let h = Harness::default().await;
+    for i in 0..3 {
+        h.create_ok(user(&format!("s{i}@example.com"))).await;
+    }
+    let (status, _, _) = h
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(json!({"displayName": "Searchers"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                        "filter": "userName sw \"s\"", "attributes": ["userName"], "sortBy": "userName",
+                        "sortOrder": "descending", "count": 2});
+    let (status, _, body) = h.call(Method::POST, "/Users/.search", Some(search)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["totalResults"], 3);
+    assert_eq!(body["Resources"][0]["userName"], "s2@example.com");
+    assert!(
+        body["Resources"][0].get("name").is_none(),
+        "attributes honoured"
+    );
+    let (_, _, groups) = h
+        .call(
+            Method::POST,
+            "/Groups/.search",
+            Some(json!({"filter": "displayName eq \"searchers\""})),
+        )
+        .await;
+    assert_eq!(groups["totalResults"], 1);
+    let (_, _, all) = h
+        .call(Method::POST, "/.search", Some(json!({"count": 10})))
+        .await;
+    assert_eq!(all["totalResults"], 4);
+    assert_eq!(all["Resources"].as_array().unwrap().len(), 4);
+    let (_, _, tail) = h
+        .call(
+            Method::POST,
+            "/.search",
+            Some(json!({"startIndex": 3, "count": 10})),
+        )
+        .await;
+    assert_eq!(tail["Resources"].as_array().unwrap().len(), 2);
+    assert_eq!(tail["Resources"][1]["displayName"], "Searchers");
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/Users/.search",
+            Some(json!({"filter": "userName eq"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_scim_error(&body, 400, Some("invalidFilter"));
+}
+
+#[tokio::test]
+async fn sort_by_and_sort_order() {
+    let h = Harness::default().await;
+    for name in ["b@example.com", "c@example.com", "a@example.com"] {
+        h.create_ok(user(name)).await;
+    }
+    let (_, _, asc) = h.call(Method::GET, "/Users?sortBy=userName", None).await;
+    let names: Vec<&str> = asc["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["a@example.com", "b@example.com", "c@example.com"]
+    );
+    let (_, _, desc) = h
+        .call(
+            Method::GET,
+            "/Users?sortBy=name.familyName&sortOrder=descending&count=1",
+            None,
+        )
+        .await;
+    assert_eq!(desc["totalResults"], 3);
+    assert_eq!(desc["itemsPerPage"], 1);
+}

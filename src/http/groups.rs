@@ -3,10 +3,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::{empty, header_str, scim_response, ScimJson};
+use super::list::{list_response, store_query};
 use super::AppState;
 use crate::provision::groups::GroupView;
 use crate::provision::render::{etag, render_group};
@@ -14,9 +15,6 @@ use crate::provision::Caller;
 use crate::scim::filter::AttrPath;
 use crate::scim::params::ListParams;
 use crate::scim::{projection, schema};
-use crate::store::ListQuery;
-
-const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 fn names_members(path: &AttrPath) -> bool {
     path.attr.eq_ignore_ascii_case("members")
@@ -60,35 +58,43 @@ fn one_group(
     )
 }
 
+/// One page of groups as the IdP reads them, and the total.
+pub async fn page(
+    app: &AppState,
+    caller: &Caller,
+    params: &ListParams,
+    start_index: u64,
+) -> Result<(u64, Vec<Value>), ApiError> {
+    let query = store_query(params, start_index, app.max_page_size);
+    let (total, views) = app
+        .provisioner
+        .list_groups(caller, &query, wants_members(params))
+        .await?;
+    Ok((
+        total,
+        views.iter().map(|v| render(app, v, params)).collect(),
+    ))
+}
+
 pub async fn list(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
-    let store_query = ListQuery::page(
-        params.filter.clone(),
-        params.start_index,
-        params.page_size(app.max_page_size),
-    );
-    let store_query = ListQuery {
-        sort_by: params.sort_by.clone(),
-        descending: params.descending,
-        ..store_query
-    };
-    let (total, views) = app
-        .provisioner
-        .list_groups(&caller, &store_query, wants_members(&params))
-        .await?;
-    let resources: Vec<Value> = views.iter().map(|v| render(&app, v, &params)).collect();
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": params.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    Ok(scim_response(StatusCode::OK, &body, None, None))
+    let (total, resources) = page(&app, &caller, &params, params.start_index).await?;
+    Ok(list_response(total, params.start_index, resources))
+}
+
+/// `POST /Groups/.search`.
+pub async fn search(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_search_body(&body)?;
+    let (total, resources) = page(&app, &caller, &params, params.start_index).await?;
+    Ok(list_response(total, params.start_index, resources))
 }
 
 pub async fn create(

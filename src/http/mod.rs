@@ -5,6 +5,7 @@ mod discovery;
 pub mod error;
 pub mod extract;
 mod groups;
+mod list;
 mod users;
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
@@ -45,7 +46,10 @@ pub fn router(app: AppState) -> Router {
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),
         )
+        .route("/.search", post(list::search_all))
+        .route("/Users/.search", post(users::search))
         .route("/Groups", get(groups::list).post(groups::create))
+        .route("/Groups/.search", post(groups::search))
         .route(
             "/Groups/{id}",
             get(groups::get)

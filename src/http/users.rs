@@ -3,18 +3,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::{empty, header_str, scim_response, ScimJson};
+use super::list::{list_response, store_query};
 use super::AppState;
 use crate::provision::render::{etag, render_user, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::scim::{projection, schema};
-use crate::store::{ListQuery, UserRecord};
-
-const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+use crate::store::UserRecord;
 
 /// `If-None-Match` naming the current version: the IdP's copy is fresh (304).
 pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
@@ -52,39 +51,50 @@ async fn one_user(
     ))
 }
 
-pub async fn list(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let count = params.page_size(app.max_page_size);
-    let store_query = ListQuery {
-        sort_by: params.sort_by.clone(),
-        descending: params.descending,
-        ..ListQuery::page(params.filter.clone(), params.start_index, count)
-    };
-    let page = app.provisioner.list_users(&caller, &store_query).await?;
-    let resources: Vec<Value> = page
+/// One page of users as the IdP reads them, and the total.
+pub async fn page(
+    app: &AppState,
+    caller: &Caller,
+    params: &ListParams,
+    start_index: u64,
+) -> Result<(u64, Vec<Value>), ApiError> {
+    let query = store_query(params, start_index, app.max_page_size);
+    let page = app.provisioner.list_users(caller, &query).await?;
+    let resources = page
         .items
         .iter()
         .map(|u| {
+            let full = render_user(u, &app.scim_base);
             projection::project(
-                &render_user(u, &app.scim_base),
+                &full,
                 schema::user(),
                 &params.attributes,
                 &params.excluded_attributes,
             )
         })
         .collect();
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": page.total,
-        "startIndex": params.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    Ok(scim_response(StatusCode::OK, &body, None, None))
+    Ok((page.total, resources))
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_query(query.as_deref())?;
+    let (total, resources) = page(&app, &caller, &params, params.start_index).await?;
+    Ok(list_response(total, params.start_index, resources))
+}
+
+/// `POST /Users/.search`.
+pub async fn search(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_search_body(&body)?;
+    let (total, resources) = page(&app, &caller, &params, params.start_index).await?;
+    Ok(list_response(total, params.start_index, resources))
 }
 
 pub async fn create(

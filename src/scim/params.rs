@@ -54,6 +54,69 @@ impl ListParams {
         Ok(params)
     }
 
+    /// A `POST .search` body (RFC 7644 §3.4.3): the same parameters as JSON, with
+    /// attribute lists as arrays.
+    pub fn from_search_body(body: &serde_json::Value) -> Result<Self, ScimError> {
+        let Some(map) = body.as_object() else {
+            return Err(ScimError::invalid_syntax(
+                "a SearchRequest must be a JSON object",
+            ));
+        };
+        let mut params = ListParams {
+            start_index: 1,
+            ..Default::default()
+        };
+        for (key, value) in map {
+            let text = || {
+                value
+                    .as_str()
+                    .ok_or_else(|| ScimError::invalid_value(format!("{key} must be a string")))
+            };
+            let int = || match value {
+                serde_json::Value::Number(n) => n
+                    .as_i64()
+                    .ok_or_else(|| ScimError::invalid_value(format!("{key} must be an integer"))),
+                serde_json::Value::String(s) => parse_int(key, s),
+                _ => Err(ScimError::invalid_value(format!(
+                    "{key} must be an integer"
+                ))),
+            };
+            let paths = || -> Result<Vec<AttrPath>, ScimError> {
+                match value {
+                    serde_json::Value::Array(items) => items
+                        .iter()
+                        .map(|i| match i.as_str() {
+                            Some(s) => parse_attr_path(s.trim()),
+                            None => Err(ScimError::invalid_value(format!(
+                                "{key} must list attribute names"
+                            ))),
+                        })
+                        .collect(),
+                    serde_json::Value::String(s) => parse_paths(s),
+                    _ => Err(ScimError::invalid_value(format!(
+                        "{key} must be an array of attribute names"
+                    ))),
+                }
+            };
+            match key.to_ascii_lowercase().as_str() {
+                "filter" => {
+                    let f = text()?;
+                    if !f.trim().is_empty() {
+                        params.filter = Some(parse_filter(f)?);
+                    }
+                }
+                "startindex" => params.start_index = int()?.max(1) as u64,
+                "count" => params.count = Some(int()?.max(0) as u64),
+                "attributes" => params.attributes = paths()?,
+                "excludedattributes" => params.excluded_attributes = paths()?,
+                "sortby" => params.sort_by = Some(parse_attr_path(text()?.trim())?),
+                "sortorder" => params.descending = text()?.eq_ignore_ascii_case("descending"),
+                _ => {}
+            }
+        }
+        Ok(params)
+    }
+
     /// The page size to use: what was asked, capped by the server's maximum.
     pub fn page_size(&self, max: u64) -> u64 {
         self.count.unwrap_or(max).min(max)
@@ -117,6 +180,22 @@ mod tests {
             e.scim_type,
             Some(crate::scim::error::ScimType::InvalidFilter)
         );
+    }
+
+    #[test]
+    fn search_body() {
+        let body = serde_json::json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter":"userName eq \"a\"","startIndex":2,"count":"5","attributes":["userName","name.givenName"],
+            "sortBy":"userName","sortOrder":"descending"});
+        let p = ListParams::from_search_body(&body).unwrap();
+        assert!(p.filter.is_some());
+        assert_eq!(
+            (p.start_index, p.count, p.attributes.len(), p.descending),
+            (2, Some(5), 2, true)
+        );
+        assert!(ListParams::from_search_body(&serde_json::json!([])).is_err());
+        assert!(ListParams::from_search_body(&serde_json::json!({"count": true})).is_err());
+        assert!(ListParams::from_search_body(&serde_json::json!({"filter": "bad ("})).is_err());
     }
 
     #[test]

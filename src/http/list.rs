@@ -1,0 +1,65 @@
+//! List and `.search` answers, shared by every resource type (RFC 7644 §3.4.2, §3.4.3).
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::extract::{scim_response, ScimJson};
+use super::{groups, users, AppState};
+use crate::provision::Caller;
+use crate::scim::params::ListParams;
+use crate::store::ListQuery;
+
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// The store's query for a page of `params`, capped at the server's page size.
+pub fn store_query(params: &ListParams, start_index: u64, max_page_size: u64) -> ListQuery {
+    ListQuery {
+        sort_by: params.sort_by.clone(),
+        descending: params.descending,
+        ..ListQuery::page(
+            params.filter.clone(),
+            start_index,
+            params.page_size(max_page_size),
+        )
+    }
+}
+
+pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Response {
+    let body = json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    scim_response(StatusCode::OK, &body, None, None)
+}
+
+/// `POST /.search`: users then groups, paged as one list.
+pub async fn search_all(
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ScimJson(body): ScimJson,
+) -> Result<Response, ApiError> {
+    let params = ListParams::from_search_body(&body)?;
+    let size = params.page_size(app.max_page_size);
+    let (user_total, mut resources) =
+        users::page(&app, &caller, &params, params.start_index).await?;
+    let group_start = params.start_index.saturating_sub(user_total).max(1);
+    let remaining = ListParams {
+        count: Some(size.saturating_sub(resources.len() as u64)),
+        ..params.clone()
+    };
+    let (group_total, group_items) = groups::page(&app, &caller, &remaining, group_start).await?;
+    if params.start_index > user_total || (resources.len() as u64) < size {
+        resources.extend(group_items);
+    }
+    Ok(list_response(
+        user_total + group_total,
+        params.start_index,
+        resources,
+    ))
+}
