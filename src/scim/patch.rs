@@ -233,7 +233,9 @@ pub fn apply_operations(
 
 /// RFC 7643 `required`: a PATCH must not leave a required attribute unassigned. Checked
 /// after all operations so every route (remove, null, "") is covered once; a resource
-/// that already lacked it (legacy data) is not blamed on this PATCH.
+/// that already lacked it (legacy data) is not blamed on this PATCH. Attributes required
+/// only by Bandwidth (`required_upstream`) are left to the provisioning mapping, which
+/// knows their fallbacks.
 fn check_required(before: &Value, after: &Value, schema: &ResourceSchema) -> Result<(), ScimError> {
     let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
         return Ok(());
@@ -248,7 +250,7 @@ fn check_required(before: &Value, after: &Value, schema: &ResourceSchema) -> Res
         .common
         .iter()
         .chain(schema.core.attributes.iter())
-        .filter(|d| d.required)
+        .filter(|d| d.required && !d.required_upstream)
     {
         if assigned(json::get_ci(before, def.name)) && !assigned(json::get_ci(after, def.name)) {
             return Err(ScimError::invalid_value(format!(

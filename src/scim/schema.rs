@@ -124,6 +124,12 @@ pub struct AttributeDef {
     pub kind: AttrKind,
     pub multi_valued: bool,
     pub required: bool,
+    /// Published as `required` because Bandwidth cannot hold a user without it, but
+    /// enforced by the provisioning mapping, which knows the fallbacks (an email may come
+    /// from a userName that is an address) and names the Bandwidth rule in its error; the
+    /// PATCH engine's own `required` check leaves these alone so that a PATCH the mapping
+    /// accepts is not refused earlier for a stricter reason.
+    pub required_upstream: bool,
     pub mutability: Mutability,
     pub returned: Returned,
     pub uniqueness: Uniqueness,
@@ -142,6 +148,7 @@ impl AttributeDef {
             kind,
             multi_valued: false,
             required: false,
+            required_upstream: false,
             mutability: Mutability::ReadWrite,
             returned: Returned::Default,
             uniqueness: Uniqueness::None,
@@ -174,6 +181,13 @@ impl AttributeDef {
     }
     fn required(mut self) -> Self {
         self.required = true;
+        self
+    }
+    /// See [`AttributeDef::required_upstream`]: published `required: true`, not enforced by
+    /// the PATCH engine.
+    fn required_upstream(mut self) -> Self {
+        self.required = true;
+        self.required_upstream = true;
         self
     }
     fn read_only(mut self) -> Self {

@@ -813,6 +813,24 @@ fn rfc_cases() -> Vec<Case> {
             ops(json!([{"op": "replace", "value": {"userName": null}}])),
             InvalidValue,
         ),
+        ok_user(
+            "required upstream: removing every email is left to the mapping (userName may be the address)",
+            user(),
+            ops(json!([{"op": "remove", "path": "emails"}])),
+            user_with(|u| remove_key(u, "emails")),
+        ),
+        ok_user(
+            "required upstream: removing the only email by value filter is left to the mapping",
+            user(),
+            ops(json!([{"op": "Remove", "path": "emails[type eq \"work\"]"}])),
+            user_with(|u| remove_key(u, "emails")),
+        ),
+        ok_user(
+            "required upstream: removing name is left to the mapping, which names the Bandwidth rule",
+            user(),
+            ops(json!([{"op": "remove", "path": "name"}])),
+            user_with(|u| remove_key(u, "name")),
+        ),
         err_group(
             "required: group displayName removed",
             group(),

@@ -81,12 +81,21 @@ fn user_core() -> SchemaDef {
                 .required()
                 .unique(Uniqueness::Server)
                 .desc("Unique identifier for the User, used to authenticate; case-insensitive."),
+            // RFC 7643 §8.7.1 leaves `name` optional, but §7 has each service provider
+            // publish its own `required`: Bandwidth users cannot exist without a first and
+            // last name (creation is refused with 400 invalidValue), so discovery says so
+            // and clients that build users from `/Schemas` send them.
             AttributeDef::new("name", AttrKind::Complex)
-                .desc("The components of the user's real name.")
+                .required_upstream()
+                .desc("The components of the user's real name; Bandwidth requires the given and family names.")
                 .subs(vec![
                     s("formatted").desc("The full name, formatted for display."),
-                    s("familyName").desc("The family name (last name)."),
-                    s("givenName").desc("The given name (first name)."),
+                    s("familyName")
+                        .required_upstream()
+                        .desc("The family name (last name); required by Bandwidth."),
+                    s("givenName")
+                        .required_upstream()
+                        .desc("The given name (first name); required by Bandwidth."),
                     s("middleName").desc("The middle name(s)."),
                     s("honorificPrefix").desc("The honorific prefix(es), e.g. 'Ms.'."),
                     s("honorificSuffix").desc("The honorific suffix(es), e.g. 'III'."),
@@ -107,12 +116,23 @@ fn user_core() -> SchemaDef {
                 .write_only()
                 .returned(Returned::Never)
                 .desc("The User's cleartext password; never returned."),
-            multi_complex(
-                "emails",
-                STR,
-                &["work", "home", "other"],
-                "Email addresses.",
-            ),
+            // Required for the same reason as `name`: Bandwidth users need an email. A
+            // userName that is an address also serves (the mapping falls back to it), so
+            // the published rule is stricter than the enforced one, never looser.
+            {
+                let mut emails = multi_complex(
+                    "emails",
+                    STR,
+                    &["work", "home", "other"],
+                    "Email addresses; Bandwidth requires one (a userName that is an address also serves).",
+                )
+                .required_upstream();
+                if let Some(v) = emails.sub_attributes.first_mut() {
+                    v.required = true;
+                    v.required_upstream = true;
+                }
+                emails
+            },
             multi_complex(
                 "phoneNumbers",
                 STR,

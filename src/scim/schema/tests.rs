@@ -182,6 +182,62 @@ fn key_attribute_properties() {
     assert_eq!(subs, ["value", "$ref", "display", "type"]);
 }
 
+/// scim2-tester (and any client that builds users from `/Schemas`) sends only what is
+/// published as required; Bandwidth refuses a user without first name, last name and
+/// email, so those must be published as required or every such create fails.
+#[test]
+fn what_bandwidth_needs_is_published_as_required() {
+    let u = user();
+    for p in [
+        "name",
+        "name.givenName",
+        "name.familyName",
+        "emails",
+        "emails.value",
+    ] {
+        let def = u.attribute(&path(p)).unwrap_or_else(|| panic!("{p}"));
+        assert!(def.required && def.required_upstream, "{p}");
+    }
+    for p in [
+        "name.formatted",
+        "name.middleName",
+        "emails.type",
+        "emails.primary",
+    ] {
+        assert!(!u.attribute(&path(p)).unwrap().required, "{p}");
+    }
+    // The RFC's own required attributes stay enforced by the PATCH engine.
+    assert!(!u.attribute(&path("userName")).unwrap().required_upstream);
+    assert!(
+        !group()
+            .attribute(&path("displayName"))
+            .unwrap()
+            .required_upstream
+    );
+
+    let doc = u.core.to_document();
+    let attr = |name: &str| {
+        doc["attributes"]
+            .as_array()
+            .and_then(|a| a.iter().find(|a| a["name"] == json!(name)))
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not published"))
+    };
+    let name = attr("name");
+    assert_eq!(name["required"], json!(true));
+    let subs = name["subAttributes"].as_array().unwrap();
+    let sub_required =
+        |n: &str| subs.iter().find(|s| s["name"] == json!(n)).unwrap()["required"].clone();
+    assert_eq!(sub_required("givenName"), json!(true));
+    assert_eq!(sub_required("familyName"), json!(true));
+    assert_eq!(sub_required("formatted"), json!(false));
+    let emails = attr("emails");
+    assert_eq!(emails["required"], json!(true));
+    assert_eq!(emails["subAttributes"][0]["name"], json!("value"));
+    assert_eq!(emails["subAttributes"][0]["required"], json!(true));
+    assert_eq!(attr("phoneNumbers")["required"], json!(false));
+}
+
 #[test]
 fn bridge_extension_is_read_only() {
     let ext = user().extension(BRIDGE_USER_SCHEMA).unwrap();
