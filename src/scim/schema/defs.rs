@@ -279,7 +279,14 @@ fn group_core() -> SchemaDef {
                         .immutable()
                         .refs(&["User", "Group"])
                         .desc("The URI of the member resource."),
-                    s("display").desc("A human-readable name of the member."),
+                    // Computed from the member (its displayName, else userName): the
+                    // bridge stores memberships as ids only. Returned when asked for
+                    // (`attributes=members.display`), so a group read echoes exactly
+                    // the members a client wrote.
+                    s("display")
+                        .read_only()
+                        .returned(Returned::Request)
+                        .desc("A human-readable name of the member."),
                     s("type")
                         .immutable()
                         .canonical(&["User", "Group"])
