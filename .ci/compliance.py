@@ -11,9 +11,6 @@ tolerated, then the failures, and exits 1 if any failure is left. A failure is t
 only when it is listed below with its exact check name and the exact answer the bridge
 gives: anything else the bridge answers for that check is still a failure.
 
-SCIM_COMPLIANCE_ALLOW_NO_GROUPS=1 tolerates the failures that are only about /Groups
-while the Group endpoints are being written. Remove it once /Groups exists.
-
 --log FILE writes every request and response scim2-tester makes (scim-sanity's JSON
 report already names each check's request and answer).
 """
@@ -28,10 +25,6 @@ import sys
 from typing import Any
 
 BRIDGE_EXTENSION = "urn:scim-bridge:schemas:extension:bandwidth:2.0:User"
-
-
-def allow_no_groups() -> bool:
-    return os.environ.get("SCIM_COMPLIANCE_ALLOW_NO_GROUPS", "") == "1"
 
 
 # ---------------------------------------------------------------------------------------
@@ -58,8 +51,6 @@ def tester_tolerated(result: Any) -> str | None:
             "the bridge's extension is read-only (every attribute readOnly): "
             "400 mutability is the RFC 7644 §3.5.2 answer"
         )
-    if allow_no_groups() and result.resource_type == "Group":
-        return "SCIM_COMPLIANCE_ALLOW_NO_GROUPS=1: /Groups is not implemented yet"
     return None
 
 
@@ -135,8 +126,6 @@ def sanity_tolerated(result: dict[str, Any]) -> str | None:
     message = result.get("message", "")
     if name == FAKE_MEMBER_CHECK and "got 400" in message:
         return "adds the made-up member 'fake-member-id'; refusing a member that does not exist is right"
-    if allow_no_groups() and "/Groups" in name:
-        return "SCIM_COMPLIANCE_ALLOW_NO_GROUPS=1: /Groups is not implemented yet"
     return None
 
 

@@ -7,9 +7,6 @@
 # Needs: python3 with venv or pip, the Rust toolchain, and PyPI. Non-interactive.
 #
 # Environment:
-#   SCIM_COMPLIANCE_ALLOW_NO_GROUPS=1  tolerate the failures that are only about /Groups,
-#                                      while the Group endpoints are being written.
-#                                      TEMPORARY: remove it once /Groups exists.
 #   SCIM_COMPLIANCE_VENV=DIR           the Python environment (default: .venv in the repo;
 #                                      created when missing).
 #   SCIM_COMPLIANCE_PROFILE=dev        build the bridge with the dev profile (reuses what
