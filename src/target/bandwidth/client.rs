@@ -215,6 +215,33 @@ impl BandwidthTarget {
 
     /// The ids of the roles a user has upstream, to write them back unchanged. XML answers
     /// may name a role without its id; such names are resolved through the table.
+    /// Whether writing `write` over `current` would change nothing the bridge manages
+    /// (role and account order does not matter; a dashboard user's account is its path).
+    pub(crate) async fn unchanged(
+        &self,
+        current: &RawUser,
+        write: &WriteUser,
+    ) -> Result<bool, TargetError> {
+        let sorted = |v: &[String]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let accounts_same = match &current.accounts {
+            Some(accounts) => sorted(accounts) == sorted(&write.accounts),
+            None => write.accounts.is_empty(),
+        };
+        Ok(current.first_name == write.first_name
+            && current.last_name == write.last_name
+            && current.email == write.email
+            && current.phone == write.phone
+            && current.account_scope == write.account_scope
+            && current.active == write.active
+            && accounts_same
+            && sorted(&self.kept_role_ids(current).await?) == sorted(&write.role_ids))
+    }
+
     pub(crate) async fn kept_role_ids(&self, user: &RawUser) -> Result<Vec<String>, TargetError> {
         let mut ids = Vec::with_capacity(user.roles.len());
         let mut names = Vec::new();

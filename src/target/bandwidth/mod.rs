@@ -236,6 +236,10 @@ impl Target for BandwidthTarget {
             active: user.active,
             password: None,
         };
+        if self.unchanged(&current, &write).await? {
+            // Nothing to write: one call saved, and no needless audit trail upstream.
+            return self.to_upstream(current).await;
+        }
         let written = self.put_raw(id, &write).await?;
         self.to_upstream(written).await
     }
