@@ -83,14 +83,12 @@ pub async fn unknown_roles(
 /// error; an upstream that cannot be reached is only a warning (`/readyz` reports it),
 /// so a Bandwidth outage does not keep the bridge from serving reads.
 pub async fn build(config: &Config) -> Result<AppState, StartupError> {
-    let store = store::open(&config.database.url, config.database.max_connections)
-        .await
-        .map_err(|e| {
-            StartupError(format!(
-                "database {}: {e}",
-                redact_url(&config.database.url)
-            ))
-        })?;
+    build_with(config, config.database.migrate_on_start).await
+}
+
+/// [`build`], migrating the database first or only checking that it is migrated.
+pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, StartupError> {
+    let store = open_store(config, migrate).await?;
     let mut credentials = Credentials::default();
     let mut tenants = Vec::new();
     for (name, tenant_config) in &config.tenants {
@@ -126,6 +124,22 @@ pub async fn build(config: &Config) -> Result<AppState, StartupError> {
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
     })
+}
+
+/// Opens the configured store with the configured pool settings.
+pub async fn open_store(
+    config: &Config,
+    migrate: bool,
+) -> Result<Arc<dyn store::Store>, StartupError> {
+    let options = config.database.open_options(migrate);
+    store::open_with(&config.database.url, &options)
+        .await
+        .map_err(|e| {
+            StartupError(format!(
+                "database {}: {e}",
+                redact_url(&config.database.url)
+            ))
+        })
 }
 
 /// A database URL with any password removed, for messages.

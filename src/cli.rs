@@ -25,8 +25,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the SCIM API.
+    /// Serve the SCIM API (applying pending migrations first unless told not to).
     Serve {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        /// Do not migrate; refuse to start if the database lacks a migration. For
+        /// replicas sharing PostgreSQL, after `scim-bridge migrate` ran once.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
         #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
         config: PathBuf,
     },
@@ -93,7 +102,8 @@ pub fn new_token() -> (String, String) {
 pub async fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
-        Command::Serve { config } => serve(config).await,
+        Command::Serve { config, no_migrate } => serve(config, no_migrate).await,
+        Command::Migrate { config } => migrate(config).await,
         Command::CheckConfig { config } => check_config(config).await,
         Command::Token {
             command: TokenCommand::New,
@@ -118,9 +128,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
 }
 
-async fn serve(path: PathBuf) -> Result<(), String> {
+async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
-    let state = app::build(&config).await.map_err(|e| e.to_string())?;
+    let migrate = config.database.migrate_on_start && !no_migrate;
+    let state = app::build_with(&config, migrate)
+        .await
+        .map_err(|e| e.to_string())?;
     let _worker = app::start_worker(&state, &config.worker);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
@@ -129,13 +142,32 @@ async fn serve(path: PathBuf) -> Result<(), String> {
     app::serve(state, listener).await.map_err(|e| e.to_string())
 }
 
+/// Applies the migrations and exits: run once per release before replicas that
+/// `serve --no-migrate` start (sqlx takes an advisory lock on PostgreSQL, so even two
+/// concurrent runs are safe).
+async fn migrate(path: PathBuf) -> Result<(), String> {
+    let mut config = Config::load(&path).map_err(|e| e.to_string())?;
+    config.database.max_connections = 1;
+    app::open_store(&config, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "database {} is migrated",
+        app::redact_url(&config.database.url)
+    );
+    Ok(())
+}
+
+/// The store for the `jobs` commands: a small pool, never migrating (an operator
+/// inspecting jobs must not change the schema under running replicas).
 async fn open_store(
     path: &std::path::Path,
 ) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
-    let config = Config::load(path).map_err(|e| e.to_string())?;
-    crate::store::open(&config.database.url, 2)
+    let mut config = Config::load(path).map_err(|e| e.to_string())?;
+    config.database.max_connections = 2;
+    app::open_store(&config, false)
         .await
-        .map_err(|e| format!("database {}: {e}", app::redact_url(&config.database.url)))
+        .map_err(|e| e.to_string())
 }
 
 async fn jobs(command: JobsCommand) -> Result<(), String> {

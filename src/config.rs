@@ -85,9 +85,19 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
-    /// `sqlite://path/to/bridge.db` (created if missing).
+    /// `sqlite://path/to/bridge.db` (created if missing), or `postgres://...` for
+    /// several replicas; `?options=-c%20search_path%3DNAME` puts the tables in schema NAME.
     pub url: String,
+    /// Pool size (PostgreSQL opens up to as many again, lazily, for write locks).
     pub max_connections: u32,
+    /// How long a request waits for a pooled connection before answering 503, so a
+    /// saturated database sheds load instead of queueing requests until the IdP gives up.
+    pub acquire_timeout_secs: u64,
+    /// `serve` applies pending migrations at start. Set false when several replicas
+    /// share PostgreSQL and `scim-bridge migrate` runs once per release, so that no
+    /// replica changes the schema under the others; `serve` then refuses a database
+    /// that lacks a migration instead of failing on a missing column later.
+    pub migrate_on_start: bool,
 }
 
 impl Default for DatabaseConfig {
@@ -95,6 +105,19 @@ impl Default for DatabaseConfig {
         Self {
             url: "sqlite://scim-bridge.db".into(),
             max_connections: 8,
+            acquire_timeout_secs: 10,
+            migrate_on_start: true,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The store options this section describes; `migrate` is the caller's decision.
+    pub fn open_options(&self, migrate: bool) -> crate::store::OpenOptions {
+        crate::store::OpenOptions {
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_secs.max(1)),
+            migrate,
         }
     }
 }
@@ -377,6 +400,8 @@ mod tests {
         assert!(!t.policy.adopt_existing);
         assert_eq!(t.bandwidth.dialect, Dialect::V1);
         assert_eq!(config.server.max_page_size, 1000);
+        assert!(config.database.migrate_on_start);
+        assert_eq!(config.database.acquire_timeout_secs, 10);
     }
 
     #[test]

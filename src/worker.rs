@@ -4,7 +4,7 @@
 //! jitter, and a job out of attempts is marked failed and shown, never dropped.
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rand::Rng;
@@ -12,17 +12,25 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
-use crate::provision::mapping::is_active;
-use crate::provision::{Provisioner, Tenant};
+use crate::provision::mapping::{is_active, map_user};
+use crate::provision::{user_key, Provisioner, Tenant};
 use crate::store::{AuditEntry, Job, StoreError, SyncState, UpstreamLink};
-use crate::target::{DesiredUser, TargetError, UpstreamUser};
+use crate::target::{DesiredUser, TargetError};
 
 #[derive(Clone)]
 pub struct Worker {
     provisioner: Provisioner,
     tenants: Arc<HashMap<String, Arc<Tenant>>>,
     config: WorkerConfig,
+    /// Each tenant's upstream role names, refreshed after [`ROLE_NAMES_TTL`]: one
+    /// roles call per minute instead of one per job.
+    role_names: Arc<tokio::sync::Mutex<HashMap<String, CachedNames>>>,
 }
+
+/// A tenant's upstream role names and when they were read.
+type CachedNames = (Instant, Arc<BTreeSet<String>>);
+
+const ROLE_NAMES_TTL: Duration = Duration::from_secs(60);
 
 /// Why one job did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +59,21 @@ impl Worker {
             provisioner,
             tenants: Arc::new(tenants),
             config,
+            role_names: Arc::default(),
         }
+    }
+
+    async fn role_names(&self, tenant: &Tenant) -> Result<Arc<BTreeSet<String>>, TargetError> {
+        let mut cache = self.role_names.lock().await;
+        if let Some((at, names)) = cache.get(&tenant.name) {
+            if at.elapsed() < ROLE_NAMES_TTL {
+                return Ok(names.clone());
+            }
+        }
+        let roles = tenant.target.list_roles().await?;
+        let names: Arc<BTreeSet<String>> = Arc::new(roles.into_iter().map(|r| r.name).collect());
+        cache.insert(tenant.name.clone(), (Instant::now(), names.clone()));
+        Ok(names)
     }
 
     /// Runs until the task is dropped: claims due jobs, runs them concurrently, sleeps
@@ -90,9 +112,22 @@ impl Worker {
     }
 
     /// Runs one job and records its outcome in the jobs table, the user's link and the audit.
+    ///
+    /// The job holds the user's write lock (the one SCIM user writes take, shared
+    /// across replicas on PostgreSQL): both sides GET the upstream user and PUT it back
+    /// whole, so without it a PATCH's PUT could carry the roles it read before the
+    /// job's PUT, or the job's PUT the names from before the PATCH's, and undo the
+    /// other's change upstream.
     async fn finish(&self, job: Job) {
         let store = &self.provisioner.store;
-        let result = self.sync_user(&job).await;
+        let (_guard, result) = match self
+            .provisioner
+            .lock(user_key(&job.tenant, &job.user_id))
+            .await
+        {
+            Ok(guard) => (Some(guard), self.sync_user(&job).await),
+            Err(e) => (None, Err(JobError::Store(e))),
+        };
         let (outcome, detail) = match &result {
             Ok(done) => (
                 "ok",
@@ -214,13 +249,7 @@ impl Worker {
             })?;
         // A role name the upstream does not have (a typo in a prefixed group's name) is
         // left out and reported, rather than blocking the user's other roles forever.
-        let valid: BTreeSet<String> = tenant
-            .target
-            .list_roles()
-            .await?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let valid = self.role_names(tenant).await?;
         let unknown: Vec<String> = access
             .roles
             .iter()
@@ -235,30 +264,36 @@ impl Worker {
                 unknown.join(", ")
             ));
         }
-        let current = tenant.target.get_user(&upstream_id).await?.ok_or_else(|| {
-            JobError::Permanent(format!("upstream user {upstream_id} no longer exists"))
-        })?;
-        let wanted_accounts: BTreeSet<String> = match access.accounts() {
-            Some(accounts) => accounts.into_iter().collect(),
-            None => current.accounts.iter().cloned().collect(),
+        // The user's attributes as the IdP last wrote them, plus the computed access; the
+        // adapter reads the user and writes only when something differs.
+        let mapped = map_user(
+            &user.resource,
+            &user.link.upstream_username,
+            tenant.target.phone_format(),
+        )
+        .map_err(|e| JobError::Permanent(e.detail))?;
+        let desired = DesiredUser {
+            roles: Some(access.roles()),
+            account_scope: Some(access.scope),
+            accounts: access.accounts(),
+            active: true,
+            ..mapped.user
         };
-        let same = current.roles.iter().cloned().collect::<BTreeSet<_>>() == access.roles
-            && current.account_scope == access.scope
-            && current.accounts.iter().cloned().collect::<BTreeSet<_>>() == wanted_accounts;
-        let (after, upstream) = if same {
-            (current, "unchanged")
-        } else {
-            let desired = DesiredUser {
-                roles: Some(access.roles()),
-                account_scope: Some(access.scope),
-                accounts: access.accounts(),
-                ..as_desired(&current)
-            };
-            (
-                tenant.target.update_user(&upstream_id, &desired).await?,
-                "access updated",
-            )
+        let after = match tenant.target.update_user(&upstream_id, &desired).await {
+            Err(TargetError::NotFound) => {
+                return Err(JobError::Permanent(format!(
+                    "upstream user {upstream_id} no longer exists"
+                )))
+            }
+            other => other?,
         };
+        let before = &user.link;
+        let same = before.roles.iter().collect::<BTreeSet<_>>()
+            == after.roles.iter().collect::<BTreeSet<_>>()
+            && before.account_scope == after.account_scope
+            && before.accounts.iter().collect::<BTreeSet<_>>()
+                == after.accounts.iter().collect::<BTreeSet<_>>();
+        let upstream = if same { "unchanged" } else { "access updated" };
         let link = UpstreamLink {
             upstream_id: Some(after.id.clone()),
             upstream_username: after.username.clone(),
@@ -273,20 +308,5 @@ impl Worker {
             .update_user_link(&job.tenant, &job.user_id, &link)
             .await?;
         Ok(Done { upstream, notes })
-    }
-}
-
-/// The upstream user as a write that changes nothing but what the caller overrides.
-fn as_desired(user: &UpstreamUser) -> DesiredUser {
-    DesiredUser {
-        username: user.username.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
-        email: user.email.clone(),
-        phone: user.phone.clone(),
-        roles: None,
-        account_scope: None,
-        accounts: None,
-        active: user.active,
     }
 }

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{Caller, Error, Provisioner, Result};
+use super::{retry_lost_races, Caller, Error, Provisioner, Result};
 use crate::scim::error::ScimError;
 use crate::scim::{patch, schema};
 use crate::store::{AuditEntry, GroupRecord, ListPage, ListQuery, Member};
@@ -219,15 +219,26 @@ impl Provisioner {
             .locks
             .lock(format!("{}/Group/{id}", caller.tenant.name))
             .await;
-        let old = self.load_group(caller, id).await?;
-        super::users::check_if_match(if_match, old.version)?;
-        self.check_members(caller, &members).await?;
-        self.store_group_change(caller, old, resource, Some(members), "replace")
-            .await
+        // See `patch_group` for why a lost race re-runs.
+        retry_lost_races(|_| async {
+            let old = self.load_group(caller, id).await?;
+            super::users::check_if_match(if_match, old.version)?;
+            self.check_members(caller, &members).await?;
+            let members = Some(members.clone());
+            self.store_group_change(caller, old, resource.clone(), members, "replace")
+                .await
+        })
+        .await
     }
 
     /// Applies the PATCH to the group as the IdP sees it (members included), then stores
     /// the new resource and the new member set; only the difference becomes jobs.
+    ///
+    /// The in-process lock queues this replica's requests; another replica's write
+    /// between the read and the write is caught by the store's version check, and the
+    /// whole PATCH then re-runs on a fresh read (the winner's members included), so two
+    /// replicas adding different members both land. A group write is local only (role
+    /// changes go through jobs), so a re-run repeats nothing outside the database.
     pub async fn patch_group(
         &self,
         caller: &Caller,
@@ -239,6 +250,16 @@ impl Provisioner {
             .locks
             .lock(format!("{}/Group/{id}", caller.tenant.name))
             .await;
+        retry_lost_races(|_| self.patch_group_once(caller, id, &body, if_match)).await
+    }
+
+    async fn patch_group_once(
+        &self,
+        caller: &Caller,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<GroupView> {
         let old = self.load_group(caller, id).await?;
         super::users::check_if_match(if_match, old.version)?;
         let current = self.store.group_members(&caller.tenant.name, id).await?;
@@ -251,7 +272,7 @@ impl Provisioner {
             obj.insert("members".into(), Value::Array(listed));
             obj.insert("id".into(), Value::String(old.id.clone()));
         }
-        let outcome = patch::apply_patch(&mut doc, &body, schema::group())?;
+        let outcome = patch::apply_patch(&mut doc, body, schema::group())?;
         let (resource, members) = sanitize_group(doc)?;
         let before: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
         let added: Vec<String> = members

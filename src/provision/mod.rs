@@ -101,6 +101,46 @@ impl ResourceLocks {
     }
 }
 
+/// How many times a write that lost a race on the stored version (another replica
+/// wrote the resource between this one's read and write) is re-run from a fresh read
+/// before the IdP is answered 503. Each re-run sees the winner's write, so only a
+/// resource written continuously by several replicas can exhaust it.
+pub const WRITE_ATTEMPTS: u32 = 5;
+
+/// Runs `op(attempt)` (0-based) until it does not fail with
+/// [`StoreError::VersionMismatch`], at most [`WRITE_ATTEMPTS`] times. `op` must re-read
+/// the resource and re-apply the change each time, and be safe to repeat (see the
+/// callers for why theirs are).
+pub(crate) async fn retry_lost_races<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match op(attempt).await {
+            Err(Error::Store(StoreError::VersionMismatch)) if attempt + 1 < WRITE_ATTEMPTS => {
+                tracing::debug!(attempt, "lost a write race; re-reading and re-applying");
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The lock key of one user: its writes and the worker's role sync take it.
+pub fn user_key(tenant: &str, id: &str) -> String {
+    format!("{tenant}/User/{id}")
+}
+
+/// Both locks on one resource, released on drop: this process's (its own requests
+/// queue in memory) and the store's shared one (other replicas' requests and workers
+/// wait in PostgreSQL).
+pub struct WriteGuard {
+    _shared: crate::store::SharedLock,
+    _local: tokio::sync::OwnedMutexGuard<()>,
+}
+
 /// Everything the provisioning operations need, shared by all requests.
 #[derive(Clone)]
 pub struct Provisioner {
@@ -118,6 +158,18 @@ impl Provisioner {
             locks: Arc::new(ResourceLocks::default()),
             jobs_ready: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Serialises the read-modify-write of `key` in this process and, through the
+    /// store, across replicas. The local lock is taken first, so a process holds at
+    /// most one shared lock (one lock connection) per key.
+    pub async fn lock(&self, key: String) -> std::result::Result<WriteGuard, StoreError> {
+        let local = self.locks.lock(key.clone()).await;
+        let shared = self.store.lock(&key).await?;
+        Ok(WriteGuard {
+            _shared: shared,
+            _local: local,
+        })
     }
 
     /// The access a stored user should have upstream, from its groups.

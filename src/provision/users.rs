@@ -1,18 +1,22 @@
 //! SCIM user operations and what each means upstream. User writes are synchronous: the
 //! upstream call happens first, then the local commit, so the IdP sees real errors and
 //! nothing is stored for a write that did not happen upstream.
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::access::{scim_roles, Access};
 use super::mapping::{is_active, map_user, Mapped};
-use super::{Caller, Error, Provisioner, Result};
+use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result};
 use crate::config::{DeactivatePolicy, DeletePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::{patch, schema};
-use crate::store::{fold, AuditEntry, ListPage, ListQuery, SyncState, UpstreamLink, UserRecord};
+use crate::store::{
+    fold, AuditEntry, ListPage, ListQuery, StoreError, SyncState, UpstreamLink, UserRecord,
+};
 use crate::target::{DesiredUser, TargetError, UpstreamUser};
 
 /// Attributes a client may send but the bridge never stores: server-set ones, the
@@ -191,14 +195,16 @@ impl Provisioner {
     pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
         let resource = sanitize_user(body)?;
         let username = user_name(&resource).to_string();
+        // Creates of one userName are serialised across replicas, so the second of two
+        // racing creates finds the first's user locally (409) before touching the
+        // upstream, and the create intent is never shared by two racers.
         let _guard = self
-            .locks
             .lock(format!(
                 "{}/userName/{}",
                 caller.tenant.name,
                 fold(&username)
             ))
-            .await;
+            .await?;
         let result = self.create_user_locked(caller, resource, &username).await;
         let id = result
             .as_ref()
@@ -279,11 +285,47 @@ impl Provisioner {
             last_modified: now,
             link,
         };
-        self.store.insert_user(&tenant.name, &user).await?;
+        if let Err(e) = self.store.insert_user(&tenant.name, &user).await {
+            if matches!(e, StoreError::Conflict(_)) && outcome.upstream == "created" {
+                self.undo_upstream_create(caller, &user).await;
+            }
+            return Err(e.into());
+        }
         self.store
             .clear_create_intent(&tenant.name, username)
             .await?;
         Ok((user, outcome))
+    }
+
+    /// The local insert lost on a unique index (an externalId, or a userName renamed
+    /// into place, that a concurrent write took after the checks above) after this
+    /// request created the upstream user: delete that user again, so the 409 leaves no
+    /// orphan in Bandwidth. Only a user this request created and nobody links is
+    /// deleted; a failure is logged (the audit records the 409).
+    async fn undo_upstream_create(&self, caller: &Caller, user: &UserRecord) {
+        let tenant = &caller.tenant;
+        let Some(upstream_id) = user.link.upstream_id.as_deref() else {
+            return;
+        };
+        let username = user_name(&user.resource);
+        let result = async {
+            if self
+                .store
+                .user_id_by_upstream(&tenant.name, upstream_id)
+                .await?
+                .is_none()
+            {
+                tenant.target.delete_user(upstream_id).await?;
+            }
+            self.store
+                .clear_create_intent(&tenant.name, username)
+                .await?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, upstream_id, "could not undo the upstream create of a refused user");
+        }
     }
 
     /// Creates the upstream user, or links the one that already has the username when it
@@ -347,7 +389,7 @@ impl Provisioner {
         if_match: Option<&str>,
     ) -> Result<UserRecord> {
         let resource = sanitize_user(body)?;
-        self.change_user(caller, id, if_match, "replace", |_| Ok(resource))
+        self.change_user(caller, id, if_match, "replace", |_| Ok(resource.clone()))
             .await
     }
 
@@ -366,26 +408,48 @@ impl Provisioner {
         .await
     }
 
+    /// Reads the user, makes the new resource from it, carries the change upstream and
+    /// stores it, holding the user's lock (in-process and, on PostgreSQL, across
+    /// replicas and the job worker) so nothing interleaves with the read-modify-write.
+    ///
+    /// A write can still lose on the stored version (a replica of an older release
+    /// that takes no shared lock, or several processes on one SQLite file): then the
+    /// whole operation runs again from a fresh read, so the PATCH applies on top of the
+    /// winner's change instead of the IdP getting an error or one change being lost.
+    /// Re-running is safe upstream because every upstream write is a GET-merge-PUT of
+    /// the whole desired user (re-sending it converges on the same state), and a
+    /// re-create finds the user the earlier attempt created by username and links it
+    /// (`ours`). A re-run always re-sends the user upstream, even if the change looks
+    /// like a no-op against the fresh read: the earlier attempt's PUT, made from the
+    /// stale read, may have landed after the winner's.
     async fn change_user(
         &self,
         caller: &Caller,
         id: &str,
         if_match: Option<&str>,
         action: &str,
-        make: impl FnOnce(&UserRecord) -> Result<Value>,
+        make: impl Fn(&UserRecord) -> Result<Value>,
     ) -> Result<UserRecord> {
-        let _guard = self
-            .locks
-            .lock(format!("{}/User/{id}", caller.tenant.name))
-            .await;
-        let old = self.get_user(caller, id).await?;
-        check_if_match(if_match, old.version)?;
-        let result = match make(&old) {
-            Ok(new) => self.apply_change(caller, &old, new).await,
-            Err(e) => Err(e),
-        };
-        self.audit(caller, id, action, result.as_ref().map(|(_, o)| o))
-            .await;
+        let _guard = self.lock(user_key(&caller.tenant.name, id)).await?;
+        let attempted = AtomicBool::new(false);
+        let result = retry_lost_races(|attempt| {
+            let (make, attempted) = (&make, &attempted);
+            async move {
+                let old = self.get_user(caller, id).await?;
+                // If-Match names the version the IdP read; after a lost race the
+                // version moved on, and 412 is the truthful answer.
+                check_if_match(if_match, old.version)?;
+                attempted.store(true, Ordering::Relaxed);
+                let new = make(&old)?;
+                self.apply_change(caller, &old, new, attempt > 0).await
+            }
+        })
+        .await;
+        // A missing user or a failed If-Match is not an action; everything else is audited.
+        if attempted.load(Ordering::Relaxed) {
+            self.audit(caller, id, action, result.as_ref().map(|(_, o)| o))
+                .await;
+        }
         result.map(|(user, _)| user)
     }
 
@@ -395,6 +459,7 @@ impl Provisioner {
         caller: &Caller,
         old: &UserRecord,
         new: Value,
+        resend: bool,
     ) -> Result<(UserRecord, Outcome)> {
         let tenant = &caller.tenant;
         let policy = &tenant.policy;
@@ -497,7 +562,7 @@ impl Provisioner {
                 );
                 upstream = "reactivated";
             }
-            (Some(uid), _, active) if changed => {
+            (Some(uid), _, active) if changed || resend => {
                 let keep_active = active || policy.on_deactivate == DeactivatePolicy::StripRoles;
                 let desired = Self::desired(&mapped, None, keep_active);
                 link = synced_link(
@@ -575,10 +640,7 @@ impl Provisioner {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<()> {
-        let _guard = self
-            .locks
-            .lock(format!("{}/User/{id}", caller.tenant.name))
-            .await;
+        let _guard = self.lock(user_key(&caller.tenant.name, id)).await?;
         let old = self.get_user(caller, id).await?;
         check_if_match(if_match, old.version)?;
         let result = self.delete_user_locked(caller, &old).await;

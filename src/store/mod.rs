@@ -213,6 +213,16 @@ impl From<sqlx::Error> for StoreError {
 pub trait Store: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// Serialises the read-modify-write of `key` (a user, a userName being created)
+    /// across every process sharing this store, until the guard drops. The default is
+    /// no lock, for a store only one process opens (SQLite); the caller also holds an
+    /// in-process lock on the same key, so one process waits on itself locally and
+    /// takes at most one shared lock per key.
+    async fn lock(&self, key: &str) -> Result<SharedLock, StoreError> {
+        let _ = key;
+        Ok(SharedLock::local())
+    }
+
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError>;
     async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Writes `user` if the stored version is still `user.version - 1`.
@@ -430,16 +440,91 @@ pub fn sort_key(view: &Value, path: &AttrPath) -> (bool, String) {
     }
 }
 
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// Pool size. PostgreSQL keeps a second pool of at most this size, opened lazily,
+    /// for the cross-replica write locks (see [`Store::lock`]).
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before it fails (503), so an
+    /// exhausted pool answers instead of hanging the IdP's request.
+    pub acquire_timeout: std::time::Duration,
+    /// Apply pending migrations. When false, a database that lacks one of this build's
+    /// migrations is refused at start, rather than failing later on a missing column:
+    /// replicas started with `serve --no-migrate` expect `scim-bridge migrate` ran first.
+    pub migrate: bool,
+}
+
+impl OpenOptions {
+    /// Migrating, with the default 10 s acquire timeout.
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            acquire_timeout: std::time::Duration::from_secs(10),
+            migrate: true,
+        }
+    }
+}
+
+/// Held while one process reads, changes (upstream too) and writes one resource, so
+/// that no other process sharing the store does the same to it in between. Dropping
+/// it releases the lock.
+pub struct SharedLock(#[allow(dead_code)] Option<Box<dyn Send>>);
+
+impl SharedLock {
+    /// No cross-process lock: the store belongs to one process, whose in-process
+    /// locks suffice.
+    pub fn local() -> Self {
+        Self(None)
+    }
+
+    /// A lock that lasts as long as `held` (for PostgreSQL, a transaction holding an
+    /// advisory lock, released by its rollback on drop).
+    pub fn held(held: impl Send + 'static) -> Self {
+        Self(Some(Box::new(held)))
+    }
+}
+
+/// Refuses to serve on a database that has not applied every migration this build
+/// knows (`applied` are the versions its `_sqlx_migrations` table lists as successful).
+pub(crate) fn require_migrated(
+    migrator: &sqlx::migrate::Migrator,
+    applied: &[i64],
+) -> Result<(), StoreError> {
+    let missing: Vec<String> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+        .map(|m| format!("{} {}", m.version, m.description))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Database(format!(
+            "the database lacks migration(s) {}; run `scim-bridge migrate --config FILE` first \
+             (or serve without --no-migrate / migrate_on_start = false)",
+            missing.join(", ")
+        )))
+    }
+}
+
 /// Opens the store the URL names and runs its migrations.
 pub async fn open(
     url: &str,
     max_connections: u32,
 ) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with(url, &OpenOptions::new(max_connections)).await
+}
+
+/// Opens the store the URL names as `options` say (with or without migrating).
+pub async fn open_with(
+    url: &str,
+    options: &OpenOptions,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::open(url, max_connections).await?;
+        let store = sqlite::SqliteStore::open_with(url, options).await?;
         Ok(std::sync::Arc::new(store))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = postgres::PostgresStore::open(url, max_connections).await?;
+        let store = postgres::PostgresStore::open_with(url, options).await?;
         Ok(std::sync::Arc::new(store))
     } else {
         Err(StoreError::Database(format!(

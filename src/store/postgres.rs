@@ -10,6 +10,9 @@
 //! - user and group writes check the row version in the `UPDATE`'s `WHERE`, which
 //!   PostgreSQL re-evaluates after waiting for a concurrent writer's row lock, so two
 //!   replicas never both apply an update on the same version;
+//! - a user write, which calls the upstream between its read and its write, also holds
+//!   a transaction-scoped advisory lock on the user ([`Store::lock`]), so neither
+//!   another replica's write nor a worker's role sync interleaves with it upstream;
 //! - a group write and its job enqueues are one transaction, and member sets travel as
 //!   one `text[]` (`UNNEST`), so a 10,000-member change is a handful of statements.
 //!
@@ -38,9 +41,20 @@ use crate::scim::schema;
 /// A pool on one PostgreSQL database (or one schema of it, see [`Self::open_in_schema`]).
 pub struct PostgresStore {
     pool: PgPool,
+    /// Connections that hold a transaction-scoped advisory lock for [`Store::lock`]
+    /// while a user write calls the upstream. Separate from `pool` so that a request
+    /// holding a lock can always get a query connection: with one pool, N writers
+    /// holding its N connections as locks would each wait for an (N+1)th forever.
+    /// Opened lazily: a replica that never writes never connects it.
+    locks: PgPool,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a write waits for another replica's lock on the same resource before it
+/// fails (503, and the IdP retries). A holder is bounded by the upstream's request
+/// timeout and retries, so this is generous.
+const LOCK_TIMEOUT: &str = "30s";
 
 const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
 const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
@@ -54,27 +68,58 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://` or `postgresql://`), runs the migrations and keeps
     /// a pool of at most `max_connections`. Replicas may call this at the same time:
     /// sqlx serialises migrations with an advisory lock.
+    ///
+    /// The URL may set the schema: `?options=-c%20search_path%3Dbridge` (sqlx passes
+    /// `options` to the server at connect), so several bridges can share one database.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
-        Self::open_with_options(options, max_connections).await
+        Self::open_with(url, &super::OpenOptions::new(max_connections)).await
     }
 
-    /// Like [`Self::open`], with options built by the caller (TLS, application name,
-    /// `search_path`, ...).
+    /// Like [`Self::open`], migrating or only checking the migrations as `options` say.
+    pub async fn open_with(url: &str, options: &super::OpenOptions) -> Result<Self, StoreError> {
+        let connect = PgConnectOptions::from_str(url)?;
+        Self::open_with_options(connect, options).await
+    }
+
+    /// Like [`Self::open_with`], with connect options built by the caller (TLS,
+    /// application name, `search_path`, ...).
     pub async fn open_with_options(
-        options: PgConnectOptions,
-        max_connections: u32,
+        connect: PgConnectOptions,
+        options: &super::OpenOptions,
     ) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(Self { pool })
+        let pool_options = || {
+            PgPoolOptions::new()
+                .max_connections(options.max_connections.max(1))
+                .acquire_timeout(options.acquire_timeout)
+        };
+        let pool = pool_options().connect_with(connect.clone()).await?;
+        if options.migrate {
+            MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+        } else {
+            Self::check_migrated(&pool).await?;
+        }
+        let locks = pool_options().connect_lazy_with(connect);
+        Ok(Self { pool, locks })
+    }
+
+    async fn check_migrated(pool: &PgPool) -> Result<(), StoreError> {
+        // `to_regclass` resolves through search_path, as sqlx's own bookkeeping does.
+        let has_table: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+                .fetch_one(pool)
+                .await?;
+        let applied: Vec<i64> = match has_table {
+            Some(_) => {
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                    .fetch_all(pool)
+                    .await?
+            }
+            None => vec![],
+        };
+        super::require_migrated(&MIGRATOR, &applied)
     }
 
     /// Opens the store inside `schema` of the database at `url`, creating the schema if
@@ -87,6 +132,14 @@ impl PostgresStore {
         schema: &str,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
+        Self::create_schema(url, schema).await?;
+        let connect = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+        Self::open_with_options(connect, &super::OpenOptions::new(max_connections)).await
+    }
+
+    /// Creates `schema` if it does not exist (a URL with `search_path` set to it then
+    /// opens a store there).
+    pub async fn create_schema(url: &str, schema: &str) -> Result<(), StoreError> {
         check_identifier(schema)?;
         let options = PgConnectOptions::from_str(url)?;
         let mut conn = PgConnection::connect_with(&options).await?;
@@ -94,8 +147,7 @@ impl PostgresStore {
             .execute(&mut conn)
             .await?;
         conn.close().await?;
-        let options = options.options([("search_path", schema)]);
-        Self::open_with_options(options, max_connections).await
+        Ok(())
     }
 
     /// Drops `schema` and everything in it (the counterpart of [`Self::open_in_schema`]
@@ -538,6 +590,24 @@ impl Store for PostgresStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// A transaction on the lock pool holding `pg_advisory_xact_lock` on the key's
+    /// 64-bit hash (a collision only serialises two unrelated writes). Transaction-
+    /// scoped rather than session-scoped so that no path can leak it: dropping the
+    /// guard, even when the request's future is cancelled, rolls the transaction back
+    /// and the server releases the lock; a replica that dies releases it with its
+    /// connection.
+    async fn lock(&self, key: &str) -> Result<super::SharedLock, StoreError> {
+        let mut tx = self.locks.begin().await?;
+        sqlx::query(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        Ok(super::SharedLock::held(tx))
     }
 
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {

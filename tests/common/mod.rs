@@ -1,5 +1,10 @@
 //! Test harness: the real bridge and the real simulator, each on a loopback port, with
 //! SQLite in a temporary directory. Tests talk HTTP to both.
+//!
+//! `SCIM_BRIDGE_TEST_BACKEND=postgres` runs the same tests on PostgreSQL: each harness
+//! gets a fresh schema of the server `SCIM_BRIDGE_TEST_POSTGRES_URL` names (dropped
+//! when the harness drops), reached through the configuration's database URL exactly
+//! as a deployment would (`?options=-c search_path=...`).
 #![allow(dead_code)]
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
@@ -37,7 +42,111 @@ pub struct Harness {
     pub store: std::sync::Arc<dyn scim_bridge::store::Store>,
     pub sim: SimHandle,
     pub client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    _db: TestDatabase,
+}
+
+pub const BACKEND_VAR: &str = "SCIM_BRIDGE_TEST_BACKEND";
+pub const POSTGRES_URL_VAR: &str = "SCIM_BRIDGE_TEST_POSTGRES_URL";
+
+/// The database of one harness, removed when it drops.
+pub enum TestDatabase {
+    Sqlite(tempfile::TempDir),
+    Postgres(PgSchema),
+}
+
+impl TestDatabase {
+    /// SQLite in a temporary directory, or a fresh PostgreSQL schema when
+    /// `SCIM_BRIDGE_TEST_BACKEND=postgres` (then the server must answer).
+    pub async fn from_env() -> TestDatabase {
+        match std::env::var(BACKEND_VAR).as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => TestDatabase::Sqlite(tempfile::tempdir().unwrap()),
+            Ok("postgres") => {
+                let url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+                    panic!("{BACKEND_VAR}=postgres needs {POSTGRES_URL_VAR} (a server URL)")
+                });
+                TestDatabase::Postgres(PgSchema::create(&url, "it").await)
+            }
+            Ok(other) => panic!("{BACKEND_VAR}={other:?}: use sqlite or postgres"),
+        }
+    }
+
+    /// The URL the bridge's configuration gets.
+    pub fn url(&self) -> String {
+        match self {
+            TestDatabase::Sqlite(dir) => {
+                format!("sqlite://{}", dir.path().join("bridge.db").display())
+            }
+            TestDatabase::Postgres(schema) => schema.url.clone(),
+        }
+    }
+}
+
+/// A fresh schema on a PostgreSQL server. `url` selects it through the connection's
+/// `search_path` and names the connections after it (`application_name`), so that the
+/// drop can end them: a bridge still running in the test's runtime keeps its pool, and
+/// a current-thread runtime blocked in `drop` could not let it finish a transaction
+/// that `DROP SCHEMA` would wait for.
+pub struct PgSchema {
+    pub server_url: String,
+    pub schema: String,
+    pub url: String,
+}
+
+impl PgSchema {
+    pub async fn create(server_url: &str, prefix: &str) -> PgSchema {
+        let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        scim_bridge::store::postgres::PostgresStore::create_schema(server_url, &schema)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("PostgreSQL at {server_url} ({POSTGRES_URL_VAR}) is unusable: {e}")
+            });
+        let sep = if server_url.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{server_url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
+        );
+        PgSchema {
+            server_url: server_url.to_string(),
+            schema,
+            url,
+        }
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (server_url, schema) = (self.server_url.clone(), self.schema.clone());
+        // Drop cannot await, and may run inside the test's runtime: use a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(async {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::PgConnection::connect(&server_url).await?;
+                    sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    )
+                    .bind(&schema)
+                    .execute(&mut conn)
+                    .await?;
+                    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                        .execute(&mut conn)
+                        .await?;
+                    conn.close().await?;
+                    Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+                })
+                .map_err(|e| e.to_string())
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop test schema {}: {e}", self.schema),
+            Err(_) => eprintln!("could not drop test schema {}", self.schema),
+        }
+    }
 }
 
 pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
@@ -103,8 +212,8 @@ impl Harness {
         let mut sim_config = options.sim.clone();
         sim_config.dialect = options.dialect;
         let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        let db = TestDatabase::from_env().await;
+        let db_url = db.url();
         let config = scim_bridge::config::Config::from_toml_str(&config_toml(
             &options,
             &sim.base_url(),
@@ -130,7 +239,7 @@ impl Harness {
             store,
             sim,
             client: reqwest::Client::new(),
-            _dir: dir,
+            _db: db,
         }
     }
 

@@ -32,8 +32,13 @@ pub struct SqliteStore {
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url`.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+        Self::open_with(url, &super::OpenOptions::new(max_connections)).await
+    }
+
+    pub async fn open_with(url: &str, options: &super::OpenOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // NORMAL is durable across process crashes in WAL mode; only a power loss can
@@ -42,13 +47,31 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
-            .connect_with(options)
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
             .await?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+        if options.migrate {
+            MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+        } else {
+            let has_table: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            )
+            .fetch_optional(&pool)
+            .await?;
+            let applied: Vec<i64> = match has_table {
+                Some(_) => {
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                        .fetch_all(&pool)
+                        .await?
+                }
+                None => vec![],
+            };
+            super::require_migrated(&MIGRATOR, &applied)?;
+        }
         Ok(Self { pool })
     }
 }
