@@ -372,6 +372,51 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Database(format!("bad timestamp {text:?} in the database: {e}")))
 }
 
+/// The values of the users table's indexed columns, derived from the resource in one
+/// place so that neither store can let them drift from what the IdP wrote.
+pub(crate) struct UserColumns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    /// Case-folded.
+    pub display_name: Option<String>,
+    pub active: bool,
+    /// Case-folded, sorted, without duplicates.
+    pub emails: Vec<String>,
+}
+
+impl UserColumns {
+    pub fn of(resource: &Value) -> Self {
+        let text = |key: &str| {
+            resource
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        let mut emails: Vec<String> = resource
+            .get("emails")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| e.get("value").and_then(Value::as_str))
+                    .map(fold)
+                    .collect()
+            })
+            .unwrap_or_default();
+        emails.sort();
+        emails.dedup();
+        Self {
+            user_name: text("userName").unwrap_or_default(),
+            external_id: text("externalId"),
+            display_name: text("displayName").map(|d| fold(&d)),
+            active: resource
+                .get("active")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            emails,
+        }
+    }
+}
+
 /// The document a filter is evaluated against when SQL cannot answer it: what the IdP
 /// wrote plus the server-set `id` and `meta` dates, as the IdP would read them back.
 pub fn filter_view(user: &UserRecord) -> Value {

@@ -33,7 +33,7 @@ use super::sql_filter::{self, Resource, SqlExpr};
 use super::{
     fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry, GroupRecord,
     GroupRef, Job, JobState, ListPage, ListQuery, Member, Store, StoreError, UpstreamLink,
-    UserRecord,
+    UserColumns, UserRecord,
 };
 use crate::scim::filter::matches;
 use crate::scim::schema;
@@ -254,49 +254,6 @@ fn job_from_row(row: &PgRow) -> Result<Job, StoreError> {
         last_error: row.try_get("last_error")?,
         created: parse_timestamp(&created)?,
     })
-}
-
-/// The values of the users table's indexed columns, derived from the resource so
-/// callers cannot let them drift apart (as in the SQLite store).
-struct UserColumns {
-    user_name: String,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    active: bool,
-    emails: Vec<String>,
-}
-
-impl UserColumns {
-    fn of(resource: &Value) -> Self {
-        let text = |key: &str| {
-            resource
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let mut emails: Vec<String> = resource
-            .get("emails")
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .filter_map(|e| e.get("value").and_then(Value::as_str))
-                    .map(fold)
-                    .collect()
-            })
-            .unwrap_or_default();
-        emails.sort();
-        emails.dedup();
-        Self {
-            user_name: text("userName").unwrap_or_default(),
-            external_id: text("externalId"),
-            display_name: text("displayName").map(|d| fold(&d)),
-            active: resource
-                .get("active")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            emails,
-        }
-    }
 }
 
 /// The groups table's indexed columns, and the resource text. The caller leaves

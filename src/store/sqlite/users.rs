@@ -7,7 +7,7 @@ use super::{SqliteStore, Table};
 use crate::scim::schema;
 use crate::store::sql_filter::Resource;
 use crate::store::{
-    fold, parse_timestamp, timestamp, AuditEntry, StoreError, UpstreamLink, UserRecord,
+    fold, parse_timestamp, timestamp, AuditEntry, StoreError, UpstreamLink, UserColumns, UserRecord,
 };
 
 const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
@@ -35,49 +35,6 @@ fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
         last_modified: parse_timestamp(&modified)?,
         link: serde_json::from_str(&link).map_err(|e| StoreError::Database(e.to_string()))?,
     })
-}
-
-/// The values of the indexed columns, derived from the resource so callers cannot let
-/// them drift apart.
-struct UserColumns {
-    user_name: String,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    active: bool,
-    emails: Vec<String>,
-}
-
-impl UserColumns {
-    fn of(resource: &Value) -> Self {
-        let text = |key: &str| {
-            resource
-                .get(key)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let mut emails: Vec<String> = resource
-            .get("emails")
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .filter_map(|e| e.get("value").and_then(Value::as_str))
-                    .map(fold)
-                    .collect()
-            })
-            .unwrap_or_default();
-        emails.sort();
-        emails.dedup();
-        Self {
-            user_name: text("userName").unwrap_or_default(),
-            external_id: text("externalId"),
-            display_name: text("displayName").map(|d| fold(&d)),
-            active: resource
-                .get("active")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            emails,
-        }
-    }
 }
 
 impl SqliteStore {
