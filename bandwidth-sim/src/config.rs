@@ -81,6 +81,19 @@ pub struct Faults {
     /// Dashboard only: answer XML even to `Accept: application/json`, as old Iris endpoints do.
     #[serde(alias = "xml_always")]
     pub xml_always: bool,
+    /// The next N API requests are answered 429 with `X-RateLimit-Reset` at the next
+    /// second, whatever the rate: a burst of throttling as a busy account sees it.
+    #[serde(alias = "rate_limit_burst")]
+    pub rate_limit_burst: u32,
+    /// Fraction of API requests delayed by `latency_spike_ms` on top of `latency_ms`.
+    #[serde(alias = "latency_spike_rate")]
+    pub latency_spike_rate: f64,
+    #[serde(alias = "latency_spike_ms")]
+    pub latency_spike_ms: u64,
+    /// Fraction of API requests (any method) that are carried out but whose connection
+    /// is dropped before the response, as `drop_next_create_responses` does for creates.
+    #[serde(alias = "drop_rate")]
+    pub drop_rate: f64,
 }
 
 /// A user that already exists upstream before the bridge touches it. Roles are role NAMES.

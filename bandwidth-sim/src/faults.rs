@@ -2,9 +2,10 @@
 //! order, as the wire page fixes), plus the request counting behind `/_sim/state`.
 
 use crate::config::Dialect;
+use crate::conn::ConnKill;
 use crate::state::{ApiError, Shared};
 use crate::{dashboard, v1};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -27,12 +28,15 @@ pub fn error_response(shared: &Shared, headers: &HeaderMap, err: ApiError) -> Re
 }
 
 pub async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let (latency, rate_limit, fail_rate) = {
+    let (latency, rate_limit, fail_rate, drop_rate) = {
         let inner = shared.lock();
+        let f = &inner.faults;
+        let spike = f.latency_spike_rate > 0.0 && rand::random::<f64>() < f.latency_spike_rate;
         (
-            inner.faults.latency_ms,
-            inner.faults.rate_limit,
-            inner.faults.fail_rate,
+            f.latency_ms + if spike { f.latency_spike_ms } else { 0 },
+            f.rate_limit,
+            f.fail_rate,
+            f.drop_rate,
         )
     };
     if latency > 0 {
@@ -42,6 +46,17 @@ pub async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         Some(c) => c,
         None => return unauthorized(&shared, req.headers()),
     };
+    if take_burst(&shared) {
+        shared.lock().stats.rate_limited += 1;
+        let reset = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + 1;
+        let mut resp = StatusCode::TOO_MANY_REQUESTS.into_response();
+        resp.headers_mut()
+            .insert("X-RateLimit-Reset", HeaderValue::from(reset));
+        return resp;
+    }
     if let Some(limit) = rate_limit {
         if let Some(reset) = over_limit(&shared, &credential, limit) {
             let mut resp = StatusCode::TOO_MANY_REQUESTS.into_response();
@@ -55,7 +70,26 @@ pub async fn guard(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         let err = ApiError::new(503, "service_unavailable", "injected failure, try again");
         return error_response(&shared, req.headers(), err);
     }
-    next.run(req).await
+    let conn = req.extensions().get::<ConnectInfo<ConnKill>>().cloned();
+    let mut resp = next.run(req).await;
+    if drop_rate > 0.0 && rand::random::<f64>() < drop_rate {
+        if let Some(ConnectInfo(conn)) = conn {
+            conn.cut();
+            resp.extensions_mut().insert(Dropped);
+        }
+    }
+    resp
+}
+
+/// Consumes one `rate_limit_burst` if any is left.
+fn take_burst(shared: &Shared) -> bool {
+    let mut inner = shared.lock();
+    if inner.faults.rate_limit_burst > 0 {
+        inner.faults.rate_limit_burst -= 1;
+        true
+    } else {
+        false
+    }
 }
 
 /// The credential a request speaks for (client id or Basic user), if its auth is valid.
@@ -131,9 +165,20 @@ fn over_limit(shared: &Shared, credential: &str, limit: u32) -> Option<u64> {
 }
 
 pub async fn count(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let resp = next.run(req).await;
     let mut inner = shared.lock();
     inner.stats.requests += 1;
+    if let Some(id) = request_id {
+        let ids = &mut inner.stats.request_ids;
+        if ids.len() < 1000 && !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
     if resp.extensions().get::<Dropped>().is_some() {
         inner.stats.dropped_responses += 1;
     } else {

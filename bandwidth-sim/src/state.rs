@@ -119,8 +119,11 @@ pub struct SimStats {
     pub updates: u64,
     pub deletes: u64,
     pub tokens_issued: u64,
-    /// Creates whose response was withheld by `drop_next_create_responses`.
+    /// Responses withheld by `drop_next_create_responses` or `drop_rate`.
     pub dropped_responses: u64,
+    /// The distinct `X-Request-Id` values clients sent (the first 1000), so a test can
+    /// see the bridge passes its request ids on.
+    pub request_ids: Vec<String>,
 }
 
 /// A failure in dialect-neutral form; each dialect renders it in its own error format.
