@@ -49,6 +49,8 @@ pub fn bandwidth_config(
         request_timeout: section.request_timeout(),
         max_rate_limit_wait: Duration::from_secs(section.max_rate_limit_wait_secs),
         max_retries: section.max_retries,
+        breaker_failures: section.breaker_failures,
+        breaker_cooldown: Duration::from_secs(section.breaker_cooldown_secs.max(1)),
     })
 }
 
@@ -88,6 +90,8 @@ pub async fn build(config: &Config) -> Result<AppState, StartupError> {
 
 /// [`build`], migrating the database first or only checking that it is migrated.
 pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, StartupError> {
+    // Installed before any request or upstream call records a metric.
+    crate::telemetry::metrics();
     let store = open_store(config, migrate).await?;
     let mut credentials = Credentials::default();
     let mut tenants = Vec::new();
@@ -116,6 +120,14 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         Some(url) => format!("{}/scim/v2", url.trim_end_matches('/')),
         None => "/scim/v2".to_string(),
     };
+    let metrics_token = match &config.server.metrics_token {
+        Some(secret) => Some(
+            secret
+                .resolve()
+                .map_err(|e| StartupError(format!("server.metrics_token: {e}")))?,
+        ),
+        None => None,
+    };
     Ok(AppState {
         provisioner: Provisioner::new(store),
         credentials: Arc::new(credentials),
@@ -123,6 +135,8 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         scim_base,
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
+        idp_timeout: Duration::from_secs(config.server.idp_timeout_secs.max(1)),
+        metrics_token,
     })
 }
 

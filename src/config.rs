@@ -69,6 +69,12 @@ pub struct ServerConfig {
     pub max_page_size: u32,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// Longest a SCIM request may take before the bridge answers 503 with Retry-After,
+    /// kept under the IdPs' own timeouts (Entra and Okta give up after about 30 s) so the
+    /// IdP hears the truth and retries instead of seeing a hang.
+    pub idp_timeout_secs: u64,
+    /// Bearer token `/metrics` requires; without it `/metrics` is open.
+    pub metrics_token: Option<SecretRef>,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +84,8 @@ impl Default for ServerConfig {
             public_url: None,
             max_page_size: 1000,
             max_body_bytes: 4 * 1024 * 1024,
+            idp_timeout_secs: 20,
+            metrics_token: None,
         }
     }
 }
@@ -254,6 +262,12 @@ pub struct BandwidthSection {
     pub max_rate_limit_wait_secs: u64,
     #[serde(default = "default_retries")]
     pub max_retries: u32,
+    /// Consecutive upstream failures that open the account's circuit breaker (0: never).
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// How long an open breaker answers 503 at once before one probe call is let through.
+    #[serde(default = "default_breaker_cooldown")]
+    pub breaker_cooldown_secs: u64,
 }
 
 fn default_dialect() -> Dialect {
@@ -270,6 +284,12 @@ fn default_rate_wait() -> u64 {
 }
 fn default_retries() -> u32 {
     3
+}
+fn default_breaker_failures() -> u32 {
+    5
+}
+fn default_breaker_cooldown() -> u64 {
+    10
 }
 
 impl BandwidthSection {

@@ -105,7 +105,11 @@ impl Worker {
             let mut running = JoinSet::new();
             for job in jobs {
                 let worker = self.clone();
-                running.spawn(async move { worker.finish(job).await });
+                // Its upstream calls carry this id, as a request's carry the request's.
+                let id = format!("job-{}", job.id);
+                running.spawn(crate::telemetry::with_request_id(id, async move {
+                    worker.finish(job).await
+                }));
             }
             while running.join_next().await.is_some() {}
         }
@@ -181,7 +185,9 @@ impl Worker {
         }
     }
 
-    /// Exponential backoff with full jitter; a rate limit's own reset time wins.
+    /// Exponential backoff with full jitter; a rate limit's own reset time wins. An open
+    /// circuit breaker counts as a failed call and gets the ordinary backoff, so jobs
+    /// retry (and finally fail) on the same schedule as when every call is tried.
     fn backoff(&self, attempts: u32, error: &JobError) -> Duration {
         if let JobError::Upstream(TargetError::RateLimited { retry_after_secs }) = error {
             return Duration::from_secs((*retry_after_secs).max(1));

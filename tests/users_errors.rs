@@ -202,7 +202,9 @@ async fn upstream_failing_is_503_and_nothing_is_stored() {
         kept["name"]["familyName"], "Doe",
         "failed update not stored"
     );
-    // The IdP's retry then succeeds.
+    // The IdP's retry after the Retry-After then succeeds (the failures opened the
+    // upstream circuit breaker, which the harness lets probe again after a second).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     h.create_ok(user("new@example.com")).await;
     assert_eq!(h.state().users.len(), 2);
 }

@@ -82,8 +82,11 @@ pub async fn require_caller(
 ) -> Response {
     match bearer(&request).and_then(|token| app.credentials.find(token)) {
         Some(caller) => {
+            let tenant = super::observe::TenantLabel(caller.tenant.name.clone());
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            let mut response = next.run(request).await;
+            response.extensions_mut().insert(tenant);
+            response
         }
         None => ApiError::new(401, None, "missing or invalid bearer token").into_response(),
     }

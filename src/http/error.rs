@@ -78,6 +78,12 @@ fn upstream(e: TargetError) -> ApiError {
             "Bandwidth is rate limiting the bridge; retry later",
         )
         .retry(retry_after_secs.max(1)),
+        TargetError::CircuitOpen { retry_after_secs } => ApiError::new(
+            503,
+            None,
+            "Bandwidth is failing; the bridge pauses calls to it for a moment",
+        )
+        .retry(retry_after_secs.max(1)),
         TargetError::Unavailable(d) => {
             ApiError::new(503, None, format!("Bandwidth is unavailable: {d}")).retry(5)
         }

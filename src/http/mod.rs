@@ -1,4 +1,5 @@
-//! The HTTP surface: SCIM under `/scim/v2`, health under `/healthz` and `/readyz`.
+//! The HTTP surface: SCIM under `/scim/v2`, health under `/healthz` and `/readyz`,
+//! Prometheus metrics under `/metrics`.
 //! Handlers are thin; all decisions are in `provision`.
 pub mod auth;
 mod discovery;
@@ -6,6 +7,7 @@ pub mod error;
 pub mod extract;
 mod groups;
 mod list;
+pub mod observe;
 mod users;
 
 use std::sync::Arc;
@@ -30,6 +32,10 @@ pub struct AppState {
     pub scim_base: String,
     pub max_page_size: u64,
     pub max_body_bytes: usize,
+    /// How long a SCIM request may take before the IdP is answered 503 (`server.idp_timeout_secs`).
+    pub idp_timeout: std::time::Duration,
+    /// Bearer token `/metrics` requires, if any (`server.metrics_token`).
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -65,16 +71,23 @@ pub fn router(app: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             auth::require_caller,
-        ));
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            observe::deadline,
+        ))
+        .route_layer(middleware::from_fn(observe::record));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(observe::metrics))
         .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
         .layer(middleware::map_response(
             extract::scim_errors_for_bare_statuses,
         ))
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(observe::request_context))
         .with_state(app)
 }
 

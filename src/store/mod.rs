@@ -339,6 +339,8 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Out of retries: `failed`, with the error, until `requeue_failed`.
     async fn fail_job(&self, job: &Job, error: &str) -> Result<(), StoreError>;
+    /// How many jobs each tenant has in each state (states with none are left out).
+    async fn count_jobs(&self) -> Result<Vec<(String, JobState, u64)>, StoreError>;
     /// Oldest first; `None` = every tenant / every state.
     async fn list_jobs(
         &self,

@@ -1135,6 +1135,20 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn count_jobs(&self) -> Result<Vec<(String, JobState, u64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT tenant, state, COUNT(*) AS n FROM jobs GROUP BY tenant, state")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let state = JobState::parse(r.get::<String, _>("state").as_str())?;
+                let n: i64 = r.get("n");
+                Some((r.get("tenant"), state, n.max(0) as u64))
+            })
+            .collect())
+    }
     async fn list_jobs(
         &self,
         tenant: Option<&str>,

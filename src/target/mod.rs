@@ -2,6 +2,7 @@
 //! [`Target`]; wire formats live only in the per-system modules, so a wrong guess about
 //! an upstream's shapes is one edit in one place.
 pub mod bandwidth;
+pub mod breaker;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,9 @@ pub enum TargetError {
     /// Still rate limited after waiting as long as allowed.
     #[error("upstream rate limited; retry after {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
+    /// The account's circuit breaker is open after repeated failures: no call was made.
+    #[error("upstream unavailable: calls paused after repeated failures, for {retry_after_secs}s")]
+    CircuitOpen { retry_after_secs: u64 },
     /// 5xx, timeout, refused or dropped connection.
     #[error("upstream unavailable: {0}")]
     Unavailable(String),

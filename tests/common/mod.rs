@@ -22,6 +22,12 @@ pub struct Options {
     pub on_username_change: &'static str,
     pub adopt_existing: bool,
     pub sim: SimConfig,
+    /// The upstream circuit breaker's cool-down: short, so a test that makes the
+    /// upstream fail and then recover does not wait out the production default.
+    pub breaker_cooldown_secs: u64,
+    /// Extra TOML lines for `[server]` and `[tenants.acme.bandwidth]`.
+    pub server_toml: String,
+    pub bandwidth_toml: String,
 }
 
 impl Default for Options {
@@ -33,6 +39,9 @@ impl Default for Options {
             on_username_change: "keep_upstream",
             adopt_existing: false,
             sim: SimConfig::default(),
+            breaker_cooldown_secs: 1,
+            server_toml: String::new(),
+            bandwidth_toml: String::new(),
         }
     }
 }
@@ -169,6 +178,8 @@ pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
     };
     format!(
         r#"
+{}
+
 [database]
 url = "{db_url}"
 
@@ -201,8 +212,21 @@ account_id = "{account}"
 rate_limit_per_second = 200
 request_timeout_secs = 3
 max_retries = 2
+breaker_cooldown_secs = {}
+{}
 "#,
-        o.on_deactivate, o.on_delete, o.on_username_change, o.adopt_existing
+        // Only when asked for: a test may add a [server] table of its own.
+        if o.server_toml.is_empty() {
+            String::new()
+        } else {
+            format!("[server]\n{}", o.server_toml)
+        },
+        o.on_deactivate,
+        o.on_delete,
+        o.on_username_change,
+        o.adopt_existing,
+        o.breaker_cooldown_secs,
+        o.bandwidth_toml
     )
 }
 
@@ -241,6 +265,11 @@ impl Harness {
             client: reqwest::Client::new(),
             _db: db,
         }
+    }
+
+    /// The bridge's root (`/healthz`, `/metrics` live there).
+    pub fn root(&self) -> String {
+        self.base.trim_end_matches("/scim/v2").to_string()
     }
 
     pub async fn default() -> Harness {

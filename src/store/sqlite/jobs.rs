@@ -134,6 +134,14 @@ impl SqliteStore {
         Ok(())
     }
 
+    pub(super) async fn count_jobs(&self) -> Result<Vec<(String, JobState, u64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT tenant, state, COUNT(*) AS n FROM jobs GROUP BY tenant, state")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(counts_from_rows(&rows))
+    }
+
     pub(super) async fn list_jobs(
         &self,
         tenant: Option<&str>,
@@ -187,4 +195,15 @@ impl SqliteStore {
         tx.commit().await?;
         Ok(done.rows_affected())
     }
+}
+
+/// `(tenant, state, n)` rows; a state this build does not know is skipped.
+fn counts_from_rows(rows: &[SqliteRow]) -> Vec<(String, JobState, u64)> {
+    rows.iter()
+        .filter_map(|r| {
+            let state = JobState::parse(r.get::<String, _>("state").as_str())?;
+            let n: i64 = r.get("n");
+            Some((r.get("tenant"), state, n.max(0) as u64))
+        })
+        .collect()
 }

@@ -375,6 +375,9 @@ impl Store for SqliteStore {
     async fn fail_job(&self, job: &Job, error: &str) -> Result<(), StoreError> {
         Self::fail_job(self, job, error).await
     }
+    async fn count_jobs(&self) -> Result<Vec<(String, JobState, u64)>, StoreError> {
+        Self::count_jobs(self).await
+    }
     async fn list_jobs(
         &self,
         tenant: Option<&str>,

@@ -46,11 +46,17 @@ pub struct BandwidthConfig {
     pub max_rate_limit_wait: Duration,
     /// Retries of a failed safe call (5xx, timeout, connection error) after the first try.
     pub max_retries: u32,
+    /// Consecutive failed calls (5xx, timeout, connection error) that open the circuit
+    /// breaker of this account; 0 disables it.
+    pub breaker_failures: u32,
+    /// How long an open breaker fails calls fast before letting one probe through.
+    pub breaker_cooldown: Duration,
 }
 
 impl BandwidthConfig {
     /// A config with empty credentials and conservative defaults (10 requests/s, 5 s
-    /// connect, 30 s request, 30 s of 429 waiting, 3 retries); set the credentials of the
+    /// connect, 30 s request, 30 s of 429 waiting, 3 retries, a breaker opening after 5
+    /// consecutive failures for 10 s); set the credentials of the
     /// dialect before use.
     pub fn new(
         dialect: Dialect,
@@ -71,6 +77,8 @@ impl BandwidthConfig {
             request_timeout: Duration::from_secs(30),
             max_rate_limit_wait: Duration::from_secs(30),
             max_retries: 3,
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(10),
         }
     }
 

@@ -1,5 +1,5 @@
-//! Sending one logical request: client-side rate limit, 429 waits, retries of safe calls,
-//! and logging. Status codes other than 429 (and 5xx of safe calls until retries run out)
+//! Sending one logical request: client-side rate limit, circuit breaker, 429 waits,
+//! retries of safe calls, metrics, the request id header, and logging. Status codes other than 429 (and 5xx of safe calls until retries run out)
 //! are handed back to the caller, which classifies them; only transport failures become
 //! errors here.
 
@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::config::BandwidthConfig;
+use crate::target::breaker::{Breaker, BreakerState};
 use crate::target::TargetError;
 
 /// First backoff step; doubled per retry, capped at [`BACKOFF_CAP`], then fully jittered.
@@ -49,6 +50,9 @@ pub(crate) struct Incoming {
 pub(crate) struct Http {
     client: reqwest::Client,
     limiter: DefaultDirectRateLimiter,
+    breaker: Breaker,
+    /// The upstream account, as the metrics label it.
+    account: String,
     max_retries: u32,
     max_rate_limit_wait: Duration,
 }
@@ -70,9 +74,22 @@ impl Http {
         // Burst of one: requests are spaced evenly, so no one-second window of the
         // upstream ever sees more than the configured rate.
         let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
+        let account = cfg.account_id.clone();
+        let gauge =
+            metrics::gauge!("scim_bridge_upstream_breaker_state", "account" => account.clone());
+        gauge.set(BreakerState::Closed.gauge());
+        let breaker = Breaker::observed(cfg.breaker_failures, cfg.breaker_cooldown, {
+            let account = account.clone();
+            move |state| {
+                gauge.set(state.gauge());
+                tracing::warn!(account = %account, ?state, "upstream circuit breaker changed state");
+            }
+        });
         Ok(Http {
             client,
             limiter: RateLimiter::direct(quota),
+            breaker,
+            account,
             max_retries: cfg.max_retries,
             max_rate_limit_wait: cfg.max_rate_limit_wait,
         })
@@ -82,10 +99,25 @@ impl Http {
         let mut failures = 0u32;
         let mut rate_limit_hits = 0u32;
         let mut rate_limit_waited = Duration::ZERO;
+        let operation = operation(&req.method, &req.url);
         loop {
+            let permit = self
+                .breaker
+                .acquire()
+                .map_err(|wait| TargetError::CircuitOpen {
+                    retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })?;
             self.limiter.until_ready().await;
-            match self.attempt(req).await {
+            let result = self.attempt(req, operation).await;
+            match &result {
+                Ok((resp, _)) if resp.status.is_server_error() => permit.failure(),
+                Ok(_) => permit.success(),
+                Err(_) => permit.failure(),
+            }
+            match result {
                 Ok((resp, reset)) if resp.status == StatusCode::TOO_MANY_REQUESTS => {
+                    metrics::counter!("scim_bridge_upstream_rate_limited_total", "account" => self.account.clone())
+                        .increment(1);
                     let wait = reset
                         .and_then(until_epoch)
                         .unwrap_or_else(|| backoff(rate_limit_hits));
@@ -98,18 +130,21 @@ impl Http {
                         });
                     }
                     rate_limit_waited += wait;
+                    retried(operation, "rate_limited");
                     tokio::time::sleep(wait).await;
                 }
                 Ok((resp, _))
                     if resp.status.is_server_error() && req.safe && failures < self.max_retries =>
                 {
                     failures += 1;
+                    retried(operation, "server_error");
                     tokio::time::sleep(backoff(failures)).await;
                 }
                 Ok((resp, _)) => return Ok(resp),
                 Err(e) if req.safe && failures < self.max_retries => {
                     tracing::debug!(error = %e, "retrying after transport failure");
                     failures += 1;
+                    retried(operation, "transport");
                     tokio::time::sleep(backoff(failures)).await;
                 }
                 Err(e) => return Err(e),
@@ -118,11 +153,21 @@ impl Http {
     }
 
     /// One try. Returns the answer and its `X-RateLimit-Reset` (epoch seconds), if any.
-    async fn attempt(&self, req: &Outgoing<'_>) -> Result<(Incoming, Option<u64>), TargetError> {
+    async fn attempt(
+        &self,
+        req: &Outgoing<'_>,
+        operation: &'static str,
+    ) -> Result<(Incoming, Option<u64>), TargetError> {
         let mut b = self
             .client
             .request(req.method.clone(), req.url.clone())
             .header(ACCEPT, "application/json");
+        // Lets Bandwidth's logs (and support) be matched with the IdP request or job.
+        if let Some(id) = crate::telemetry::request_id()
+            .and_then(|id| reqwest::header::HeaderValue::from_str(&id).ok())
+        {
+            b = b.header(crate::telemetry::REQUEST_ID_HEADER, id);
+        }
         if let Some(a) = req.auth {
             b = b.header(AUTHORIZATION, a.clone());
         }
@@ -150,7 +195,17 @@ impl Http {
             Ok::<_, reqwest::Error>((status, headers, body))
         }
         .await;
-        let latency_ms = start.elapsed().as_millis() as u64;
+        let elapsed = start.elapsed();
+        let latency_ms = elapsed.as_millis() as u64;
+        let status_label = match &result {
+            Ok((status, _, _)) => status.as_str().to_string(),
+            Err(e) if e.is_timeout() => "timeout".to_string(),
+            Err(_) => "transport_error".to_string(),
+        };
+        metrics::counter!("scim_bridge_upstream_requests_total", "account" => self.account.clone(), "operation" => operation, "status" => status_label)
+            .increment(1);
+        metrics::histogram!("scim_bridge_upstream_request_duration_seconds", "account" => self.account.clone(), "operation" => operation)
+            .record(elapsed.as_secs_f64());
         let (status, headers, body) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -186,6 +241,31 @@ impl Http {
             },
             reset,
         ))
+    }
+}
+
+fn retried(operation: &'static str, reason: &'static str) {
+    metrics::counter!("scim_bridge_upstream_retries_total", "operation" => operation, "reason" => reason)
+        .increment(1);
+}
+
+/// The metrics label of a call: what it does, from its method and path shape (never the
+/// path itself, which holds ids and, in lookups, email addresses).
+fn operation(method: &Method, url: &Url) -> &'static str {
+    let path = url.path().trim_end_matches('/');
+    let last = path.rsplit('/').next().unwrap_or_default();
+    if path.ends_with("/oauth2/token") {
+        return "token";
+    }
+    match (method.as_str(), last) {
+        (_, "roles") => "list_roles",
+        ("GET", "users") if url.query().is_some_and(|q| q.contains("page=")) => "list_users",
+        ("GET", "users") => "find_user",
+        ("POST", "users") => "create_user",
+        ("GET", _) => "get_user",
+        ("PUT", _) => "update_user",
+        ("DELETE", _) => "delete_user",
+        _ => "other",
     }
 }
 
@@ -275,6 +355,44 @@ mod tests {
         assert!(!r.contains("Hunter2") && !r.contains("abc"), "{r}");
         assert!(r.contains("\"Username\":\"u\""));
         assert_eq!(redact_json(b"xx"), "<2 bytes, not JSON>");
+    }
+
+    #[test]
+    fn operations_are_named_without_ids() {
+        let u = |s: &str| Url::parse(s).expect("url");
+        let base = "http://x/api/v1";
+        assert_eq!(
+            operation(&Method::POST, &u(&format!("{base}/oauth2/token"))),
+            "token"
+        );
+        assert_eq!(
+            operation(&Method::POST, &u(&format!("{base}/users"))),
+            "create_user"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u(&format!("{base}/users?username=a"))),
+            "find_user"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u(&format!("{base}/users?page=0&size=100"))),
+            "list_users"
+        );
+        assert_eq!(
+            operation(&Method::PUT, &u(&format!("{base}/users/abc"))),
+            "update_user"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u("http://x/api/accounts/9/users/abc")),
+            "get_user"
+        );
+        assert_eq!(
+            operation(&Method::DELETE, &u(&format!("{base}/users/abc"))),
+            "delete_user"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u("http://x/api/accounts/9/roles")),
+            "list_roles"
+        );
     }
 
     #[test]

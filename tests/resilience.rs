@@ -1,0 +1,560 @@
+//! The bridge end to end under the simulator's faults: the IdP flows still converge on
+//! the right upstream state with no duplicate user; the breaker, the 429 budget and the
+//! IdP deadline answer 503 with Retry-After quickly; `/metrics` and request ids work.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bandwidth_sim::{Dialect, Faults, SimSnapshot};
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Sends like an IdP does: a 503 or 429 is retried after (a capped) `Retry-After`.
+async fn idp(h: &Harness, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    for _ in 0..40 {
+        let (status, headers, got) = h.call(method.clone(), path, body.clone()).await;
+        if status != StatusCode::SERVICE_UNAVAILABLE && status != StatusCode::TOO_MANY_REQUESTS {
+            return (status, got);
+        }
+        let retry_after = headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(
+            retry_after.is_some(),
+            "a {status} without Retry-After: {got}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("{method} {path} never succeeded");
+}
+
+/// Creates through [`idp`]; a 409 after an unanswered try means the earlier try landed.
+async fn idp_create(h: &Harness, username: &str) -> String {
+    let (status, body) = idp(h, Method::POST, "/Users", Some(user(username))).await;
+    match status {
+        StatusCode::CREATED => body["id"].as_str().expect("id").to_string(),
+        StatusCode::CONFLICT => h.find_by_username(username).await["Resources"][0]["id"]
+            .as_str()
+            .expect("the earlier try's user")
+            .to_string(),
+        other => panic!("create {username}: {other} {body}"),
+    }
+}
+
+fn patch_body(ops: Value) -> Value {
+    json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops})
+}
+
+/// Create three users, rename one, grant a role through a group, deactivate one and
+/// delete one, with the faults on throughout; then check upstream.
+async fn idp_flows_converge(h: &Harness, tag: &str) {
+    let names: Vec<String> = (0..3).map(|i| format!("{tag}{i}@x.com")).collect();
+    let mut ids = Vec::new();
+    for n in &names {
+        ids.push(idp_create(h, n).await);
+    }
+    let rename = patch_body(json!([{"op":"replace","path":"name.givenName","value":"Renamed"}]));
+    let (status, body) = idp(
+        h,
+        Method::PATCH,
+        &format!("/Users/{}", ids[0]),
+        Some(rename),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"bandwidth-role-Porting"});
+    let (status, body) = idp(h, Method::POST, "/Groups", Some(group)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let group_id = body["id"].as_str().expect("group id").to_string();
+    let add = patch_body(json!([{"op":"add","path":"members","value":[{"value": ids[0]}]}]));
+    let (status, body) = idp(h, Method::PATCH, &format!("/Groups/{group_id}"), Some(add)).await;
+    assert!(status.is_success(), "{status} {body}");
+
+    let off = patch_body(json!([{"op":"replace","path":"active","value":false}]));
+    let (status, body) = idp(h, Method::PATCH, &format!("/Users/{}", ids[1]), Some(off)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = idp(h, Method::DELETE, &format!("/Users/{}", ids[2]), None).await;
+    assert!(
+        status == StatusCode::NO_CONTENT || status == StatusCode::NOT_FOUND,
+        "{status} {body}"
+    );
+
+    let find = |s: &SimSnapshot, n: &str| {
+        s.users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(n))
+            .cloned()
+    };
+    h.eventually("the flows' end state upstream", |s| {
+        let renamed = find(s, &names[0]).is_some_and(|u| {
+            u.first_name == "Renamed"
+                && u.status == "ACTIVE"
+                && u.roles == vec!["Porting".to_string(), "basicAccess".to_string()]
+        });
+        let off = find(s, &names[1]).is_some_and(|u| u.status == "DEACTIVATED");
+        renamed && off && find(s, &names[2]).is_none()
+    })
+    .await;
+    let state = h.state();
+    let mut usernames: Vec<String> = state
+        .users
+        .iter()
+        .map(|u| u.username.to_ascii_lowercase())
+        .collect();
+    usernames.sort();
+    usernames.dedup();
+    assert_eq!(
+        usernames.len(),
+        state.users.len(),
+        "a duplicate upstream user"
+    );
+    assert_eq!(state.users.len(), 2, "{:#?}", state.users);
+}
+
+async fn under(dialect: Dialect, faults: Faults) -> Harness {
+    // The harness's breaker recovers within a second, as a fault test needs.
+    let mut o = Options {
+        dialect,
+        ..Options::default()
+    };
+    o.sim.faults = faults;
+    Harness::start(o).await
+}
+
+#[tokio::test]
+async fn flows_converge_with_30_percent_5xx() {
+    let h = under(
+        Dialect::V1,
+        Faults {
+            fail_rate: 0.3,
+            ..Faults::default()
+        },
+    )
+    .await;
+    idp_flows_converge(&h, "fail").await;
+    assert!(h.state().stats.failed_injected > 0, "no fault was injected");
+}
+
+#[tokio::test]
+async fn flows_converge_through_429_bursts() {
+    let h = under(Dialect::V1, Faults::default()).await;
+    let sim = h.sim.clone();
+    // A burst of throttling every 3 s, for as long as the flows run.
+    let bursts = tokio::spawn(async move {
+        loop {
+            sim.set_faults(Faults {
+                rate_limit_burst: 2,
+                ..Faults::default()
+            });
+            tokio::time::sleep(Duration::from_millis(3000)).await;
+        }
+    });
+    idp_flows_converge(&h, "burst").await;
+    bursts.abort();
+    assert!(h.state().stats.rate_limited > 0, "no 429 was sent");
+}
+
+#[tokio::test]
+async fn flows_converge_through_2s_latency_spikes() {
+    let h = under(
+        Dialect::V1,
+        Faults {
+            latency_spike_rate: 0.2,
+            latency_spike_ms: 2000,
+            ..Faults::default()
+        },
+    )
+    .await;
+    idp_flows_converge(&h, "slow").await;
+}
+
+#[tokio::test]
+async fn flows_converge_through_dropped_connections() {
+    let h = under(
+        Dialect::V1,
+        Faults {
+            drop_rate: 0.2,
+            ..Faults::default()
+        },
+    )
+    .await;
+    idp_flows_converge(&h, "drop").await;
+    assert!(h.state().stats.dropped_responses > 0, "nothing was dropped");
+}
+
+#[tokio::test]
+async fn flows_converge_with_xml_bodies_and_failures() {
+    let h = under(
+        Dialect::Dashboard,
+        Faults {
+            xml_always: true,
+            fail_rate: 0.2,
+            ..Faults::default()
+        },
+    )
+    .await;
+    idp_flows_converge(&h, "xml").await;
+}
+
+#[tokio::test]
+async fn a_dropped_create_answer_is_found_not_duplicated_end_to_end() {
+    let h = under(
+        Dialect::V1,
+        Faults {
+            drop_next_create_responses: 1,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let (status, body) = idp(&h, Method::POST, "/Users", Some(user("lost@x.com"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let state = h.state();
+    assert_eq!(state.stats.dropped_responses, 1);
+    assert_eq!(state.stats.creates, 1, "the retry must not create again");
+    assert_eq!(state.users.len(), 1);
+    let linked = h.find_by_username("lost@x.com").await;
+    assert_eq!(linked["totalResults"], 1);
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After in {headers:?}"))
+}
+
+#[tokio::test]
+async fn an_open_breaker_answers_503_at_once_then_recovers() {
+    let h = Harness::start(Options {
+        bandwidth_toml: "breaker_failures = 3".into(),
+        breaker_cooldown_secs: 2,
+        ..Options::default()
+    })
+    .await;
+    h.sim.set_faults(Faults {
+        fail_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, headers, body) = h.call(Method::POST, "/Users", Some(user("b1@x.com"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    retry_after(&headers);
+
+    let calls_before = h.state().stats.requests;
+    let started = Instant::now();
+    let (status, headers, body) = h.call(Method::POST, "/Users", Some(user("b2@x.com"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    let wait = retry_after(&headers);
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    assert_eq!(
+        h.state().stats.requests,
+        calls_before,
+        "an open breaker calls nobody"
+    );
+    let scraped = scrape(&h).await;
+    assert_eq!(
+        sample(
+            &scraped,
+            "scim_bridge_upstream_breaker_state",
+            &[("account", "9900000")]
+        ),
+        Some(2.0)
+    );
+
+    h.sim.set_faults(Faults::default());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let id = h.create_ok(user("b2@x.com")).await;
+    assert!(!id.is_empty());
+    let scraped = scrape(&h).await;
+    assert_eq!(
+        sample(
+            &scraped,
+            "scim_bridge_upstream_breaker_state",
+            &[("account", "9900000")]
+        ),
+        Some(0.0)
+    );
+    assert!(
+        h.find_by_username("b1@x.com").await["totalResults"] == 0,
+        "nothing stored for b1"
+    );
+}
+
+#[tokio::test]
+async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
+    let h = Harness::start(Options {
+        bandwidth_toml: "max_rate_limit_wait_secs = 1".into(),
+        ..Options::default()
+    })
+    .await;
+    h.sim.set_faults(Faults {
+        rate_limit_burst: 1000,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let (status, headers, body) = h.call(Method::POST, "/Users", Some(user("rl@x.com"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(retry_after(&headers) >= 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(h.state().users.is_empty());
+    assert_eq!(h.find_by_username("rl@x.com").await["totalResults"], 0);
+}
+
+#[tokio::test]
+async fn a_slow_upstream_is_503_before_the_idp_deadline_and_the_retry_links() {
+    let h = Harness::start(Options {
+        server_toml: "idp_timeout_secs = 1".into(),
+        ..Options::default()
+    })
+    .await;
+    h.sim.set_faults(Faults {
+        latency_ms: 1500,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let (status, headers, body) = h
+        .call(Method::POST, "/Users", Some(user("slow@x.com")))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(retry_after(&headers) >= 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        h.find_by_username("slow@x.com").await["totalResults"],
+        0,
+        "nothing stored"
+    );
+
+    h.sim.set_faults(Faults::default());
+    // Whether or not the abandoned create reached the simulator, the retry ends with one user.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    h.create_ok(user("slow@x.com")).await;
+    let state = h.state();
+    assert_eq!(state.users.len(), 1, "{:#?}", state.users);
+}
+
+#[tokio::test]
+async fn upstream_refusals_reach_the_idp_with_their_reasons() {
+    let mut o = Options::default();
+    o.sim.withheld_roles = vec!["basicAccess".into()];
+    let h = Harness::start(o).await;
+    let (status, body) = h.create(user("nope@x.com")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("basicAccess"),
+        "{body}"
+    );
+    assert!(h.state().users.is_empty());
+}
+
+/// One `name{labels} value` line of a Prometheus text answer.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// The samples of a Prometheus text answer.
+fn parse(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("sample line");
+            let value: f64 = value.parse().expect("numeric value");
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').expect("label");
+                    (k.to_string(), v.trim_matches('"').to_string())
+                })
+                .collect();
+            (name.to_string(), labels, value)
+        })
+        .collect()
+}
+
+fn sample(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .filter(|(n, labels, _)| {
+            n == name
+                && want
+                    .iter()
+                    .all(|(k, v)| labels.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|s| s.2)
+        .reduce(|a, b| a + b)
+}
+
+async fn scrape(h: &Harness) -> Vec<Sample> {
+    let resp = h
+        .client
+        .get(format!("{}/metrics", h.root()))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(resp.status(), StatusCode::OK);
+    parse(&resp.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn metrics_are_scraped_and_request_ids_travel() {
+    let h = Harness::default().await;
+    let before = scrape(&h).await;
+    let created = |s: &[Sample]| {
+        sample(
+            s,
+            "scim_bridge_scim_requests_total",
+            &[
+                ("endpoint", "/scim/v2/Users"),
+                ("method", "POST"),
+                ("status", "201"),
+                ("tenant", "acme"),
+            ],
+        )
+        .unwrap_or(0.0)
+    };
+    let (status, headers, body) = h
+        .call_with(
+            Method::POST,
+            "/Users",
+            Some(user("m@x.com")),
+            Some(TOKEN),
+            &[("x-request-id", "okta-req-42")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(headers["x-request-id"], "okta-req-42");
+    assert!(
+        h.state()
+            .stats
+            .request_ids
+            .iter()
+            .any(|i| i == "okta-req-42"),
+        "sent upstream"
+    );
+    let id = body["id"].as_str().expect("id");
+    let (_, headers, _) = h
+        .call_with(
+            Method::GET,
+            &format!("/Users/{id}"),
+            None,
+            Some(TOKEN),
+            &[("x-request-id", "bad id\twith tab")],
+        )
+        .await;
+    let generated = headers["x-request-id"].to_str().expect("ascii");
+    assert!(
+        generated.len() >= 16 && !generated.contains(' '),
+        "{generated}"
+    );
+
+    let after = scrape(&h).await;
+    assert!(
+        created(&after) >= created(&before) + 1.0,
+        "the create was not counted"
+    );
+    assert!(
+        sample(
+            &after,
+            "scim_bridge_scim_requests_total",
+            &[("endpoint", "/scim/v2/Users/{id}"), ("method", "GET")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "the route template, not the path, labels requests"
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|(_, l, _)| l.iter().any(|(_, v)| v.contains(id))),
+        "an id in a label"
+    );
+    assert!(
+        sample(
+            &after,
+            "scim_bridge_scim_request_duration_seconds_count",
+            &[("endpoint", "/scim/v2/Users")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert!(after.iter().any(
+        |(n, l, _)| n == "scim_bridge_scim_request_duration_seconds_bucket"
+            && l.iter().any(|(k, _)| k == "le")
+    ));
+    assert!(
+        sample(
+            &after,
+            "scim_bridge_upstream_requests_total",
+            &[("operation", "create_user"), ("status", "201")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert!(
+        sample(
+            &after,
+            "scim_bridge_upstream_request_duration_seconds_count",
+            &[("operation", "create_user")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    );
+    assert!(sample(
+        &after,
+        "scim_bridge_upstream_breaker_state",
+        &[("account", "9900000")]
+    )
+    .is_some());
+    assert_eq!(
+        sample(
+            &after,
+            "scim_bridge_jobs",
+            &[("tenant", "acme"), ("state", "failed")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let h = Harness::start(Options {
+        server_toml: "metrics_token = \"scrape-secret\"".into(),
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}/metrics", h.root());
+    let denied = h.client.get(&url).send().await.expect("scrape");
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    let allowed = h
+        .client
+        .get(&url)
+        .bearer_auth("scrape-secret")
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(allowed.status(), StatusCode::OK);
+    assert!(allowed.text().await.expect("body").contains("scim_bridge_"));
+}
