@@ -97,6 +97,7 @@ suite! {
     users::user_link_update_keeps_version,
     users::existing_users_picks_the_tenants_users,
     users::concurrent_updates_of_one_version_serialise,
+    users::point_lookups_see_every_commit,
     groups::insert_group_with_members_enqueues_each,
     groups::group_display_name_and_external_id_are_unique,
     groups::update_group_diffs_members,

@@ -11,15 +11,34 @@ use crate::store::{
 };
 
 const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
+const GET_USER: &str = "SELECT id, resource, version, created_at, last_modified, link FROM users WHERE tenant = ? AND id = ?";
 
 pub(super) const USERS: Table<UserRecord> = Table {
     name: "users",
     columns: USER_COLUMNS,
     resource: Resource::Users,
     from_row: user_from_row,
+    point_row: Some(user_from_point_row),
     view: crate::store::filter_view,
     types: schema::user,
 };
+
+/// [`user_from_row`] for a [`super::point`] connection's row.
+fn user_from_point_row(row: &rusqlite::Row) -> Result<UserRecord, StoreError> {
+    let resource: String = row.get("resource")?;
+    let link: String = row.get("link")?;
+    let created: String = row.get("created_at")?;
+    let modified: String = row.get("last_modified")?;
+    Ok(UserRecord {
+        id: row.get("id")?,
+        resource: serde_json::from_str(&resource)
+            .map_err(|e| StoreError::Database(e.to_string()))?,
+        version: row.get("version")?,
+        created: parse_timestamp(&created)?,
+        last_modified: parse_timestamp(&modified)?,
+        link: serde_json::from_str(&link).map_err(|e| StoreError::Database(e.to_string()))?,
+    })
+}
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
     let resource: String = row.try_get("resource")?;
@@ -104,13 +123,18 @@ impl SqliteStore {
         tenant: &str,
         id: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant = ? AND id = ?"
-        ))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        if let Some(reader) = &self.point {
+            return reader.read(|c| {
+                let mut statement = c.prepare_cached(GET_USER)?;
+                let mut rows = statement.query([tenant, id])?;
+                rows.next()?.map(user_from_point_row).transpose()
+            });
+        }
+        let row = sqlx::query(GET_USER)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
