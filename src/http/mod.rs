@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 mod groups;
 mod list;
+mod timing;
 mod users;
 
 use std::sync::Arc;
@@ -65,7 +66,8 @@ pub fn router(app: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             auth::require_caller,
-        ));
+        ))
+        .layer(middleware::from_fn(timing::server_timing));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))

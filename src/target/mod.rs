@@ -2,6 +2,7 @@
 //! [`Target`]; wire formats live only in the per-system modules, so a wrong guess about
 //! an upstream's shapes is one edit in one place.
 pub mod bandwidth;
+pub mod timing;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

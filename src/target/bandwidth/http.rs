@@ -150,6 +150,7 @@ impl Http {
             Ok::<_, reqwest::Error>((status, headers, body))
         }
         .await;
+        crate::target::timing::record(start.elapsed());
         let latency_ms = start.elapsed().as_millis() as u64;
         let (status, headers, body) = match result {
             Ok(r) => r,
