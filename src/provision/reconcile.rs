@@ -138,6 +138,8 @@ impl Provisioner {
             }
             start += got;
         }
+        // Findings in username order, whatever order the store keeps.
+        expected.sort_by(|a, b| a.username.cmp(&b.username));
         let findings = drift::compare(&expected, &upstream, &linked);
 
         let mut repair = Repair::default();
