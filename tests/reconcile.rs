@@ -315,3 +315,52 @@ async fn the_cli_prints_the_report_as_json_with_progress_lines() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nobody\""));
 }
+
+#[tokio::test]
+async fn a_user_re_made_by_hand_upstream_is_linked_again_not_deactivated_as_an_orphan() {
+    let h = Harness::default().await;
+    let id = h.create_ok(user("remade@example.com")).await;
+    assert!(h.sim.remove_user(&upstream_id(&h, "remade@example.com")));
+    let by_hand = h.sim.seed_user(SeedUser {
+        username: "remade@example.com".into(),
+        first_name: "Re".into(),
+        last_name: "Made".into(),
+        email: "remade@example.com".into(),
+        roles: vec!["basicAccess".into()],
+        ..SeedUser::default()
+    });
+
+    let report = reconcile(&h, RunOptions::default()).await;
+    assert_eq!(
+        summary(&report),
+        vec![
+            (
+                DriftKind::MissingUpstream,
+                "remade@example.com".into(),
+                None
+            ),
+            (DriftKind::Orphan, "remade@example.com".into(), None),
+        ]
+    );
+
+    let report = reconcile(
+        &h,
+        RunOptions {
+            repair: true,
+            deactivate_orphans: true,
+        },
+    )
+    .await;
+    assert_eq!(report.repair.recreated, vec![id.clone()]);
+    assert!(report.repair.orphans_deactivated.is_empty());
+    let upstream = h.upstream("remade@example.com").unwrap();
+    assert_eq!(upstream.user_id, by_hand, "linked, not duplicated");
+    assert_eq!(upstream.status, "ACTIVE");
+    assert_eq!(
+        (upstream.first_name.as_str(), upstream.last_name.as_str()),
+        ("Jane", "Doe")
+    );
+    assert_eq!(h.state().users.len(), 1);
+    let after = reconcile(&h, RunOptions::default()).await;
+    assert!(after.findings.is_empty(), "{:?}", after.findings);
+}

@@ -225,7 +225,8 @@ impl Provisioner {
     }
 
     /// Deactivates each active orphan with a whole-user write of what upstream has,
-    /// status aside. Audited per user.
+    /// status aside. Audited per user. An orphan that a repair has just linked (a user
+    /// gone upstream whose username someone re-created by hand) is left alone.
     async fn deactivate_orphans(
         &self,
         tenant: &Tenant,
@@ -242,6 +243,16 @@ impl Provisioner {
             .iter()
             .filter(|u| u.active && orphans.contains(u.id.as_str()))
         {
+            match self.store.user_id_by_upstream(&tenant.name, &user.id).await {
+                Ok(None) => {}
+                Ok(Some(_)) => continue,
+                Err(e) => {
+                    repair
+                        .failed
+                        .push(format!("deactivation of orphan {}: {e}", user.id));
+                    continue;
+                }
+            }
             let desired = DesiredUser {
                 username: user.username.clone(),
                 first_name: user.first_name.clone(),
