@@ -10,9 +10,10 @@
 //! upstream users are answered with the real user merged with the write, but are not
 //! remembered: the next read shows upstream as it is.
 //!
-//! A create of a username or email the upstream already has answers `Conflict`, as the
-//! upstream would, so the rehearsal follows the bridge's real conflict and adoption paths.
-use std::collections::HashMap;
+//! A create of a username or email the upstream already has answers `Conflict`, and a
+//! role name the upstream does not have answers `Invalid`, as the upstream would, so
+//! the rehearsal follows the bridge's real error, conflict and adoption paths.
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -66,6 +67,8 @@ pub struct DryRunTarget {
     recorder: Arc<dyn WriteRecorder>,
     /// Users this target "created" (and what later writes did to them).
     rehearsed: Mutex<HashMap<String, UpstreamUser>>,
+    /// The upstream's role names, read on the first write that names roles.
+    role_names: tokio::sync::Mutex<Option<BTreeSet<String>>>,
 }
 
 impl DryRunTarget {
@@ -74,6 +77,50 @@ impl DryRunTarget {
             inner,
             recorder,
             rehearsed: Mutex::new(HashMap::new()),
+            role_names: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn fetch_role_names(&self) -> Result<BTreeSet<String>, TargetError> {
+        Ok(self
+            .inner
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect())
+    }
+
+    /// `Invalid` naming the roles the upstream does not have, as a real write would
+    /// fail; the cached names are read again once before refusing.
+    async fn check_roles(&self, user: &DesiredUser) -> Result<(), TargetError> {
+        let Some(wanted) = &user.roles else {
+            return Ok(());
+        };
+        let unknown = |names: &BTreeSet<String>| -> Vec<String> {
+            wanted
+                .iter()
+                .filter(|r| !names.contains(*r))
+                .cloned()
+                .collect()
+        };
+        let mut cache = self.role_names.lock().await;
+        if cache
+            .as_ref()
+            .is_some_and(|names| unknown(names).is_empty())
+        {
+            return Ok(());
+        }
+        let names = self.fetch_role_names().await?;
+        let missing = unknown(&names);
+        *cache = Some(names);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(TargetError::Invalid(format!(
+                "unknown role(s): {} (dry run)",
+                missing.join(", ")
+            )))
         }
     }
 
@@ -152,6 +199,7 @@ impl Target for DryRunTarget {
     }
 
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
+        self.check_roles(user).await?;
         if self.find_by_username(&user.username).await?.is_some() {
             return Err(TargetError::Conflict(format!(
                 "username {} is taken (dry run)",
@@ -200,6 +248,7 @@ impl Target for DryRunTarget {
     }
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
+        self.check_roles(user).await?;
         let after = if id.starts_with(DRY_RUN_ID_PREFIX) {
             let before = self.rehearsed().get(id).cloned();
             let after = match before {
@@ -294,7 +343,10 @@ mod tests {
             })
         }
         async fn list_roles(&self) -> Result<Vec<Role>, TargetError> {
-            Ok(vec![])
+            Ok(vec![Role {
+                id: "r-1".into(),
+                name: "basicAccess".into(),
+            }])
         }
         async fn ping(&self) -> Result<(), TargetError> {
             Ok(())
@@ -419,6 +471,22 @@ mod tests {
         assert!(matches!(
             t.create_user(&by_email).await,
             Err(TargetError::Conflict(_))
+        ));
+        assert!(recorder.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_role_the_upstream_lacks_is_refused_as_upstream_would() {
+        let (t, recorder) = target();
+        let mut user = desired("new");
+        user.roles = Some(vec!["basicAccess".into(), "Typo".into()]);
+        match t.create_user(&user).await {
+            Err(TargetError::Invalid(m)) => assert!(m.contains("Typo"), "{m}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert!(matches!(
+            t.update_user("real-1", &user).await,
+            Err(TargetError::Invalid(_))
         ));
         assert!(recorder.0.lock().unwrap().is_empty());
     }
