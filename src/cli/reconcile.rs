@@ -159,3 +159,63 @@ pub fn table(report: &Report) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::drift::{DriftKind, Finding};
+    use crate::provision::reconcile::Repair;
+    use serde_json::json;
+
+    #[test]
+    fn the_table_shows_each_finding_and_the_repairs() {
+        let report = Report {
+            tenant: "acme".into(),
+            started_at: chrono::Utc::now(),
+            upstream_users: 3,
+            stored_users: 2,
+            findings: vec![
+                Finding {
+                    kind: DriftKind::Access,
+                    scim_id: Some("s1".into()),
+                    upstream_id: Some("u1".into()),
+                    username: "jdoe".into(),
+                    field: Some("roles"),
+                    expected: json!(["basicAccess"]),
+                    actual: json!(["Porting", "basicAccess"]),
+                },
+                Finding {
+                    kind: DriftKind::Orphan,
+                    scim_id: None,
+                    upstream_id: Some("u9".into()),
+                    username: "handmade".into(),
+                    field: None,
+                    expected: json!(null),
+                    actual: json!({"active": true}),
+                },
+            ],
+            users_with_drift: Default::default(),
+            errors: vec!["user s3: name.givenName required".into()],
+            repair: Repair {
+                sync_enqueued: vec!["s1".into()],
+                failed: vec!["re-create of user s2: upstream unavailable".into()],
+                ..Repair::default()
+            },
+        };
+        let text = table(&report);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "tenant acme: 3 upstream users, 2 stored users, 2 finding(s)"
+        );
+        assert!(lines[1].starts_with("kind"));
+        assert!(lines[2].starts_with("access") && lines[2].contains("[\"basicAccess\"]"));
+        assert!(lines[3].starts_with("orphan") && lines[3].contains("handmade"));
+        assert_eq!(lines[4], "error: user s3: name.givenName required");
+        assert!(lines[5].starts_with("repair: 1 sync job(s) enqueued"));
+        assert_eq!(
+            lines[6],
+            "repair failed: re-create of user s2: upstream unavailable"
+        );
+    }
+}

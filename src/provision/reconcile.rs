@@ -181,6 +181,8 @@ impl Provisioner {
             let listed = tenant.target.list_users(number).await?;
             // A user created or deleted during the listing shifts the pages; a user seen
             // twice is counted once.
+            let before = users.len();
+            let full = !listed.users.is_empty();
             users.extend(
                 listed
                     .users
@@ -189,6 +191,12 @@ impl Provisioner {
             );
             progress.listed(users.len());
             page = listed.next;
+            if full && users.len() == before {
+                // An upstream that ignores the page number would otherwise be listed
+                // forever (the XML dialect only guesses "more" from a full page).
+                tracing::warn!(tenant = %tenant.name, page = number, "a page brought no new users; listing stopped");
+                break;
+            }
         }
         Ok(users)
     }
@@ -381,3 +389,7 @@ pub fn spawn_periodic(
         }
     }))
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
