@@ -1,4 +1,6 @@
-//! Command line: `serve`, `check-config`, `token new`, `demo`.
+//! Command line: `serve`, `migrate`, `check-config`, `token`, `jobs`, `reconcile`, `demo`.
+mod reconcile;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -53,6 +55,23 @@ pub enum Command {
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+    /// Compare a tenant's upstream users with the bridge's state and report the drift;
+    /// optionally repair it.
+    Reconcile {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Enqueue the sync jobs that restore what the IdP said (the running bridge's
+        /// worker carries them out) and re-create active users gone upstream.
+        #[arg(long)]
+        repair: bool,
+        /// Deactivate upstream users the bridge does not manage (default: report only).
+        #[arg(long)]
+        deactivate_orphans: bool,
+        #[arg(long, value_enum, default_value_t = reconcile::Format::Table)]
+        format: reconcile::Format,
     },
     /// Run the bridge and the built-in Bandwidth simulator in one process, on SQLite in a
     /// temporary directory, with a demo tenant.
@@ -118,6 +137,19 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Jobs { command } => jobs(command).await,
+        Command::Reconcile {
+            config,
+            tenant,
+            repair,
+            deactivate_orphans,
+            format,
+        } => {
+            let options = crate::provision::reconcile::Options {
+                repair,
+                deactivate_orphans,
+            };
+            reconcile::run(&config, &tenant, options, format).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,6 +167,7 @@ async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let _worker = app::start_worker(&state, &config.worker);
+    let _reconcilers = app::start_reconcilers(&state);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;

@@ -141,6 +141,17 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub groups: GroupMappingConfig,
+    /// Read upstream but never write: each write the bridge would make is logged and
+    /// audited with its request, and the IdP is answered as if it had succeeded.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Seconds between reconcile runs inside `serve`; unset = no periodic run.
+    #[serde(default)]
+    pub reconcile_interval_secs: Option<u64>,
+    /// Whether the periodic reconcile also repairs (enqueues sync jobs, re-creates
+    /// missing users); by default it only reports.
+    #[serde(default)]
+    pub reconcile_repair: bool,
     pub bandwidth: BandwidthSection,
 }
 

@@ -1,8 +1,10 @@
 //! The bridge's own logic: what a SCIM change means upstream, under the tenant's
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
+pub mod drift;
 pub mod groups;
 pub mod mapping;
+pub mod reconcile;
 pub mod render;
 pub mod users;
 
@@ -23,6 +25,9 @@ pub struct Tenant {
     pub policy: PolicyConfig,
     pub groups: GroupMappingConfig,
     pub target: Arc<dyn Target>,
+    /// How often `serve` reconciles this tenant; `None` = never.
+    pub reconcile_interval: Option<std::time::Duration>,
+    pub reconcile_repair: bool,
 }
 
 impl Tenant {
@@ -35,6 +40,11 @@ impl Tenant {
             policy: config.policy.clone(),
             groups: config.groups.clone(),
             target,
+            reconcile_interval: config
+                .reconcile_interval_secs
+                .filter(|secs| *secs > 0)
+                .map(std::time::Duration::from_secs),
+            reconcile_repair: config.reconcile_repair,
         }
     }
 

@@ -2,6 +2,7 @@
 //! upstream call happens first, then the local commit, so the IdP sees real errors and
 //! nothing is stored for a write that did not happen upstream.
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::{json, Value};
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use super::access::{scim_roles, Access};
 use super::mapping::{is_active, map_user, Mapped};
-use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result};
+use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result, Tenant};
 use crate::config::{DeactivatePolicy, DeletePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
@@ -632,6 +633,54 @@ impl Provisioner {
             }
             other => Ok(other?),
         }
+    }
+
+    /// Reconcile's repair of an active user whose upstream user is gone: under the
+    /// user's lock, checks again that it is gone, then creates it as the IdP last wrote
+    /// it (with its groups' access) and links it, keeping the SCIM id. `Ok(false)` when
+    /// there was nothing to do (the user became inactive, was deleted, or its upstream
+    /// user is there after all).
+    pub async fn recreate_missing(&self, tenant: &Arc<Tenant>, id: &str) -> Result<bool> {
+        let caller = Caller {
+            tenant: tenant.clone(),
+            credential_id: "reconcile".into(),
+        };
+        let _guard = self.lock(user_key(&tenant.name, id)).await?;
+        let Some(user) = self.store.get_user(&tenant.name, id).await? else {
+            return Ok(false);
+        };
+        if !is_active(&user.resource) {
+            return Ok(false);
+        }
+        if let Some(uid) = &user.link.upstream_id {
+            if tenant.target.get_user(uid).await?.is_some() {
+                return Ok(false);
+            }
+        }
+        let result = async {
+            let mapped = map_user(
+                &user.resource,
+                &user.link.upstream_username,
+                tenant.target.phone_format(),
+            )?;
+            let access = self.desired_access(tenant, id, &user.resource).await?;
+            let desired = Self::desired(&mapped, Some(&access), true);
+            let (upstream, how) = self.create_upstream(&caller, id, &desired, true).await?;
+            self.store
+                .clear_create_intent(&tenant.name, &desired.username)
+                .await?;
+            self.store
+                .update_user_link(&tenant.name, id, &synced_link(&upstream))
+                .await?;
+            Ok(Outcome {
+                notes: mapped.notes,
+                upstream: if how == "created" { "re-created" } else { how },
+            })
+        }
+        .await;
+        self.audit(&caller, id, "reconcile_recreate", result.as_ref())
+            .await;
+        result.map(|_| true)
     }
 
     pub async fn delete_user(

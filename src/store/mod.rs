@@ -223,6 +223,14 @@ pub trait Store: Send + Sync {
         Ok(SharedLock::local())
     }
 
+    /// Like [`Store::lock`] without waiting: `None` when another process holds `key`.
+    /// For work that one process at a time should do and the others may skip (the
+    /// periodic reconcile).
+    async fn try_lock(&self, key: &str) -> Result<Option<SharedLock>, StoreError> {
+        let _ = key;
+        Ok(Some(SharedLock::local()))
+    }
+
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError>;
     async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Writes `user` if the stored version is still `user.version - 1`.

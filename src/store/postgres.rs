@@ -567,6 +567,18 @@ impl Store for PostgresStore {
         Ok(super::SharedLock::held(tx))
     }
 
+    /// `pg_try_advisory_xact_lock` on the same hash as [`Store::lock`], in a transaction
+    /// on the lock pool that holds it until the guard drops.
+    async fn try_lock(&self, key: &str) -> Result<Option<super::SharedLock>, StoreError> {
+        let mut tx = self.locks.begin().await?;
+        let taken: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+        Ok(taken.then(|| super::SharedLock::held(tx)))
+    }
+
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {
         let cols = UserColumns::of(&user.resource);
         let link = serde_json::to_string(&user.link).map_err(json_error)?;

@@ -21,6 +21,7 @@ pub struct Options {
     pub on_delete: &'static str,
     pub on_username_change: &'static str,
     pub adopt_existing: bool,
+    pub dry_run: bool,
     pub sim: SimConfig,
 }
 
@@ -32,6 +33,7 @@ impl Default for Options {
             on_delete: "delete",
             on_username_change: "keep_upstream",
             adopt_existing: false,
+            dry_run: false,
             sim: SimConfig::default(),
         }
     }
@@ -42,6 +44,10 @@ pub struct Harness {
     pub store: std::sync::Arc<dyn scim_bridge::store::Store>,
     pub sim: SimHandle,
     pub client: reqwest::Client,
+    /// The running bridge's state (provisioner, tenants), for domain calls.
+    pub app: scim_bridge::http::AppState,
+    /// The configuration the bridge runs with, as TOML (for the CLI).
+    pub config_text: String,
     _db: TestDatabase,
 }
 
@@ -175,6 +181,7 @@ url = "{db_url}"
 [tenants.acme]
 tokens = [{{ id = "acme-okta", sha256 = "{hash}" }}]
 base_roles = ["basicAccess"]
+dry_run = {}
 
 [tenants.acme.policy]
 on_deactivate = "{}"
@@ -202,7 +209,7 @@ rate_limit_per_second = 200
 request_timeout_secs = 3
 max_retries = 2
 "#,
-        o.on_deactivate, o.on_delete, o.on_username_change, o.adopt_existing
+        o.dry_run, o.on_deactivate, o.on_delete, o.on_username_change, o.adopt_existing
     )
 }
 
@@ -214,13 +221,10 @@ impl Harness {
         let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
         let db = TestDatabase::from_env().await;
         let db_url = db.url();
-        let config = scim_bridge::config::Config::from_toml_str(&config_toml(
-            &options,
-            &sim.base_url(),
-            &db_url,
-        ))
-        .unwrap();
+        let config_text = config_toml(&options, &sim.base_url(), &db_url);
+        let config = scim_bridge::config::Config::from_toml_str(&config_text).unwrap();
         let state = scim_bridge::app::build(&config).await.unwrap();
+        let app = state.clone();
         let store = state.provisioner.store.clone();
         let worker = scim_bridge::config::WorkerConfig {
             poll_interval_ms: 50,
@@ -239,6 +243,8 @@ impl Harness {
             store,
             sim,
             client: reqwest::Client::new(),
+            app,
+            config_text,
             _db: db,
         }
     }
