@@ -458,12 +458,9 @@ impl PostgresStore {
             let items = self
                 .select(listing, tenant, cond, &order, Some((offset, query.count)))
                 .await?;
-            // A first page that is not full already tells the total, which saves the
-            // COUNT on the IdPs' most frequent request, the userName lookup.
-            let total = if offset == 0 && (items.len() as u64) < query.count {
-                items.len() as u64
-            } else {
-                self.count(listing, tenant, cond).await?
+            let total = match super::total_from_page(offset, query.count, items.len()) {
+                Some(total) => total,
+                None => self.count(listing, tenant, cond).await?,
             };
             return Ok(ListPage { total, items });
         }

@@ -231,10 +231,9 @@ impl SqliteStore {
         let items = self
             .select(table, tenant, cond, order, Some((offset, count)))
             .await?;
-        let total = if offset == 0 && (items.len() as u64) < count {
-            items.len() as u64
-        } else {
-            self.count(table, tenant, cond).await?
+        let total = match super::total_from_page(offset, count, items.len()) {
+            Some(total) => total,
+            None => self.count(table, tenant, cond).await?,
         };
         Ok(ListPage { total, items })
     }
@@ -322,10 +321,9 @@ fn point_page<T>(
     while let Some(row) = rows.next()? {
         items.push(from_row(row)?);
     }
-    let total = if offset == 0 && (items.len() as u64) < count {
-        items.len() as u64
-    } else {
-        count_all()?
+    let total = match super::total_from_page(offset, count, items.len()) {
+        Some(total) => total,
+        None => count_all()?,
     };
     Ok(ListPage { total, items })
 }

@@ -3,7 +3,7 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::{SqliteStore, Table};
+use super::{parse_json, SqliteStore, Table};
 use crate::scim::schema;
 use crate::store::sql_filter::Resource;
 use crate::store::{
@@ -23,37 +23,54 @@ pub(super) const USERS: Table<UserRecord> = Table {
     types: schema::user,
 };
 
+/// The text columns of a user row as stored, whichever driver read them.
+struct StoredUser {
+    id: String,
+    resource: String,
+    version: i64,
+    created: String,
+    modified: String,
+    link: String,
+}
+
+impl StoredUser {
+    fn record(self) -> Result<UserRecord, StoreError> {
+        Ok(UserRecord {
+            id: self.id,
+            resource: parse_json(&self.resource)?,
+            version: self.version,
+            created: parse_timestamp(&self.created)?,
+            last_modified: parse_timestamp(&self.modified)?,
+            link: parse_json(&self.link)?,
+        })
+    }
+}
+
 /// [`user_from_row`] for a [`super::point`] connection's row.
 fn user_from_point_row(row: &rusqlite::Row) -> Result<UserRecord, StoreError> {
-    let resource: String = row.get("resource")?;
-    let link: String = row.get("link")?;
-    let created: String = row.get("created_at")?;
-    let modified: String = row.get("last_modified")?;
-    Ok(UserRecord {
-        id: row.get("id")?,
-        resource: serde_json::from_str(&resource)
-            .map_err(|e| StoreError::Database(e.to_string()))?,
+    let get = |name: &str| row.get::<_, String>(name);
+    StoredUser {
+        id: get("id")?,
+        resource: get("resource")?,
         version: row.get("version")?,
-        created: parse_timestamp(&created)?,
-        last_modified: parse_timestamp(&modified)?,
-        link: serde_json::from_str(&link).map_err(|e| StoreError::Database(e.to_string()))?,
-    })
+        created: get("created_at")?,
+        modified: get("last_modified")?,
+        link: get("link")?,
+    }
+    .record()
 }
 
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
-    let resource: String = row.try_get("resource")?;
-    let link: String = row.try_get("link")?;
-    let created: String = row.try_get("created_at")?;
-    let modified: String = row.try_get("last_modified")?;
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        resource: serde_json::from_str(&resource)
-            .map_err(|e| StoreError::Database(e.to_string()))?,
+    let get = |name: &str| row.try_get::<String, _>(name);
+    StoredUser {
+        id: get("id")?,
+        resource: get("resource")?,
         version: row.try_get("version")?,
-        created: parse_timestamp(&created)?,
-        last_modified: parse_timestamp(&modified)?,
-        link: serde_json::from_str(&link).map_err(|e| StoreError::Database(e.to_string()))?,
-    })
+        created: get("created_at")?,
+        modified: get("last_modified")?,
+        link: get("link")?,
+    }
+    .record()
 }
 
 impl SqliteStore {
