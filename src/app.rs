@@ -123,6 +123,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         scim_base,
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs.max(1)),
     })
 }
 

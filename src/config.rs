@@ -69,6 +69,9 @@ pub struct ServerConfig {
     pub max_page_size: u32,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
+    /// A request still unanswered after this long is answered 503 with `Retry-After`, so
+    /// a stuck database or upstream never holds an IdP's connection open indefinitely.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +81,7 @@ impl Default for ServerConfig {
             public_url: None,
             max_page_size: 1000,
             max_body_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -141,7 +145,47 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub groups: GroupMappingConfig,
+    #[serde(default)]
+    pub limits: TenantLimits,
+    /// Pauses upstream deprovisioning after too many in a window; off when absent.
+    pub deprovision_guard: Option<DeprovisionGuardConfig>,
     pub bandwidth: BandwidthSection,
+}
+
+/// What one tenant's IdP may send, so that one misbehaving IdP cannot starve the others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantLimits {
+    /// Sustained SCIM requests per second; absent = unlimited. Over it: 429 with `Retry-After`.
+    pub requests_per_second: Option<u32>,
+    /// Requests allowed at once above the sustained rate (defaults to `requests_per_second`).
+    pub burst: Option<u32>,
+    /// Most member values one Group POST, PUT or PATCH may carry; more is 400 `invalidValue`.
+    pub max_members_per_request: usize,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            requests_per_second: None,
+            burst: None,
+            max_members_per_request: 1000,
+        }
+    }
+}
+
+/// More than `max` upstream deactivations/deletions within `window_secs` holds further
+/// ones (SCIM still answers) until `scim-bridge jobs approve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeprovisionGuardConfig {
+    pub max: u32,
+    #[serde(default = "default_guard_window")]
+    pub window_secs: u64,
+}
+
+fn default_guard_window() -> u64 {
+    3600
 }
 
 /// How IdP groups grant Bandwidth access. Groups no rule matches are stored and served
@@ -377,6 +421,10 @@ mod tests {
             acme.bandwidth.client_secret,
             Some(SecretRef::Env { .. })
         ));
+        assert_eq!(acme.limits.max_members_per_request, 1000);
+        let guard = acme.deprovision_guard.as_ref().unwrap();
+        assert_eq!((guard.max, guard.window_secs), (50, 3600));
+        assert_eq!(config.server.request_timeout_secs, 30);
     }
 
     const MINIMAL: &str = r#"

@@ -17,6 +17,8 @@ use crate::provision::{user_key, Provisioner, Tenant};
 use crate::store::{AuditEntry, Job, StoreError, SyncState, UpstreamLink};
 use crate::target::{DesiredUser, TargetError};
 
+mod deprovisions;
+
 #[derive(Clone)]
 pub struct Worker {
     provisioner: Provisioner,
@@ -95,7 +97,20 @@ impl Worker {
                     continue;
                 }
             };
-            if jobs.is_empty() {
+            // Approved deprovisions (see `deprovisions.rs`); rare, so they share the budget.
+            let deprovisions = match self
+                .provisioner
+                .store
+                .claim_deprovisions(concurrency, lease)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim deprovisions");
+                    vec![]
+                }
+            };
+            if jobs.is_empty() && deprovisions.is_empty() {
                 tokio::select! {
                     _ = self.provisioner.jobs_ready.notified() => {}
                     _ = tokio::time::sleep(poll) => {}
@@ -106,6 +121,10 @@ impl Worker {
             for job in jobs {
                 let worker = self.clone();
                 running.spawn(async move { worker.finish(job).await });
+            }
+            for deprovision in deprovisions {
+                let worker = self.clone();
+                running.spawn(async move { worker.finish_deprovision(deprovision).await });
             }
             while running.join_next().await.is_some() {}
         }

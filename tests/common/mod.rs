@@ -22,6 +22,9 @@ pub struct Options {
     pub on_username_change: &'static str,
     pub adopt_existing: bool,
     pub sim: SimConfig,
+    /// TOML appended to the configuration (`[server]` keys, `[tenants.acme.limits]`, ...);
+    /// `{sim_url}` in it becomes the simulator's URL.
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -33,6 +36,7 @@ impl Default for Options {
             on_username_change: "keep_upstream",
             adopt_existing: false,
             sim: SimConfig::default(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -201,8 +205,13 @@ account_id = "{account}"
 rate_limit_per_second = 200
 request_timeout_secs = 3
 max_retries = 2
+{}
 "#,
-        o.on_deactivate, o.on_delete, o.on_username_change, o.adopt_existing
+        o.on_deactivate,
+        o.on_delete,
+        o.on_username_change,
+        o.adopt_existing,
+        o.extra_toml.replace("{sim_url}", sim_url)
     )
 }
 
