@@ -170,6 +170,24 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
         .await
 }
 
+/// [`serve`] over HTTPS with the configured certificate, reloaded on SIGHUP and on
+/// file change. A certificate that cannot be loaded at start is an error.
+pub async fn serve_tls(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: &crate::config::TlsConfig,
+) -> std::io::Result<()> {
+    let certs = crate::tls::Certificates::load(tls).map_err(std::io::Error::other)?;
+    let watcher = certs.watch(Duration::from_secs(tls.reload_poll_secs.max(1)));
+    let listener = crate::tls::TlsListener::new(listener, certs)?;
+    let router = crate::http::router(state);
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    watcher.abort();
+    served
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -148,8 +148,12 @@ async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
-    tracing::info!(listen = %config.server.listen, tenants = config.tenants.len(), "scim-bridge serving");
-    app::serve(state, listener).await.map_err(|e| e.to_string())
+    tracing::info!(listen = %config.server.listen, tenants = config.tenants.len(), https = config.server.tls.is_some(), "scim-bridge serving");
+    match &config.server.tls {
+        Some(tls) => app::serve_tls(state, listener, tls).await,
+        None => app::serve(state, listener).await,
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Applies the migrations and exits: run once per release before replicas that

@@ -72,6 +72,26 @@ pub struct ServerConfig {
     /// A request still unanswered after this long is answered 503 with `Retry-After`, so
     /// a stuck database or upstream never holds an IdP's connection open indefinitely.
     pub request_timeout_secs: u64,
+    /// Serve HTTPS directly instead of behind a TLS-terminating proxy.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Certificate and key (PEM) for serving HTTPS. Both files are re-read on SIGHUP and
+/// when their modification time changes, so a renewed certificate needs no restart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert_path: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: std::path::PathBuf,
+    /// How often the files' modification times are checked.
+    #[serde(default = "default_tls_poll")]
+    pub reload_poll_secs: u64,
+}
+
+fn default_tls_poll() -> u64 {
+    5
 }
 
 impl Default for ServerConfig {
@@ -82,6 +102,7 @@ impl Default for ServerConfig {
             max_page_size: 1000,
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout_secs: 30,
+            tls: None,
         }
     }
 }
@@ -450,6 +471,18 @@ mod tests {
         assert_eq!(config.server.max_page_size, 1000);
         assert!(config.database.migrate_on_start);
         assert_eq!(config.database.acquire_timeout_secs, 10);
+    }
+
+    #[test]
+    fn tls_takes_certificate_and_key_paths() {
+        let text =
+            format!("[server.tls]\ncert_path = \"/c.pem\"\nkey_path = \"/k.pem\"\n{MINIMAL}");
+        let tls = Config::from_toml_str(&text).unwrap().server.tls.unwrap();
+        assert_eq!(tls.cert_path, std::path::Path::new("/c.pem"));
+        assert_eq!(tls.reload_poll_secs, 5);
+        assert!(
+            Config::from_toml_str(&format!("[server.tls]\ncert_path = \"/c\"\n{MINIMAL}")).is_err()
+        );
     }
 
     #[test]
