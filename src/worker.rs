@@ -1,7 +1,9 @@
 //! The job worker: claims `sync_user` jobs and brings each user's upstream roles, admin
 //! scope and accounts to what its groups say. It reads the upstream user first and
 //! writes only when something differs; failures retry with exponential backoff and full
-//! jitter, and a job out of attempts is marked failed and shown, never dropped.
+//! jitter, and a job out of attempts is marked failed and shown, never dropped. It also
+//! carries out the deprovisions an admin released from the mass-deprovision guard
+//! (`deprovisions.rs`).
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -65,6 +65,12 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(status_of(&h, "e@x.com").as_deref(), Some("ACTIVE"));
+    let ext = &body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA];
+    assert_eq!(ext["syncState"], "held", "{body}");
+    assert!(
+        ext["lastError"].as_str().unwrap().contains("jobs approve"),
+        "{body}"
+    );
 
     // Deactivated, then reactivated before anyone approved: nothing to do for it later.
     h.patch(
@@ -144,6 +150,10 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
         .await;
     assert_eq!(body["active"], false);
     assert_eq!(body["name"]["givenName"], "Eve");
+    assert_eq!(
+        body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA]["syncState"],
+        "synced"
+    );
     let approvals = h
         .audit()
         .await
