@@ -67,7 +67,7 @@ pub enum JobsCommand {
         config: PathBuf,
         #[arg(long)]
         tenant: Option<String>,
-        /// pending, running or failed.
+        /// pending, running or failed; held lists only the deprovisions the guard holds.
         #[arg(long)]
         state: Option<String>,
         #[arg(long, default_value_t = 100)]
@@ -192,15 +192,22 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
             state,
             limit,
         } => {
-            let state = match state.as_deref() {
-                None => None,
-                Some(s) => Some(crate::store::JobState::parse(s).ok_or_else(|| {
-                    format!("unknown state {s:?}; use pending, running or failed")
-                })?),
+            let (job_state, deprovision_state) = match state.as_deref() {
+                None => (None, None),
+                Some("held") => (None, Some(crate::store::DeprovisionState::Held)),
+                Some(s) => {
+                    let parsed = crate::store::JobState::parse(s).ok_or_else(|| {
+                        format!("unknown state {s:?}; use pending, running, failed or held")
+                    })?;
+                    (Some(parsed), crate::store::DeprovisionState::parse(s))
+                }
             };
             let store = open_store(&config).await?;
+            if deprovision_state == Some(crate::store::DeprovisionState::Held) {
+                return print_deprovisions(store.as_ref(), tenant.as_deref(), None, limit).await;
+            }
             let jobs = store
-                .list_jobs(tenant.as_deref(), state, limit)
+                .list_jobs(tenant.as_deref(), job_state, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -220,7 +227,7 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
                 );
             }
             println!("{} job(s)", jobs.len());
-            print_deprovisions(store.as_ref(), tenant.as_deref(), limit).await
+            print_deprovisions(store.as_ref(), tenant.as_deref(), deprovision_state, limit).await
         }
         JobsCommand::Approve { config, tenant, id } => {
             let store = open_store(&config).await?;
@@ -245,11 +252,12 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
 async fn print_deprovisions(
     store: &dyn crate::store::Store,
     tenant: Option<&str>,
+    state: Option<crate::store::DeprovisionState>,
     limit: u32,
 ) -> Result<(), String> {
     use crate::store::DeprovisionState;
     let all = store
-        .list_deprovisions(tenant, None, u32::MAX)
+        .list_deprovisions(tenant, state, u32::MAX)
         .await
         .map_err(|e| e.to_string())?;
     let waiting: Vec<_> = all

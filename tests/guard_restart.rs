@@ -127,6 +127,13 @@ async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
     assert_eq!(listed.matches(" held ").count(), 2, "{listed}");
     assert!(listed.contains("jobs approve"), "{listed}");
 
+    let only_held = jobs(&config, &["list", "--state", "held"]);
+    assert_eq!(only_held.matches(" held ").count(), 2, "{only_held}");
+    assert!(
+        !only_held.contains("job(s)"),
+        "no sync jobs in this view: {only_held}"
+    );
+
     let approved = jobs(&config, &["approve", "--tenant", "acme"]);
     assert!(approved.contains("released 2"), "{approved}");
     let deadline = Instant::now() + Duration::from_secs(20);
