@@ -146,8 +146,13 @@ impl TlsListener {
         let local_addr = listener.local_addr()?;
         let (tx, ready) = mpsc::channel(64);
         tokio::spawn(async move {
-            while !tx.is_closed() {
-                let (tcp, addr) = match listener.accept().await {
+            loop {
+                // Ends, unbinding the port, once the server dropped this listener.
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    _ = tx.closed() => break,
+                };
+                let (tcp, addr) = match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of file descriptors and the like: wait rather than spin.
@@ -189,5 +194,61 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         Ok(self.local_addr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_pair(dir: &Path) -> (PathBuf, PathBuf) {
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert_path, cert.pem()).unwrap();
+        std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+        (cert_path, key_path)
+    }
+
+    fn config(cert_path: PathBuf, key_path: PathBuf) -> TlsConfig {
+        TlsConfig {
+            cert_path,
+            key_path,
+            reload_poll_secs: 5,
+        }
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_loaded_keeps_the_certificate_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert_path, key_path) = write_pair(dir.path());
+        let certs = Certificates::load(&config(cert_path.clone(), key_path.clone())).unwrap();
+        let before = certs.current();
+
+        std::fs::write(&cert_path, "-----BEGIN CERTIFICATE-----\nhalf writ").unwrap();
+        let error = certs.reload().unwrap_err();
+        assert!(error.contains("cert.pem"), "{error}");
+        assert!(Arc::ptr_eq(&before, &certs.current()));
+
+        write_pair(dir.path());
+        certs.reload().unwrap();
+        assert!(!Arc::ptr_eq(&before, &certs.current()));
+    }
+
+    #[test]
+    fn missing_or_empty_files_are_start_up_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let (cert_path, key_path) = write_pair(dir.path());
+        let error = Certificates::load(&config(missing.clone(), key_path.clone()))
+            .err()
+            .unwrap();
+        assert!(error.contains("missing.pem"), "{error}");
+        assert!(Certificates::load(&config(cert_path.clone(), missing)).is_err());
+        std::fs::write(&cert_path, "").unwrap();
+        let error = Certificates::load(&config(cert_path, key_path))
+            .err()
+            .unwrap();
+        assert!(error.contains("no CERTIFICATE"), "{error}");
     }
 }
