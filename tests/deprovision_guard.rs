@@ -162,3 +162,76 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
         .count();
     assert_eq!(approvals, 1);
 }
+
+/// Releases everything held for `acme` and waits until the worker has run it.
+async fn approve_and_wait(h: &Harness, count: usize) {
+    let released = scim_bridge::cli::approve_deprovisions(h.store.as_ref(), "acme", None)
+        .await
+        .unwrap();
+    assert_eq!(released as usize, count);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting = h
+            .store
+            .list_deprovisions(Some("acme"), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.state != DeprovisionState::Done)
+            .count();
+        if waiting == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{waiting} not run");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
+    const HOLD_ALL: &str = "[tenants.acme.deprovision_guard]\nmax = 0\n";
+    let ext = scim_bridge::scim::schema::BRIDGE_USER_SCHEMA;
+
+    // on_deactivate = delete: the upstream user is deleted on approval, and the SCIM
+    // user is marked deprovisioned, so a reactivation creates it again.
+    let h = Harness::start(Options {
+        on_deactivate: "delete",
+        extra_toml: HOLD_ALL.into(),
+        ..Options::default()
+    })
+    .await;
+    let id = h.create_ok(user("del@x.com")).await;
+    let (status, body) = h
+        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[ext]["syncState"], "held");
+    assert!(h.upstream("del@x.com").is_some());
+    approve_and_wait(&h, 1).await;
+    assert!(h.upstream("del@x.com").is_none());
+    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
+    let (status, body) = h
+        .patch(&id, json!([{"op": "replace", "value": {"active": true}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
+
+    // on_deactivate = strip_roles: the roles go on approval, the user stays active.
+    let h = Harness::start(Options {
+        on_deactivate: "strip_roles",
+        extra_toml: HOLD_ALL.into(),
+        ..Options::default()
+    })
+    .await;
+    let id = h.create_ok(user("strip@x.com")).await;
+    h.patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    assert_eq!(
+        Harness::roles_of(&h.state(), "strip@x.com"),
+        vec!["basicAccess".to_string()]
+    );
+    approve_and_wait(&h, 1).await;
+    assert!(Harness::roles_of(&h.state(), "strip@x.com").is_empty());
+    assert_eq!(status_of(&h, "strip@x.com").as_deref(), Some("ACTIVE"));
+}

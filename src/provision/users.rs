@@ -737,7 +737,6 @@ impl Provisioner {
     }
 }
 
-/// `If-Match` (RFC 7644 §3.14): `*` or one of the listed ETags must be the current one.
 /// The upstream deprovision a deactivation is under the tenant's policy.
 fn deactivate_action(policy: DeactivatePolicy) -> DeprovisionAction {
     match policy {
@@ -747,6 +746,7 @@ fn deactivate_action(policy: DeactivatePolicy) -> DeprovisionAction {
     }
 }
 
+/// `If-Match` (RFC 7644 §3.14): `*` or one of the listed ETags must be the current one.
 pub(super) fn check_if_match(if_match: Option<&str>, version: i64) -> Result<()> {
     let Some(header) = if_match else {
         return Ok(());
