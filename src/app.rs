@@ -180,6 +180,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         scim_base,
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs.max(1)),
     })
 }
 
@@ -235,6 +236,24 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::i
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
+}
+
+/// [`serve`] over HTTPS with the configured certificate, reloaded on SIGHUP and on
+/// file change. A certificate that cannot be loaded at start is an error.
+pub async fn serve_tls(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: &crate::config::TlsConfig,
+) -> std::io::Result<()> {
+    let certs = crate::tls::Certificates::load(tls).map_err(std::io::Error::other)?;
+    let watcher = certs.watch(Duration::from_secs(tls.reload_poll_secs.max(1)));
+    let listener = crate::tls::TlsListener::new(listener, certs)?;
+    let router = crate::http::router(state);
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    watcher.abort();
+    served
 }
 
 async fn shutdown_signal() {

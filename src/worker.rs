@@ -1,7 +1,9 @@
 //! The job worker: claims `sync_user` jobs and brings each user's upstream roles, admin
 //! scope and accounts to what its groups say. It reads the upstream user first and
 //! writes only when something differs; failures retry with exponential backoff and full
-//! jitter, and a job out of attempts is marked failed and shown, never dropped.
+//! jitter, and a job out of attempts is marked failed and shown, never dropped. It also
+//! carries out the deprovisions an admin released from the mass-deprovision guard
+//! (`deprovisions.rs`).
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +18,8 @@ use crate::provision::mapping::{is_active, map_user};
 use crate::provision::{user_key, Provisioner, Tenant};
 use crate::store::{AuditEntry, Job, StoreError, SyncState, UpstreamLink};
 use crate::target::{AccountScope, DesiredUser, TargetError};
+
+mod deprovisions;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -95,7 +99,20 @@ impl Worker {
                     continue;
                 }
             };
-            if jobs.is_empty() {
+            // Approved deprovisions (see `deprovisions.rs`); rare, so they share the budget.
+            let deprovisions = match self
+                .provisioner
+                .store
+                .claim_deprovisions(concurrency, lease)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim deprovisions");
+                    vec![]
+                }
+            };
+            if jobs.is_empty() && deprovisions.is_empty() {
                 tokio::select! {
                     _ = self.provisioner.jobs_ready.notified() => {}
                     _ = tokio::time::sleep(poll) => {}
@@ -106,6 +123,10 @@ impl Worker {
             for job in jobs {
                 let worker = self.clone();
                 running.spawn(async move { worker.finish(job).await });
+            }
+            for deprovision in deprovisions {
+                let worker = self.clone();
+                running.spawn(async move { worker.finish_deprovision(deprovision).await });
             }
             while running.join_next().await.is_some() {}
         }

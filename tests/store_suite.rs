@@ -7,6 +7,7 @@
 //! they print that they were skipped. `cargo test --test store_suite sqlite::` or
 //! `postgres::` runs one backend.
 mod store_suite {
+    pub mod deprovisions;
     pub mod groups;
     pub mod jobs;
     pub mod support;
@@ -118,4 +119,9 @@ suite! {
     jobs::list_jobs_filters,
     jobs::concurrent_claimers_never_share_a_job,
     jobs::concurrent_enqueues_coalesce,
+    deprovisions::guard_holds_after_the_limit,
+    deprovisions::a_window_that_has_passed_does_not_count,
+    deprovisions::approve_claim_and_finish,
+    deprovisions::an_expired_lease_is_claimed_again,
+    deprovisions::concurrent_admissions_share_one_limit,
 }

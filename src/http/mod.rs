@@ -5,6 +5,7 @@ mod discovery;
 pub mod error;
 pub mod extract;
 mod groups;
+mod limits;
 mod list;
 mod timing;
 mod users;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub scim_base: String,
     pub max_page_size: u64,
     pub max_body_bytes: usize,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -63,6 +66,8 @@ pub fn router(app: AppState) -> Router {
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
         .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        // Layers run outermost-last: authentication first, then the caller's tenant budget.
+        .route_layer(middleware::from_fn(limits::per_tenant_rate))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             auth::require_caller,
@@ -75,6 +80,10 @@ pub fn router(app: AppState) -> Router {
         .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
         .layer(middleware::map_response(
             extract::scim_errors_for_bare_statuses,
+        ))
+        .layer(middleware::from_fn_with_state(
+            app.request_timeout,
+            limits::deadline,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)

@@ -1,6 +1,7 @@
 //! Persistence of the bridge's state: SCIM resources as JSON with indexed columns, the
 //! link of each SCIM user to its upstream user, create intents, and the audit log.
 //! One trait, one module per database, one migrations folder per database.
+pub mod deprovision;
 pub mod postgres;
 pub mod sql_filter;
 pub mod sqlite;
@@ -9,6 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use deprovision::{
+    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
+};
 
 use crate::scim::filter::{AttrPath, Filter};
 use crate::target::AccountScope;
@@ -49,6 +54,9 @@ pub enum SyncState {
     Failed,
     /// Deleted upstream by the deactivation policy; reactivation re-creates it.
     Deprovisioned,
+    /// Its deactivation or deletion waits for approval (mass-deprovision guard); the
+    /// upstream user is untouched until then.
+    Held,
 }
 
 impl SyncState {
@@ -58,6 +66,7 @@ impl SyncState {
             SyncState::Pending => "pending",
             SyncState::Failed => "failed",
             SyncState::Deprovisioned => "deprovisioned",
+            SyncState::Held => "held",
         }
     }
 }
@@ -360,6 +369,41 @@ pub trait Store: Send + Sync {
         tenant: Option<&str>,
         job_id: Option<i64>,
     ) -> Result<u64, StoreError>;
+
+    // Deprovisions under the mass-deprovision guard (see `deprovision.rs`).
+
+    /// Records `request` and decides, atomically across replicas, whether it runs now
+    /// (fewer than `limit.max` in the window and none held) or is held. Forgets `done`
+    /// rows older than the window.
+    async fn admit_deprovision(
+        &self,
+        request: &NewDeprovision,
+        limit: &GuardLimit,
+    ) -> Result<Admission, StoreError>;
+    /// Held deprovisions of the tenant (all, or the one with `id`) become pending now,
+    /// for the worker; returns how many.
+    async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError>;
+    /// Oldest first; `None` = every tenant / every state.
+    async fn list_deprovisions(
+        &self,
+        tenant: Option<&str>,
+        state: Option<DeprovisionState>,
+        limit: u32,
+    ) -> Result<Vec<Deprovision>, StoreError>;
+    /// Claims approved deprovisions that are due, and running ones whose lease expired,
+    /// as [`Store::claim_jobs`] does for jobs.
+    async fn claim_deprovisions(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Deprovision>, StoreError>;
+    /// The worker's outcome: `Ok` = done; `Err((error, Some(at)))` = pending again at
+    /// `at`; `Err((error, None))` = failed for good.
+    async fn finish_deprovision(
+        &self,
+        id: i64,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Case folding for the indexed, case-insensitive columns (userName, emails). Done in

@@ -31,12 +31,14 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 
 use super::sql_filter::{self, Resource, SqlExpr};
 use super::{
-    fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry, GroupRecord,
-    GroupRef, Job, JobState, ListPage, ListQuery, Member, Store, StoreError, UpstreamLink,
-    UserColumns, UserRecord,
+    fold, group_filter_view, parse_timestamp, sort_key, timestamp, Admission, AuditEntry,
+    Deprovision, DeprovisionState, GroupRecord, GroupRef, GuardLimit, Job, JobState, ListPage,
+    ListQuery, Member, NewDeprovision, Store, StoreError, UpstreamLink, UserColumns, UserRecord,
 };
 use crate::scim::filter::matches;
 use crate::scim::schema;
+
+mod deprovisions;
 
 /// A pool on one PostgreSQL database (or one schema of it, see [`Self::open_in_schema`]).
 pub struct PostgresStore {
@@ -1180,6 +1182,38 @@ impl Store for PostgresStore {
                 other => return other.map_err(StoreError::from),
             }
         }
+    }
+    async fn admit_deprovision(
+        &self,
+        request: &NewDeprovision,
+        limit: &GuardLimit,
+    ) -> Result<Admission, StoreError> {
+        Self::admit_deprovision(self, request, limit).await
+    }
+    async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError> {
+        Self::approve_deprovisions(self, tenant, id).await
+    }
+    async fn list_deprovisions(
+        &self,
+        tenant: Option<&str>,
+        state: Option<DeprovisionState>,
+        limit: u32,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::list_deprovisions(self, tenant, state, limit).await
+    }
+    async fn claim_deprovisions(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::claim_deprovisions(self, limit, lease).await
+    }
+    async fn finish_deprovision(
+        &self,
+        id: i64,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        Self::finish_deprovision(self, id, outcome).await
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Options {
     pub adopt_existing: bool,
     pub dry_run: bool,
     pub sim: SimConfig,
+    /// TOML appended to the configuration (`[server]` keys, `[tenants.acme.limits]`, ...);
+    /// `{sim_url}` in it becomes the simulator's URL.
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             adopt_existing: false,
             dry_run: false,
             sim: SimConfig::default(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -208,8 +212,14 @@ account_id = "{account}"
 rate_limit_per_second = 200
 request_timeout_secs = 3
 max_retries = 2
+{}
 "#,
-        o.dry_run, o.on_deactivate, o.on_delete, o.on_username_change, o.adopt_existing
+        o.dry_run,
+        o.on_deactivate,
+        o.on_delete,
+        o.on_username_change,
+        o.adopt_existing,
+        o.extra_toml.replace("{sim_url}", sim_url)
     )
 }
 

@@ -1,6 +1,7 @@
 //! The embedded default store: one SQLite file in WAL mode. Users, groups and jobs live
 //! in their own files; this one opens the database, lists any table the same way, and
 //! maps the trait onto them.
+mod deprovisions;
 mod groups;
 mod jobs;
 mod point;
@@ -20,8 +21,9 @@ use sqlx::{Row, SqlitePool};
 
 use super::sql_filter::{self, Resource, SqlExpr};
 use super::{
-    sort_key, AuditEntry, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, Store,
-    StoreError, UpstreamLink, UserRecord,
+    sort_key, Admission, AuditEntry, Deprovision, DeprovisionState, GroupRecord, GroupRef,
+    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Store, StoreError,
+    UpstreamLink, UserRecord,
 };
 use crate::scim::filter::matches;
 use crate::scim::schema::ResourceSchema;
@@ -477,5 +479,37 @@ impl Store for SqliteStore {
         job_id: Option<i64>,
     ) -> Result<u64, StoreError> {
         Self::requeue_failed(self, tenant, job_id).await
+    }
+    async fn admit_deprovision(
+        &self,
+        request: &NewDeprovision,
+        limit: &GuardLimit,
+    ) -> Result<Admission, StoreError> {
+        Self::admit_deprovision(self, request, limit).await
+    }
+    async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError> {
+        Self::approve_deprovisions(self, tenant, id).await
+    }
+    async fn list_deprovisions(
+        &self,
+        tenant: Option<&str>,
+        state: Option<DeprovisionState>,
+        limit: u32,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::list_deprovisions(self, tenant, state, limit).await
+    }
+    async fn claim_deprovisions(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::claim_deprovisions(self, limit, lease).await
+    }
+    async fn finish_deprovision(
+        &self,
+        id: i64,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        Self::finish_deprovision(self, id, outcome).await
     }
 }
