@@ -18,7 +18,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let username = format!("user{i}@example.com");
         let now = Utc::now();
         let user = UserRecord {
-            id: uuid::Uuid::new_v4().to_string(),
+            // Predictable ids, so `bench/by_id.lua` can ask for random existing users.
+            id: format!("5eed0000-0000-4000-8000-{i:012}"),
             resource: json!({
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                 "userName": username,

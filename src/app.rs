@@ -12,6 +12,8 @@ use crate::http::AppState;
 use crate::provision::{Provisioner, Tenant};
 use crate::store;
 use crate::target::bandwidth::{BandwidthConfig, BandwidthTarget};
+use crate::target::dry_run::{log_write, DryRunTarget, LogRecorder, SkippedWrite, WriteRecorder};
+use crate::target::Target;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -55,9 +57,64 @@ pub fn bandwidth_config(
 }
 
 pub fn build_tenant(name: &str, config: &TenantConfig) -> Result<Arc<Tenant>, StartupError> {
-    let target = BandwidthTarget::new(bandwidth_config(name, &config.bandwidth)?)
-        .map_err(|e| StartupError(format!("tenant {name}: {e}")))?;
-    Ok(Arc::new(Tenant::new(name, config, Arc::new(target))))
+    build_tenant_in(name, config, None)
+}
+
+/// [`build_tenant`]; with a store, a dry-run tenant's skipped writes are audited there
+/// as well as logged.
+pub fn build_tenant_in(
+    name: &str,
+    config: &TenantConfig,
+    store: Option<&Arc<dyn store::Store>>,
+) -> Result<Arc<Tenant>, StartupError> {
+    let target: Arc<dyn Target> = Arc::new(
+        BandwidthTarget::new(bandwidth_config(name, &config.bandwidth)?)
+            .map_err(|e| StartupError(format!("tenant {name}: {e}")))?,
+    );
+    let target: Arc<dyn Target> = if config.dry_run {
+        tracing::info!(tenant = %name, "dry run: upstream writes are recorded, not made");
+        let recorder: Arc<dyn WriteRecorder> = match store {
+            Some(store) => Arc::new(AuditRecorder {
+                store: store.clone(),
+                tenant: name.to_string(),
+            }),
+            None => Arc::new(LogRecorder),
+        };
+        Arc::new(DryRunTarget::new(target, recorder))
+    } else {
+        target
+    };
+    Ok(Arc::new(Tenant::new(name, config, target)))
+}
+
+/// Logs a dry-run tenant's skipped write and audits it with its request.
+struct AuditRecorder {
+    store: Arc<dyn store::Store>,
+    tenant: String,
+}
+
+#[async_trait::async_trait]
+impl WriteRecorder for AuditRecorder {
+    async fn record(&self, write: &SkippedWrite) {
+        log_write(write);
+        let entry = store::AuditEntry {
+            at: chrono::Utc::now(),
+            tenant: self.tenant.clone(),
+            actor: "dry_run".into(),
+            resource_type: "UpstreamUser".into(),
+            resource_id: write.upstream_id.clone(),
+            action: format!("dry_run_{}", write.operation),
+            outcome: "not_written".into(),
+            detail: serde_json::json!({
+                "operation": write.operation,
+                "username": write.username,
+                "request": write.request,
+            }),
+        };
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, "could not audit a dry-run write");
+        }
+    }
 }
 
 /// Role names the tenant uses that the upstream does not have. `Err` when the upstream
@@ -96,7 +153,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
     let mut credentials = Credentials::default();
     let mut tenants = Vec::new();
     for (name, tenant_config) in &config.tenants {
-        let tenant = build_tenant(name, tenant_config)?;
+        let tenant = build_tenant_in(name, tenant_config, Some(&store))?;
         match unknown_roles(&tenant).await {
             Ok((unknown, valid)) if !unknown.is_empty() => {
                 return Err(StartupError(format!(
@@ -135,7 +192,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         scim_base,
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
-        idp_timeout: Duration::from_secs(config.server.idp_timeout_secs.max(1)),
+        request_timeout: Duration::from_secs(config.server.request_timeout_secs.max(1)),
         metrics_token,
     })
 }
@@ -175,12 +232,41 @@ pub fn start_worker(
     crate::worker::Worker::new(state.provisioner.clone(), &state.tenants, config.clone()).spawn()
 }
 
+/// Starts the periodic reconcile of every tenant that configures one.
+pub fn start_reconcilers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    state
+        .tenants
+        .iter()
+        .filter_map(|tenant| {
+            crate::provision::reconcile::spawn_periodic(state.provisioner.clone(), tenant.clone())
+        })
+        .collect()
+}
+
 /// Serves until ctrl-c or SIGTERM, finishing requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let router = crate::http::router(state);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())
         .await
+}
+
+/// [`serve`] over HTTPS with the configured certificate, reloaded on SIGHUP and on
+/// file change. A certificate that cannot be loaded at start is an error.
+pub async fn serve_tls(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    tls: &crate::config::TlsConfig,
+) -> std::io::Result<()> {
+    let certs = crate::tls::Certificates::load(tls).map_err(std::io::Error::other)?;
+    let watcher = certs.watch(Duration::from_secs(tls.reload_poll_secs.max(1)));
+    let listener = crate::tls::TlsListener::new(listener, certs)?;
+    let router = crate::http::router(state);
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    watcher.abort();
+    served
 }
 
 async fn shutdown_signal() {

@@ -1,4 +1,6 @@
-//! Command line: `serve`, `check-config`, `token new`, `demo`.
+//! Command line: `serve`, `migrate`, `check-config`, `token`, `jobs`, `reconcile`, `demo`.
+mod reconcile;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,10 +51,27 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Inspect and re-queue the role-sync jobs.
+    /// Inspect and re-queue the role-sync jobs; approve deprovisions the guard held.
     Jobs {
         #[command(subcommand)]
         command: JobsCommand,
+    },
+    /// Compare a tenant's upstream users with the bridge's state and report the drift;
+    /// optionally repair it.
+    Reconcile {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        /// Enqueue the sync jobs that restore what the IdP said (the running bridge's
+        /// worker carries them out) and re-create active users gone upstream.
+        #[arg(long)]
+        repair: bool,
+        /// Deactivate upstream users the bridge does not manage (default: report only).
+        #[arg(long)]
+        deactivate_orphans: bool,
+        #[arg(long, value_enum, default_value_t = reconcile::Format::Table)]
+        format: reconcile::Format,
     },
     /// Run the bridge and the built-in Bandwidth simulator in one process, on SQLite in a
     /// temporary directory, with a demo tenant.
@@ -67,11 +86,21 @@ pub enum JobsCommand {
         config: PathBuf,
         #[arg(long)]
         tenant: Option<String>,
-        /// pending, running or failed.
+        /// pending, running or failed; held lists only the deprovisions the guard holds.
         #[arg(long)]
         state: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
+    },
+    /// Release deprovisions the mass-deprovision guard held (all of the tenant's, or one
+    /// by id) to the worker, which carries them out upstream. Failed ones are retried.
+    Approve {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: Option<i64>,
     },
     /// Re-queue failed jobs now: all of them, a tenant's, or one by id.
     Retry {
@@ -118,6 +147,19 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Jobs { command } => jobs(command).await,
+        Command::Reconcile {
+            config,
+            tenant,
+            repair,
+            deactivate_orphans,
+            format,
+        } => {
+            let options = crate::provision::reconcile::Options {
+                repair,
+                deactivate_orphans,
+            };
+            reconcile::run(&config, &tenant, options, format).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,11 +177,16 @@ async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let _worker = app::start_worker(&state, &config.worker);
+    let _reconcilers = app::start_reconcilers(&state);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;
-    tracing::info!(listen = %config.server.listen, tenants = config.tenants.len(), "scim-bridge serving");
-    app::serve(state, listener).await.map_err(|e| e.to_string())
+    tracing::info!(listen = %config.server.listen, tenants = config.tenants.len(), https = config.server.tls.is_some(), "scim-bridge serving");
+    match &config.server.tls {
+        Some(tls) => app::serve_tls(state, listener, tls).await,
+        None => app::serve(state, listener).await,
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// Applies the migrations and exits: run once per release before replicas that
@@ -178,15 +225,22 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
             state,
             limit,
         } => {
-            let state = match state.as_deref() {
-                None => None,
-                Some(s) => Some(crate::store::JobState::parse(s).ok_or_else(|| {
-                    format!("unknown state {s:?}; use pending, running or failed")
-                })?),
+            let (job_state, deprovision_state) = match state.as_deref() {
+                None => (None, None),
+                Some("held") => (None, Some(crate::store::DeprovisionState::Held)),
+                Some(s) => {
+                    let parsed = crate::store::JobState::parse(s).ok_or_else(|| {
+                        format!("unknown state {s:?}; use pending, running, failed or held")
+                    })?;
+                    (Some(parsed), crate::store::DeprovisionState::parse(s))
+                }
             };
             let store = open_store(&config).await?;
+            if deprovision_state == Some(crate::store::DeprovisionState::Held) {
+                return print_deprovisions(store.as_ref(), tenant.as_deref(), None, limit).await;
+            }
             let jobs = store
-                .list_jobs(tenant.as_deref(), state, limit)
+                .list_jobs(tenant.as_deref(), job_state, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -206,6 +260,12 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
                 );
             }
             println!("{} job(s)", jobs.len());
+            print_deprovisions(store.as_ref(), tenant.as_deref(), deprovision_state, limit).await
+        }
+        JobsCommand::Approve { config, tenant, id } => {
+            let store = open_store(&config).await?;
+            let n = approve_deprovisions(store.as_ref(), &tenant, id).await?;
+            println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
             Ok(())
         }
         JobsCommand::Retry { config, tenant, id } => {
@@ -218,6 +278,80 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Deprovisions waiting for approval or for the worker (the guard's `done` rows are
+/// only its count, and not shown).
+async fn print_deprovisions(
+    store: &dyn crate::store::Store,
+    tenant: Option<&str>,
+    state: Option<crate::store::DeprovisionState>,
+    limit: u32,
+) -> Result<(), String> {
+    use crate::store::DeprovisionState;
+    let all = store
+        .list_deprovisions(tenant, state, u32::MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    let waiting: Vec<_> = all
+        .iter()
+        .filter(|d| d.state != DeprovisionState::Done)
+        .take(limit as usize)
+        .collect();
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    println!();
+    println!(
+        "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} last error",
+        "deprov", "tenant", "user", "action", "state", "created"
+    );
+    for d in &waiting {
+        println!(
+            "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} {}",
+            d.id,
+            d.request.tenant,
+            d.request.user_id,
+            d.request.action.as_str(),
+            d.state.as_str(),
+            d.created.to_rfc3339(),
+            d.last_error.as_deref().unwrap_or("")
+        );
+    }
+    let held = waiting
+        .iter()
+        .filter(|d| d.state == DeprovisionState::Held)
+        .count();
+    println!("{} deprovision(s), {held} held: release with `scim-bridge jobs approve --tenant T [--id N]`", waiting.len());
+    Ok(())
+}
+
+/// `jobs approve`: held (and failed) deprovisions of `tenant` become pending for the
+/// worker; the audit records the release.
+pub async fn approve_deprovisions(
+    store: &dyn crate::store::Store,
+    tenant: &str,
+    id: Option<i64>,
+) -> Result<u64, String> {
+    let n = store
+        .approve_deprovisions(tenant, id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let entry = crate::store::AuditEntry {
+        at: chrono::Utc::now(),
+        tenant: tenant.to_string(),
+        actor: "cli".into(),
+        resource_type: "Tenant".into(),
+        resource_id: tenant.to_string(),
+        action: "deprovision_approve".into(),
+        outcome: "ok".into(),
+        detail: serde_json::json!({"released": n, "id": id}),
+    };
+    store
+        .append_audit(&entry)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(n)
 }
 
 async fn check_config(path: PathBuf) -> Result<(), String> {

@@ -69,12 +69,33 @@ pub struct ServerConfig {
     pub max_page_size: u32,
     /// Largest request body in bytes.
     pub max_body_bytes: usize,
-    /// Longest a SCIM request may take before the bridge answers 503 with Retry-After,
-    /// kept under the IdPs' own timeouts (Entra and Okta give up after about 30 s) so the
-    /// IdP hears the truth and retries instead of seeing a hang.
-    pub idp_timeout_secs: u64,
+    /// A request still unanswered after this long is answered 503 with `Retry-After`, so
+    /// a stuck database or upstream never holds an IdP's connection open indefinitely.
+    /// Default 20 s: under the IdPs' own timeouts (about 30 s), so the IdP hears a 503
+    /// and retries rather than timing out itself.
+    pub request_timeout_secs: u64,
     /// Bearer token `/metrics` requires; without it `/metrics` is open.
     pub metrics_token: Option<SecretRef>,
+    /// Serve HTTPS directly instead of behind a TLS-terminating proxy.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Certificate and key (PEM) for serving HTTPS. Both files are re-read on SIGHUP and
+/// when their modification time changes, so a renewed certificate needs no restart.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert_path: std::path::PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_path: std::path::PathBuf,
+    /// How often the files' modification times are checked.
+    #[serde(default = "default_tls_poll")]
+    pub reload_poll_secs: u64,
+}
+
+fn default_tls_poll() -> u64 {
+    5
 }
 
 impl Default for ServerConfig {
@@ -84,8 +105,9 @@ impl Default for ServerConfig {
             public_url: None,
             max_page_size: 1000,
             max_body_bytes: 4 * 1024 * 1024,
-            idp_timeout_secs: 20,
+            request_timeout_secs: 20,
             metrics_token: None,
+            tls: None,
         }
     }
 }
@@ -149,7 +171,58 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub groups: GroupMappingConfig,
+    /// Read upstream but never write: each write the bridge would make is logged and
+    /// audited with its request, and the IdP is answered as if it had succeeded.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Seconds between reconcile runs inside `serve`; unset = no periodic run.
+    #[serde(default)]
+    pub reconcile_interval_secs: Option<u64>,
+    /// Whether the periodic reconcile also repairs (enqueues sync jobs, re-creates
+    /// missing users); by default it only reports.
+    #[serde(default)]
+    pub reconcile_repair: bool,
+    #[serde(default)]
+    pub limits: TenantLimits,
+    /// Pauses upstream deprovisioning after too many in a window; off when absent.
+    pub deprovision_guard: Option<DeprovisionGuardConfig>,
     pub bandwidth: BandwidthSection,
+}
+
+/// What one tenant's IdP may send, so that one misbehaving IdP cannot starve the others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TenantLimits {
+    /// Sustained SCIM requests per second; absent = unlimited. Over it: 429 with `Retry-After`.
+    pub requests_per_second: Option<u32>,
+    /// Requests allowed at once above the sustained rate (defaults to `requests_per_second`).
+    pub burst: Option<u32>,
+    /// Most member values one Group POST, PUT or PATCH may carry; more is 400 `invalidValue`.
+    pub max_members_per_request: usize,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            requests_per_second: None,
+            burst: None,
+            max_members_per_request: 1000,
+        }
+    }
+}
+
+/// More than `max` upstream deactivations/deletions within `window_secs` holds further
+/// ones (SCIM still answers) until `scim-bridge jobs approve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeprovisionGuardConfig {
+    pub max: u32,
+    #[serde(default = "default_guard_window")]
+    pub window_secs: u64,
+}
+
+fn default_guard_window() -> u64 {
+    3600
 }
 
 /// How IdP groups grant Bandwidth access. Groups no rule matches are stored and served
@@ -397,6 +470,10 @@ mod tests {
             acme.bandwidth.client_secret,
             Some(SecretRef::Env { .. })
         ));
+        assert_eq!(acme.limits.max_members_per_request, 1000);
+        let guard = acme.deprovision_guard.as_ref().unwrap();
+        assert_eq!((guard.max, guard.window_secs), (50, 3600));
+        assert_eq!(config.server.request_timeout_secs, 20);
     }
 
     const MINIMAL: &str = r#"
@@ -422,6 +499,18 @@ mod tests {
         assert_eq!(config.server.max_page_size, 1000);
         assert!(config.database.migrate_on_start);
         assert_eq!(config.database.acquire_timeout_secs, 10);
+    }
+
+    #[test]
+    fn tls_takes_certificate_and_key_paths() {
+        let text =
+            format!("[server.tls]\ncert_path = \"/c.pem\"\nkey_path = \"/k.pem\"\n{MINIMAL}");
+        let tls = Config::from_toml_str(&text).unwrap().server.tls.unwrap();
+        assert_eq!(tls.cert_path, std::path::Path::new("/c.pem"));
+        assert_eq!(tls.reload_poll_secs, 5);
+        assert!(
+            Config::from_toml_str(&format!("[server.tls]\ncert_path = \"/c\"\n{MINIMAL}")).is_err()
+        );
     }
 
     #[test]

@@ -11,4 +11,5 @@ pub mod secret;
 pub mod store;
 pub mod target;
 pub mod telemetry;
+pub mod tls;
 pub mod worker;

@@ -1,7 +1,9 @@
 //! The job worker: claims `sync_user` jobs and brings each user's upstream roles, admin
 //! scope and accounts to what its groups say. It reads the upstream user first and
 //! writes only when something differs; failures retry with exponential backoff and full
-//! jitter, and a job out of attempts is marked failed and shown, never dropped.
+//! jitter, and a job out of attempts is marked failed and shown, never dropped. It also
+//! carries out the deprovisions an admin released from the mass-deprovision guard
+//! (`deprovisions.rs`).
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,11 +13,13 @@ use rand::Rng;
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use crate::config::WorkerConfig;
+use crate::config::{DeactivatePolicy, WorkerConfig};
 use crate::provision::mapping::{is_active, map_user};
 use crate::provision::{user_key, Provisioner, Tenant};
 use crate::store::{AuditEntry, Job, StoreError, SyncState, UpstreamLink};
-use crate::target::{DesiredUser, TargetError};
+use crate::target::{AccountScope, DesiredUser, TargetError};
+
+mod deprovisions;
 
 #[derive(Clone)]
 pub struct Worker {
@@ -95,7 +99,20 @@ impl Worker {
                     continue;
                 }
             };
-            if jobs.is_empty() {
+            // Approved deprovisions (see `deprovisions.rs`); rare, so they share the budget.
+            let deprovisions = match self
+                .provisioner
+                .store
+                .claim_deprovisions(concurrency, lease)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim deprovisions");
+                    vec![]
+                }
+            };
+            if jobs.is_empty() && deprovisions.is_empty() {
                 tokio::select! {
                     _ = self.provisioner.jobs_ready.notified() => {}
                     _ = tokio::time::sleep(poll) => {}
@@ -110,6 +127,10 @@ impl Worker {
                 running.spawn(crate::telemetry::with_request_id(id, async move {
                     worker.finish(job).await
                 }));
+            }
+            for deprovision in deprovisions {
+                let worker = self.clone();
+                running.spawn(async move { worker.finish_deprovision(deprovision).await });
             }
             while running.join_next().await.is_some() {}
         }
@@ -224,6 +245,76 @@ impl Worker {
         }
     }
 
+    /// Brings an inactive user's upstream user to what the deactivation policy says:
+    /// deactivated (roles kept), or active without roles. Writes only when it differs.
+    async fn sync_inactive(
+        &self,
+        tenant: &Tenant,
+        user: &crate::store::UserRecord,
+        upstream_id: &str,
+    ) -> Result<Done, JobError> {
+        let unchanged = Done {
+            upstream: "unchanged",
+            notes: vec![],
+        };
+        let (active, roles, account_scope, upstream) = match tenant.policy.on_deactivate {
+            DeactivatePolicy::Deactivate => (false, None, None, "deactivated"),
+            DeactivatePolicy::StripRoles => (
+                true,
+                Some(Vec::new()),
+                Some(AccountScope::default()),
+                "roles removed",
+            ),
+            // The deactivation deleted the upstream user and unlinked it.
+            DeactivatePolicy::Delete => return Ok(unchanged),
+        };
+        let Some(current) = tenant.target.get_user(upstream_id).await? else {
+            return Ok(unchanged);
+        };
+        let mapped = map_user(
+            &user.resource,
+            &user.link.upstream_username,
+            tenant.target.phone_format(),
+        )
+        .map_err(|e| JobError::Permanent(e.detail))?;
+        let desired = DesiredUser {
+            roles,
+            account_scope,
+            active,
+            ..mapped.user
+        };
+        let same = current.active == desired.active
+            && current.first_name == desired.first_name
+            && current.last_name == desired.last_name
+            && current.email.eq_ignore_ascii_case(&desired.email)
+            && current.phone == desired.phone
+            && desired.roles.as_ref().is_none_or(|r| *r == current.roles)
+            && desired
+                .account_scope
+                .is_none_or(|s| s == current.account_scope);
+        if same {
+            return Ok(unchanged);
+        }
+        let after = tenant.target.update_user(upstream_id, &desired).await?;
+        let link = UpstreamLink {
+            roles: after.roles.clone(),
+            account_scope: after.account_scope,
+            accounts: after.accounts.clone(),
+            sync_state: SyncState::Synced,
+            last_error: None,
+            last_synced_at: Some(Utc::now()),
+            ..user.link.clone()
+        };
+        self.provisioner
+            .store
+            .update_user_link(&tenant.name, &user.id, &link)
+            .await?;
+        Ok(Done {
+            upstream,
+            notes: vec![],
+        })
+    }
+
     async fn sync_user(&self, job: &Job) -> Result<Done, JobError> {
         let store = &self.provisioner.store;
         let tenant = self.tenants.get(&job.tenant).ok_or_else(|| {
@@ -238,12 +329,14 @@ impl Worker {
         let Some(user) = store.get_user(&job.tenant, &job.user_id).await? else {
             return nothing("unchanged");
         };
-        // Deactivated users are not given roles back; reactivation syncs them.
         let Some(upstream_id) = user.link.upstream_id.clone() else {
             return nothing("unchanged");
         };
+        // Deactivated users are not given roles back (reactivation syncs them), but
+        // their upstream user is held to the deprovisioning policy, so a reconcile
+        // repair undoes a hand-made reactivation.
         if !is_active(&user.resource) {
-            return nothing("unchanged");
+            return self.sync_inactive(tenant, &user, &upstream_id).await;
         }
         let mut access = self
             .provisioner

@@ -231,7 +231,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
 #[tokio::test]
 async fn an_open_breaker_answers_503_at_once_then_recovers() {
     let h = Harness::start(Options {
-        bandwidth_toml: "breaker_failures = 3".into(),
+        extra_toml: "breaker_failures = 3".into(),
         breaker_cooldown_secs: 2,
         ..Options::default()
     })
@@ -292,7 +292,7 @@ async fn an_open_breaker_answers_503_at_once_then_recovers() {
 #[tokio::test]
 async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
     let h = Harness::start(Options {
-        bandwidth_toml: "max_rate_limit_wait_secs = 1".into(),
+        extra_toml: "max_rate_limit_wait_secs = 1".into(),
         ..Options::default()
     })
     .await;
@@ -316,7 +316,7 @@ async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
 #[tokio::test]
 async fn a_slow_upstream_is_503_before_the_idp_deadline_and_the_retry_links() {
     let h = Harness::start(Options {
-        server_toml: "idp_timeout_secs = 1".into(),
+        extra_toml: "[server]\nrequest_timeout_secs = 1".into(),
         ..Options::default()
     })
     .await;
@@ -541,7 +541,7 @@ async fn metrics_are_scraped_and_request_ids_travel() {
 #[tokio::test]
 async fn metrics_can_require_a_token() {
     let h = Harness::start(Options {
-        server_toml: "metrics_token = \"scrape-secret\"".into(),
+        extra_toml: "[server]\nmetrics_token = \"scrape-secret\"".into(),
         ..Options::default()
     })
     .await;

@@ -7,6 +7,7 @@
 //! they print that they were skipped. `cargo test --test store_suite sqlite::` or
 //! `postgres::` runs one backend.
 mod store_suite {
+    pub mod deprovisions;
     pub mod groups;
     pub mod jobs;
     pub mod support;
@@ -97,6 +98,7 @@ suite! {
     users::user_link_update_keeps_version,
     users::existing_users_picks_the_tenants_users,
     users::concurrent_updates_of_one_version_serialise,
+    users::point_lookups_see_every_commit,
     groups::insert_group_with_members_enqueues_each,
     groups::group_display_name_and_external_id_are_unique,
     groups::update_group_diffs_members,
@@ -117,4 +119,9 @@ suite! {
     jobs::list_jobs_filters,
     jobs::concurrent_claimers_never_share_a_job,
     jobs::concurrent_enqueues_coalesce,
+    deprovisions::guard_holds_after_the_limit,
+    deprovisions::a_window_that_has_passed_does_not_count,
+    deprovisions::approve_claim_and_finish,
+    deprovisions::an_expired_lease_is_claimed_again,
+    deprovisions::concurrent_admissions_share_one_limit,
 }

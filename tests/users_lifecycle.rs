@@ -25,6 +25,15 @@ async fn lifecycle(dialect: Dialect) {
         .unwrap()
         .ends_with(&format!("/Users/{id}")));
     assert_eq!(headers["etag"], "W/\"1\"");
+    // The admin (and bench/run.sh) can tell the upstream's share of the answer time.
+    let timing = headers["server-timing"].to_str().unwrap();
+    let upstream_ms: f64 = timing
+        .strip_prefix("upstream;dur=")
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(|| panic!("Server-Timing {timing}"));
+    assert!(upstream_ms > 0.0, "{timing}");
+    assert!(timing.contains("call"), "{timing}");
     assert!(
         body.get("password").is_none(),
         "password must never be returned"
@@ -55,9 +64,10 @@ async fn lifecycle(dialect: Dialect) {
     assert_eq!(found["totalResults"], 1);
     assert_eq!(found["Resources"][0]["id"], id.as_str());
 
-    // Get.
-    let (status, _, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    // Get: answered from the store alone, so no upstream timing.
+    let (status, get_headers, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(get_headers.get("server-timing").is_none());
     assert_eq!(got["userName"], "jdoe@example.com");
 
     // PUT with a new family name.

@@ -26,7 +26,8 @@ impl ApiError {
             retry_after: None,
         }
     }
-    fn retry(mut self, secs: u64) -> Self {
+    /// Adds `Retry-After: secs`.
+    pub fn retry(mut self, secs: u64) -> Self {
         self.retry_after = Some(secs);
         self
     }

@@ -6,8 +6,10 @@ mod discovery;
 pub mod error;
 pub mod extract;
 mod groups;
+mod limits;
 mod list;
 pub mod observe;
+mod timing;
 mod users;
 
 use std::sync::Arc;
@@ -32,8 +34,8 @@ pub struct AppState {
     pub scim_base: String,
     pub max_page_size: u64,
     pub max_body_bytes: usize,
-    /// How long a SCIM request may take before the IdP is answered 503 (`server.idp_timeout_secs`).
-    pub idp_timeout: std::time::Duration,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: std::time::Duration,
     /// Bearer token `/metrics` requires, if any (`server.metrics_token`).
     pub metrics_token: Option<secrecy::SecretString>,
 }
@@ -68,15 +70,14 @@ pub fn router(app: AppState) -> Router {
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
         .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        // Layers run outermost-last: authentication first, then the caller's tenant budget.
+        .route_layer(middleware::from_fn(limits::per_tenant_rate))
         .route_layer(middleware::from_fn_with_state(
             app.clone(),
             auth::require_caller,
         ))
-        .route_layer(middleware::from_fn_with_state(
-            app.clone(),
-            observe::deadline,
-        ))
-        .route_layer(middleware::from_fn(observe::record));
+        .route_layer(middleware::from_fn(observe::record))
+        .layer(middleware::from_fn(timing::server_timing));
     Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
@@ -85,6 +86,10 @@ pub fn router(app: AppState) -> Router {
         .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
         .layer(middleware::map_response(
             extract::scim_errors_for_bare_statuses,
+        ))
+        .layer(middleware::from_fn_with_state(
+            app.request_timeout,
+            limits::deadline,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(observe::request_context))

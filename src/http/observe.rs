@@ -1,5 +1,5 @@
-//! What wraps every request: its request id and log span, the SCIM request metrics, the
-//! IdP deadline, and the `/metrics` endpoint.
+//! What wraps every request: its request id and log span, the SCIM request metrics, and
+//! the `/metrics` endpoint.
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -10,7 +10,6 @@ use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 use tracing::Instrument;
 
-use super::error::ApiError;
 use super::AppState;
 use crate::store::JobState;
 use crate::telemetry::{self, REQUEST_ID_HEADER};
@@ -70,35 +69,6 @@ pub async fn record(request: Request, next: Next) -> Response {
     .record(start.elapsed().as_secs_f64());
     response
 }
-
-/// Answers 503 with `Retry-After` when a request outlasts the IdP deadline, before the
-/// IdP gives up on its own. The request's work is dropped where it stands: nothing is
-/// stored after an upstream write that did not complete (store writes follow upstream
-/// ones, and transactions roll back when dropped), and a create that may have happened
-/// upstream left its create intent, so the IdP's retry links that user instead of
-/// creating a second one.
-pub async fn deadline(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(app.idp_timeout, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            metrics::counter!("scim_bridge_scim_deadline_exceeded_total").increment(1);
-            tracing::warn!(
-                timeout_secs = app.idp_timeout.as_secs_f64(),
-                "request outlasted the IdP deadline; answering 503"
-            );
-            let mut e = ApiError::new(
-                503,
-                None,
-                "Bandwidth did not answer in time; the change may not have been made, retry later",
-            );
-            e.retry_after = Some(RETRY_AFTER_DEADLINE_SECS);
-            e.into_response()
-        }
-    }
-}
-
-/// What the IdP is told to wait after a deadline: long enough for a slow upstream to catch up.
-const RETRY_AFTER_DEADLINE_SECS: u64 = 10;
 
 /// Prometheus text. With `server.metrics_token` set, the scraper must present it as a
 /// bearer token; without, the endpoint is open (it names tenants and accounts, nothing

@@ -81,6 +81,53 @@ fn display_name(resource: &Value) -> &str {
         .unwrap_or_default()
 }
 
+/// Refuses a member list longer than the tenant allows in one request, before any work.
+fn check_member_count(caller: &Caller, count: usize) -> std::result::Result<(), ScimError> {
+    let max = caller.tenant.max_members_per_request;
+    if count > max {
+        return Err(ScimError::invalid_value(format!(
+            "{count} members in one request; at most {max} are accepted (limits.max_members_per_request); send them in several requests"
+        )));
+    }
+    Ok(())
+}
+
+/// How many member values a PATCH carries: the `value` of every operation whose path
+/// names `members` (a list or a single member), plus `members` inside path-less values.
+fn patch_member_count(body: &Value) -> usize {
+    let count = |v: &Value| match v {
+        Value::Array(items) => items.len(),
+        Value::Null => 0,
+        _ => 1,
+    };
+    let ops = body
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("Operations")))
+        .and_then(|(_, v)| v.as_array());
+    ops.into_iter()
+        .flatten()
+        .map(|op| {
+            let value = op.get("value").unwrap_or(&Value::Null);
+            match op.get("path").and_then(Value::as_str) {
+                Some(path)
+                    if path
+                        .trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("members") =>
+                {
+                    count(value)
+                }
+                Some(_) => 0,
+                None => value
+                    .as_object()
+                    .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("members")))
+                    .map(|(_, v)| count(v))
+                    .unwrap_or(0),
+            }
+        })
+        .sum()
+}
+
 impl Provisioner {
     /// Refuses member ids that are not users of this tenant, naming them.
     async fn check_members(&self, caller: &Caller, ids: &[String]) -> Result<()> {
@@ -146,6 +193,7 @@ impl Provisioner {
 
     pub async fn create_group(&self, caller: &Caller, body: Value) -> Result<GroupView> {
         let (resource, members) = sanitize_group(body)?;
+        check_member_count(caller, members.len())?;
         self.check_members(caller, &members).await?;
         let now = Utc::now();
         let group = GroupRecord {
@@ -215,6 +263,7 @@ impl Provisioner {
         if_match: Option<&str>,
     ) -> Result<GroupView> {
         let (resource, members) = sanitize_group(body)?;
+        check_member_count(caller, members.len())?;
         let _guard = self
             .locks
             .lock(format!("{}/Group/{id}", caller.tenant.name))
@@ -246,6 +295,7 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<GroupView> {
+        check_member_count(caller, patch_member_count(&body))?;
         let _guard = self
             .locks
             .lock(format!("{}/Group/{id}", caller.tenant.name))

@@ -1,15 +1,18 @@
 //! The bridge's own logic: what a SCIM change means upstream, under the tenant's
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
+pub mod drift;
 pub mod groups;
+pub mod guard;
 pub mod mapping;
+pub mod reconcile;
 pub mod render;
 pub mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::config::{GroupMappingConfig, PolicyConfig, TenantConfig};
+use crate::config::{DeprovisionGuardConfig, GroupMappingConfig, PolicyConfig, TenantConfig};
 use crate::scim::error::{ScimError, ScimType};
 use crate::store::{Store, StoreError};
 use crate::target::{AccountScope, Target, TargetError};
@@ -23,6 +26,28 @@ pub struct Tenant {
     pub policy: PolicyConfig,
     pub groups: GroupMappingConfig,
     pub target: Arc<dyn Target>,
+    /// How often `serve` reconciles this tenant; `None` = never.
+    pub reconcile_interval: Option<std::time::Duration>,
+    pub reconcile_repair: bool,
+    /// Most member values one Group write may carry.
+    pub max_members_per_request: usize,
+    /// The tenant's inbound request budget; `None` = unlimited.
+    pub inbound_limit: Option<governor::DefaultDirectRateLimiter>,
+    pub deprovision_guard: Option<DeprovisionGuardConfig>,
+}
+
+/// The inbound limiter `requests_per_second` and `burst` describe (none for 0 or absent).
+fn inbound_limiter(
+    limits: &crate::config::TenantLimits,
+) -> Option<governor::DefaultDirectRateLimiter> {
+    let rate = std::num::NonZeroU32::new(limits.requests_per_second?)?;
+    let burst = limits
+        .burst
+        .and_then(std::num::NonZeroU32::new)
+        .unwrap_or(rate);
+    Some(governor::RateLimiter::direct(
+        governor::Quota::per_second(rate).allow_burst(burst),
+    ))
 }
 
 impl Tenant {
@@ -35,6 +60,14 @@ impl Tenant {
             policy: config.policy.clone(),
             groups: config.groups.clone(),
             target,
+            reconcile_interval: config
+                .reconcile_interval_secs
+                .filter(|secs| *secs > 0)
+                .map(std::time::Duration::from_secs),
+            reconcile_repair: config.reconcile_repair,
+            max_members_per_request: config.limits.max_members_per_request,
+            inbound_limit: inbound_limiter(&config.limits),
+            deprovision_guard: config.deprovision_guard.clone(),
         }
     }
 

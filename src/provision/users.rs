@@ -2,20 +2,23 @@
 //! upstream call happens first, then the local commit, so the IdP sees real errors and
 //! nothing is stored for a write that did not happen upstream.
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::access::{scim_roles, Access};
+use super::guard::{held_note, Gate, HELD};
 use super::mapping::{is_active, map_user, Mapped};
-use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result};
+use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result, Tenant};
 use crate::config::{DeactivatePolicy, DeletePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::{patch, schema};
 use crate::store::{
-    fold, AuditEntry, ListPage, ListQuery, StoreError, SyncState, UpstreamLink, UserRecord,
+    fold, AuditEntry, DeprovisionAction, ListPage, ListQuery, StoreError, SyncState, UpstreamLink,
+    UserRecord,
 };
 use crate::target::{DesiredUser, TargetError, UpstreamUser};
 
@@ -182,7 +185,7 @@ impl Provisioner {
 
     /// The upstream user to write: mapped attributes, plus access when this call sets it
     /// (`None` keeps upstream's roles, scope and accounts, which the job worker owns).
-    fn desired(mapped: &Mapped, access: Option<&Access>, active: bool) -> DesiredUser {
+    pub(crate) fn desired(mapped: &Mapped, access: Option<&Access>, active: bool) -> DesiredUser {
         DesiredUser {
             roles: access.map(Access::roles),
             account_scope: access.map(|a| a.scope),
@@ -529,26 +532,27 @@ impl Provisioner {
                 upstream = if how == "created" { "re-created" } else { how };
             }
             (None, _, false) => {}
-            (Some(uid), true, false) => match policy.on_deactivate {
-                DeactivatePolicy::Deactivate => {
-                    let desired = Self::desired(&mapped, None, false);
-                    link = synced_link(&tenant.target.update_user(&uid, &desired).await?);
-                    upstream = "deactivated";
+            (Some(uid), true, false) => match self
+                .deprovision_gate(
+                    caller,
+                    &old.id,
+                    &uid,
+                    &upstream_username,
+                    deactivate_action(policy.on_deactivate),
+                    &new,
+                )
+                .await?
+            {
+                Gate::Held(id) => {
+                    link.sync_state = SyncState::Held;
+                    link.last_error = Some(held_note(&tenant.name, id));
+                    notes.push(held_note(&tenant.name, id));
+                    upstream = HELD;
                 }
-                DeactivatePolicy::StripRoles => {
-                    let desired = Self::desired(&mapped, Some(&Access::default()), true);
-                    link = synced_link(&tenant.target.update_user(&uid, &desired).await?);
-                    upstream = "roles removed";
-                }
-                DeactivatePolicy::Delete => {
-                    tenant.target.delete_user(&uid).await?;
-                    link = UpstreamLink {
-                        upstream_username,
-                        sync_state: SyncState::Deprovisioned,
-                        last_synced_at: Some(Utc::now()),
-                        ..UpstreamLink::default()
-                    };
-                    upstream = "deleted";
+                Gate::Now => {
+                    upstream = self
+                        .deactivate_upstream(caller, &uid, &mapped, upstream_username, &mut link)
+                        .await?;
                 }
             },
             (Some(uid), false, true) => {
@@ -562,6 +566,8 @@ impl Provisioner {
                 );
                 upstream = "reactivated";
             }
+            // Writing an inactive user upstream would carry out the held deactivation.
+            (Some(_), _, false) if link.sync_state == SyncState::Held => upstream = HELD,
             (Some(uid), _, active) if changed || resend => {
                 let keep_active = active || policy.on_deactivate == DeactivatePolicy::StripRoles;
                 let desired = Self::desired(&mapped, None, keep_active);
@@ -591,6 +597,40 @@ impl Provisioner {
             self.jobs_ready.notify_one();
         }
         Ok((user, Outcome { notes, upstream }))
+    }
+
+    /// Carries out the tenant's deactivation policy on upstream user `uid` now.
+    async fn deactivate_upstream(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        mapped: &Mapped,
+        upstream_username: String,
+        link: &mut UpstreamLink,
+    ) -> Result<&'static str> {
+        let tenant = &caller.tenant;
+        Ok(match tenant.policy.on_deactivate {
+            DeactivatePolicy::Deactivate => {
+                let desired = Self::desired(mapped, None, false);
+                *link = synced_link(&tenant.target.update_user(uid, &desired).await?);
+                "deactivated"
+            }
+            DeactivatePolicy::StripRoles => {
+                let desired = Self::desired(mapped, Some(&Access::default()), true);
+                *link = synced_link(&tenant.target.update_user(uid, &desired).await?);
+                "roles removed"
+            }
+            DeactivatePolicy::Delete => {
+                tenant.target.delete_user(uid).await?;
+                *link = UpstreamLink {
+                    upstream_username,
+                    sync_state: SyncState::Deprovisioned,
+                    last_synced_at: Some(Utc::now()),
+                    ..UpstreamLink::default()
+                };
+                "deleted"
+            }
+        })
     }
 
     /// Updates the linked upstream user; if it was deleted behind the bridge's back and
@@ -634,6 +674,54 @@ impl Provisioner {
         }
     }
 
+    /// Reconcile's repair of an active user whose upstream user is gone: under the
+    /// user's lock, checks again that it is gone, then creates it as the IdP last wrote
+    /// it (with its groups' access) and links it, keeping the SCIM id. `Ok(false)` when
+    /// there was nothing to do (the user became inactive, was deleted, or its upstream
+    /// user is there after all).
+    pub async fn recreate_missing(&self, tenant: &Arc<Tenant>, id: &str) -> Result<bool> {
+        let caller = Caller {
+            tenant: tenant.clone(),
+            credential_id: "reconcile".into(),
+        };
+        let _guard = self.lock(user_key(&tenant.name, id)).await?;
+        let Some(user) = self.store.get_user(&tenant.name, id).await? else {
+            return Ok(false);
+        };
+        if !is_active(&user.resource) {
+            return Ok(false);
+        }
+        if let Some(uid) = &user.link.upstream_id {
+            if tenant.target.get_user(uid).await?.is_some() {
+                return Ok(false);
+            }
+        }
+        let result = async {
+            let mapped = map_user(
+                &user.resource,
+                &user.link.upstream_username,
+                tenant.target.phone_format(),
+            )?;
+            let access = self.desired_access(tenant, id, &user.resource).await?;
+            let desired = Self::desired(&mapped, Some(&access), true);
+            let (upstream, how) = self.create_upstream(&caller, id, &desired, true).await?;
+            self.store
+                .clear_create_intent(&tenant.name, &desired.username)
+                .await?;
+            self.store
+                .update_user_link(&tenant.name, id, &synced_link(&upstream))
+                .await?;
+            Ok(Outcome {
+                notes: mapped.notes,
+                upstream: if how == "created" { "re-created" } else { how },
+            })
+        }
+        .await;
+        self.audit(&caller, id, "reconcile_recreate", result.as_ref())
+            .await;
+        result.map(|_| true)
+    }
+
     pub async fn delete_user(
         &self,
         caller: &Caller,
@@ -651,7 +739,29 @@ impl Provisioner {
     async fn delete_user_locked(&self, caller: &Caller, old: &UserRecord) -> Result<Outcome> {
         let tenant = &caller.tenant;
         let mut upstream = "none linked";
-        if let Some(uid) = &old.link.upstream_id {
+        let mut notes = vec![];
+        let action = match tenant.policy.on_delete {
+            DeletePolicy::Delete => DeprovisionAction::Delete,
+            DeletePolicy::Deactivate => DeprovisionAction::Deactivate,
+        };
+        let gate = match &old.link.upstream_id {
+            Some(uid) => {
+                self.deprovision_gate(
+                    caller,
+                    &old.id,
+                    uid,
+                    &old.link.upstream_username,
+                    action,
+                    &old.resource,
+                )
+                .await?
+            }
+            None => Gate::Now,
+        };
+        if let Gate::Held(id) = gate {
+            upstream = HELD;
+            notes.push(held_note(&tenant.name, id));
+        } else if let Some(uid) = &old.link.upstream_id {
             match tenant.policy.on_delete {
                 DeletePolicy::Delete => {
                     tenant.target.delete_user(uid).await?;
@@ -672,10 +782,16 @@ impl Provisioner {
             }
         }
         self.store.delete_user(&tenant.name, &old.id).await?;
-        Ok(Outcome {
-            notes: vec![],
-            upstream,
-        })
+        Ok(Outcome { notes, upstream })
+    }
+}
+
+/// The upstream deprovision a deactivation is under the tenant's policy.
+fn deactivate_action(policy: DeactivatePolicy) -> DeprovisionAction {
+    match policy {
+        DeactivatePolicy::Deactivate => DeprovisionAction::Deactivate,
+        DeactivatePolicy::StripRoles => DeprovisionAction::StripRoles,
+        DeactivatePolicy::Delete => DeprovisionAction::Delete,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Persistence of the bridge's state: SCIM resources as JSON with indexed columns, the
 //! link of each SCIM user to its upstream user, create intents, and the audit log.
 //! One trait, one module per database, one migrations folder per database.
+pub mod deprovision;
 pub mod postgres;
 pub mod sql_filter;
 pub mod sqlite;
@@ -9,6 +10,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use deprovision::{
+    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
+};
 
 use crate::scim::filter::{AttrPath, Filter};
 use crate::target::AccountScope;
@@ -49,6 +54,9 @@ pub enum SyncState {
     Failed,
     /// Deleted upstream by the deactivation policy; reactivation re-creates it.
     Deprovisioned,
+    /// Its deactivation or deletion waits for approval (mass-deprovision guard); the
+    /// upstream user is untouched until then.
+    Held,
 }
 
 impl SyncState {
@@ -58,6 +66,7 @@ impl SyncState {
             SyncState::Pending => "pending",
             SyncState::Failed => "failed",
             SyncState::Deprovisioned => "deprovisioned",
+            SyncState::Held => "held",
         }
     }
 }
@@ -223,6 +232,14 @@ pub trait Store: Send + Sync {
         Ok(SharedLock::local())
     }
 
+    /// Like [`Store::lock`] without waiting: `None` when another process holds `key`.
+    /// For work that one process at a time should do and the others may skip (the
+    /// periodic reconcile).
+    async fn try_lock(&self, key: &str) -> Result<Option<SharedLock>, StoreError> {
+        let _ = key;
+        Ok(Some(SharedLock::local()))
+    }
+
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError>;
     async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError>;
     /// Writes `user` if the stored version is still `user.version - 1`.
@@ -354,6 +371,41 @@ pub trait Store: Send + Sync {
         tenant: Option<&str>,
         job_id: Option<i64>,
     ) -> Result<u64, StoreError>;
+
+    // Deprovisions under the mass-deprovision guard (see `deprovision.rs`).
+
+    /// Records `request` and decides, atomically across replicas, whether it runs now
+    /// (fewer than `limit.max` in the window and none held) or is held. Forgets `done`
+    /// rows older than the window.
+    async fn admit_deprovision(
+        &self,
+        request: &NewDeprovision,
+        limit: &GuardLimit,
+    ) -> Result<Admission, StoreError>;
+    /// Held deprovisions of the tenant (all, or the one with `id`) become pending now,
+    /// for the worker; returns how many.
+    async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError>;
+    /// Oldest first; `None` = every tenant / every state.
+    async fn list_deprovisions(
+        &self,
+        tenant: Option<&str>,
+        state: Option<DeprovisionState>,
+        limit: u32,
+    ) -> Result<Vec<Deprovision>, StoreError>;
+    /// Claims approved deprovisions that are due, and running ones whose lease expired,
+    /// as [`Store::claim_jobs`] does for jobs.
+    async fn claim_deprovisions(
+        &self,
+        limit: u32,
+        lease: std::time::Duration,
+    ) -> Result<Vec<Deprovision>, StoreError>;
+    /// The worker's outcome: `Ok` = done; `Err((error, Some(at)))` = pending again at
+    /// `at`; `Err((error, None))` = failed for good.
+    async fn finish_deprovision(
+        &self,
+        id: i64,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Case folding for the indexed, case-insensitive columns (userName, emails). Done in
@@ -453,6 +505,12 @@ pub fn group_filter_view(group: &GroupRecord) -> Value {
         );
     }
     doc
+}
+
+/// The total of a listing told by its page alone: a first page that is not full holds
+/// every match. Saves the COUNT on the IdPs' most frequent request, the userName lookup.
+pub(crate) fn total_from_page(offset: u64, count: u64, page_len: usize) -> Option<u64> {
+    (offset == 0 && (page_len as u64) < count).then_some(page_len as u64)
 }
 
 /// The key an in-memory `sortBy` orders by: the attribute's text, case-folded; for a

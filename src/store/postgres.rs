@@ -31,12 +31,14 @@ use sqlx::{Connection, PgConnection, PgPool, Postgres, Row};
 
 use super::sql_filter::{self, Resource, SqlExpr};
 use super::{
-    fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry, GroupRecord,
-    GroupRef, Job, JobState, ListPage, ListQuery, Member, Store, StoreError, UpstreamLink,
-    UserColumns, UserRecord,
+    fold, group_filter_view, parse_timestamp, sort_key, timestamp, Admission, AuditEntry,
+    Deprovision, DeprovisionState, GroupRecord, GroupRef, GuardLimit, Job, JobState, ListPage,
+    ListQuery, Member, NewDeprovision, Store, StoreError, UpstreamLink, UserColumns, UserRecord,
 };
 use crate::scim::filter::matches;
 use crate::scim::schema;
+
+mod deprovisions;
 
 /// A pool on one PostgreSQL database (or one schema of it, see [`Self::open_in_schema`]).
 pub struct PostgresStore {
@@ -458,12 +460,9 @@ impl PostgresStore {
             let items = self
                 .select(listing, tenant, cond, &order, Some((offset, query.count)))
                 .await?;
-            // A first page that is not full already tells the total, which saves the
-            // COUNT on the IdPs' most frequent request, the userName lookup.
-            let total = if offset == 0 && (items.len() as u64) < query.count {
-                items.len() as u64
-            } else {
-                self.count(listing, tenant, cond).await?
+            let total = match super::total_from_page(offset, query.count, items.len()) {
+                Some(total) => total,
+                None => self.count(listing, tenant, cond).await?,
             };
             return Ok(ListPage { total, items });
         }
@@ -565,6 +564,18 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         Ok(super::SharedLock::held(tx))
+    }
+
+    /// `pg_try_advisory_xact_lock` on the same hash as [`Store::lock`], in a transaction
+    /// on the lock pool that holds it until the guard drops.
+    async fn try_lock(&self, key: &str) -> Result<Option<super::SharedLock>, StoreError> {
+        let mut tx = self.locks.begin().await?;
+        let taken: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await?;
+        Ok(taken.then(|| super::SharedLock::held(tx)))
     }
 
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {
@@ -1185,6 +1196,38 @@ impl Store for PostgresStore {
                 other => return other.map_err(StoreError::from),
             }
         }
+    }
+    async fn admit_deprovision(
+        &self,
+        request: &NewDeprovision,
+        limit: &GuardLimit,
+    ) -> Result<Admission, StoreError> {
+        Self::admit_deprovision(self, request, limit).await
+    }
+    async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError> {
+        Self::approve_deprovisions(self, tenant, id).await
+    }
+    async fn list_deprovisions(
+        &self,
+        tenant: Option<&str>,
+        state: Option<DeprovisionState>,
+        limit: u32,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::list_deprovisions(self, tenant, state, limit).await
+    }
+    async fn claim_deprovisions(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::claim_deprovisions(self, limit, lease).await
+    }
+    async fn finish_deprovision(
+        &self,
+        id: i64,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        Self::finish_deprovision(self, id, outcome).await
     }
 }
 

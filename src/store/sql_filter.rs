@@ -119,6 +119,26 @@ fn user_column(path: &AttrPath) -> Option<Column> {
     }
 }
 
+/// Whether `filter` is an equality on an identifying user attribute (`id`, `userName`,
+/// `externalId`): a few rows through an index, whatever the table's size. The IdPs send
+/// these before every write, so the SQLite store answers them on the calling thread.
+pub fn is_point_lookup(filter: &Filter, resource: Resource) -> bool {
+    let Filter::Compare {
+        path,
+        op: CompareOp::Eq,
+        value: CompValue::String(_),
+    } = filter
+    else {
+        return false;
+    };
+    resource == Resource::Users
+        && path.sub_attr.is_none()
+        && column(path, resource).is_some()
+        && ["id", "username", "externalid"]
+            .iter()
+            .any(|a| path.attr.eq_ignore_ascii_case(a))
+}
+
 /// The column a `sortBy` orders by in SQL, or `None` to sort in memory.
 pub fn sort_column(path: &AttrPath, resource: Resource) -> Option<&'static str> {
     if let Some(schema) = &path.schema {
@@ -264,6 +284,35 @@ mod tests {
 
     fn sql(f: &str) -> Option<SqlExpr> {
         translate(&parse_filter(f).unwrap(), Resource::Users)
+    }
+
+    #[test]
+    fn point_lookups_are_equalities_on_identifying_attributes() {
+        let point = |f: &str, r| is_point_lookup(&parse_filter(f).unwrap(), r);
+        for f in [
+            r#"userName eq "a@b.c""#,
+            r#"USERNAME EQ "a@b.c""#,
+            r#"id eq "x""#,
+            r#"externalId eq "00u1""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#,
+        ] {
+            assert!(point(f, Resource::Users), "{f}");
+        }
+        for f in [
+            r#"userName co "a""#,
+            r#"userName ne "a""#,
+            r#"displayName eq "a""#,
+            r#"emails.value eq "a@b.c""#,
+            r#"userName eq "a" or id eq "b""#,
+            r#"not (userName eq "a")"#,
+            r#"active eq true"#,
+            r#"id eq null"#,
+            r#"title eq "a""#,
+            r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:userName eq "a""#,
+        ] {
+            assert!(!point(f, Resource::Users), "{f}");
+        }
+        assert!(!point(r#"id eq "x""#, Resource::Groups));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! an upstream's shapes is one edit in one place.
 pub mod bandwidth;
 pub mod breaker;
+pub mod dry_run;
+pub mod timing;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -109,6 +111,12 @@ pub enum TargetError {
 #[async_trait]
 pub trait Target: Send + Sync {
     fn phone_format(&self) -> PhoneFormat;
+    /// Whether `DesiredUser.accounts` is written upstream. False for a system that ties
+    /// every user to one account (Bandwidth's dashboard dialect), so reconcile does not
+    /// report accounts it could never change.
+    fn manages_accounts(&self) -> bool {
+        true
+    }
     /// Creates the user. If the create may have happened although the answer was lost,
     /// the implementation looks the username up before retrying, so it never duplicates.
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError>;

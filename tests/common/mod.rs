@@ -21,13 +21,14 @@ pub struct Options {
     pub on_delete: &'static str,
     pub on_username_change: &'static str,
     pub adopt_existing: bool,
+    pub dry_run: bool,
     pub sim: SimConfig,
     /// The upstream circuit breaker's cool-down: short, so a test that makes the
     /// upstream fail and then recover does not wait out the production default.
     pub breaker_cooldown_secs: u64,
-    /// Extra TOML lines for `[server]` and `[tenants.acme.bandwidth]`.
-    pub server_toml: String,
-    pub bandwidth_toml: String,
+    /// TOML appended to the configuration (`[server]` keys, `[tenants.acme.limits]`, ...);
+    /// `{sim_url}` in it becomes the simulator's URL.
+    pub extra_toml: String,
 }
 
 impl Default for Options {
@@ -38,10 +39,10 @@ impl Default for Options {
             on_delete: "delete",
             on_username_change: "keep_upstream",
             adopt_existing: false,
+            dry_run: false,
             sim: SimConfig::default(),
             breaker_cooldown_secs: 1,
-            server_toml: String::new(),
-            bandwidth_toml: String::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -51,6 +52,10 @@ pub struct Harness {
     pub store: std::sync::Arc<dyn scim_bridge::store::Store>,
     pub sim: SimHandle,
     pub client: reqwest::Client,
+    /// The running bridge's state (provisioner, tenants), for domain calls.
+    pub app: scim_bridge::http::AppState,
+    /// The configuration the bridge runs with, as TOML (for the CLI).
+    pub config_text: String,
     _db: TestDatabase,
 }
 
@@ -178,14 +183,13 @@ pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
     };
     format!(
         r#"
-{}
-
 [database]
 url = "{db_url}"
 
 [tenants.acme]
 tokens = [{{ id = "acme-okta", sha256 = "{hash}" }}]
 base_roles = ["basicAccess"]
+dry_run = {}
 
 [tenants.acme.policy]
 on_deactivate = "{}"
@@ -215,18 +219,13 @@ max_retries = 2
 breaker_cooldown_secs = {}
 {}
 "#,
-        // Only when asked for: a test may add a [server] table of its own.
-        if o.server_toml.is_empty() {
-            String::new()
-        } else {
-            format!("[server]\n{}", o.server_toml)
-        },
+        o.dry_run,
         o.on_deactivate,
         o.on_delete,
         o.on_username_change,
         o.adopt_existing,
         o.breaker_cooldown_secs,
-        o.bandwidth_toml
+        o.extra_toml.replace("{sim_url}", sim_url)
     )
 }
 
@@ -238,13 +237,10 @@ impl Harness {
         let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
         let db = TestDatabase::from_env().await;
         let db_url = db.url();
-        let config = scim_bridge::config::Config::from_toml_str(&config_toml(
-            &options,
-            &sim.base_url(),
-            &db_url,
-        ))
-        .unwrap();
+        let config_text = config_toml(&options, &sim.base_url(), &db_url);
+        let config = scim_bridge::config::Config::from_toml_str(&config_text).unwrap();
         let state = scim_bridge::app::build(&config).await.unwrap();
+        let app = state.clone();
         let store = state.provisioner.store.clone();
         let worker = scim_bridge::config::WorkerConfig {
             poll_interval_ms: 50,
@@ -263,6 +259,8 @@ impl Harness {
             store,
             sim,
             client: reqwest::Client::new(),
+            app,
+            config_text,
             _db: db,
         }
     }

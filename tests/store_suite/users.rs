@@ -520,3 +520,62 @@ pub async fn concurrent_updates_of_one_version_serialise(store: Arc<dyn Store>) 
         json!(format!("writer {}", winners[0]))
     );
 }
+
+/// The lookups IdPs send before each write (id, userName, externalId equality) see every
+/// commit at once, also on SQLite where they run on their own read connections.
+pub async fn point_lookups_see_every_commit(store: Arc<dyn Store>) {
+    let lookup = |filter: String| {
+        let store = store.clone();
+        async move { user_ids(&store, TENANT, &filtered(&filter)).await }
+    };
+    let mut u = user("p-1", "Point@Example.com", json!({"externalId": "ext-p1"}));
+    for round in 0..20 {
+        let name = format!("point{round}@example.com");
+        let ext = format!("ext-p{round}");
+        if round == 0 {
+            u.resource["userName"] = json!(name);
+            u.resource["externalId"] = json!(ext);
+            store.insert_user(TENANT, &u).await.unwrap();
+        } else {
+            let mut next = u.clone();
+            next.version += 1;
+            next.resource["userName"] = json!(name);
+            next.resource["externalId"] = json!(ext);
+            store.update_user(TENANT, &next).await.unwrap();
+            u = next;
+            let old = format!("point{}@example.com", round - 1);
+            assert!(lookup(format!("userName eq \"{old}\"")).await.is_empty());
+        }
+        // userName is caseExact=false; externalId and id are caseExact.
+        let upper = name.to_uppercase();
+        assert_eq!(
+            lookup(format!("userName eq \"{upper}\"")).await,
+            ids(&["p-1"])
+        );
+        assert_eq!(
+            lookup(format!("externalId eq \"{ext}\"")).await,
+            ids(&["p-1"])
+        );
+        assert!(lookup(format!("externalId eq \"{}\"", ext.to_uppercase()))
+            .await
+            .is_empty());
+        assert_eq!(lookup("id eq \"p-1\"".into()).await, ids(&["p-1"]));
+        let stored = store.get_user(TENANT, "p-1").await.unwrap().unwrap();
+        assert_eq!(stored.version, u.version, "round {round}");
+        let total_only = store
+            .list_users(
+                TENANT,
+                &query(Some(&format!("userName eq \"{name}\"")), 1, 0),
+            )
+            .await
+            .unwrap();
+        assert_eq!((total_only.total, total_only.items.len()), (1, 0));
+    }
+    // Another tenant's lookups never see it.
+    assert!(user_ids(&store, "other", &filtered("id eq \"p-1\""))
+        .await
+        .is_empty());
+    assert!(store.delete_user(TENANT, "p-1").await.unwrap());
+    assert!(lookup("id eq \"p-1\"".into()).await.is_empty());
+    assert_eq!(store.get_user(TENANT, "p-1").await.unwrap(), None);
+}

@@ -246,7 +246,7 @@ fn bridge_user() -> SchemaDef {
                 .multi()
                 .desc("Bandwidth accounts the user can access."),
             s("syncState")
-                .canonical(&["synced", "pending", "failed", "deprovisioned"])
+                .canonical(&["synced", "pending", "failed", "deprovisioned", "held"])
                 .desc("Where the last synchronisation to Bandwidth stands."),
             s("lastError").desc("The last synchronisation error, if any."),
             AttributeDef::new("lastSyncedAt", AttrKind::DateTime)

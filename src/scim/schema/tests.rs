@@ -263,7 +263,7 @@ fn bridge_extension_is_read_only() {
     let sync = ext.schema.attribute("syncState").unwrap();
     assert_eq!(
         sync.canonical_values,
-        ["synced", "pending", "failed", "deprovisioned"]
+        ["synced", "pending", "failed", "deprovisioned", "held"]
     );
     assert_eq!(
         ext.schema.attribute("lastSyncedAt").unwrap().kind,

@@ -16,11 +16,16 @@ use crate::store::{
 
 const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
 
+const USER_GROUPS: &str = "SELECT g.id, g.display_name, g.external_id FROM group_members m
+     JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
+     WHERE m.tenant = ? AND m.user_id = ? ORDER BY g.display_name_fold";
+
 pub(super) const GROUPS: Table<GroupRecord> = Table {
     name: "groups",
     columns: GROUP_COLUMNS,
     resource: Resource::Groups,
     from_row: group_from_row,
+    point_row: None,
     view: group_filter_view,
     types: schema::group,
 };
@@ -254,15 +259,24 @@ impl SqliteStore {
         tenant: &str,
         user_id: &str,
     ) -> Result<Vec<GroupRef>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT g.id, g.display_name, g.external_id FROM group_members m
-             JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
-             WHERE m.tenant = ? AND m.user_id = ? ORDER BY g.display_name_fold",
-        )
-        .bind(tenant)
-        .bind(user_id)
-        .fetch_all(&self.pool)
-        .await?;
+        if let Some(reader) = &self.point {
+            return reader.read(|c| {
+                let mut statement = c.prepare_cached(USER_GROUPS)?;
+                let rows = statement.query_map([tenant, user_id], |r| {
+                    Ok(GroupRef {
+                        id: r.get("id")?,
+                        display_name: r.get("display_name")?,
+                        external_id: r.get("external_id")?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            });
+        }
+        let rows = sqlx::query(USER_GROUPS)
+            .bind(tenant)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(GroupRef {

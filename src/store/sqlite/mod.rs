@@ -1,8 +1,10 @@
 //! The embedded default store: one SQLite file in WAL mode. Users, groups and jobs live
 //! in their own files; this one opens the database, lists any table the same way, and
 //! maps the trait onto them.
+mod deprovisions;
 mod groups;
 mod jobs;
+mod point;
 mod users;
 
 use std::str::FromStr;
@@ -19,14 +21,17 @@ use sqlx::{Row, SqlitePool};
 
 use super::sql_filter::{self, Resource, SqlExpr};
 use super::{
-    sort_key, AuditEntry, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, Store,
-    StoreError, UpstreamLink, UserRecord,
+    sort_key, Admission, AuditEntry, Deprovision, DeprovisionState, GroupRecord, GroupRef,
+    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Store, StoreError,
+    UpstreamLink, UserRecord,
 };
 use crate::scim::filter::matches;
 use crate::scim::schema::ResourceSchema;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// `None` for an in-memory database; point reads then use the pool.
+    point: Option<point::PointReader>,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,8 +53,11 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
+            // A local file cannot hang up; the default ping before every acquire would cost
+            // a round trip to the connection's thread on every query (a third of a lookup).
+            .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await?;
         if options.migrate {
             MIGRATOR
@@ -72,7 +80,8 @@ impl SqliteStore {
             };
             super::require_migrated(&MIGRATOR, &applied)?;
         }
-        Ok(Self { pool })
+        let point = point::PointReader::for_file(connect.get_filename());
+        Ok(Self { pool, point })
     }
 }
 
@@ -93,6 +102,9 @@ pub(super) fn parse_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T
     serde_json::from_str(text).map_err(|e| StoreError::Database(e.to_string()))
 }
 
+/// Maps a row of a [`point`] connection.
+pub(super) type PointRow<T> = fn(&rusqlite::Row) -> Result<T, StoreError>;
+
 /// How to list one resource table: its SQL, its row type, and the document a filter
 /// that SQL cannot answer is evaluated against.
 pub(super) struct Table<T> {
@@ -100,6 +112,8 @@ pub(super) struct Table<T> {
     pub columns: &'static str,
     pub resource: Resource,
     pub from_row: fn(&SqliteRow) -> Result<T, StoreError>,
+    /// The same mapping for [`point`] reads; `None` keeps this table on the pool.
+    pub point_row: Option<PointRow<T>>,
     pub view: fn(&T) -> Value,
     pub types: fn() -> &'static ResourceSchema,
 }
@@ -127,6 +141,24 @@ impl SqliteStore {
             Some(f) => sql_filter::translate(f, table.resource).map(Some),
         };
         if let (Some(cond), Some(order)) = (&exact, &order) {
+            if let (Some(reader), Some(from_row), Some(filter)) =
+                (&self.point, table.point_row, &query.filter)
+            {
+                if sql_filter::is_point_lookup(filter, table.resource) {
+                    return reader.read(|c| {
+                        point_page(
+                            c,
+                            table,
+                            from_row,
+                            tenant,
+                            cond.as_ref(),
+                            order,
+                            offset,
+                            query.count,
+                        )
+                    });
+                }
+            }
             return self
                 .sql_page(table, tenant, cond.as_ref(), order, offset, query.count)
                 .await;
@@ -172,18 +204,7 @@ impl SqliteStore {
         order: &str,
         page: Option<(u64, u64)>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut sql = format!(
-            "SELECT {} FROM {} WHERE tenant = ?",
-            table.columns, table.name
-        );
-        if let Some(cond) = cond {
-            sql.push_str(" AND ");
-            sql.push_str(&cond.sql);
-        }
-        sql.push_str(&format!(" ORDER BY {order}"));
-        if let Some((offset, limit)) = page {
-            sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
-        }
+        let sql = select_sql(table, cond, order, page);
         let binds = cond.map(|c| c.binds.as_slice()).unwrap_or_default();
         let rows = bind_all(sqlx::query(&sql).bind(tenant), binds)
             .fetch_all(&self.pool)
@@ -212,10 +233,9 @@ impl SqliteStore {
         let items = self
             .select(table, tenant, cond, order, Some((offset, count)))
             .await?;
-        let total = if offset == 0 && (items.len() as u64) < count {
-            items.len() as u64
-        } else {
-            self.count(table, tenant, cond).await?
+        let total = match super::total_from_page(offset, count, items.len()) {
+            Some(total) => total,
+            None => self.count(table, tenant, cond).await?,
         };
         Ok(ListPage { total, items })
     }
@@ -226,11 +246,7 @@ impl SqliteStore {
         tenant: &str,
         cond: Option<&SqlExpr>,
     ) -> Result<u64, StoreError> {
-        let mut sql = format!("SELECT COUNT(*) FROM {} WHERE tenant = ?", table.name);
-        if let Some(cond) = cond {
-            sql.push_str(" AND ");
-            sql.push_str(&cond.sql);
-        }
+        let sql = count_sql(table, cond);
         let binds = cond.map(|c| c.binds.as_slice()).unwrap_or_default();
         let row = bind_all(sqlx::query(&sql).bind(tenant), binds)
             .fetch_one(&self.pool)
@@ -238,6 +254,80 @@ impl SqliteStore {
         let count: i64 = row.try_get(0)?;
         Ok(count.max(0) as u64)
     }
+}
+
+fn select_sql<T>(
+    table: &Table<T>,
+    cond: Option<&SqlExpr>,
+    order: &str,
+    page: Option<(u64, u64)>,
+) -> String {
+    let mut sql = format!(
+        "SELECT {} FROM {} WHERE tenant = ?",
+        table.columns, table.name
+    );
+    if let Some(cond) = cond {
+        sql.push_str(" AND ");
+        sql.push_str(&cond.sql);
+    }
+    sql.push_str(&format!(" ORDER BY {order}"));
+    if let Some((offset, limit)) = page {
+        sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+    }
+    sql
+}
+
+fn count_sql<T>(table: &Table<T>, cond: Option<&SqlExpr>) -> String {
+    let mut sql = format!("SELECT COUNT(*) FROM {} WHERE tenant = ?", table.name);
+    if let Some(cond) = cond {
+        sql.push_str(" AND ");
+        sql.push_str(&cond.sql);
+    }
+    sql
+}
+
+/// [`SqliteStore::sql_page`] for a point lookup, on a [`point`] connection.
+#[allow(clippy::too_many_arguments)]
+fn point_page<T>(
+    connection: &rusqlite::Connection,
+    table: &Table<T>,
+    from_row: PointRow<T>,
+    tenant: &str,
+    cond: Option<&SqlExpr>,
+    order: &str,
+    offset: u64,
+    count: u64,
+) -> Result<ListPage<T>, StoreError> {
+    let binds = || {
+        let cond_binds = cond.map(|c| c.binds.as_slice()).unwrap_or_default();
+        rusqlite::params_from_iter(
+            std::iter::once(tenant).chain(cond_binds.iter().map(String::as_str)),
+        )
+    };
+    let count_all = || -> Result<u64, StoreError> {
+        let total: i64 = connection
+            .prepare_cached(&count_sql(table, cond))?
+            .query_row(binds(), |row| row.get(0))?;
+        Ok(total.max(0) as u64)
+    };
+    if count == 0 {
+        return Ok(ListPage {
+            total: count_all()?,
+            items: vec![],
+        });
+    }
+    let mut statement =
+        connection.prepare_cached(&select_sql(table, cond, order, Some((offset, count))))?;
+    let mut rows = statement.query(binds())?;
+    let mut items = Vec::new();
+    while let Some(row) = rows.next()? {
+        items.push(from_row(row)?);
+    }
+    let total = match super::total_from_page(offset, count, items.len()) {
+        Some(total) => total,
+        None => count_all()?,
+    };
+    Ok(ListPage { total, items })
 }
 
 // Each method delegates to the inherent method of the same name in users.rs, groups.rs
@@ -392,5 +482,37 @@ impl Store for SqliteStore {
         job_id: Option<i64>,
     ) -> Result<u64, StoreError> {
         Self::requeue_failed(self, tenant, job_id).await
+    }
+    async fn admit_deprovision(
+        &self,
+        request: &NewDeprovision,
+        limit: &GuardLimit,
+    ) -> Result<Admission, StoreError> {
+        Self::admit_deprovision(self, request, limit).await
+    }
+    async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError> {
+        Self::approve_deprovisions(self, tenant, id).await
+    }
+    async fn list_deprovisions(
+        &self,
+        tenant: Option<&str>,
+        state: Option<DeprovisionState>,
+        limit: u32,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::list_deprovisions(self, tenant, state, limit).await
+    }
+    async fn claim_deprovisions(
+        &self,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Deprovision>, StoreError> {
+        Self::claim_deprovisions(self, limit, lease).await
+    }
+    async fn finish_deprovision(
+        &self,
+        id: i64,
+        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
+    ) -> Result<(), StoreError> {
+        Self::finish_deprovision(self, id, outcome).await
     }
 }

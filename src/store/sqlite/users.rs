@@ -3,7 +3,7 @@ use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::{SqliteStore, Table};
+use super::{parse_json, SqliteStore, Table};
 use crate::scim::schema;
 use crate::store::sql_filter::Resource;
 use crate::store::{
@@ -11,30 +11,66 @@ use crate::store::{
 };
 
 const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
+const GET_USER: &str = "SELECT id, resource, version, created_at, last_modified, link FROM users WHERE tenant = ? AND id = ?";
 
 pub(super) const USERS: Table<UserRecord> = Table {
     name: "users",
     columns: USER_COLUMNS,
     resource: Resource::Users,
     from_row: user_from_row,
+    point_row: Some(user_from_point_row),
     view: crate::store::filter_view,
     types: schema::user,
 };
 
+/// The text columns of a user row as stored, whichever driver read them.
+struct StoredUser {
+    id: String,
+    resource: String,
+    version: i64,
+    created: String,
+    modified: String,
+    link: String,
+}
+
+impl StoredUser {
+    fn record(self) -> Result<UserRecord, StoreError> {
+        Ok(UserRecord {
+            id: self.id,
+            resource: parse_json(&self.resource)?,
+            version: self.version,
+            created: parse_timestamp(&self.created)?,
+            last_modified: parse_timestamp(&self.modified)?,
+            link: parse_json(&self.link)?,
+        })
+    }
+}
+
+/// [`user_from_row`] for a [`super::point`] connection's row.
+fn user_from_point_row(row: &rusqlite::Row) -> Result<UserRecord, StoreError> {
+    let get = |name: &str| row.get::<_, String>(name);
+    StoredUser {
+        id: get("id")?,
+        resource: get("resource")?,
+        version: row.get("version")?,
+        created: get("created_at")?,
+        modified: get("last_modified")?,
+        link: get("link")?,
+    }
+    .record()
+}
+
 fn user_from_row(row: &SqliteRow) -> Result<UserRecord, StoreError> {
-    let resource: String = row.try_get("resource")?;
-    let link: String = row.try_get("link")?;
-    let created: String = row.try_get("created_at")?;
-    let modified: String = row.try_get("last_modified")?;
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        resource: serde_json::from_str(&resource)
-            .map_err(|e| StoreError::Database(e.to_string()))?,
+    let get = |name: &str| row.try_get::<String, _>(name);
+    StoredUser {
+        id: get("id")?,
+        resource: get("resource")?,
         version: row.try_get("version")?,
-        created: parse_timestamp(&created)?,
-        last_modified: parse_timestamp(&modified)?,
-        link: serde_json::from_str(&link).map_err(|e| StoreError::Database(e.to_string()))?,
-    })
+        created: get("created_at")?,
+        modified: get("last_modified")?,
+        link: get("link")?,
+    }
+    .record()
 }
 
 impl SqliteStore {
@@ -104,13 +140,18 @@ impl SqliteStore {
         tenant: &str,
         id: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE tenant = ? AND id = ?"
-        ))
-        .bind(tenant)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        if let Some(reader) = &self.point {
+            return reader.read(|c| {
+                let mut statement = c.prepare_cached(GET_USER)?;
+                let mut rows = statement.query([tenant, id])?;
+                rows.next()?.map(user_from_point_row).transpose()
+            });
+        }
+        let row = sqlx::query(GET_USER)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 

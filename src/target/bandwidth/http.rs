@@ -196,6 +196,7 @@ impl Http {
         }
         .await;
         let elapsed = start.elapsed();
+        crate::target::timing::record(elapsed);
         let latency_ms = elapsed.as_millis() as u64;
         let status_label = match &result {
             Ok((status, _, _)) => status.as_str().to_string(),

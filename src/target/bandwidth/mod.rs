@@ -144,6 +144,10 @@ impl Target for BandwidthTarget {
         }
     }
 
+    fn manages_accounts(&self) -> bool {
+        self.dialect == Dialect::V1
+    }
+
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
         let names = user
             .roles

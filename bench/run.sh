@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# One command for every benchmark of issue 8; prints a Markdown table for bench/RESULTS.md.
+# The bridge (`scim-bridge serve`) and the simulator (`bandwidth-sim`) run as their own
+# processes, so the peak RSS read from /proc is the bridge's alone.
+#
+#   bash bench/run.sh                     # everything, SQLite and PostgreSQL
+#   BACKENDS=sqlite N=10000 DURATION=5s BULK=1000 MEMBERS=500 bash bench/run.sh   # quick
+#
+# Knobs: N users stored for the read path (100000), DURATION per wrk run (10s),
+# BACKENDS (sqlite postgres), SAMPLES write-latency samples (500), BULK creates (10000),
+# CLIENTS concurrent IdP clients (16), RATE upstream limit in requests/s (100),
+# MEMBERS in the propagated group (5000), POSTGRES_URL. Needs wrk, curl and psql.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${N:-100000}"
+DURATION="${DURATION:-10s}"
+BACKENDS="${BACKENDS:-sqlite postgres}"
+SAMPLES="${SAMPLES:-500}"
+BULK="${BULK:-10000}"
+CLIENTS="${CLIENTS:-16}"
+RATE="${RATE:-100}"
+MEMBERS="${MEMBERS:-5000}"
+PG_URL="${POSTGRES_URL:-${SCIM_BRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+BRIDGE_PORT=18080
+SIM_PORT=18081
+BRIDGE_URL="http://127.0.0.1:$BRIDGE_PORT"
+SIM_URL="http://127.0.0.1:$SIM_PORT"
+for tool in wrk curl; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install -y $tool)" >&2; exit 1; }
+done
+[[ " $BACKENDS " == *" postgres "* ]] && { command -v psql >/dev/null || { echo "psql is needed" >&2; exit 1; }; }
+
+# One build for both binaries: separate builds unify features differently and rebuild.
+cargo build --release -q --workspace --bins --example seed --example bench_writes
+
+DIR="$(mktemp -d)"
+SCHEMAS=()
+stop() {
+  kill "${BRIDGE:-}" "${SIM:-}" 2>/dev/null || true
+  wait "${BRIDGE:-}" "${SIM:-}" 2>/dev/null || true
+  BRIDGE="" SIM=""
+}
+cleanup() {
+  stop
+  for s in "${SCHEMAS[@]}"; do
+    psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS \"$s\" CASCADE" >/dev/null 2>&1 || true
+  done
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+HASH="$(printf 'bench-token' | sha256sum | cut -d' ' -f1)"
+
+# database_url bridge_rate_limit -> config file path
+config() {
+  cat >"$DIR/bridge.toml" <<TOML
+[server]
+listen = "127.0.0.1:$BRIDGE_PORT"
+
+[database]
+url = "$1"
+max_connections = 16
+
+[worker]
+concurrency = 16
+poll_interval_ms = 100
+
+[tenants.demo]
+tokens = [{ id = "bench", sha256 = "$HASH" }]
+base_roles = ["basicAccess"]
+
+[tenants.demo.groups]
+role_prefix = "bandwidth-role-"
+
+[tenants.demo.bandwidth]
+dialect = "v1"
+base_url = "$SIM_URL"
+account_id = "9900000"
+client_id = "sim-client"
+client_secret = "sim-secret"
+rate_limit_per_second = $2
+max_rate_limit_wait_secs = 30
+TOML
+  echo "$DIR/bridge.toml"
+}
+
+# backend name -> DB_URL, an empty database (not called in a subshell: SCHEMAS must grow)
+fresh_db() {
+  if [[ "$1" == sqlite ]]; then
+    rm -f "$DIR"/bench.db*
+    DB_URL="sqlite://$DIR/bench.db"
+  else
+    local schema="bench_$(date +%s%N)_$$" sep='?'
+    [[ "$PG_URL" == *\?* ]] && sep='&'
+    psql -q "$PG_URL" -c "CREATE SCHEMA \"$schema\"" >/dev/null
+    SCHEMAS+=("$schema")
+    DB_URL="${PG_URL}${sep}options=-c%20search_path%3D${schema}"
+  fi
+}
+
+# database_url bridge_rate_limit [sim args...]
+start() {
+  local url="$1" rate="$2"
+  shift 2
+  "$TARGET/release/bandwidth-sim" --listen "127.0.0.1:$SIM_PORT" "$@" >"$DIR/sim.log" 2>&1 &
+  SIM=$!
+  "$TARGET/release/scim-bridge" serve --config "$(config "$url" "$rate")" >"$DIR/bridge.log" 2>&1 &
+  BRIDGE=$!
+  for _ in $(seq 200); do curl -sf "$BRIDGE_URL/healthz" >/dev/null && return; sleep 0.1; done
+  echo "the bridge did not start:" >&2
+  cat "$DIR/bridge.log" >&2
+  exit 1
+}
+
+rss_mib() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
+now_rss_mib() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
+
+# lua script, connections -> "req/s | p50 | p99"
+wrk_row() {
+  local out
+  out="$(SEEDED="$N" wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"$DURATION" --latency -s "bench/$1" "$BRIDGE_URL")"
+  if grep -q 'Non-2xx' <<<"$out"; then
+    echo "wrk saw non-2xx answers:" >&2
+    echo "$out" >&2
+    exit 1
+  fi
+  awk '/Requests\/sec/{rps=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2} END{printf "%.0f | %s | %s", rps, p50, p99}' <<<"$out"
+}
+
+echo "# scim-bridge benchmarks"
+echo
+echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); load generator on the same cores."
+echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+echo "Command: N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS bash bench/run.sh"
+echo
+echo "## Read path ($N users stored)"
+echo
+echo "| backend | request | connections | requests/s | p50 | p99 |"
+echo "|---|---|---|---|---|---|"
+declare -A IDLE READ_PEAK
+for backend in $BACKENDS; do
+  fresh_db "$backend"
+  url="$DB_URL"
+  "$TARGET/release/scim-bridge" migrate --config "$(config "$url" 100)" >/dev/null
+  if [[ "$backend" == postgres ]]; then
+    "$TARGET/release/examples/seed" "${url}%20-c%20synchronous_commit%3Doff" demo "$N" 2>/dev/null
+    psql -q "$PG_URL" -c "ANALYZE \"${SCHEMAS[-1]}\".users" >/dev/null
+  else
+    "$TARGET/release/examples/seed" "$url" demo "$N" 2>/dev/null
+  fi
+  start "$url" 100
+  curl -sf -H 'Authorization: Bearer bench-token' \
+    "$BRIDGE_URL/scim/v2/Users?filter=userName%20eq%20%22user7%40example.com%22" | grep -q '"totalResults":1' \
+    || { echo "lookup check failed" >&2; cat "$DIR/bridge.log" >&2; exit 1; }
+  sleep 1
+  IDLE[$backend]="$(now_rss_mib)"
+  for c in 1 8 32; do
+    echo "| $backend | \`GET /Users?filter=userName eq\` | $c | $(wrk_row lookup.lua "$c") |"
+  done
+  for c in 1 8 32; do
+    echo "| $backend | \`GET /Users/{id}\` | $c | $(wrk_row by_id.lua "$c") |"
+  done
+  READ_PEAK[$backend]="$(rss_mib)"
+  stop
+done
+
+WRITES="$TARGET/release/examples/bench_writes"
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k{print $2}'; }
+
+# Write latency: the upstream unlimited on both sides, so no pacing is counted.
+fresh_db sqlite
+start "$DB_URL" 100000
+LAT="$("$WRITES" latency "$SAMPLES" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+stop
+
+# Bulk creates and propagation: the simulator limits to RATE and the bridge paces to it.
+fresh_db sqlite
+start "$DB_URL" "$RATE"
+BULK_OUT="$("$WRITES" bulk "$BULK" "$CLIENTS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+PROP="$("$WRITES" propagate "$MEMBERS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+stop
+
+echo
+echo "## Write path: bridge-added latency (SQLite, $SAMPLES sequential samples, simulator without delay)"
+echo
+echo "Bridge-added = the client's latency minus the upstream time the bridge reports in \`Server-Timing: upstream\`."
+echo
+echo "| request | added p50 | added p99 | total p50 | total p99 |"
+echo "|---|---|---|---|---|"
+echo "| POST /Users | $(field "$LAT" post_added_p50_ms) ms | $(field "$LAT" post_added_p99_ms) ms | $(field "$LAT" post_total_p50_ms) ms | $(field "$LAT" post_total_p99_ms) ms |"
+echo "| PATCH /Users/{id} | $(field "$LAT" patch_added_p50_ms) ms | $(field "$LAT" patch_added_p99_ms) ms | $(field "$LAT" patch_total_p50_ms) ms | $(field "$LAT" patch_total_p99_ms) ms |"
+echo
+echo "## Bulk and propagation (SQLite, upstream limited to $RATE requests/s)"
+echo
+echo "| run | wall time | bound (upstream calls / R) | ratio | upstream 429s | errors to the IdP |"
+echo "|---|---|---|---|---|---|"
+echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
+echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
+echo
+echo "## Memory (peak RSS of the bridge process)"
+echo
+echo "| moment | RSS |"
+echo "|---|---|"
+for backend in $BACKENDS; do
+  echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
+  echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
+done
+echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"

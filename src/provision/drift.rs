@@ -1,0 +1,322 @@
+//! Drift between what the IdP said (the bridge's stored users, their links and the
+//! access their groups grant) and what the upstream has. Pure: [`expected_user`] turns
+//! one stored user into the upstream state it should have, [`compare`] lists every
+//! difference against an upstream listing. `reconcile` does the I/O around it.
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::access::Access;
+use super::mapping::{is_active, map_user};
+use crate::config::DeactivatePolicy;
+use crate::store::UserRecord;
+use crate::target::{AccountScope, PhoneFormat, UpstreamUser};
+
+/// What kind of difference a finding is. The names are part of the JSON output and of
+/// the `scim_bridge_drift_users{kind}` metric: keep them stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// A user the bridge links to an upstream user that the upstream no longer lists
+    /// (or an active user that has no upstream user at all).
+    MissingUpstream,
+    /// An upstream user no stored user links to.
+    Orphan,
+    /// First or last name, email or phone differ.
+    Attribute,
+    /// Roles, admin scope or accounts differ.
+    Access,
+    /// Active upstream while the IdP says inactive, or the other way round.
+    Status,
+}
+
+impl DriftKind {
+    pub const ALL: [DriftKind; 5] = [
+        DriftKind::MissingUpstream,
+        DriftKind::Orphan,
+        DriftKind::Attribute,
+        DriftKind::Access,
+        DriftKind::Status,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::MissingUpstream => "missing_upstream",
+            DriftKind::Orphan => "orphan",
+            DriftKind::Attribute => "attribute",
+            DriftKind::Access => "access",
+            DriftKind::Status => "status",
+        }
+    }
+
+    /// Whether a `sync_user` job restores it (the job writes the IdP's attributes,
+    /// the computed access and the status the deprovisioning policy gives).
+    pub fn repaired_by_sync(self) -> bool {
+        matches!(
+            self,
+            DriftKind::Attribute | DriftKind::Access | DriftKind::Status
+        )
+    }
+}
+
+/// One difference. `field` names the attribute (`first_name`, `last_name`, `email`,
+/// `phone`, `roles`, `account_scope`, `accounts`, `active`); it is `None` for
+/// missing and orphan findings, whose `expected`/`actual` are `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: DriftKind,
+    /// The SCIM id; `None` for an orphan.
+    pub scim_id: Option<String>,
+    pub upstream_id: Option<String>,
+    /// The upstream username (for a stored user, the one its link records).
+    pub username: String,
+    pub field: Option<&'static str>,
+    pub expected: Value,
+    pub actual: Value,
+}
+
+/// The access a user should have upstream, as far as the bridge manages it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectedAccess {
+    pub roles: BTreeSet<String>,
+    pub scope: AccountScope,
+    /// `None`: upstream keeps whatever accounts it has (none configured, or the
+    /// target ties users to one account).
+    pub accounts: Option<BTreeSet<String>>,
+}
+
+/// What one stored user should look like upstream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub scim_id: String,
+    /// `None` for an active user that has no upstream user (a failed re-create).
+    pub upstream_id: Option<String>,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub active: bool,
+    /// `None` when the bridge leaves access as upstream has it (a deactivated user
+    /// keeps its roles under the `deactivate` policy).
+    pub access: Option<ExpectedAccess>,
+}
+
+/// How the tenant and its upstream shape the expected state.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    pub on_deactivate: DeactivatePolicy,
+    pub phone_format: PhoneFormat,
+    /// The upstream's role names: a desired role it does not have is left out, as the
+    /// job worker leaves it out, so it is not reported as drift on every run.
+    pub known_roles: Option<&'a BTreeSet<String>>,
+    /// False when the target ignores accounts (Bandwidth's dashboard dialect).
+    pub manages_accounts: bool,
+}
+
+/// The upstream state `user` should have, given the access its groups grant. `Ok(None)`
+/// when no upstream user is expected (inactive under the `delete` policy, or never
+/// linked while inactive). `Err` when the stored resource cannot be mapped (it was
+/// valid when written, so this means a changed mapping; reported, not guessed).
+pub fn expected_user(
+    user: &UserRecord,
+    access: &Access,
+    rules: Rules<'_>,
+) -> Result<Option<Expected>, String> {
+    let active = is_active(&user.resource);
+    if user.link.upstream_id.is_none() && !active {
+        return Ok(None);
+    }
+    let mapped = map_user(
+        &user.resource,
+        &user.link.upstream_username,
+        rules.phone_format,
+    )
+    .map_err(|e| format!("user {}: {}", user.id, e.detail))?;
+    let granted = |access: &Access| ExpectedAccess {
+        roles: access
+            .roles
+            .iter()
+            .filter(|r| rules.known_roles.is_none_or(|known| known.contains(*r)))
+            .cloned()
+            .collect(),
+        scope: access.scope,
+        accounts: (rules.manages_accounts && !access.accounts.is_empty())
+            .then(|| access.accounts.clone()),
+    };
+    let (upstream_active, access) = match (active, rules.on_deactivate) {
+        (true, _) => (true, Some(granted(access))),
+        (false, DeactivatePolicy::Deactivate) => (false, None),
+        (false, DeactivatePolicy::StripRoles) => (true, Some(granted(&Access::default()))),
+        // A linked inactive user under `delete` should be gone upstream.
+        (false, DeactivatePolicy::Delete) => (false, None),
+    };
+    Ok(Some(Expected {
+        scim_id: user.id.clone(),
+        upstream_id: user.link.upstream_id.clone(),
+        username: user.link.upstream_username.clone(),
+        first_name: mapped.user.first_name,
+        last_name: mapped.user.last_name,
+        email: mapped.user.email,
+        phone: mapped.user.phone,
+        active: upstream_active,
+        access,
+    }))
+}
+
+fn sorted(set: &BTreeSet<String>) -> Value {
+    json!(set)
+}
+
+fn sorted_vec(list: &[String]) -> Value {
+    json!(list.iter().cloned().collect::<BTreeSet<_>>())
+}
+
+/// Every difference between the expected users and the upstream listing: per expected
+/// user, each differing field (or `missing_upstream`); then each upstream user that no
+/// expected user links to (`orphan`), by username. `linked` are upstream ids that stored
+/// users link to without being expected there (inactive users under `delete` whose
+/// upstream delete has not happened): they are not orphans.
+pub fn compare(
+    expected: &[Expected],
+    upstream: &[UpstreamUser],
+    linked: &HashSet<String>,
+) -> Vec<Finding> {
+    let by_id: HashMap<&str, &UpstreamUser> = upstream.iter().map(|u| (u.id.as_str(), u)).collect();
+    let mut findings = Vec::new();
+    let mut claimed: HashSet<&str> = HashSet::new();
+    for want in expected {
+        let found = want.upstream_id.as_deref().and_then(|id| by_id.get(id));
+        let Some(have) = found else {
+            findings.push(Finding {
+                kind: DriftKind::MissingUpstream,
+                scim_id: Some(want.scim_id.clone()),
+                upstream_id: want.upstream_id.clone(),
+                username: want.username.clone(),
+                field: None,
+                expected: Value::Null,
+                actual: Value::Null,
+            });
+            continue;
+        };
+        claimed.insert(have.id.as_str());
+        let mut differ = |kind, field, expected: Value, actual: Value| {
+            findings.push(Finding {
+                kind,
+                scim_id: Some(want.scim_id.clone()),
+                upstream_id: Some(have.id.clone()),
+                username: want.username.clone(),
+                field: Some(field),
+                expected,
+                actual,
+            })
+        };
+        if want.first_name != have.first_name {
+            differ(
+                DriftKind::Attribute,
+                "first_name",
+                json!(want.first_name),
+                json!(have.first_name),
+            );
+        }
+        if want.last_name != have.last_name {
+            differ(
+                DriftKind::Attribute,
+                "last_name",
+                json!(want.last_name),
+                json!(have.last_name),
+            );
+        }
+        // Email addresses are case-insensitive in practice, and upstreams fold them.
+        if !want.email.eq_ignore_ascii_case(&have.email) {
+            differ(
+                DriftKind::Attribute,
+                "email",
+                json!(want.email),
+                json!(have.email),
+            );
+        }
+        if want.phone != have.phone {
+            differ(
+                DriftKind::Attribute,
+                "phone",
+                json!(want.phone),
+                json!(have.phone),
+            );
+        }
+        if want.active != have.active {
+            differ(
+                DriftKind::Status,
+                "active",
+                json!(want.active),
+                json!(have.active),
+            );
+        }
+        if let Some(access) = &want.access {
+            let roles: BTreeSet<String> = have.roles.iter().cloned().collect();
+            if access.roles != roles {
+                differ(
+                    DriftKind::Access,
+                    "roles",
+                    sorted(&access.roles),
+                    sorted(&roles),
+                );
+            }
+            if access.scope != have.account_scope {
+                differ(
+                    DriftKind::Access,
+                    "account_scope",
+                    json!(access.scope),
+                    json!(have.account_scope),
+                );
+            }
+            if let Some(accounts) = &access.accounts {
+                let actual: BTreeSet<String> = have.accounts.iter().cloned().collect();
+                if *accounts != actual {
+                    differ(
+                        DriftKind::Access,
+                        "accounts",
+                        sorted(accounts),
+                        sorted_vec(&have.accounts),
+                    );
+                }
+            }
+        }
+    }
+    let mut orphans: Vec<&UpstreamUser> = upstream
+        .iter()
+        .filter(|u| !claimed.contains(u.id.as_str()) && !linked.contains(&u.id))
+        .collect();
+    orphans.sort_by(|a, b| a.username.cmp(&b.username).then(a.id.cmp(&b.id)));
+    findings.extend(orphans.into_iter().map(|u| Finding {
+        kind: DriftKind::Orphan,
+        scim_id: None,
+        upstream_id: Some(u.id.clone()),
+        username: u.username.clone(),
+        field: None,
+        expected: Value::Null,
+        actual: json!({"active": u.active}),
+    }));
+    findings
+}
+
+/// How many distinct users each kind of finding touches (every kind present, zeros
+/// included, so a gauge falls back to 0 once drift is repaired).
+pub fn users_per_kind(findings: &[Finding]) -> Vec<(DriftKind, usize)> {
+    DriftKind::ALL
+        .iter()
+        .map(|kind| {
+            let users: HashSet<(&Option<String>, &Option<String>)> = findings
+                .iter()
+                .filter(|f| f.kind == *kind)
+                .map(|f| (&f.scim_id, &f.upstream_id))
+                .collect();
+            (*kind, users.len())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "drift_tests.rs"]
+mod tests;

@@ -1,0 +1,193 @@
+//! Upstream deprovisions (deactivations, role strips and deletions) as the
+//! mass-deprovision guard sees them. Each one is a row: the rows of the last window are
+//! what the guard counts (durably, and shared by replicas on PostgreSQL), and one the
+//! guard holds waits as `held` until an admin approves it (`scim-bridge jobs approve`),
+//! after which the job worker carries it out.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::StoreError;
+
+/// What the deprovision does upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionAction {
+    Delete,
+    Deactivate,
+    StripRoles,
+}
+
+impl DeprovisionAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeprovisionAction::Delete => "delete",
+            DeprovisionAction::Deactivate => "deactivate",
+            DeprovisionAction::StripRoles => "strip_roles",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "delete" => Ok(DeprovisionAction::Delete),
+            "deactivate" => Ok(DeprovisionAction::Deactivate),
+            "strip_roles" => Ok(DeprovisionAction::StripRoles),
+            _ => Err(StoreError::Database(format!(
+                "unknown deprovision action {text:?}"
+            ))),
+        }
+    }
+}
+
+/// `done` rows only count towards the guard; `held` ones wait for approval; approved
+/// ones are `pending` for the worker, then `running`, then `done` or `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionState {
+    Done,
+    Held,
+    Pending,
+    Running,
+    Failed,
+}
+
+impl DeprovisionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeprovisionState::Done => "done",
+            DeprovisionState::Held => "held",
+            DeprovisionState::Pending => "pending",
+            DeprovisionState::Running => "running",
+            DeprovisionState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            DeprovisionState::Done,
+            DeprovisionState::Held,
+            DeprovisionState::Pending,
+            DeprovisionState::Running,
+            DeprovisionState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A deprovision about to happen, with what the worker needs to carry it out later
+/// even if the SCIM user is gone by then.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDeprovision {
+    pub tenant: String,
+    pub user_id: String,
+    pub upstream_id: String,
+    pub upstream_username: String,
+    pub action: DeprovisionAction,
+    /// The SCIM resource as the IdP last wrote it (to send the upstream user whole).
+    pub resource: Value,
+}
+
+/// A recorded deprovision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deprovision {
+    pub id: i64,
+    pub request: NewDeprovision,
+    pub state: DeprovisionState,
+    pub attempts: u32,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created: DateTime<Utc>,
+}
+
+/// The tenant's guard: at most `max` deprovisions per `window`.
+#[derive(Debug, Clone, Copy)]
+pub struct GuardLimit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+impl GuardLimit {
+    /// Rows created before this are outside the window.
+    pub fn window_start(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::days(365))
+    }
+}
+
+/// The guard's decision on one deprovision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Under the limit: recorded as `done`; the caller carries it out now.
+    Now,
+    /// Held as job `id`. `tripped` when no other deprovision of the tenant was held yet,
+    /// i.e. this one tripped the guard; `recent` is how many the window holds with it.
+    Held { id: i64, tripped: bool, recent: u64 },
+}
+
+/// Whether this deprovision must wait: the window is full, or earlier ones already wait
+/// (later ones must not overtake them).
+pub fn must_hold(recent_before: u64, held_before: u64, limit: &GuardLimit) -> bool {
+    held_before > 0 || recent_before >= u64::from(limit.max)
+}
+
+/// The columns both stores select, decoded the same way by either database.
+pub(crate) const COLUMNS: &str = "id, tenant, user_id, upstream_id, upstream_username, action, \
+     resource, state, attempts, run_at, last_error, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct Row {
+    id: i64,
+    tenant: String,
+    user_id: String,
+    upstream_id: String,
+    upstream_username: String,
+    action: String,
+    resource: String,
+    state: String,
+    attempts: i32,
+    run_at: String,
+    last_error: Option<String>,
+    created_at: String,
+}
+
+impl TryFrom<Row> for Deprovision {
+    type Error = StoreError;
+
+    fn try_from(row: Row) -> Result<Self, StoreError> {
+        let state = DeprovisionState::parse(&row.state).ok_or_else(|| {
+            StoreError::Database(format!("unknown deprovision state {:?}", row.state))
+        })?;
+        let resource = serde_json::from_str(&row.resource)
+            .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?;
+        Ok(Deprovision {
+            id: row.id,
+            request: NewDeprovision {
+                tenant: row.tenant,
+                user_id: row.user_id,
+                upstream_id: row.upstream_id,
+                upstream_username: row.upstream_username,
+                action: DeprovisionAction::parse(&row.action)?,
+                resource,
+            },
+            state,
+            attempts: row.attempts.max(0) as u32,
+            run_at: super::parse_timestamp(&row.run_at)?,
+            last_error: row.last_error,
+            created: super::parse_timestamp(&row.created_at)?,
+        })
+    }
+}
+
+pub(crate) fn from_rows(rows: Vec<Row>) -> Result<Vec<Deprovision>, StoreError> {
+    rows.into_iter().map(Deprovision::try_from).collect()
+}
+
+/// The state, error and due time a worker outcome leaves.
+pub(crate) fn outcome_columns(
+    outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
+) -> (DeprovisionState, Option<String>, DateTime<Utc>) {
+    match outcome {
+        Ok(()) => (DeprovisionState::Done, None, Utc::now()),
+        Err((error, Some(at))) => (DeprovisionState::Pending, Some(error.clone()), *at),
+        Err((error, None)) => (DeprovisionState::Failed, Some(error.clone()), Utc::now()),
+    }
+}

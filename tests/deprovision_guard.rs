@@ -1,0 +1,237 @@
+//! The mass-deprovision guard over real HTTP with the simulator: the first `max`
+//! deprovisions of the window go upstream; later ones are answered by SCIM but held,
+//! the simulator keeping the users, until `scim-bridge jobs approve` releases them to
+//! the worker. A user reactivated before approval is left alone.
+mod common;
+
+use common::{user, Harness, Options};
+use reqwest::{Method, StatusCode};
+use scim_bridge::store::DeprovisionState;
+use serde_json::json;
+
+const GUARD: &str = "[tenants.acme.deprovision_guard]\nmax = 2\nwindow_secs = 3600\n";
+
+fn status_of(h: &Harness, username: &str) -> Option<String> {
+    h.upstream(username).map(|u| u.status)
+}
+
+#[tokio::test]
+async fn deprovisions_over_the_limit_wait_for_approval() {
+    let h = Harness::start(Options {
+        extra_toml: GUARD.into(),
+        ..Options::default()
+    })
+    .await;
+    let names = [
+        "a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com", "f@x.com",
+    ];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(h.create_ok(user(name)).await);
+    }
+
+    // Two deletes are within the limit and happen upstream at once.
+    for id in &ids[..2] {
+        let (status, _, body) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    assert!(h.upstream("a@x.com").is_none() && h.upstream("b@x.com").is_none());
+
+    // The third and fourth: SCIM answers and forgets them, the upstream keeps them.
+    for id in &ids[2..4] {
+        let (status, _, body) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        let (status, _, _) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    assert_eq!(status_of(&h, "c@x.com").as_deref(), Some("ACTIVE"));
+    assert_eq!(status_of(&h, "d@x.com").as_deref(), Some("ACTIVE"));
+
+    // A deactivation is held too: SCIM shows it, the upstream user stays active, and a
+    // later attribute change of the inactive user does not carry it out either.
+    let (status, body) = h
+        .patch(
+            &ids[4],
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], false);
+    let (status, body) = h
+        .patch(
+            &ids[4],
+            json!([{"op": "replace", "path": "name.givenName", "value": "Eve"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(&h, "e@x.com").as_deref(), Some("ACTIVE"));
+    let ext = &body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA];
+    assert_eq!(ext["syncState"], "held", "{body}");
+    assert!(
+        ext["lastError"].as_str().unwrap().contains("jobs approve"),
+        "{body}"
+    );
+
+    // Deactivated, then reactivated before anyone approved: nothing to do for it later.
+    h.patch(
+        &ids[5],
+        json!([{"op": "replace", "value": {"active": false}}]),
+    )
+    .await;
+    let (status, body) = h
+        .patch(
+            &ids[5],
+            json!([{"op": "replace", "value": {"active": true}}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The audit says the guard tripped (once) and which changes it held.
+    let audit = h.audit().await;
+    let trips: Vec<_> = audit
+        .iter()
+        .filter(|e| e.action == "deprovision_guard" && e.outcome == "tripped")
+        .collect();
+    assert_eq!(trips.len(), 1, "{audit:#?}");
+    assert_eq!(trips[0].detail["max"], 2);
+    let held_deletes = audit
+        .iter()
+        .filter(|e| {
+            e.action == "delete" && e.detail["upstream"] == scim_bridge::provision::guard::HELD
+        })
+        .count();
+    assert_eq!(held_deletes, 2);
+
+    let held = h
+        .store
+        .list_deprovisions(Some("acme"), Some(DeprovisionState::Held), 100)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 4, "c, d, e's deactivation and f's: {held:#?}");
+    // Waiting longer changes nothing: held ones are not the worker's until approved.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(h.upstream("c@x.com").is_some());
+
+    let released = scim_bridge::cli::approve_deprovisions(h.store.as_ref(), "acme", None)
+        .await
+        .unwrap();
+    assert_eq!(released, 4);
+    h.eventually("c and d deleted, e deactivated upstream", |s| {
+        let status = |name: &str| {
+            s.users
+                .iter()
+                .find(|u| u.username == name)
+                .map(|u| u.status.clone())
+        };
+        status("c@x.com").is_none()
+            && status("d@x.com").is_none()
+            && status("e@x.com").as_deref() == Some("DEACTIVATED")
+    })
+    .await;
+    // All four ran (f's as a no-op: it was reactivated in the meantime).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let worker_runs = loop {
+        let runs: Vec<_> = h
+            .audit()
+            .await
+            .into_iter()
+            .filter(|e| e.action == "deprovision" && e.actor == "worker")
+            .collect();
+        if runs.len() >= 4 || std::time::Instant::now() > deadline {
+            break runs;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(worker_runs.len(), 4, "{worker_runs:#?}");
+    assert!(worker_runs.iter().all(|e| e.outcome == "ok"));
+    assert_eq!(status_of(&h, "f@x.com").as_deref(), Some("ACTIVE"));
+    let (_, _, body) = h
+        .call(Method::GET, &format!("/Users/{}", ids[4]), None)
+        .await;
+    assert_eq!(body["active"], false);
+    assert_eq!(body["name"]["givenName"], "Eve");
+    assert_eq!(
+        body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA]["syncState"],
+        "synced"
+    );
+    let approvals = h
+        .audit()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "deprovision_approve")
+        .count();
+    assert_eq!(approvals, 1);
+}
+
+/// Releases everything held for `acme` and waits until the worker has run it.
+async fn approve_and_wait(h: &Harness, count: usize) {
+    let released = scim_bridge::cli::approve_deprovisions(h.store.as_ref(), "acme", None)
+        .await
+        .unwrap();
+    assert_eq!(released as usize, count);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting = h
+            .store
+            .list_deprovisions(Some("acme"), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.state != DeprovisionState::Done)
+            .count();
+        if waiting == 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{waiting} not run");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
+    const HOLD_ALL: &str = "[tenants.acme.deprovision_guard]\nmax = 0\n";
+    let ext = scim_bridge::scim::schema::BRIDGE_USER_SCHEMA;
+
+    // on_deactivate = delete: the upstream user is deleted on approval, and the SCIM
+    // user is marked deprovisioned, so a reactivation creates it again.
+    let h = Harness::start(Options {
+        on_deactivate: "delete",
+        extra_toml: HOLD_ALL.into(),
+        ..Options::default()
+    })
+    .await;
+    let id = h.create_ok(user("del@x.com")).await;
+    let (status, body) = h
+        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[ext]["syncState"], "held");
+    assert!(h.upstream("del@x.com").is_some());
+    approve_and_wait(&h, 1).await;
+    assert!(h.upstream("del@x.com").is_none());
+    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
+    let (status, body) = h
+        .patch(&id, json!([{"op": "replace", "value": {"active": true}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
+
+    // on_deactivate = strip_roles: the roles go on approval, the user stays active.
+    let h = Harness::start(Options {
+        on_deactivate: "strip_roles",
+        extra_toml: HOLD_ALL.into(),
+        ..Options::default()
+    })
+    .await;
+    let id = h.create_ok(user("strip@x.com")).await;
+    h.patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    assert_eq!(
+        Harness::roles_of(&h.state(), "strip@x.com"),
+        vec!["basicAccess".to_string()]
+    );
+    approve_and_wait(&h, 1).await;
+    assert!(Harness::roles_of(&h.state(), "strip@x.com").is_empty());
+    assert_eq!(status_of(&h, "strip@x.com").as_deref(), Some("ACTIVE"));
+}

@@ -1,0 +1,149 @@
+//! The mass-deprovision guard through the real binary: its count survives a restart
+//! (SIGKILL), and `scim-bridge jobs list` / `jobs approve` are the commands an admin
+//! runs to see and release what it held.
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bandwidth_sim::{SimConfig, Simulator};
+use reqwest::StatusCode;
+
+/// Kills the bridge process when dropped (also if the test panics).
+struct Bridge(Child);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+async fn start_bridge(config: &std::path::Path, base: &str, client: &reqwest::Client) -> Bridge {
+    let child = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bridge = Bridge(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "bridge did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bridge
+}
+
+/// Runs `scim-bridge jobs ARGS --config FILE`; returns its standard output.
+fn jobs(config: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .arg("jobs")
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "jobs {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
+    let sim = Simulator::start(
+        SimConfig::default(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let db = common::TestDatabase::from_env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let options = common::Options {
+        extra_toml: "[tenants.acme.deprovision_guard]\nmax = 1\nwindow_secs = 3600\n".into(),
+        ..common::Options::default()
+    };
+    let toml = common::config_toml(&options, &sim.base_url(), &db.url());
+    let toml = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[worker]\npoll_interval_ms = 100\n{toml}"
+    );
+    let config = dir.path().join("bridge.toml");
+    std::fs::write(&config, toml).unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let scim = |path: &str| format!("{base}/scim/v2{path}");
+
+    let bridge = start_bridge(&config, &base, &client).await;
+    let mut ids = Vec::new();
+    for name in ["a@x.com", "b@x.com", "c@x.com"] {
+        let response = client
+            .post(scim("/Users"))
+            .bearer_auth(common::TOKEN)
+            .json(&common::user(name))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: serde_json::Value = response.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let delete = |id: &str| {
+        client
+            .delete(scim(&format!("/Users/{id}")))
+            .bearer_auth(common::TOKEN)
+            .send()
+    };
+    assert_eq!(
+        delete(&ids[0]).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let upstream = |name: &str| sim.snapshot().users.iter().any(|u| u.username == name);
+    assert!(!upstream("a@x.com"), "the first delete is within the limit");
+    drop(bridge); // SIGKILL
+
+    // A fresh process still knows the window is full.
+    let _bridge = start_bridge(&config, &base, &client).await;
+    for id in &ids[1..] {
+        assert_eq!(delete(id).await.unwrap().status(), StatusCode::NO_CONTENT);
+    }
+    assert!(
+        upstream("b@x.com") && upstream("c@x.com"),
+        "held after the restart"
+    );
+
+    let listed = jobs(&config, &["list", "--tenant", "acme"]);
+    assert_eq!(listed.matches(" held ").count(), 2, "{listed}");
+    assert!(listed.contains("jobs approve"), "{listed}");
+
+    let only_held = jobs(&config, &["list", "--state", "held"]);
+    assert_eq!(only_held.matches(" held ").count(), 2, "{only_held}");
+    assert!(
+        !only_held.contains("job(s)"),
+        "no sync jobs in this view: {only_held}"
+    );
+
+    let approved = jobs(&config, &["approve", "--tenant", "acme"]);
+    assert!(approved.contains("released 2"), "{approved}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while upstream("b@x.com") || upstream("c@x.com") {
+        assert!(
+            Instant::now() < deadline,
+            "the approved deletes did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed = jobs(&config, &["list", "--tenant", "acme"]);
+    assert!(!listed.contains(" held "), "{listed}");
+}

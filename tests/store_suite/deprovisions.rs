@@ -1,0 +1,287 @@
+//! Deprovisions under the mass-deprovision guard: the count over the window, holding
+//! after the limit (and while any is held), approval, claims and outcomes, and
+//! concurrent admissions sharing one limit.
+use std::sync::Arc;
+use std::time::Duration;
+
+use scim_bridge::store::{
+    Admission, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision, Store,
+};
+use serde_json::json;
+
+use super::support::*;
+
+const LIMIT: GuardLimit = GuardLimit {
+    max: 3,
+    window: Duration::from_secs(3600),
+};
+const LEASE: Duration = Duration::from_secs(60);
+
+fn request(tenant: &str, n: usize) -> NewDeprovision {
+    NewDeprovision {
+        tenant: tenant.to_string(),
+        user_id: format!("u-{n}"),
+        upstream_id: format!("up-{n}"),
+        upstream_username: format!("user{n}@example.com"),
+        action: DeprovisionAction::Delete,
+        resource: json!({"userName": format!("user{n}@example.com"), "active": false}),
+    }
+}
+
+fn held_id(admission: Admission) -> i64 {
+    match admission {
+        Admission::Held { id, .. } => id,
+        Admission::Now => panic!("expected the deprovision to be held"),
+    }
+}
+
+pub async fn guard_holds_after_the_limit(store: Arc<dyn Store>) {
+    for n in 0..3 {
+        let admission = store
+            .admit_deprovision(&request(TENANT, n), &LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            admission,
+            Admission::Now,
+            "deprovision {n} is under the limit"
+        );
+    }
+    let first = store
+        .admit_deprovision(&request(TENANT, 3), &LIMIT)
+        .await
+        .unwrap();
+    let Admission::Held {
+        tripped, recent, ..
+    } = first
+    else {
+        panic!("the 4th of 3 allowed must be held, got {first:?}");
+    };
+    assert!(tripped, "the first held one trips the guard");
+    assert_eq!(recent, 4);
+    let second = store
+        .admit_deprovision(&request(TENANT, 4), &LIMIT)
+        .await
+        .unwrap();
+    assert!(
+        matches!(second, Admission::Held { tripped: false, .. }),
+        "{second:?}"
+    );
+    // Another tenant has its own count.
+    assert_eq!(
+        store
+            .admit_deprovision(&request(OTHER, 0), &LIMIT)
+            .await
+            .unwrap(),
+        Admission::Now
+    );
+    let held = store
+        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Held), 100)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 2);
+    assert_eq!(held[0].request, request(TENANT, 3), "stored whole");
+    assert!(held[0].id < held[1].id, "oldest first");
+    let done = store
+        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Done), 100)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 3);
+}
+
+pub async fn a_window_that_has_passed_does_not_count(store: Arc<dyn Store>) {
+    let short = GuardLimit {
+        max: 1,
+        window: Duration::from_millis(300),
+    };
+    assert_eq!(
+        store
+            .admit_deprovision(&request(TENANT, 0), &short)
+            .await
+            .unwrap(),
+        Admission::Now
+    );
+    held_id(
+        store
+            .admit_deprovision(&request(TENANT, 1), &short)
+            .await
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The window is empty again, but one is still held: later ones must not overtake it.
+    held_id(
+        store
+            .admit_deprovision(&request(TENANT, 2), &short)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 2);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        store
+            .admit_deprovision(&request(TENANT, 3), &short)
+            .await
+            .unwrap(),
+        Admission::Now,
+        "nothing held and the window passed"
+    );
+    // Old `done` rows are forgotten; approved ones stay until the worker finishes them.
+    let rows = store
+        .list_deprovisions(Some(TENANT), None, 100)
+        .await
+        .unwrap();
+    let states: Vec<_> = rows
+        .iter()
+        .map(|d| (d.request.user_id.clone(), d.state))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("u-1".to_string(), DeprovisionState::Pending),
+            ("u-2".to_string(), DeprovisionState::Pending),
+            ("u-3".to_string(), DeprovisionState::Done),
+        ]
+    );
+}
+
+pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
+    let zero = GuardLimit {
+        max: 0,
+        window: Duration::from_secs(60),
+    };
+    let a = held_id(
+        store
+            .admit_deprovision(&request(TENANT, 0), &zero)
+            .await
+            .unwrap(),
+    );
+    let b = held_id(
+        store
+            .admit_deprovision(&request(TENANT, 1), &zero)
+            .await
+            .unwrap(),
+    );
+    let c = held_id(
+        store
+            .admit_deprovision(&request(TENANT, 2), &zero)
+            .await
+            .unwrap(),
+    );
+    held_id(
+        store
+            .admit_deprovision(&request(OTHER, 0), &zero)
+            .await
+            .unwrap(),
+    );
+    assert!(
+        store
+            .claim_deprovisions(10, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held ones are not the worker's"
+    );
+    assert_eq!(
+        store.approve_deprovisions(TENANT, Some(a)).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.approve_deprovisions(TENANT, Some(a)).await.unwrap(),
+        0
+    );
+    assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 2);
+    let claimed = store.claim_deprovisions(10, LEASE).await.unwrap();
+    let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
+    assert_eq!(
+        ids,
+        vec![a, b, c],
+        "only the approved tenant's, oldest first"
+    );
+    assert!(claimed
+        .iter()
+        .all(|d| d.state == DeprovisionState::Running && d.attempts == 1));
+    assert!(store
+        .claim_deprovisions(10, LEASE)
+        .await
+        .unwrap()
+        .is_empty());
+
+    store.finish_deprovision(a, Ok(())).await.unwrap();
+    store
+        .finish_deprovision(b, Err(("upstream down".into(), Some(at(-1)))))
+        .await
+        .unwrap();
+    store
+        .finish_deprovision(c, Err(("permanent".into(), None)))
+        .await
+        .unwrap();
+    let again = store.claim_deprovisions(10, LEASE).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!((again[0].id, again[0].attempts), (b, 2));
+    assert_eq!(again[0].last_error.as_deref(), Some("upstream down"));
+    let failed = store
+        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Failed), 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].id, c);
+    // Approving again retries a failed one.
+    assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 1);
+    let done = store
+        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Done), 10)
+        .await
+        .unwrap();
+    assert_eq!(done.iter().map(|d| d.id).collect::<Vec<_>>(), vec![a]);
+}
+
+pub async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
+    let zero = GuardLimit {
+        max: 0,
+        window: Duration::from_secs(60),
+    };
+    let id = held_id(
+        store
+            .admit_deprovision(&request(TENANT, 0), &zero)
+            .await
+            .unwrap(),
+    );
+    store.approve_deprovisions(TENANT, None).await.unwrap();
+    let first = store
+        .claim_deprovisions(10, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let second = store.claim_deprovisions(10, LEASE).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!((second[0].id, second[0].attempts), (id, 2));
+}
+
+pub async fn concurrent_admissions_share_one_limit(store: Arc<dyn Store>) {
+    let limit = GuardLimit {
+        max: 5,
+        window: Duration::from_secs(3600),
+    };
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.admit_deprovision(&request(TENANT, n), &limit).await
+        }));
+    }
+    let mut now = 0;
+    let mut tripped = 0;
+    for task in tasks {
+        match task.await.unwrap().unwrap() {
+            Admission::Now => now += 1,
+            Admission::Held { tripped: t, .. } => tripped += usize::from(t),
+        }
+    }
+    assert_eq!(now, 5, "exactly the limit runs now");
+    assert_eq!(tripped, 1, "the guard trips once");
+    let held = store
+        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Held), 100)
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 15);
+}
