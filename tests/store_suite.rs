@@ -117,6 +117,7 @@ suite! {
     jobs::retry_is_dropped_when_another_job_is_pending,
     jobs::fail_and_requeue,
     jobs::list_jobs_filters,
+    jobs::count_jobs_by_tenant_and_state,
     jobs::concurrent_claimers_never_share_a_job,
     jobs::concurrent_enqueues_coalesce,
     deprovisions::guard_holds_after_the_limit,

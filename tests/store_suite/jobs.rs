@@ -342,6 +342,34 @@ pub async fn list_jobs_filters(store: Arc<dyn Store>) {
         .is_empty());
 }
 
+/// What the `scim_bridge_jobs` gauges are read from.
+pub async fn count_jobs_by_tenant_and_state(store: Arc<dyn Store>) {
+    assert!(store.count_jobs().await.unwrap().is_empty());
+    users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
+    users(&store, OTHER, &["u-9"]).await;
+    store
+        .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2", "u-3"]))
+        .await
+        .unwrap();
+    store
+        .enqueue_user_syncs(OTHER, &ids(&["u-9"]))
+        .await
+        .unwrap();
+    let running = store.claim_jobs(1, LEASE).await.unwrap();
+    store.fail_job(&running[0], "gone").await.unwrap();
+    store.claim_jobs(1, LEASE).await.unwrap();
+    let mut counts = store.count_jobs().await.unwrap();
+    counts.sort_by_key(|(t, s, _)| (t.clone(), s.as_str()));
+    let mut want = vec![
+        (TENANT.to_string(), JobState::Failed, 1),
+        (TENANT.to_string(), JobState::Running, 1),
+        (TENANT.to_string(), JobState::Pending, 1),
+        (OTHER.to_string(), JobState::Pending, 1),
+    ];
+    want.sort_by_key(|(t, s, _)| (t.clone(), s.as_str()));
+    assert_eq!(counts, want);
+}
+
 /// Several workers (replicas, on PostgreSQL) claiming at once never get the same job.
 pub async fn concurrent_claimers_never_share_a_job(store: Arc<dyn Store>) {
     const JOBS: usize = 200;
