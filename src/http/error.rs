@@ -149,3 +149,46 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(e: TargetError) -> (u16, Option<ScimType>, String, Option<u64>) {
+        let a = upstream(e);
+        (
+            a.error.status,
+            a.error.scim_type,
+            a.error.detail,
+            a.retry_after,
+        )
+    }
+
+    #[test]
+    fn upstream_refusals_carry_their_reason() {
+        let (status, t, detail, _) =
+            answer(TargetError::Invalid("unknown account id(s): 42".into()));
+        assert_eq!((status, t), (400, Some(ScimType::InvalidValue)));
+        assert!(detail.contains("unknown account id(s): 42"), "{detail}");
+        let (status, t, detail, _) = answer(TargetError::Forbidden("Porting".into()));
+        assert_eq!((status, t), (400, Some(ScimType::InvalidValue)));
+        assert!(detail.contains("Porting"), "{detail}");
+        let (status, t, _, _) = answer(TargetError::Conflict("email taken".into()));
+        assert_eq!((status, t), (409, Some(ScimType::Uniqueness)));
+    }
+
+    #[test]
+    fn saturation_and_open_breakers_are_503_with_retry_after() {
+        let (status, _, _, retry) = answer(TargetError::RateLimited {
+            retry_after_secs: 7,
+        });
+        assert_eq!((status, retry), (503, Some(7)));
+        let (status, _, _, retry) = answer(TargetError::CircuitOpen {
+            retry_after_secs: 0,
+        });
+        assert_eq!((status, retry), (503, Some(1)), "never Retry-After: 0");
+        let (status, _, _, retry) = answer(TargetError::Unavailable("timeout".into()));
+        assert_eq!(status, 503);
+        assert!(retry.is_some());
+    }
+}
