@@ -232,3 +232,69 @@ async fn latency_is_added_to_api_calls_only() {
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() < Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn a_rate_limit_burst_throttles_exactly_the_next_requests() {
+    let sim = start_v1().await;
+    let t = token(&sim).await;
+    sim.set_faults(Faults {
+        rate_limit_burst: 2,
+        ..Faults::default()
+    });
+    let url = format!("{}/api/v1/roles", sim.base_url());
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let resp = client().get(&url).bearer_auth(&t).send().await.unwrap();
+        if resp.status() == 429 {
+            assert!(resp.headers().contains_key("x-ratelimit-reset"));
+            assert!(resp.headers().get("retry-after").is_none());
+        }
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, [429, 429, 200, 200]);
+    assert_eq!(sim.snapshot().stats.rate_limited, 2);
+}
+
+#[tokio::test]
+async fn dropped_connections_happen_on_any_request_after_the_work_is_done() {
+    let sim = start_v1().await;
+    let t = token(&sim).await;
+    let created = v1_create(&sim, &t, &v1_user("dropme", &[])).await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<Value>().await.unwrap()["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sim.set_faults(Faults {
+        drop_rate: 1.0,
+        ..Faults::default()
+    });
+    let url = format!("{}/api/v1/users/{id}", sim.base_url());
+    let deleted = client().delete(&url).bearer_auth(&t).send().await;
+    assert!(deleted.is_err(), "the answer must be lost");
+    assert!(sim.snapshot().users.is_empty(), "but the delete happened");
+    assert_eq!(sim.snapshot().stats.dropped_responses, 1);
+}
+
+#[tokio::test]
+async fn latency_spikes_hit_only_their_fraction() {
+    let sim = start_v1().await;
+    let t = token(&sim).await;
+    sim.set_faults(Faults {
+        latency_spike_rate: 1.0,
+        latency_spike_ms: 300,
+        ..Faults::default()
+    });
+    let url = format!("{}/api/v1/roles", sim.base_url());
+    let started = Instant::now();
+    client().get(&url).bearer_auth(&t).send().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    sim.set_faults(Faults {
+        latency_spike_rate: 0.0,
+        latency_spike_ms: 5000,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    client().get(&url).bearer_auth(&t).send().await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(1000));
+}
