@@ -1,4 +1,4 @@
-//! Command line: `serve`, `check-config`, `token new`, `demo`.
+//! Command line: `serve`, `check-config`, `token new`, `basic new`, `demo`.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -49,6 +49,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// HTTP Basic credentials for IdPs (Okta, OneLogin).
+    Basic {
+        #[command(subcommand)]
+        command: BasicCommand,
+    },
     /// Inspect and re-queue the role-sync jobs.
     Jobs {
         #[command(subcommand)]
@@ -90,6 +95,44 @@ pub enum TokenCommand {
     New,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BasicCommand {
+    /// Print a fresh random password and its argon2id hash for a `[[tenants.NAME.basic]]`
+    /// entry with this username.
+    New {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// A random password (192 bits, URL-safe) and its argon2id PHC string.
+pub fn new_basic_password() -> Result<(String, String), String> {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = crate::http::auth::hash_password(&password)?;
+    Ok((password, hash))
+}
+
+fn print_new_basic(username: &str) -> Result<(), String> {
+    if username.is_empty() || username.contains(':') {
+        return Err("the username must be non-empty and without ':'".into());
+    }
+    let (password, hash) = new_basic_password()?;
+    println!("username:      {username}");
+    println!("password:      {password}");
+    println!("password_hash: {hash}");
+    println!();
+    println!(
+        "Give the username and password to the IdP (HTTP Basic) and put the hash in the config:"
+    );
+    println!("  [[tenants.NAME.basic]]");
+    println!("  id = \"okta-basic\"");
+    println!("  username = \"{username}\"");
+    println!("  password_hash = '{hash}'");
+    Ok(())
+}
+
 /// A random token (256 bits, URL-safe) and its hex SHA-256.
 pub fn new_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -116,6 +159,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("  tokens = [{{ id = \"okta\", sha256 = \"{hash}\" }}]");
             Ok(())
         }
+        Command::Basic {
+            command: BasicCommand::New { username },
+        } => print_new_basic(&username),
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Jobs { command } => jobs(command).await,
     };
@@ -224,8 +270,13 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
     for (name, tenant_config) in &config.tenants {
-        if tenant_config.tokens.is_empty() {
-            problems.push(format!("tenant {name}: no tokens, so no IdP can call it"));
+        if tenant_config.tokens.is_empty()
+            && tenant_config.basic.is_empty()
+            && tenant_config.jwt.is_none()
+        {
+            problems.push(format!(
+                "tenant {name}: no tokens, basic or jwt credentials, so no IdP can call it"
+            ));
         }
         let tenant = match app::build_tenant(name, tenant_config) {
             Ok(t) => t,
@@ -264,5 +315,18 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.len() >= 43);
         assert_eq!(hash, hex::encode(crate::http::auth::sha256(&a)));
+    }
+
+    #[test]
+    fn basic_passwords_are_random_and_verify_against_their_hash() {
+        use argon2::{PasswordHash, PasswordVerifier};
+        let (password, hash) = new_basic_password().unwrap();
+        let (other, _) = new_basic_password().unwrap();
+        assert_ne!(password, other);
+        assert!(hash.starts_with("$argon2id$"));
+        let parsed = PasswordHash::new(&hash).unwrap();
+        let argon2 = argon2::Argon2::default();
+        assert!(argon2.verify_password(password.as_bytes(), &parsed).is_ok());
+        assert!(argon2.verify_password(other.as_bytes(), &parsed).is_err());
     }
 }
