@@ -285,6 +285,13 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
                 continue;
             }
         };
+        if let Some(jwt) = &tenant_config.jwt {
+            match crate::http::auth::check_jwt_keys(jwt, &tenant).await {
+                Ok(0) => problems.push(format!("tenant {name}: jwt: no usable signing key")),
+                Ok(n) => println!("tenant {name}: {n} JWT signing key(s) loaded"),
+                Err(e) => problems.push(format!("tenant {name}: jwt: {e}")),
+            }
+        }
         match app::unknown_roles(&tenant).await {
             Ok((unknown, _)) if unknown.is_empty() => {
                 println!("tenant {name}: upstream reachable, role names valid")

@@ -29,6 +29,9 @@ struct BasicEntry {
 
 pub struct BasicCredentials {
     entries: Vec<BasicEntry>,
+    /// The most entries one username has (rotation keeps two for a while): every
+    /// attempt runs argon2 this many times.
+    rounds: usize,
     cache: Mutex<HashMap<[u8; 32], (Caller, Instant)>>,
     argon2_slots: Arc<Semaphore>,
 }
@@ -38,6 +41,7 @@ impl Default for BasicCredentials {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             entries: Vec::new(),
+            rounds: 0,
             cache: Mutex::new(HashMap::new()),
             argon2_slots: Arc::new(Semaphore::new(cores)),
         }
@@ -60,6 +64,12 @@ impl BasicCredentials {
             phc: password_hash.to_string(),
             tenant,
         });
+        let same_username = self
+            .entries
+            .iter()
+            .filter(|e| e.username == username)
+            .count();
+        self.rounds = self.rounds.max(same_username);
         Ok(())
     }
 
@@ -82,13 +92,18 @@ impl BasicCredentials {
             .ok()?;
         let decoded = String::from_utf8(decoded).ok()?;
         let (username, password) = decoded.split_once(':')?;
-        let candidates: Vec<(usize, String)> = self
+        let mut candidates: Vec<(Option<usize>, String)> = self
             .entries
             .iter()
             .enumerate()
             .filter(|(_, e)| e.username == username)
-            .map(|(i, e)| (i, e.phc.clone()))
+            .map(|(i, e)| (Some(i), e.phc.clone()))
             .collect();
+        // Decoys bring every attempt to the same number of argon2 runs, so the time a
+        // refusal takes does not tell whether the username exists.
+        while candidates.len() < self.rounds {
+            candidates.push((None, self.entries[0].phc.clone()));
+        }
         let matched = self.run_argon2(candidates, password.to_string()).await?;
         let entry = &self.entries[matched];
         let caller = Caller {
@@ -99,25 +114,19 @@ impl BasicCredentials {
         Some(caller)
     }
 
-    /// Verifies the password against each candidate hash; with no candidate (unknown
-    /// username) it still verifies once against a configured hash and discards the
-    /// result, so a wrong username costs what a wrong password costs.
+    /// Verifies the password against each candidate hash, in order; a decoy (`None`)
+    /// costs the same and never matches.
     async fn run_argon2(
         &self,
-        candidates: Vec<(usize, String)>,
+        candidates: Vec<(Option<usize>, String)>,
         password: String,
     ) -> Option<usize> {
-        let decoy = candidates.is_empty().then(|| self.entries[0].phc.clone());
         let _slot = self.argon2_slots.clone().acquire_owned().await.ok()?;
         tokio::task::spawn_blocking(move || {
-            if let Some(phc) = decoy {
-                let _ = verify_phc(&phc, &password);
-                return None;
-            }
             candidates
                 .into_iter()
-                .find(|(_, phc)| verify_phc(phc, &password))
-                .map(|(i, _)| i)
+                .find(|(i, phc)| verify_phc(phc, &password) && i.is_some())
+                .and_then(|(i, _)| i)
         })
         .await
         .ok()

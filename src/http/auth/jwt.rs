@@ -65,6 +65,10 @@ impl JwtValidator {
         })
     }
 
+    pub async fn check_keys(&self) -> Result<usize, String> {
+        self.keys.check().await
+    }
+
     pub fn issuer(&self) -> &str {
         &self.issuer
     }

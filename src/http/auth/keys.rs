@@ -93,6 +93,14 @@ impl KeySource {
             KeySource::Jwks(jwks) => jwks.candidates(kid).await,
         }
     }
+
+    /// How many usable keys the source has now (a JWKS is fetched), for `check-config`.
+    pub async fn check(&self) -> Result<usize, String> {
+        match self {
+            KeySource::Static(_) => Ok(1),
+            KeySource::Jwks(jwks) => jwks.fetch().await.map(|keys| keys.len()),
+        }
+    }
 }
 
 #[derive(Default)]

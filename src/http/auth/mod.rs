@@ -112,6 +112,17 @@ impl Credentials {
     }
 }
 
+/// For `check-config`: the tenant's JWT keys load (a JWKS is fetched); the number of
+/// usable keys.
+pub async fn check_jwt_keys(
+    config: &crate::config::JwtConfig,
+    tenant: &Arc<Tenant>,
+) -> Result<usize, String> {
+    jwt::JwtValidator::new(config, tenant.clone())?
+        .check_keys()
+        .await
+}
+
 /// Resolves the caller or answers 401 with a SCIM error and `WWW-Authenticate`.
 pub async fn require_caller(
     State(app): State<AppState>,
@@ -128,6 +139,7 @@ pub async fn require_caller(
     };
     match caller {
         Some(caller) => {
+            tracing::debug!(tenant = %caller.tenant.name, credential = %caller.credential_id, "authenticated");
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
