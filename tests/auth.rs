@@ -317,7 +317,19 @@ async fn tokens_basic_and_jwts_each_authenticate_and_are_audited_by_id() {
         call_as(&h, Method::PATCH, &path, Some(patch("Jwt")), Some(&rs256)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
+    let group =
+        json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Auditors"});
+    let (status, _, group) = call_as(&h, Method::POST, "/Groups", Some(group), Some(&es256)).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_id = group["id"].as_str().unwrap();
+
     let audit = h.audit().await;
+    let group_actors: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.resource_id == group_id)
+        .map(|e| e.actor.as_str())
+        .collect();
+    assert_eq!(group_actors, vec!["acme-entra"], "{audit:?}");
     let actors: Vec<&str> = audit
         .iter()
         .filter(|e| e.resource_id == id)

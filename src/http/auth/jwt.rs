@@ -134,3 +134,36 @@ pub fn unverified_issuer(token: &str) -> Option<String> {
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     claims.get("iss")?.as_str().map(str::to_string)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_shape_and_unverified_issuer() {
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(r#"{"iss":"https://issuer/"}"#)
+        );
+        assert!(looks_like_jwt(&token));
+        assert_eq!(
+            unverified_issuer(&token).as_deref(),
+            Some("https://issuer/")
+        );
+        assert!(looks_like_jwt("a.b."), "alg none has an empty signature");
+        for opaque in [
+            "opaque-token_123",
+            "a.b",
+            "a.b.c.d",
+            ".b.c",
+            "a b.c.d",
+            "a.b+.c",
+        ] {
+            assert!(!looks_like_jwt(opaque), "{opaque}");
+        }
+        assert_eq!(unverified_issuer("a.%%%.c"), None);
+        assert_eq!(unverified_issuer(&format!("a.{}.c", b64("[]"))), None);
+    }
+}

@@ -217,3 +217,49 @@ fn matching(fetched: &Fetched, kid: Option<&str>) -> Vec<Arc<Key>> {
         .cloned()
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rsa_jwk() -> Value {
+        let text = include_str!("../../../tests/fixtures/jwt/rsa1.jwk.json");
+        let mut jwk: Value = serde_json::from_str(text).unwrap();
+        jwk["kid"] = json!("k1");
+        jwk
+    }
+
+    #[test]
+    fn only_public_signing_keys_are_taken_from_a_jwks() {
+        let key = Key::from_jwk(&rsa_jwk()).unwrap();
+        assert_eq!(
+            (key.family, key.kid.as_deref()),
+            (KeyFamily::Rsa, Some("k1"))
+        );
+        assert_eq!(key.algorithm, None);
+
+        let mut pinned = rsa_jwk();
+        pinned["alg"] = json!("RS384");
+        assert_eq!(
+            Key::from_jwk(&pinned).unwrap().algorithm,
+            Some(Algorithm::RS384)
+        );
+
+        let mut encryption = rsa_jwk();
+        encryption["use"] = json!("enc");
+        assert!(Key::from_jwk(&encryption).is_none());
+        let symmetric = json!({"kty": "oct", "k": "c2VjcmV0", "kid": "h"});
+        assert!(Key::from_jwk(&symmetric).is_none());
+        assert!(Key::from_jwk(&json!({"kty": "RSA"})).is_none());
+    }
+
+    #[test]
+    fn static_pems_are_classified_by_key_type() {
+        let rsa = include_bytes!("../../../tests/fixtures/jwt/rsa1.pub.pem");
+        let ec = include_bytes!("../../../tests/fixtures/jwt/ec1.pub.pem");
+        assert_eq!(Key::from_pem(rsa).unwrap().family, KeyFamily::Rsa);
+        assert_eq!(Key::from_pem(ec).unwrap().family, KeyFamily::Ec);
+        assert!(Key::from_pem(b"not a pem").is_err());
+    }
+}

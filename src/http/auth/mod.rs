@@ -14,7 +14,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-pub use basic::{hash_password, CACHE_TTL as BASIC_CACHE_TTL};
+pub use basic::hash_password;
 pub use tokens::sha256;
 
 use super::error::ApiError;
