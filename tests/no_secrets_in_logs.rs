@@ -1,6 +1,6 @@
 //! Captures every log line, at trace level, of a full lifecycle run with each kind of
 //! inbound credential and both upstream dialects, and finds none of the credentials in
-//! it, nor in the answers. Its own test binary: it installs the process's subscriber.
+//! it, nor in the answers or the audit. Its own test binary: it installs the process's subscriber.
 mod common;
 
 use std::io::Write;
@@ -200,6 +200,7 @@ jwks_url = "{}"
     secrets.push(b64(format!("{}:{}", sim.client_id, sim.client_secret)));
     secrets.push(b64(format!("{}:{}", sim.basic_user, sim.basic_password)));
     let mut answers = Vec::new();
+    let mut audits = Vec::new();
     for dialect in [Dialect::V1, Dialect::Dashboard] {
         let h = Harness::start(Options {
             dialect,
@@ -209,6 +210,7 @@ jwks_url = "{}"
         .await;
         let (bodies, used) = lifecycle(&h, &jwks).await;
         answers.extend(bodies);
+        audits.push(format!("{:?}", h.audit().await));
         for header in used {
             let value = header.split_once(' ').unwrap().1.to_string();
             if let Some(signature) = value.rsplit('.').next().filter(|_| value.contains('.')) {
@@ -234,10 +236,19 @@ jwks_url = "{}"
         "an Authorization value is in the logs"
     );
     let answers = serde_json::to_string(&answers).unwrap();
+    let audits = audits.join("\n");
+    assert!(
+        audits.contains("acme-basic") && audits.contains("acme-entra"),
+        "{audits}"
+    );
     for secret in &secrets {
         assert!(
             !answers.contains(secret.as_str()),
             "an answer echoes a credential"
+        );
+        assert!(
+            !audits.contains(secret.as_str()),
+            "the audit holds a credential"
         );
     }
 }
