@@ -118,6 +118,15 @@ fn assert_refused(
         challenges.iter().any(|c| c.starts_with("Basic ")),
         "{what}: {challenges:?}"
     );
+    // RFC 6750 §3.1: an error code only when a bearer token was presented.
+    let invalid_token = challenges
+        .iter()
+        .any(|c| c.contains("error=\"invalid_token\""));
+    assert_eq!(
+        invalid_token,
+        what.contains("jwt") || what.contains("bearer"),
+        "{what}: {challenges:?}"
+    );
 }
 
 /// Credentials that must all be refused, named for the failure message.

@@ -99,10 +99,16 @@ impl Credentials {
         None
     }
 
-    /// The `WWW-Authenticate` challenges a 401 carries: Bearer always, Basic when some
-    /// tenant accepts it.
-    fn challenges(&self) -> Vec<HeaderValue> {
-        let mut challenges = vec![HeaderValue::from_static("Bearer realm=\"scim-bridge\"")];
+    /// The `WWW-Authenticate` challenges a 401 carries: Bearer always (with RFC 6750's
+    /// `invalid_token` when a bearer value was presented), Basic when some tenant
+    /// accepts it.
+    fn challenges(&self, bearer_presented: bool) -> Vec<HeaderValue> {
+        let bearer = if bearer_presented {
+            "Bearer realm=\"scim-bridge\", error=\"invalid_token\""
+        } else {
+            "Bearer realm=\"scim-bridge\""
+        };
+        let mut challenges = vec![HeaderValue::from_static(bearer)];
         if !self.basic.is_empty() {
             challenges.push(HeaderValue::from_static(
                 "Basic realm=\"scim-bridge\", charset=\"UTF-8\"",
@@ -148,7 +154,10 @@ pub async fn require_caller(
                 ApiError::new(401, None, "missing or invalid credentials").into_response();
             let headers = response.headers_mut();
             headers.remove(header::WWW_AUTHENTICATE);
-            for challenge in app.credentials.challenges() {
+            let bearer_presented = authorization
+                .and_then(|a| a.split_whitespace().next())
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"));
+            for challenge in app.credentials.challenges(bearer_presented) {
                 headers.append(header::WWW_AUTHENTICATE, challenge);
             }
             response
