@@ -14,7 +14,7 @@ const PASSWORD_OLD: &str = "old-basic-password-1f9c";
 const PASSWORD_NEW: &str = "new-basic-password-77ab";
 
 /// acme with a token, two Basic passwords for one username (rotation) and JWTs from `jwks`.
-fn auth_toml(jwks_url: &str, min_refetch_secs: u64) -> String {
+fn auth_toml(jwks_url: &str, min_refetch_secs: u64, refresh_secs: u64) -> String {
     format!(
         r#"
 [[tenants.acme.basic]]
@@ -34,6 +34,7 @@ audiences = ["{AUDIENCE}"]
 jwks_url = "{jwks_url}"
 algorithms = ["RS256", "ES256"]
 jwks_min_refetch_secs = {min_refetch_secs}
+jwks_refresh_secs = {refresh_secs}
 "#,
         idp::cheap_hash(PASSWORD_OLD),
         idp::cheap_hash(PASSWORD_NEW)
@@ -41,8 +42,12 @@ jwks_min_refetch_secs = {min_refetch_secs}
 }
 
 async fn start(jwks: &Jwks, min_refetch_secs: u64) -> Harness {
+    start_with_ttl(jwks, min_refetch_secs, 3600).await
+}
+
+async fn start_with_ttl(jwks: &Jwks, min_refetch_secs: u64, refresh_secs: u64) -> Harness {
     Harness::start(Options {
-        extra_toml: auth_toml(&jwks.url, min_refetch_secs),
+        extra_toml: auth_toml(&jwks.url, min_refetch_secs, refresh_secs),
         ..Options::default()
     })
     .await
@@ -401,6 +406,46 @@ async fn a_new_kid_in_the_jwks_is_accepted_after_a_refresh_and_forged_kids_do_no
     let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&first)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(jwks.fetches(), 2);
+}
+
+#[tokio::test]
+async fn the_jwks_is_refreshed_after_its_ttl_and_a_removed_key_stops_working() {
+    let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1"), idp::jwk("rsa2", "k2")]).await;
+    let h = start_with_ttl(&jwks, 1, 1).await;
+    let k1 = format!(
+        "Bearer {}",
+        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
+    );
+    let k2 = format!(
+        "Bearer {}",
+        idp::sign("rsa2", Algorithm::RS256, Some("k2"), &idp::claims())
+    );
+    let status = |auth: String| {
+        let h = &h;
+        async move { call_as(h, Method::GET, "/Users", None, Some(&auth)).await.0 }
+    };
+    assert_eq!(status(k1.clone()).await, StatusCode::OK);
+    assert_eq!(jwks.fetches(), 1);
+
+    // The IdP retires k1. Past the TTL, the next request still uses the keys in hand
+    // (the refresh runs in the background); soon after, k1 is refused.
+    jwks.set_keys(vec![idp::jwk("rsa2", "k2")]);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(status(k1.clone()).await, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while status(k1.clone()).await == StatusCode::OK {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "k1 still accepted after the refresh"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        jwks.fetches(),
+        2,
+        "one refresh, however many requests saw the set stale"
+    );
+    assert_eq!(status(k2).await, StatusCode::OK);
 }
 
 #[tokio::test]

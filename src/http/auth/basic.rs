@@ -121,8 +121,11 @@ impl BasicCredentials {
         candidates: Vec<(Option<usize>, String)>,
         password: String,
     ) -> Option<usize> {
-        let _slot = self.argon2_slots.clone().acquire_owned().await.ok()?;
+        let slot = self.argon2_slots.clone().acquire_owned().await.ok()?;
         tokio::task::spawn_blocking(move || {
+            // Held here, not by the request: a client that hangs up does not free the
+            // slot while argon2 still runs.
+            let _slot = slot;
             candidates
                 .into_iter()
                 .find(|(i, phc)| verify_phc(phc, &password) && i.is_some())

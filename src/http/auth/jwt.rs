@@ -36,11 +36,11 @@ impl JwtValidator {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let keys = if let Some(url) = &config.jwks_url {
-            KeySource::Jwks(Jwks::new(
+            KeySource::Jwks(Arc::new(Jwks::new(
                 url,
                 Duration::from_secs(config.jwks_refresh_secs),
                 Duration::from_secs(config.jwks_min_refetch_secs),
-            )?)
+            )?))
         } else if let Some(pem) = &config.public_key_pem {
             KeySource::Static(Arc::new(
                 Key::from_pem(pem.as_bytes()).map_err(|e| format!("jwt.public_key_pem: {e}"))?,

@@ -82,7 +82,7 @@ impl Key {
 
 pub enum KeySource {
     Static(Arc<Key>),
-    Jwks(Jwks),
+    Jwks(Arc<Jwks>),
 }
 
 impl KeySource {
@@ -144,15 +144,21 @@ impl Jwks {
             .clone()
     }
 
-    async fn candidates(&self, kid: Option<&str>) -> Vec<Arc<Key>> {
+    /// Known keys are used at once; when the set is due for its TTL refresh, that runs
+    /// in the background, so a slow IdP does not slow requests. An unknown kid waits
+    /// for a (rate-limited) fetch.
+    async fn candidates(self: &Arc<Self>, kid: Option<&str>) -> Vec<Arc<Key>> {
         let seen = self.snapshot();
-        let matching = matching(&seen, kid);
-        let stale = seen.at.is_none_or(|at| at.elapsed() >= self.refresh_after);
-        if matching.is_empty() || stale {
+        let known = matching(&seen, kid);
+        if known.is_empty() {
             self.refresh(seen.at).await;
-            return matching_now(self, kid);
+            return matching(&self.snapshot(), kid);
         }
-        matching
+        if seen.at.is_none_or(|at| at.elapsed() >= self.refresh_after) {
+            let jwks = self.clone();
+            tokio::spawn(async move { jwks.refresh(seen.at).await });
+        }
+        known
     }
 
     /// Fetches the JWKS unless another task did since `seen_at` or the last attempt was
@@ -203,10 +209,6 @@ impl Jwks {
             .map(Arc::new)
             .collect())
     }
-}
-
-fn matching_now(jwks: &Jwks, kid: Option<&str>) -> Vec<Arc<Key>> {
-    matching(&jwks.snapshot(), kid)
 }
 
 fn matching(fetched: &Fetched, kid: Option<&str>) -> Vec<Arc<Key>> {
