@@ -208,6 +208,11 @@ pub struct JwtConfig {
     pub issuer: String,
     /// Accepted `aud` values; the token needs one of them.
     pub audiences: Vec<String>,
+    /// When set, the token's `azp` (v2) or `appid` (v1) claim must be one of these: any
+    /// app of the directory can obtain a token for the audience, only the IdP's
+    /// provisioning client should provision.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
     pub jwks_url: Option<String>,
     pub public_key_pem: Option<String>,
     pub public_key_pem_file: Option<String>,

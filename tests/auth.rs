@@ -449,21 +449,23 @@ async fn the_jwks_is_refreshed_after_its_ttl_and_a_removed_key_stops_working() {
 }
 
 #[tokio::test]
-async fn a_static_pem_key_verifies_jwts_without_a_jwks() {
+async fn a_static_pem_key_verifies_jwts_and_client_ids_narrow_them() {
     let pem_file = format!(
         "{}/tests/fixtures/jwt/ec1.pub.pem",
         env!("CARGO_MANIFEST_DIR")
     );
     let h = Harness::start(Options {
         extra_toml: format!(
-            "\n[tenants.acme.jwt]\nissuer = \"{ISSUER}\"\naudiences = [\"{AUDIENCE}\"]\npublic_key_pem_file = \"{pem_file}\"\nalgorithms = [\"ES256\"]\n"
+            "\n[tenants.acme.jwt]\nissuer = \"{ISSUER}\"\naudiences = [\"{AUDIENCE}\"]\npublic_key_pem_file = \"{pem_file}\"\nalgorithms = [\"ES256\"]\nclient_ids = [\"entra-provisioning-app\"]\n"
         ),
         ..Options::default()
     })
     .await;
+    let mut claims = idp::claims();
+    claims["appid"] = json!("entra-provisioning-app");
     let good = format!(
         "Bearer {}",
-        idp::sign("ec1", Algorithm::ES256, None, &idp::claims())
+        idp::sign("ec1", Algorithm::ES256, None, &claims)
     );
     let (status, _, body) = call_as(&h, Method::GET, "/Users", None, Some(&good)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -473,4 +475,18 @@ async fn a_static_pem_key_verifies_jwts_without_a_jwks() {
     );
     let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&rsa)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // client_ids: another app of the directory, or a token naming no client, is refused.
+    claims["appid"] = json!("some-other-app");
+    let other_app = format!(
+        "Bearer {}",
+        idp::sign("ec1", Algorithm::ES256, None, &claims)
+    );
+    let no_client = format!(
+        "Bearer {}",
+        idp::sign("ec1", Algorithm::ES256, None, &idp::claims())
+    );
+    for refused in [other_app, no_client] {
+        let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&refused)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
 }

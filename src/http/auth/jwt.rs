@@ -18,6 +18,7 @@ pub struct JwtValidator {
     tenant: Arc<Tenant>,
     issuer: String,
     audiences: Vec<String>,
+    client_ids: Vec<String>,
     algorithms: Vec<Algorithm>,
     leeway_secs: u64,
     keys: KeySource,
@@ -59,6 +60,7 @@ impl JwtValidator {
             tenant,
             issuer: config.issuer.clone(),
             audiences: config.audiences.clone(),
+            client_ids: config.client_ids.clone(),
             algorithms,
             leeway_secs: config.leeway_secs,
             keys,
@@ -67,6 +69,18 @@ impl JwtValidator {
 
     pub async fn check_keys(&self) -> Result<usize, String> {
         self.keys.check().await
+    }
+
+    /// Any directory app may get a token for the audience; `client_ids` narrows it to
+    /// the provisioning client (`azp` in v2 tokens, `appid` in v1).
+    fn client_allowed(&self, claims: &Value) -> bool {
+        if self.client_ids.is_empty() {
+            return true;
+        }
+        ["azp", "appid"]
+            .iter()
+            .filter_map(|name| claims.get(*name).and_then(Value::as_str))
+            .any(|client| self.client_ids.iter().any(|c| c == client))
     }
 
     pub fn issuer(&self) -> &str {
@@ -94,11 +108,15 @@ impl JwtValidator {
         let mut refusal = None;
         for key in usable {
             match jsonwebtoken::decode::<Value>(token, &key.decoding, &validation) {
-                Ok(_) => {
+                Ok(data) if self.client_allowed(&data.claims) => {
                     return Some(Caller {
                         tenant: self.tenant.clone(),
                         credential_id: self.credential_id.clone(),
                     })
+                }
+                Ok(_) => {
+                    tracing::debug!(tenant = %self.tenant.name, "JWT refused: client not in client_ids");
+                    return None;
                 }
                 Err(e) => refusal = Some(e),
             }
