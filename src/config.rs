@@ -534,6 +534,36 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn the_examples_commented_credentials_parse_when_uncommented() {
+        let example = include_str!("../config/scim-bridge.example.toml");
+        let start = example.find("# [[tenants.acme.basic]]").unwrap();
+        let end = example.find("[tenants.acme.policy]").unwrap();
+        let uncommented: String = example[start..end]
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                // Commented settings, not the prose around them.
+                Some(setting)
+                    if setting.starts_with('[')
+                        || setting.split_once(" = ").is_some_and(|(key, _)| {
+                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    setting
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let text = format!("{}{uncommented}\n{}", &example[..start], &example[end..]);
+        let config = Config::from_toml_str(&text).unwrap();
+        let acme = &config.tenants["acme"];
+        assert_eq!(acme.basic[0].id, "okta-basic-2026");
+        let jwt = acme.jwt.as_ref().unwrap();
+        assert!(jwt.jwks_url.is_some() && jwt.public_key_pem_file.is_none());
+        assert_eq!(jwt.jwks_min_refetch_secs, 30);
+    }
+
     const MINIMAL: &str = r#"
         [tenants.t]
         [tenants.t.bandwidth]
