@@ -166,11 +166,9 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
                 tracing::warn!(tenant = %name, error = %e, "could not check role names upstream")
             }
         }
-        for token in &tenant_config.tokens {
-            credentials
-                .add(&token.id, &token.sha256, tenant.clone())
-                .map_err(StartupError)?;
-        }
+        credentials
+            .add_tenant(&tenant, tenant_config)
+            .map_err(StartupError)?;
         tenants.push(tenant);
     }
     let scim_base = match &config.server.public_url {

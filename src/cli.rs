@@ -1,4 +1,5 @@
-//! Command line: `serve`, `migrate`, `check-config`, `token`, `jobs`, `reconcile`, `demo`.
+//! Command line: `serve`, `migrate`, `check-config`, `token new`, `basic new`, `jobs`,
+//! `reconcile`, `demo`.
 mod reconcile;
 
 use std::path::PathBuf;
@@ -50,6 +51,11 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// HTTP Basic credentials for IdPs (Okta, OneLogin).
+    Basic {
+        #[command(subcommand)]
+        command: BasicCommand,
     },
     /// Inspect and re-queue the role-sync jobs; approve deprovisions the guard held.
     Jobs {
@@ -119,6 +125,44 @@ pub enum TokenCommand {
     New,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum BasicCommand {
+    /// Print a fresh random password and its argon2id hash for a `[[tenants.NAME.basic]]`
+    /// entry with this username.
+    New {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+/// A random password (192 bits, URL-safe) and its argon2id PHC string.
+pub fn new_basic_password() -> Result<(String, String), String> {
+    let mut bytes = [0u8; 24];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = crate::http::auth::hash_password(&password)?;
+    Ok((password, hash))
+}
+
+fn print_new_basic(username: &str) -> Result<(), String> {
+    if username.is_empty() || username.contains(':') {
+        return Err("the username must be non-empty and without ':'".into());
+    }
+    let (password, hash) = new_basic_password()?;
+    println!("username:      {username}");
+    println!("password:      {password}");
+    println!("password_hash: {hash}");
+    println!();
+    println!(
+        "Give the username and password to the IdP (HTTP Basic) and put the hash in the config:"
+    );
+    println!("  [[tenants.NAME.basic]]");
+    println!("  id = \"okta-basic\"");
+    println!("  username = \"{username}\"");
+    println!("  password_hash = '{hash}'");
+    Ok(())
+}
+
 /// A random token (256 bits, URL-safe) and its hex SHA-256.
 pub fn new_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -145,6 +189,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             println!("  tokens = [{{ id = \"okta\", sha256 = \"{hash}\" }}]");
             Ok(())
         }
+        Command::Basic {
+            command: BasicCommand::New { username },
+        } => print_new_basic(&username),
         Command::Demo(args) => crate::demo::run(args).await,
         Command::Jobs { command } => jobs(command).await,
         Command::Reconcile {
@@ -358,8 +405,13 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
     let mut problems = Vec::new();
     for (name, tenant_config) in &config.tenants {
-        if tenant_config.tokens.is_empty() {
-            problems.push(format!("tenant {name}: no tokens, so no IdP can call it"));
+        if tenant_config.tokens.is_empty()
+            && tenant_config.basic.is_empty()
+            && tenant_config.jwt.is_none()
+        {
+            problems.push(format!(
+                "tenant {name}: no tokens, basic or jwt credentials, so no IdP can call it"
+            ));
         }
         let tenant = match app::build_tenant(name, tenant_config) {
             Ok(t) => t,
@@ -368,6 +420,13 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
                 continue;
             }
         };
+        if let Some(jwt) = &tenant_config.jwt {
+            match crate::http::auth::check_jwt_keys(jwt, &tenant).await {
+                Ok(0) => problems.push(format!("tenant {name}: jwt: no usable signing key")),
+                Ok(n) => println!("tenant {name}: {n} JWT signing key(s) loaded"),
+                Err(e) => problems.push(format!("tenant {name}: jwt: {e}")),
+            }
+        }
         match app::unknown_roles(&tenant).await {
             Ok((unknown, _)) if unknown.is_empty() => {
                 println!("tenant {name}: upstream reachable, role names valid")
@@ -398,5 +457,18 @@ mod tests {
         assert_ne!(a, b);
         assert!(a.len() >= 43);
         assert_eq!(hash, hex::encode(crate::http::auth::sha256(&a)));
+    }
+
+    #[test]
+    fn basic_passwords_are_random_and_verify_against_their_hash() {
+        use argon2::{PasswordHash, PasswordVerifier};
+        let (password, hash) = new_basic_password().unwrap();
+        let (other, _) = new_basic_password().unwrap();
+        assert_ne!(password, other);
+        assert!(hash.starts_with("$argon2id$"));
+        let parsed = PasswordHash::new(&hash).unwrap();
+        let argon2 = argon2::Argon2::default();
+        assert!(argon2.verify_password(password.as_bytes(), &parsed).is_ok());
+        assert!(argon2.verify_password(other.as_bytes(), &parsed).is_err());
     }
 }

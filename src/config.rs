@@ -159,6 +159,12 @@ pub struct TenantConfig {
     /// (`scim-bridge token new` prints a token and its hash).
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// HTTP Basic credentials (Okta, OneLogin), passwords stored as argon2 PHC strings
+    /// (`scim-bridge basic new` prints a password and its hash).
+    #[serde(default)]
+    pub basic: Vec<BasicConfig>,
+    /// OAuth2 bearer JWTs (Entra ID).
+    pub jwt: Option<JwtConfig>,
     /// Roles every provisioned user gets (Bandwidth App role names).
     #[serde(default = "default_base_roles")]
     pub base_roles: Vec<String>,
@@ -260,6 +266,66 @@ pub struct TokenConfig {
     pub id: String,
     /// Hex SHA-256 of the token.
     pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicConfig {
+    /// A name for the credential, recorded in the audit.
+    pub id: String,
+    pub username: String,
+    /// Argon2 PHC string (`$argon2id$v=19$...`) of the password.
+    pub password_hash: String,
+}
+
+/// Which JWTs a tenant accepts. Keys come from `jwks_url` or from one static PEM.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Credential id recorded in the audit for every change a JWT makes.
+    #[serde(default = "default_jwt_id")]
+    pub id: String,
+    /// Required `iss`, exactly (Entra ID: `https://sts.windows.net/<tenant-id>/`).
+    pub issuer: String,
+    /// Accepted `aud` values; the token needs one of them.
+    pub audiences: Vec<String>,
+    /// When set, the token's `azp` (v2) or `appid` (v1) claim must be one of these: any
+    /// app of the directory can obtain a token for the audience, only the IdP's
+    /// provisioning client should provision.
+    #[serde(default)]
+    pub client_ids: Vec<String>,
+    pub jwks_url: Option<String>,
+    pub public_key_pem: Option<String>,
+    pub public_key_pem_file: Option<String>,
+    /// Allowed `alg` values; only asymmetric ones (RS*, PS*, ES*, EdDSA).
+    #[serde(default = "default_jwt_algorithms")]
+    pub algorithms: Vec<String>,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    #[serde(default = "default_jwt_leeway")]
+    pub leeway_secs: u64,
+    /// JWKS is fetched again after this long even when every `kid` is known.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_secs: u64,
+    /// An unknown `kid` fetches the JWKS at most this often, so forged kids cannot make
+    /// the bridge hammer the IdP.
+    #[serde(default = "default_jwks_min_interval")]
+    pub jwks_min_refetch_secs: u64,
+}
+
+fn default_jwt_id() -> String {
+    "jwt".into()
+}
+fn default_jwt_algorithms() -> Vec<String> {
+    vec!["RS256".into()]
+}
+fn default_jwt_leeway() -> u64 {
+    60
+}
+fn default_jwks_refresh() -> u64 {
+    3600
+}
+fn default_jwks_min_interval() -> u64 {
+    30
 }
 
 /// What the bridge does upstream when the IdP deactivates, deletes or renames a user.
@@ -410,6 +476,8 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = std::collections::HashSet::new();
+        let mut basic_users = BTreeMap::new();
+        let mut jwt_audiences = BTreeMap::new();
         for (name, tenant) in &self.tenants {
             for token in &tenant.tokens {
                 let valid_hex =
@@ -426,6 +494,10 @@ impl Config {
                         token.id
                     )));
                 }
+            }
+            validate_basic(name, &tenant.basic, &mut basic_users)?;
+            if let Some(jwt) = &tenant.jwt {
+                validate_jwt(name, jwt, &mut jwt_audiences)?;
             }
             for rule in &tenant.groups.map {
                 if rule.display_name.is_none() == rule.external_id.is_none() {
@@ -455,6 +527,89 @@ impl Config {
     }
 }
 
+/// A Basic username names one tenant (several passwords of it may coexist, for rotation),
+/// and every hash must parse now rather than fail every request later.
+fn validate_basic(
+    tenant: &str,
+    basic: &[BasicConfig],
+    owners: &mut BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for credential in basic {
+        let invalid = |why: &str| {
+            ConfigError::Invalid(format!(
+                "tenant {tenant}: basic credential {}: {why}",
+                credential.id
+            ))
+        };
+        if credential.username.is_empty() || credential.username.contains(':') {
+            return Err(invalid("username must be non-empty and without ':'"));
+        }
+        argon2::password_hash::PasswordHash::new(&credential.password_hash)
+            .map_err(|_| invalid("password_hash is not a PHC string (scim-bridge basic new)"))?;
+        let owner = owners
+            .entry(credential.username.clone())
+            .or_insert_with(|| tenant.to_string());
+        if owner != tenant {
+            return Err(invalid(
+                "username is also used by another tenant; a credential belongs to one tenant",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Exactly one key source, asymmetric algorithms only (an HMAC "key" would be the public
+/// key, which anyone has), and no issuer/audience pair shared by two tenants, so a token
+/// decides its tenant.
+fn validate_jwt(
+    tenant: &str,
+    jwt: &JwtConfig,
+    owners: &mut BTreeMap<(String, String), String>,
+) -> Result<(), ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid(format!("tenant {tenant}: jwt: {why}"));
+    let sources = [
+        jwt.jwks_url.is_some(),
+        jwt.public_key_pem.is_some(),
+        jwt.public_key_pem_file.is_some(),
+    ];
+    if sources.iter().filter(|s| **s).count() != 1 {
+        return Err(invalid(
+            "set exactly one of jwks_url, public_key_pem, public_key_pem_file".into(),
+        ));
+    }
+    if jwt.issuer.is_empty() || jwt.audiences.is_empty() {
+        return Err(invalid(
+            "issuer and at least one audience are required".into(),
+        ));
+    }
+    if jwt.algorithms.is_empty() {
+        return Err(invalid("algorithms must not be empty".into()));
+    }
+    for name in &jwt.algorithms {
+        let algorithm: jsonwebtoken::Algorithm = name
+            .parse()
+            .map_err(|_| invalid(format!("unknown algorithm {name:?}")))?;
+        use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
+        if matches!(algorithm, HS256 | HS384 | HS512) {
+            return Err(invalid(format!(
+                "{name} is symmetric; only public-key algorithms (RS256, ES256, ...) are allowed"
+            )));
+        }
+    }
+    for audience in &jwt.audiences {
+        let owner = owners
+            .entry((jwt.issuer.clone(), audience.clone()))
+            .or_insert_with(|| tenant.to_string());
+        if owner != tenant {
+            return Err(invalid(format!(
+                "issuer {} with audience {audience} is also tenant {owner}'s",
+                jwt.issuer
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,6 +629,36 @@ mod tests {
         let guard = acme.deprovision_guard.as_ref().unwrap();
         assert_eq!((guard.max, guard.window_secs), (50, 3600));
         assert_eq!(config.server.request_timeout_secs, 20);
+    }
+
+    #[test]
+    fn the_examples_commented_credentials_parse_when_uncommented() {
+        let example = include_str!("../config/scim-bridge.example.toml");
+        let start = example.find("# [[tenants.acme.basic]]").unwrap();
+        let end = example.find("[tenants.acme.policy]").unwrap();
+        let uncommented: String = example[start..end]
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                // Commented settings, not the prose around them.
+                Some(setting)
+                    if setting.starts_with('[')
+                        || setting.split_once(" = ").is_some_and(|(key, _)| {
+                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                        }) =>
+                {
+                    setting
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let text = format!("{}{uncommented}\n{}", &example[..start], &example[end..]);
+        let config = Config::from_toml_str(&text).unwrap();
+        let acme = &config.tenants["acme"];
+        assert_eq!(acme.basic[0].id, "okta-basic-2026");
+        let jwt = acme.jwt.as_ref().unwrap();
+        assert!(jwt.jwks_url.is_some() && jwt.public_key_pem_file.is_none());
+        assert_eq!(jwt.jwks_min_refetch_secs, 30);
     }
 
     const MINIMAL: &str = r#"
@@ -545,5 +730,58 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("one tenant"));
+    }
+
+    fn with_auth(auth: &str) -> String {
+        MINIMAL.replace("[tenants.t]", &format!("[tenants.t]\n{auth}"))
+    }
+
+    const PHC: &str = "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$Dwm7uF1rO6T3Tq6rvPTvY7e5aQmXr5q0x7sVmQ0wQ1E";
+
+    #[test]
+    fn basic_and_jwt_credentials_parse_with_their_defaults() {
+        let text = format!(
+            "{}\n[[tenants.t.basic]]\nid = \"b\"\nusername = \"okta\"\npassword_hash = '{PHC}'\n[tenants.t.jwt]\nissuer = \"https://sts.windows.net/x/\"\naudiences = [\"app\"]\njwks_url = \"https://login.example/keys\"\n",
+            MINIMAL
+        );
+        let config = Config::from_toml_str(&text).unwrap();
+        let t = &config.tenants["t"];
+        assert_eq!(t.basic[0].username, "okta");
+        let jwt = t.jwt.as_ref().unwrap();
+        assert_eq!(jwt.algorithms, vec!["RS256"]);
+        assert_eq!(jwt.leeway_secs, 60);
+        assert_eq!(jwt.id, "jwt");
+    }
+
+    #[test]
+    fn unsafe_or_ambiguous_credentials_are_refused() {
+        let jwt = |extra: &str| {
+            format!("{MINIMAL}\n[tenants.t.jwt]\nissuer = \"i\"\naudiences = [\"a\"]\n{extra}\n")
+        };
+        let error = |text: &str| Config::from_toml_str(text).unwrap_err().to_string();
+        assert!(error(&jwt("")).contains("exactly one of"));
+        assert!(error(&jwt("jwks_url = \"u\"\npublic_key_pem = \"p\"")).contains("exactly one of"));
+        assert!(error(&jwt("jwks_url = \"u\"\nalgorithms = [\"HS256\"]")).contains("symmetric"));
+        assert!(
+            error(&jwt("jwks_url = \"u\"\nalgorithms = [\"none\"]")).contains("unknown algorithm")
+        );
+        let bad_hash = format!("{MINIMAL}\n[[tenants.t.basic]]\nid = \"b\"\nusername = \"u\"\npassword_hash = \"plain\"\n");
+        assert!(error(&bad_hash).contains("PHC"));
+
+        let second = |auth: &str| {
+            format!("\n[tenants.u]\n[tenants.u.bandwidth]\nbase_url = \"http://x\"\naccount_id = \"2\"\nclient_id = \"c\"\nclient_secret = \"s\"\n{auth}")
+        };
+        let basic = |tenant: &str| {
+            format!("\n[[tenants.{tenant}.basic]]\nid = \"b\"\nusername = \"shared\"\npassword_hash = '{PHC}'\n")
+        };
+        let shared_user = format!("{}{}{}", with_auth(""), second(&basic("u")), basic("t"));
+        assert!(error(&shared_user).contains("another tenant"));
+        let issuer = |tenant: &str| {
+            format!(
+                "\n[tenants.{tenant}.jwt]\nissuer = \"i\"\naudiences = [\"a\"]\njwks_url = \"u\"\n"
+            )
+        };
+        let shared_audience = format!("{MINIMAL}{}{}", issuer("t"), second(&issuer("u")));
+        assert!(error(&shared_audience).contains("also tenant"));
     }
 }

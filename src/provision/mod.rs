@@ -137,8 +137,11 @@ impl ResourceLocks {
 /// How many times a write that lost a race on the stored version (another replica
 /// wrote the resource between this one's read and write) is re-run from a fresh read
 /// before the IdP is answered 503. Each re-run sees the winner's write, so only a
-/// resource written continuously by several replicas can exhaust it.
-pub const WRITE_ATTEMPTS: u32 = 5;
+/// resource written continuously by several replicas can exhaust it. A write can lose
+/// once to each write the other process has queued for the same user (an IdP sends a
+/// burst of PATCHes per user, five or more when Entra splits attributes), so the budget
+/// is sized for such a burst rather than for one competitor.
+pub const WRITE_ATTEMPTS: u32 = 10;
 
 /// Runs `op(attempt)` (0-based) until it does not fail with
 /// [`StoreError::VersionMismatch`], at most [`WRITE_ATTEMPTS`] times. `op` must re-read

@@ -7,11 +7,18 @@
 //! as a deployment would (`?options=-c search_path=...`).
 #![allow(dead_code)]
 
+pub mod idp;
+
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 pub const TOKEN: &str = "test-token-acme";
+/// The second tenant's token (see [`Options::second_tenant`]).
+pub const TOKEN_B: &str = "test-token-globex";
+/// The second tenant's upstream account and client credentials, all different from acme's.
+pub const ACCOUNT_B: &str = "7700000";
+pub const CLIENT_B: (&str, &str) = ("globex-client", "globex-secret-7f3a");
 
 /// Tenant knobs the tests turn.
 #[derive(Clone)]
@@ -26,9 +33,11 @@ pub struct Options {
     /// The upstream circuit breaker's cool-down: short, so a test that makes the
     /// upstream fail and then recover does not wait out the production default.
     pub breaker_cooldown_secs: u64,
-    /// TOML appended to the configuration (`[server]` keys, `[tenants.acme.limits]`, ...);
-    /// `{sim_url}` in it becomes the simulator's URL.
+    /// TOML appended to the configuration (`[server]` keys, `[tenants.acme.limits]`,
+    /// `[[tenants.acme.basic]]`, ...); `{sim_url}` in it becomes the simulator's URL.
     pub extra_toml: String,
+    /// A second tenant, `globex`, with its own token, simulator, account and credentials.
+    pub second_tenant: bool,
 }
 
 impl Default for Options {
@@ -43,6 +52,7 @@ impl Default for Options {
             sim: SimConfig::default(),
             breaker_cooldown_secs: 1,
             extra_toml: String::new(),
+            second_tenant: false,
         }
     }
 }
@@ -56,6 +66,8 @@ pub struct Harness {
     pub app: scim_bridge::http::AppState,
     /// The configuration the bridge runs with, as TOML (for the CLI).
     pub config_text: String,
+    /// The second tenant's simulator, when [`Options::second_tenant`].
+    pub sim_b: Option<SimHandle>,
     _db: TestDatabase,
 }
 
@@ -229,6 +241,36 @@ breaker_cooldown_secs = {}
     )
 }
 
+fn second_sim_config() -> SimConfig {
+    SimConfig {
+        client_id: CLIENT_B.0.into(),
+        client_secret: CLIENT_B.1.into(),
+        accounts: vec![(ACCOUNT_B.into(), "Globex".into())],
+        ..SimConfig::default()
+    }
+}
+
+fn second_tenant_toml(sim_url: &str) -> String {
+    let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN_B));
+    format!(
+        r#"
+[tenants.globex]
+tokens = [{{ id = "globex-okta", sha256 = "{hash}" }}]
+
+[tenants.globex.bandwidth]
+dialect = "v1"
+base_url = "{sim_url}"
+client_id = "{}"
+client_secret = "{}"
+account_id = "{ACCOUNT_B}"
+rate_limit_per_second = 200
+request_timeout_secs = 3
+max_retries = 2
+"#,
+        CLIENT_B.0, CLIENT_B.1
+    )
+}
+
 impl Harness {
     pub async fn start(options: Options) -> Harness {
         let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -237,7 +279,18 @@ impl Harness {
         let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
         let db = TestDatabase::from_env().await;
         let db_url = db.url();
-        let config_text = config_toml(&options, &sim.base_url(), &db_url);
+        let mut config_text = config_toml(&options, &sim.base_url(), &db_url);
+        let sim_b = if options.second_tenant {
+            let sim_b = Simulator::start(second_sim_config(), {
+                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
+            })
+            .await
+            .unwrap();
+            config_text.push_str(&second_tenant_toml(&sim_b.base_url()));
+            Some(sim_b)
+        } else {
+            None
+        };
         let config = scim_bridge::config::Config::from_toml_str(&config_text).unwrap();
         let state = scim_bridge::app::build(&config).await.unwrap();
         let app = state.clone();
@@ -261,6 +314,7 @@ impl Harness {
             client: reqwest::Client::new(),
             app,
             config_text,
+            sim_b,
             _db: db,
         }
     }
