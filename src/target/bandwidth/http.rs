@@ -1,6 +1,7 @@
 //! Sending one logical request: client-side rate limit, circuit breaker, 429 waits,
-//! retries of safe calls, metrics, the request id header, and logging. Status codes other than 429 (and 5xx of safe calls until retries run out)
-//! are handed back to the caller, which classifies them; only transport failures become
+//! retries of safe calls, metrics, the request id header, and logging. Status codes
+//! other than 429 (and 5xx of safe calls until retries run out) are handed back to the
+//! caller, which classifies them; only transport failures (and an open breaker) become
 //! errors here.
 
 use std::num::NonZeroU32;
