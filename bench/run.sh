@@ -72,6 +72,10 @@ base_roles = ["basicAccess"]
 [tenants.demo.groups]
 role_prefix = "bandwidth-role-"
 
+# The propagation run adds every member in one PATCH.
+[tenants.demo.limits]
+max_members_per_request = $(( MEMBERS > 1000 ? MEMBERS : 1000 ))
+
 [tenants.demo.bandwidth]
 dialect = "v1"
 base_url = "$SIM_URL"
