@@ -424,8 +424,10 @@ fn default_rate_wait() -> u64 {
 fn default_retries() -> u32 {
     3
 }
+/// Each failed attempt counts, retries included (one call is up to four attempts), and an
+/// upstream failing a third of calls at random is still working: ten in a row is an outage.
 fn default_breaker_failures() -> u32 {
-    5
+    10
 }
 fn default_breaker_cooldown() -> u64 {
     10

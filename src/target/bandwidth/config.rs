@@ -77,7 +77,7 @@ impl BandwidthConfig {
             request_timeout: Duration::from_secs(30),
             max_rate_limit_wait: Duration::from_secs(30),
             max_retries: 3,
-            breaker_failures: 5,
+            breaker_failures: 10,
             breaker_cooldown: Duration::from_secs(10),
         }
     }
