@@ -444,3 +444,34 @@ async fn sort_by_and_sort_order() {
     assert_eq!(desc["totalResults"], 3);
     assert_eq!(desc["itemsPerPage"], 1);
 }
+
+/// Bandwidth refusing a value (here an email it does not take) is SCIM 400
+/// `invalidValue` carrying Bandwidth's own description, and nothing is stored.
+#[tokio::test]
+async fn upstream_refusal_is_400_invalid_value_with_bandwidths_words() {
+    for dialect in [
+        bandwidth_sim::Dialect::V1,
+        bandwidth_sim::Dialect::Dashboard,
+    ] {
+        let h = Harness::start(Options {
+            dialect,
+            ..Options::default()
+        })
+        .await;
+        let mut body = user("refused@example.com");
+        body["emails"] = json!([{"value": "not-an-address", "type": "work", "primary": true}]);
+        let (status, answer) = h.create(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{dialect:?}: {answer}");
+        assert_scim_error(&answer, 400, Some("invalidValue"));
+        let detail = answer["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("not-an-address") && detail.contains("not an email"),
+            "{dialect:?}: Bandwidth's description is passed on: {detail}"
+        );
+        assert!(h.state().users.is_empty(), "{dialect:?}: nothing upstream");
+        assert_eq!(
+            h.find_by_username("refused@example.com").await["totalResults"],
+            0
+        );
+    }
+}
