@@ -55,8 +55,8 @@ pub struct BandwidthConfig {
 
 impl BandwidthConfig {
     /// A config with empty credentials and conservative defaults (10 requests/s, 5 s
-    /// connect, 30 s request, 30 s of 429 waiting, 3 retries, a breaker opening after 5
-    /// consecutive failures for 10 s); set the credentials of the
+    /// connect, 30 s request, 30 s of 429 waiting, 3 retries, a breaker opening after 10
+    /// consecutive failed attempts for 10 s); set the credentials of the
     /// dialect before use.
     pub fn new(
         dialect: Dialect,
