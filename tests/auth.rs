@@ -408,6 +408,38 @@ async fn a_new_kid_in_the_jwks_is_accepted_after_a_refresh_and_forged_kids_do_no
     assert_eq!(jwks.fetches(), 2);
 }
 
+/// The IdP's keys endpoint down before the bridge ever loaded it: a JWT cannot be judged,
+/// so the answer is 503 with Retry-After (a 401 would make Entra distrust its
+/// credential), and the first fetch that works lets the same token in.
+#[tokio::test]
+async fn an_unreachable_jwks_is_503_not_401_and_recovers() {
+    let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1")]).await;
+    jwks.set_failing(true);
+    let h = start(&jwks, 1).await;
+    let token = format!(
+        "Bearer {}",
+        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
+    );
+    let (status, headers, body) = call_as(&h, Method::GET, "/Users", None, Some(&token)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_eq!(body["status"], "503");
+    // A token of another issuer is still just refused.
+    let mut foreign = idp::claims();
+    foreign["iss"] = json!("https://elsewhere.example/");
+    let other = format!(
+        "Bearer {}",
+        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &foreign)
+    );
+    let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&other)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    jwks.set_failing(false);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, body) = call_as(&h, Method::GET, "/Users", None, Some(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 #[tokio::test]
 async fn the_jwks_is_refreshed_after_its_ttl_and_a_removed_key_stops_working() {
     let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1"), idp::jwk("rsa2", "k2")]).await;

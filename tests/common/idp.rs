@@ -26,21 +26,27 @@ pub struct Jwks {
     pub url: String,
     keys: Arc<Mutex<Vec<Value>>>,
     fetches: Arc<AtomicUsize>,
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Jwks {
     pub async fn start(keys: Vec<Value>) -> Jwks {
         let keys = Arc::new(Mutex::new(keys));
         let fetches = Arc::new(AtomicUsize::new(0));
-        let (served, counted) = (keys.clone(), fetches.clone());
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (served, counted, down) = (keys.clone(), fetches.clone(), failing.clone());
         let app = axum::Router::new().route(
             "/keys",
             axum::routing::get(move || {
-                let (served, counted) = (served.clone(), counted.clone());
+                let (served, counted, down) = (served.clone(), counted.clone(), down.clone());
                 async move {
+                    use axum::response::IntoResponse;
                     counted.fetch_add(1, Ordering::SeqCst);
+                    if down.load(Ordering::SeqCst) {
+                        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
                     let keys = served.lock().unwrap().clone();
-                    axum::Json(json!({ "keys": keys }))
+                    axum::Json(json!({ "keys": keys })).into_response()
                 }
             }),
         );
@@ -53,11 +59,17 @@ impl Jwks {
             url: format!("http://{addr}/keys"),
             keys,
             fetches,
+            failing,
         }
     }
 
     pub fn set_keys(&self, keys: Vec<Value>) {
         *self.keys.lock().unwrap() = keys;
+    }
+
+    /// The keys endpoint answers 503 while `true`.
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
     }
 
     pub fn fetches(&self) -> usize {

@@ -83,6 +83,11 @@ impl JwtValidator {
             .any(|client| self.client_ids.iter().any(|c| c == client))
     }
 
+    /// See [`KeySource::unavailable`].
+    pub fn keys_unavailable(&self) -> bool {
+        self.keys.unavailable()
+    }
+
     pub fn issuer(&self) -> &str {
         &self.issuer
     }

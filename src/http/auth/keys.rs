@@ -2,6 +2,7 @@
 //! cached, fetched again after a TTL, and on a `kid` the cache does not know; that last
 //! at most once per `min_refetch`, so tokens with invented kids cannot make the bridge
 //! hammer the IdP.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,15 @@ impl KeySource {
         }
     }
 
+    /// True while a JWKS has never been loaded: a token then cannot be judged at all,
+    /// which is the bridge's outage (or the IdP's), not a bad credential.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            KeySource::Static(_) => false,
+            KeySource::Jwks(jwks) => jwks.snapshot().at.is_none(),
+        }
+    }
+
     /// How many usable keys the source has now (a JWKS is fetched), for `check-config`.
     pub async fn check(&self) -> Result<usize, String> {
         match self {
@@ -115,6 +125,9 @@ pub struct Jwks {
     refresh_after: Duration,
     min_refetch: Duration,
     current: RwLock<Arc<Fetched>>,
+    /// A background TTL refresh is under way; later requests do not start another, so a
+    /// JWKS that keeps failing costs one fetch per `min_refetch`, not a task per request.
+    refreshing: AtomicBool,
     /// When the last fetch was tried; held across a fetch so concurrent misses wait for
     /// one fetch instead of each starting one.
     last_attempt: tokio::sync::Mutex<Option<Instant>>,
@@ -133,6 +146,7 @@ impl Jwks {
             refresh_after,
             min_refetch,
             current: RwLock::new(Arc::new(Fetched::default())),
+            refreshing: AtomicBool::new(false),
             last_attempt: tokio::sync::Mutex::new(None),
         })
     }
@@ -154,9 +168,14 @@ impl Jwks {
             self.refresh(seen.at).await;
             return matching(&self.snapshot(), kid);
         }
-        if seen.at.is_none_or(|at| at.elapsed() >= self.refresh_after) {
+        if seen.at.is_none_or(|at| at.elapsed() >= self.refresh_after)
+            && !self.refreshing.swap(true, Ordering::AcqRel)
+        {
             let jwks = self.clone();
-            tokio::spawn(async move { jwks.refresh(seen.at).await });
+            tokio::spawn(async move {
+                jwks.refresh(seen.at).await;
+                jwks.refreshing.store(false, Ordering::Release);
+            });
         }
         known
     }

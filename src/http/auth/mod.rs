@@ -60,43 +60,57 @@ impl Credentials {
         Ok(())
     }
 
-    /// The caller an `Authorization` header value authenticates, if any.
-    pub async fn authenticate(&self, authorization: &str) -> Option<Caller> {
-        let (scheme, credentials) = authorization.trim().split_once(' ')?;
+    /// The caller an `Authorization` header value authenticates, if any; `Err` when a
+    /// JWT could not be judged because its issuer's keys could not be loaded.
+    pub async fn authenticate(
+        &self,
+        authorization: &str,
+    ) -> Result<Option<Caller>, KeysUnavailable> {
+        let Some((scheme, credentials)) = authorization.trim().split_once(' ') else {
+            return Ok(None);
+        };
         let credentials = credentials.trim();
         if credentials.is_empty() {
-            return None;
+            return Ok(None);
         }
         if scheme.eq_ignore_ascii_case("bearer") {
             if let Some(caller) = self.tokens.find(credentials) {
-                return Some(caller);
+                return Ok(Some(caller));
             }
             if !self.jwt.is_empty() && jwt::looks_like_jwt(credentials) {
                 return self.jwt_caller(credentials).await;
             }
-            None
+            Ok(None)
         } else if scheme.eq_ignore_ascii_case("basic") {
-            self.basic.verify(authorization, credentials).await
+            Ok(self.basic.verify(authorization, credentials).await)
         } else {
-            None
+            Ok(None)
         }
     }
 
-    async fn jwt_caller(&self, token: &str) -> Option<Caller> {
+    async fn jwt_caller(&self, token: &str) -> Result<Option<Caller>, KeysUnavailable> {
         let header = match jsonwebtoken::decode_header(token) {
             Ok(header) => header,
             Err(e) => {
                 tracing::debug!(reason = %e, "JWT refused: unreadable header");
-                return None;
+                return Ok(None);
             }
         };
-        let issuer = jwt::unverified_issuer(token)?;
+        let Some(issuer) = jwt::unverified_issuer(token) else {
+            return Ok(None);
+        };
+        let mut unjudged = false;
         for validator in self.jwt.iter().filter(|v| v.issuer() == issuer) {
             if let Some(caller) = validator.validate(token, &header).await {
-                return Some(caller);
+                return Ok(Some(caller));
             }
+            unjudged |= validator.keys_unavailable();
         }
-        None
+        if unjudged {
+            Err(KeysUnavailable)
+        } else {
+            Ok(None)
+        }
     }
 
     /// The `WWW-Authenticate` challenges a 401 carries: Bearer always (with RFC 6750's
@@ -117,6 +131,12 @@ impl Credentials {
         challenges
     }
 }
+
+/// An IdP's signing keys (its JWKS) have never loaded, so its tokens cannot be checked.
+/// Answered 503 with Retry-After: a 401 would tell Entra its credential is wrong, and
+/// Entra quarantines an app after repeated 401s.
+#[derive(Debug)]
+pub struct KeysUnavailable;
 
 /// For `check-config`: the tenant's JWT keys load (a JWKS is fetched); the number of
 /// usable keys.
@@ -140,7 +160,18 @@ pub async fn require_caller(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let caller = match authorization {
-        Some(value) => app.credentials.authenticate(value).await,
+        Some(value) => match app.credentials.authenticate(value).await {
+            Ok(caller) => caller,
+            Err(KeysUnavailable) => {
+                return ApiError::new(
+                    503,
+                    None,
+                    "the identity provider's signing keys could not be loaded; retry later",
+                )
+                .retry(5)
+                .into_response()
+            }
+        },
         None => None,
     };
     match caller {
