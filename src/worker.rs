@@ -231,6 +231,10 @@ impl Worker {
         let Some(user) = store.get_user(&job.tenant, &job.user_id).await? else {
             return Ok(());
         };
+        if user.link.sync_state == SyncState::Held {
+            // Held says more than this job's outcome: approval is still awaited.
+            return Ok(());
+        }
         let link = UpstreamLink {
             sync_state: state,
             last_error: error,
@@ -336,6 +340,11 @@ impl Worker {
         // their upstream user is held to the deprovisioning policy, so a reconcile
         // repair undoes a hand-made reactivation.
         if !is_active(&user.resource) {
+            // A deprovision the mass-deprovision guard holds waits for `jobs approve`;
+            // a group change or a reconcile repair must not carry it out behind it.
+            if user.link.sync_state == SyncState::Held {
+                return nothing("held");
+            }
             return self.sync_inactive(tenant, &user, &upstream_id).await;
         }
         let mut access = self

@@ -235,3 +235,72 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     assert!(Harness::roles_of(&h.state(), "strip@x.com").is_empty());
     assert_eq!(status_of(&h, "strip@x.com").as_deref(), Some("ACTIVE"));
 }
+
+/// While a deactivation is held, a change of the user's group (which queues a role sync
+/// for every member) does not carry it out behind the guard's back.
+#[tokio::test]
+async fn group_changes_do_not_carry_out_a_held_deactivation() {
+    let h = Harness::start(Options {
+        extra_toml: "[tenants.acme.deprovision_guard]\nmax = 0\n".into(),
+        ..Options::default()
+    })
+    .await;
+    let id = h.create_ok(user("held@x.com")).await;
+    let other = h.create_ok(user("other@x.com")).await;
+    let (status, _, group) = h
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                         "displayName": "bandwidth-role-Porting",
+                         "members": [{"value": id}, {"value": other}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_id = group["id"].as_str().unwrap().to_string();
+    h.eventually("held@x.com has Porting", |s| {
+        Harness::roles_of(s, "held@x.com").contains(&"Porting".to_string())
+    })
+    .await;
+
+    let (status, body) = h
+        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A renamed group grants another role: every member's roles are synced again, the
+    // held user's included.
+    let (status, body) = h
+        .group_patch(
+            &group_id,
+            json!([{"op": "replace", "path": "displayName", "value": "bandwidth-role-Ordering"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    h.eventually("other@x.com has Ordering", |s| {
+        Harness::roles_of(s, "other@x.com").contains(&"Ordering".to_string())
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !h
+        .store
+        .list_jobs(Some("acme"), None, 100)
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "jobs left");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_of(&h, "held@x.com").as_deref(), Some("ACTIVE"));
+    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_eq!(
+        body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA]["syncState"],
+        "held",
+        "{body}"
+    );
+
+    approve_and_wait(&h, 1).await;
+    assert_eq!(status_of(&h, "held@x.com").as_deref(), Some("DEACTIVATED"));
+}
