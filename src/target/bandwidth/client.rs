@@ -213,8 +213,6 @@ impl BandwidthTarget {
         })
     }
 
-    /// The ids of the roles a user has upstream, to write them back unchanged. XML answers
-    /// may name a role without its id; such names are resolved through the table.
     /// Whether writing `write` over `current` would change nothing the bridge manages
     /// (role and account order does not matter; a dashboard user's account is its path).
     pub(crate) async fn unchanged(
@@ -242,6 +240,8 @@ impl BandwidthTarget {
             && sorted(&self.kept_role_ids(current).await?) == sorted(&write.role_ids))
     }
 
+    /// The ids of the roles a user has upstream, to write them back unchanged. XML answers
+    /// may name a role without its id; such names are resolved through the table.
     pub(crate) async fn kept_role_ids(&self, user: &RawUser) -> Result<Vec<String>, TargetError> {
         let mut ids = Vec::with_capacity(user.roles.len());
         let mut names = Vec::new();
