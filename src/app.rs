@@ -11,9 +11,9 @@ use crate::http::auth::Credentials;
 use crate::http::AppState;
 use crate::provision::{Provisioner, Tenant};
 use crate::store;
-use crate::target::bandwidth::{BandwidthConfig, BandwidthTarget};
-use crate::target::dry_run::{log_write, DryRunTarget, LogRecorder, SkippedWrite, WriteRecorder};
-use crate::target::Target;
+use crate::upstream::bandwidth::{BandwidthConfig, BandwidthTarget};
+use crate::upstream::dry_run::{log_write, DryRunTarget, LogRecorder, SkippedWrite, WriteRecorder};
+use crate::upstream::Target;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -121,7 +121,7 @@ impl WriteRecorder for AuditRecorder {
 /// could not be asked.
 pub async fn unknown_roles(
     tenant: &Tenant,
-) -> Result<(Vec<String>, Vec<String>), crate::target::TargetError> {
+) -> Result<(Vec<String>, Vec<String>), crate::upstream::TargetError> {
     let valid: BTreeSet<String> = tenant
         .target
         .list_roles()

@@ -12,8 +12,8 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::secret::SecretRef;
-use crate::target::bandwidth::Dialect;
-use crate::target::AccountScope;
+use crate::upstream::bandwidth::Dialect;
+use crate::upstream::AccountScope;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -17,7 +17,7 @@ use crate::config::{DeactivatePolicy, WorkerConfig};
 use crate::provision::mapping::{is_active, map_user};
 use crate::provision::{user_key, Provisioner, Tenant};
 use crate::store::{AuditEntry, Job, StoreError, SyncState, UpstreamLink};
-use crate::target::{AccountScope, DesiredUser, TargetError};
+use crate::upstream::{AccountScope, DesiredUser, TargetError};
 
 mod deprovisions;
 

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use adapter_common::*;
 use bandwidth_sim::Faults;
-use scim_bridge::target::bandwidth::{BandwidthTarget, Dialect};
-use scim_bridge::target::{Target, TargetError};
+use scim_bridge::upstream::bandwidth::{BandwidthTarget, Dialect};
+use scim_bridge::upstream::{Target, TargetError};
 
 fn count_401(sim: &bandwidth_sim::SimHandle) -> u64 {
     sim.snapshot()
@@ -219,7 +219,7 @@ async fn unreachable_upstream_is_unavailable() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener); // nothing listens there now
-    let mut cfg = scim_bridge::target::bandwidth::BandwidthConfig::dashboard(
+    let mut cfg = scim_bridge::upstream::bandwidth::BandwidthConfig::dashboard(
         format!("http://{addr}/api"),
         ACCOUNT,
         "u",

@@ -5,8 +5,8 @@ mod adapter_common;
 
 use adapter_common::*;
 use bandwidth_sim::{Faults, SeedUser, UserEdit};
-use scim_bridge::target::bandwidth::{BandwidthTarget, Dialect};
-use scim_bridge::target::{AccountScope, PhoneFormat, Target, TargetError};
+use scim_bridge::upstream::bandwidth::{BandwidthTarget, Dialect};
+use scim_bridge::upstream::{AccountScope, PhoneFormat, Target, TargetError};
 
 async fn lifecycle(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::provision::Error;
 use crate::scim::error::{ScimError, ScimType};
 use crate::store::StoreError;
-use crate::target::TargetError;
+use crate::upstream::TargetError;
 
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";

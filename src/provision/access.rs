@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::config::GroupMappingConfig;
 use crate::store::GroupRef;
-use crate::target::AccountScope;
+use crate::upstream::AccountScope;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Access {

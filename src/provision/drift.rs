@@ -11,7 +11,7 @@ use super::access::Access;
 use super::mapping::{is_active, map_user};
 use crate::config::DeactivatePolicy;
 use crate::store::UserRecord;
-use crate::target::{AccountScope, PhoneFormat, UpstreamUser};
+use crate::upstream::{AccountScope, PhoneFormat, UpstreamUser};
 
 /// What kind of difference a finding is. The names are part of the JSON output and of
 /// the `scim_bridge_drift_users{kind}` metric: keep them stable.

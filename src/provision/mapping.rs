@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::scim::error::ScimError;
-use crate::target::{DesiredUser, PhoneFormat};
+use crate::upstream::{DesiredUser, PhoneFormat};
 
 /// The mapped user plus what could not be carried over (recorded in the audit).
 #[derive(Debug, Clone, PartialEq)]

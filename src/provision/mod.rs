@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, Weak};
 use crate::config::{DeprovisionGuardConfig, GroupMappingConfig, PolicyConfig, TenantConfig};
 use crate::scim::error::{ScimError, ScimType};
 use crate::store::{Store, StoreError};
-use crate::target::{AccountScope, Target, TargetError};
+use crate::upstream::{AccountScope, Target, TargetError};
 
 /// One tenant as the running bridge sees it: its policies and its upstream.
 pub struct Tenant {

@@ -20,7 +20,7 @@ use serde_json::json;
 use super::drift::{self, DriftKind, Finding, Rules};
 use super::{Provisioner, Result, Tenant};
 use crate::store::{AuditEntry, ListQuery};
-use crate::target::{DesiredUser, UpstreamUser};
+use crate::upstream::{DesiredUser, UpstreamUser};
 
 /// Pages of stored users read at a time.
 const STORED_PAGE: u64 = 500;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::target::{PhoneFormat, Role, Target, TargetError, UserPage};
+use crate::upstream::{PhoneFormat, Role, Target, TargetError, UserPage};
 use async_trait::async_trait;
 
 /// Pages that overlap (a user shifted between reads) and then repeat forever.

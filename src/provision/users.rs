@@ -20,7 +20,7 @@ use crate::store::{
     fold, AuditEntry, DeprovisionAction, ListPage, ListQuery, StoreError, SyncState, UpstreamLink,
     UserRecord,
 };
-use crate::target::{DesiredUser, TargetError, UpstreamUser};
+use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
 
 /// Attributes a client may send but the bridge never stores: server-set ones, the
 /// computed `groups`, the bridge's own extension, and `password` (Bandwidth users set

@@ -16,7 +16,7 @@ pub use deprovision::{
 };
 
 use crate::scim::filter::{AttrPath, Filter};
-use crate::target::AccountScope;
+use crate::upstream::AccountScope;
 
 /// A SCIM user as stored. `resource` holds what the IdP wrote (never `id`, `meta` or the
 /// password); the rest is the bridge's.

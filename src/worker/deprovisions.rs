@@ -9,7 +9,7 @@ use crate::provision::access::Access;
 use crate::provision::mapping::{is_active, map_user};
 use crate::provision::{user_key, Provisioner};
 use crate::store::{AuditEntry, Deprovision, DeprovisionAction, SyncState, UpstreamLink};
-use crate::target::TargetError;
+use crate::upstream::TargetError;
 
 impl Worker {
     /// Runs one claimed deprovision and records its outcome, retrying with backoff.

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use bandwidth_sim::{Faults, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
-use scim_bridge::target::bandwidth::{BandwidthConfig, BandwidthTarget, Dialect};
-use scim_bridge::target::DesiredUser;
+use scim_bridge::upstream::bandwidth::{BandwidthConfig, BandwidthTarget, Dialect};
+use scim_bridge::upstream::DesiredUser;
 
 pub const ACCOUNT: &str = "9900000";
 
@@ -105,7 +105,7 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 macro_rules! both_dialects {
     ($name:ident) => {
         mod $name {
-            use scim_bridge::target::bandwidth::Dialect;
+            use scim_bridge::upstream::bandwidth::Dialect;
             #[tokio::test]
             async fn v1() {
                 super::$name(Dialect::V1).await

@@ -6,7 +6,7 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde::de::DeserializeOwned;
 
-use crate::target::TargetError;
+use crate::upstream::TargetError;
 
 /// Deserialises an XML document (the root element's name is not checked) into `T`.
 pub(crate) fn from_xml<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, TargetError> {

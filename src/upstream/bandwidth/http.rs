@@ -14,8 +14,8 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::config::BandwidthConfig;
-use crate::target::breaker::{Breaker, BreakerState};
-use crate::target::TargetError;
+use crate::upstream::breaker::{Breaker, BreakerState};
+use crate::upstream::TargetError;
 
 /// First backoff step; doubled per retry, capped at [`BACKOFF_CAP`], then fully jittered.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
@@ -197,7 +197,7 @@ impl Http {
         }
         .await;
         let elapsed = start.elapsed();
-        crate::target::timing::record(elapsed);
+        crate::upstream::timing::record(elapsed);
         let latency_ms = elapsed.as_millis() as u64;
         let status_label = match &result {
             Ok((status, _, _)) => status.as_str().to_string(),

@@ -15,7 +15,7 @@ use url::Url;
 use super::config::{BandwidthConfig, Dialect};
 use super::http::{Body, Http, Outgoing};
 use super::wire;
-use crate::target::TargetError;
+use crate::upstream::TargetError;
 
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 

@@ -11,7 +11,7 @@ use super::http::{Body, Incoming, Outgoing};
 use super::roles::RoleTable;
 use super::wire::{self, RawUser, WriteKind, WriteUser};
 use super::BandwidthTarget;
-use crate::target::{Role, TargetError, UpstreamUser};
+use crate::upstream::{Role, TargetError, UpstreamUser};
 
 /// Which lookup a list query does; the parameter names differ by dialect.
 #[derive(Debug, Clone, Copy)]

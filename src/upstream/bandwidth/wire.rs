@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::Dialect;
 use super::xml;
-use crate::target::{AccountScope, Role, TargetError};
+use crate::upstream::{AccountScope, Role, TargetError};
 
 // ---------------------------------------------------------------- neutral forms
 

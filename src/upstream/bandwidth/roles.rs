@@ -2,7 +2,7 @@
 //! The table is fetched from the roles endpoint and cached by `mod.rs`, which refreshes it
 //! once when a name or id is unknown (roles can be added upstream at any time).
 
-use crate::target::Role;
+use crate::upstream::Role;
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RoleTable {
