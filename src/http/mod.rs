@@ -5,6 +5,7 @@ pub mod auth;
 mod discovery;
 pub mod error;
 pub mod extract;
+mod grants;
 mod groups;
 mod limits;
 mod list;
@@ -65,6 +66,10 @@ pub fn router(app: AppState) -> Router {
                 .patch(groups::patch)
                 .delete(groups::delete),
         )
+        .route("/Roles", get(grants::list_roles))
+        .route("/Roles/{id}", get(grants::get_role))
+        .route("/Entitlements", get(grants::list_entitlements))
+        .route("/Entitlements/{id}", get(grants::get_entitlement))
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/ResourceTypes", get(discovery::resource_types))

@@ -22,6 +22,16 @@ pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
         .is_some_and(|h| h.split(',').any(|t| t.trim() == current || t.trim() == "*"))
 }
 
+/// A user as its tenant's IdP reads it: with the access it inherits from base roles and
+/// groups shown beside its direct assignments when the tenant honours those.
+fn render(caller: &Caller, user: &UserRecord, base: &str) -> Value {
+    let mut rendered = render_user(user, base);
+    if caller.tenant.direct_assignments {
+        crate::provision::catalog::with_inherited_access(&mut rendered, &user.link);
+    }
+    rendered
+}
+
 /// One user, with its `groups` attribute computed from memberships.
 async fn one_user(
     app: &AppState,
@@ -35,7 +45,11 @@ async fn one_user(
         .user_groups(&caller.tenant.name, &user.id)
         .await
         .map_err(crate::provision::Error::from)?;
-    let full = with_groups(render_user(user, &app.scim_base), &groups, &app.scim_base);
+    let full = with_groups(
+        render(caller, user, &app.scim_base),
+        &groups,
+        &app.scim_base,
+    );
     let body = projection::project(
         &full,
         schema::user(),
@@ -64,7 +78,7 @@ pub async fn page(
         .items
         .iter()
         .map(|u| {
-            let full = render_user(u, &app.scim_base);
+            let full = render(caller, u, &app.scim_base);
             projection::project(
                 &full,
                 schema::user(),
