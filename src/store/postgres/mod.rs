@@ -22,11 +22,11 @@
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
-use super::sql::{Arg, Backend, Conn, Decode, Stmt};
+use super::sql::{sqlx_conn, Arg, Backend, Conn, Dialect, Stmt};
 #[cfg(doc)]
 use super::LockStore;
 use super::{SharedLock, StoreError};
@@ -42,7 +42,7 @@ pub struct PostgresStore {
     locks: PgPool,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// How long a write waits for another replica's lock on the same resource before it
 /// fails (503, and the IdP retries). A holder is bounded by the upstream's request
@@ -83,33 +83,10 @@ impl PostgresStore {
                 .acquire_timeout(options.acquire_timeout)
         };
         let pool = pool_options().connect_with(connect.clone()).await?;
-        if options.migrate {
-            MIGRATOR
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-        } else {
-            Self::check_migrated(&pool).await?;
-        }
         let locks = pool_options().connect_lazy_with(connect);
-        Ok(Self { pool, locks })
-    }
-
-    async fn check_migrated(pool: &PgPool) -> Result<(), StoreError> {
-        // `to_regclass` resolves through search_path, as sqlx's own bookkeeping does.
-        let has_table: Option<String> =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
-                .fetch_one(pool)
-                .await?;
-        let applied: Vec<i64> = match has_table {
-            Some(_) => {
-                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                    .fetch_all(pool)
-                    .await?
-            }
-            None => vec![],
-        };
-        super::require_migrated(&MIGRATOR, &applied)
+        let store = Self { pool, locks };
+        store.migrate_or_check(options.migrate).await?;
+        Ok(store)
     }
 
     /// Opens the store inside `schema` of the database at `url`, creating the schema if
@@ -130,33 +107,31 @@ impl PostgresStore {
     /// Creates `schema` if it does not exist (a URL with `search_path` set to it then
     /// opens a store there).
     pub async fn create_schema(url: &str, schema: &str) -> Result<(), StoreError> {
-        check_identifier(schema)?;
-        let options = PgConnectOptions::from_str(url)?;
-        let mut conn = PgConnection::connect_with(&options).await?;
-        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        Ok(())
+        on_schema(url, schema, "CREATE SCHEMA IF NOT EXISTS {schema}").await
     }
 
     /// Drops `schema` and everything in it (the counterpart of [`Self::open_in_schema`]
     /// for tests). Close the stores opened in it first.
     pub async fn drop_schema(url: &str, schema: &str) -> Result<(), StoreError> {
-        check_identifier(schema)?;
-        let options = PgConnectOptions::from_str(url)?;
-        let mut conn = PgConnection::connect_with(&options).await?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .execute(&mut conn)
-            .await?;
-        conn.close().await?;
-        Ok(())
+        on_schema(url, schema, "DROP SCHEMA IF EXISTS {schema} CASCADE").await
     }
 
     /// The pool, for callers that need to close it before dropping a schema.
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// Runs `sql` with `{schema}` replaced by the quoted schema name, on a connection of its
+/// own to the server at `url`.
+async fn on_schema(url: &str, schema: &str, sql: &str) -> Result<(), StoreError> {
+    check_identifier(schema)?;
+    let options = PgConnectOptions::from_str(url)?;
+    let mut conn = PgConnection::connect_with(&options).await?;
+    let sql = sql.replace("{schema}", &format!("\"{schema}\""));
+    conn.execute(Stmt::new(sql)).await?;
+    conn.close().await?;
+    Ok(())
 }
 
 /// Schema names are spliced into SQL (they cannot be bound), so only plain identifiers
@@ -175,71 +150,28 @@ fn check_identifier(name: &str) -> Result<(), StoreError> {
     }
 }
 
-type Query<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
-
-fn query(stmt: &Stmt) -> Query<'_> {
-    let mut query = sqlx::query(&stmt.sql);
-    for arg in &stmt.args {
-        query = match arg {
-            Arg::Text(text) => query.bind(text.as_deref()),
-            Arg::Int(n) => query.bind(*n),
-            Arg::Bool(b) => query.bind(*b),
-            Arg::Texts(list) => query.bind(list.as_slice()),
-            Arg::Ints(list) => query.bind(list.as_slice()),
-        };
-    }
-    query
-}
-
-#[async_trait]
-impl Conn for PgConnection {
-    async fn execute(&mut self, stmt: Stmt) -> Result<u64, sqlx::Error> {
-        Ok(query(&stmt).execute(self).await?.rows_affected())
-    }
-
-    async fn fetch_all<T: Decode>(&mut self, stmt: Stmt) -> Result<Vec<T>, sqlx::Error> {
-        let rows = query(&stmt).fetch_all(self).await?;
-        rows.iter().map(T::from_row).collect()
-    }
-
-    async fn fetch_optional<T: Decode>(&mut self, stmt: Stmt) -> Result<Option<T>, sqlx::Error> {
-        let row = query(&stmt).fetch_optional(self).await?;
-        row.as_ref().map(T::from_row).transpose()
-    }
-}
+sqlx_conn!(Postgres, PgConnection, list => list.as_slice());
 
 #[async_trait]
 impl Backend for PostgresStore {
-    type Conn = PgConnection;
-    type Tx = Transaction<'static, Postgres>;
-    type Pooled = PoolConnection<Postgres>;
+    type Db = Postgres;
+    const DIALECT: Dialect = Dialect {
+        for_update: " FOR UPDATE",
+        skip_locked: " FOR UPDATE SKIP LOCKED",
+        guard_lock: Some(ADVISORY_LOCK),
+        texts: "(SELECT UNNEST(${n}::text[]) AS id) AS list",
+        ints: "(SELECT UNNEST(${n}::bigint[]) AS id) AS list",
+        json_text: "({column}::json ->> '{key}')",
+        // `to_regclass` resolves through search_path, as sqlx's own bookkeeping does.
+        has_migrations: "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
+    };
 
-    const FOR_UPDATE: &'static str = " FOR UPDATE";
-    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
-    const GUARD_LOCK: Option<&'static str> = Some(ADVISORY_LOCK);
-
-    fn texts(at: usize) -> String {
-        format!("(SELECT UNNEST(${at}::text[]) AS id) AS list")
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
-    fn ints(at: usize) -> String {
-        format!("(SELECT UNNEST(${at}::bigint[]) AS id) AS list")
-    }
-
-    fn json_text(column: &str, key: &str) -> String {
-        format!("({column}::json ->> '{key}')")
-    }
-
-    async fn begin(&self) -> Result<Self::Tx, sqlx::Error> {
-        self.pool.begin().await
-    }
-
-    async fn commit(tx: Self::Tx) -> Result<(), sqlx::Error> {
-        tx.commit().await
-    }
-
-    async fn acquire(&self) -> Result<Self::Pooled, sqlx::Error> {
-        self.pool.acquire().await
+    fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// A transaction on the lock pool holding [`ADVISORY_LOCK`] on `key`. Transaction-

@@ -8,9 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::jobs::{claim, listing};
-use super::rows::{records, StoredDeprovision, DEPROVISION_COLUMNS};
-use super::{execute, fetch_all, Backend, Conn, Stmt};
+use super::jobs::{claim, list_queue};
+use super::rows::{StoredDeprovision, DEPROVISION_COLUMNS};
+use super::{execute, Backend, Conn, Stmt};
 use crate::store::deprovision::{must_hold, outcome_columns};
 use crate::store::{
     timestamp, Admission, Deprovision, DeprovisionState, DeprovisionStore, GuardLimit,
@@ -42,7 +42,7 @@ impl<B: Backend> DeprovisionStore for B {
         let start = timestamp(&limit.window_start(now));
         let tenant = request.tenant.as_str();
         let mut tx = self.begin().await?;
-        if let Some(lock) = B::GUARD_LOCK {
+        if let Some(lock) = B::DIALECT.guard_lock {
             let key = format!("scim-bridge deprovision guard {tenant}");
             tx.execute(Stmt::new(lock).text(&key)).await?;
         }
@@ -68,7 +68,7 @@ impl<B: Backend> DeprovisionStore for B {
             .text(state.as_str())
             .text(&timestamp(&now));
         let (id,): (i64,) = tx.fetch_one(insert).await?;
-        B::commit(tx).await?;
+        tx.commit().await?;
         Ok(if hold {
             Admission::Held {
                 id,
@@ -95,9 +95,8 @@ impl<B: Backend> DeprovisionStore for B {
         limit: u32,
     ) -> Result<Vec<Deprovision>, StoreError> {
         let state = state.map(DeprovisionState::as_str);
-        let stmt = listing("deprovisions", DEPROVISION_COLUMNS, tenant, state, limit);
-        let rows: Vec<StoredDeprovision> = fetch_all(self, stmt).await?;
-        records(rows)
+        let table = ("deprovisions", DEPROVISION_COLUMNS);
+        list_queue::<B, StoredDeprovision>(self, table, tenant, state, limit).await
     }
 
     async fn claim_deprovisions(

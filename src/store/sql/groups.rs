@@ -38,7 +38,7 @@ fn add_members<B: Backend>() -> String {
         "INSERT INTO group_members (tenant, group_id, user_id)
          SELECT DISTINCT $1, $2, list.id FROM {} WHERE true
          ON CONFLICT DO NOTHING RETURNING user_id",
-        B::texts(3)
+        B::DIALECT.texts(3)
     )
 }
 
@@ -47,7 +47,7 @@ fn remove_other_members<B: Backend>() -> String {
     format!(
         "DELETE FROM group_members WHERE tenant = $1 AND group_id = $2
            AND user_id NOT IN (SELECT list.id FROM {}) RETURNING user_id",
-        B::texts(3)
+        B::DIALECT.texts(3)
     )
 }
 
@@ -58,7 +58,7 @@ fn members_of<B: Backend>() -> String {
         "SELECT m.user_id, COALESCE({}, u.user_name) AS display
          FROM group_members m JOIN users u ON u.tenant = m.tenant AND u.id = m.user_id
          WHERE m.tenant = $1 AND m.group_id = $2 ORDER BY m.user_id",
-        B::json_text("u.resource", "displayName")
+        B::DIALECT.json_text("u.resource", "displayName")
     )
 }
 
@@ -87,7 +87,7 @@ fn members_stmt(sql: String, tenant: &str, group_id: &str, users: &[String]) -> 
 /// users' pending-job slots in one global order, so they cannot deadlock on each other's
 /// uncommitted jobs.
 async fn enqueue_sorted<B: Backend>(
-    conn: &mut B::Conn,
+    conn: &mut <B::Db as sqlx::Database>::Connection,
     tenant: &str,
     mut users: Vec<String>,
 ) -> Result<(), StoreError> {
@@ -114,7 +114,7 @@ impl<B: Backend> GroupStore for B {
             let added = tx.fetch_ids(add).await?;
             enqueue_sorted::<B>(&mut tx, tenant, added).await?;
         }
-        Ok(B::commit(tx).await?)
+        Ok(tx.commit().await?)
     }
 
     async fn get_group(&self, tenant: &str, id: &str) -> Result<Option<GroupRecord>, StoreError> {
@@ -164,7 +164,7 @@ impl<B: Backend> GroupStore for B {
             changed.extend(tx.fetch_ids(current).await?);
         }
         enqueue_sorted::<B>(&mut tx, tenant, changed).await?;
-        Ok(B::commit(tx).await?)
+        Ok(tx.commit().await?)
     }
 
     async fn delete_group(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -173,7 +173,7 @@ impl<B: Backend> GroupStore for B {
         // two never hold each other's member rows and group row crosswise (deadlock).
         let lock = format!(
             "SELECT 1 FROM groups WHERE tenant = $1 AND id = $2{}",
-            B::FOR_UPDATE
+            B::DIALECT.for_update
         );
         let found: Option<(i32,)> = tx
             .fetch_optional(Stmt::new(lock).text(tenant).text(id))
@@ -187,7 +187,7 @@ impl<B: Backend> GroupStore for B {
         tx.execute(Stmt::new(DELETE_GROUP).text(tenant).text(id))
             .await?;
         enqueue_sorted::<B>(&mut tx, tenant, former).await?;
-        B::commit(tx).await?;
+        tx.commit().await?;
         Ok(true)
     }
 

@@ -34,7 +34,7 @@ const COUNT: &str = "SELECT tenant, state, COUNT(*) AS n FROM jobs GROUP BY tena
 /// none yet, on `conn` (inside the caller's transaction for group writes). Ids of users
 /// that no longer exist are skipped rather than failing the write on the foreign key.
 pub(super) async fn enqueue<B: Backend>(
-    conn: &mut B::Conn,
+    conn: &mut <B::Db as sqlx::Database>::Connection,
     tenant: &str,
     user_ids: &[String],
 ) -> Result<u64, StoreError> {
@@ -47,7 +47,7 @@ pub(super) async fn enqueue<B: Backend>(
          WHERE u.tenant = $1 AND u.id IN (SELECT list.id FROM {})
          ORDER BY u.id
          ON CONFLICT (tenant, user_id) WHERE state = 'pending' DO NOTHING",
-        B::texts(2)
+        B::DIALECT.texts(2)
     );
     let stmt = Stmt::new(sql)
         .text(tenant)
@@ -87,7 +87,7 @@ pub(super) async fn claim<B: Backend, S: Stored>(
          UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2
          WHERE id IN (SELECT id FROM due)
          RETURNING {columns}",
-        B::SKIP_LOCKED
+        B::DIALECT.skip_locked
     );
     let stmt = Stmt::new(sql)
         .text(&timestamp(&now))
@@ -99,22 +99,25 @@ pub(super) async fn claim<B: Backend, S: Stored>(
     Ok(claimed)
 }
 
-/// Oldest first, of one tenant or all (`$1`), in one state or all (`$2`).
-pub(super) fn listing(
-    table: &str,
-    columns: &str,
+/// Rows of `table` (`jobs` or `deprovisions`) oldest first, of one tenant or all, in one
+/// state or all.
+pub(super) async fn list_queue<B: Backend, S: Stored>(
+    backend: &B,
+    (table, columns): (&str, &str),
     tenant: Option<&str>,
     state: Option<&str>,
     limit: u32,
-) -> Stmt {
-    Stmt::new(format!(
+) -> Result<Vec<S::Record>, StoreError> {
+    let stmt = Stmt::new(format!(
         "SELECT {columns} FROM {table}
          WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR state = $2)
          ORDER BY id LIMIT $3"
     ))
     .opt_text(tenant)
     .opt_text(state)
-    .int(i64::from(limit))
+    .int(i64::from(limit));
+    let rows: Vec<S> = fetch_all(backend, stmt).await?;
+    records(rows)
 }
 
 /// One attempt of [`JobStore::requeue_failed`]; returns how many jobs became pending.
@@ -131,7 +134,7 @@ async fn requeue_failed_once<B: Backend>(
                 "SELECT id FROM jobs
                  WHERE state = 'failed' AND ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR id = $2)
                  ORDER BY id{}",
-                B::FOR_UPDATE
+                B::DIALECT.for_update
             ))
             .opt_text(tenant)
             .opt_int(job_id),
@@ -157,7 +160,7 @@ async fn requeue_failed_once<B: Backend>(
                                          AND p.state = 'pending')
                      GROUP BY f.tenant, f.user_id
                  )",
-                B::ints(1)
+                B::DIALECT.ints(1)
             ))
             .ints(&ids)
             .text(&timestamp(&Utc::now())),
@@ -166,12 +169,12 @@ async fn requeue_failed_once<B: Backend>(
     tx.execute(
         Stmt::new(format!(
             "DELETE FROM jobs WHERE id IN (SELECT list.id FROM {}) AND state = 'failed'",
-            B::ints(1)
+            B::DIALECT.ints(1)
         ))
         .ints(&ids),
     )
     .await?;
-    B::commit(tx).await?;
+    tx.commit().await?;
     Ok(promoted)
 }
 
@@ -252,15 +255,8 @@ impl<B: Backend> JobStore for B {
         state: Option<JobState>,
         limit: u32,
     ) -> Result<Vec<Job>, StoreError> {
-        let stmt = listing(
-            "jobs",
-            JOB_COLUMNS,
-            tenant,
-            state.map(JobState::as_str),
-            limit,
-        );
-        let rows: Vec<StoredJob> = fetch_all(self, stmt).await?;
-        records(rows)
+        let state = state.map(JobState::as_str);
+        list_queue::<B, StoredJob>(self, ("jobs", JOB_COLUMNS), tenant, state, limit).await
     }
 
     async fn requeue_failed(

@@ -16,12 +16,13 @@ pub mod unique;
 mod users;
 
 use std::borrow::Cow;
-use std::ops::DerefMut;
 
 use async_trait::async_trait;
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::FromRow;
+use sqlx::{FromRow, Pool, Transaction};
 
 use super::sqlite::point::PointReader;
 use super::{SharedLock, StoreError};
@@ -127,34 +128,140 @@ pub trait Conn: Send {
     }
 }
 
-/// What one database does differently; everything else is shared.
-#[async_trait]
-pub trait Backend: Send + Sync + 'static {
-    type Conn: Conn;
-    /// A write transaction, dereferencing to its connection.
-    type Tx: DerefMut<Target = Self::Conn> + Send;
-    /// A pooled connection.
-    type Pooled: DerefMut<Target = Self::Conn> + Send;
+/// Implements [`Conn`] for `$connection`, the connection of sqlx database `$db`, binding lists with
+/// `$bind_list` (the only part that differs: PostgreSQL binds an array, SQLite a JSON
+/// array text).
+macro_rules! sqlx_conn {
+    ($db:ty, $connection:ty, $list:ident => $bind_list:expr) => {
+        type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
 
+        fn query(stmt: &Stmt) -> Result<Query<'_>, sqlx::Error> {
+            let mut query = sqlx::query(&stmt.sql);
+            for arg in &stmt.args {
+                query = match arg {
+                    Arg::Text(text) => query.bind(text.as_deref()),
+                    Arg::Int(n) => query.bind(*n),
+                    Arg::Bool(b) => query.bind(*b),
+                    Arg::Texts($list) => query.bind($bind_list),
+                    Arg::Ints($list) => query.bind($bind_list),
+                };
+            }
+            Ok(query)
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::sql::Conn for $connection {
+            async fn execute(&mut self, stmt: Stmt) -> Result<u64, sqlx::Error> {
+                Ok(query(&stmt)?.execute(self).await?.rows_affected())
+            }
+
+            async fn fetch_all<T: $crate::store::sql::Decode>(
+                &mut self,
+                stmt: Stmt,
+            ) -> Result<Vec<T>, sqlx::Error> {
+                let rows = query(&stmt)?.fetch_all(self).await?;
+                rows.iter().map(T::from_row).collect()
+            }
+
+            async fn fetch_optional<T: $crate::store::sql::Decode>(
+                &mut self,
+                stmt: Stmt,
+            ) -> Result<Option<T>, sqlx::Error> {
+                let row = query(&stmt)?.fetch_optional(self).await?;
+                row.as_ref().map(T::from_row).transpose()
+            }
+        }
+    };
+}
+pub(crate) use sqlx_conn;
+
+/// The SQL that differs between the databases.
+#[derive(Debug)]
+pub struct Dialect {
     /// Appended to a `SELECT` that must lock its rows until commit.
-    const FOR_UPDATE: &'static str;
+    pub for_update: &'static str,
     /// Appended to a claim's `SELECT`, so concurrent claimers skip each other's rows.
-    const SKIP_LOCKED: &'static str;
+    pub skip_locked: &'static str,
     /// Run first in a deprovision admission's transaction with the tenant's guard key as
     /// `$1`, so admissions of one tenant are serialised; `None` where the transaction
     /// already serialises writers.
-    const GUARD_LOCK: Option<&'static str>;
+    pub guard_lock: Option<&'static str>,
+    /// A FROM item `list` with one column `id`: the rows of the text list ([`Arg::Texts`])
+    /// bound at `${n}`.
+    pub texts: &'static str,
+    /// The same for an integer list ([`Arg::Ints`]).
+    pub ints: &'static str,
+    /// The text at `{key}` of the JSON object text in `{column}`.
+    pub json_text: &'static str,
+    /// A row when sqlx's migration bookkeeping table exists, none otherwise.
+    pub has_migrations: &'static str,
+}
 
-    /// Rows (one column, `id`) of the text list bound at `$at` ([`Arg::Texts`]).
-    fn texts(at: usize) -> String;
-    /// Rows (one column, `id`) of the integer list bound at `$at` ([`Arg::Ints`]).
-    fn ints(at: usize) -> String;
-    /// The text at `key` of the JSON object text in `column`.
-    fn json_text(column: &str, key: &str) -> String;
+impl Dialect {
+    pub fn texts(&self, at: usize) -> String {
+        numbered(self.texts, at)
+    }
 
-    async fn begin(&self) -> Result<Self::Tx, sqlx::Error>;
-    async fn commit(tx: Self::Tx) -> Result<(), sqlx::Error>;
-    async fn acquire(&self) -> Result<Self::Pooled, sqlx::Error>;
+    pub fn ints(&self, at: usize) -> String {
+        numbered(self.ints, at)
+    }
+
+    pub fn json_text(&self, column: &str, key: &str) -> String {
+        self.json_text
+            .replace("{column}", column)
+            .replace("{key}", key)
+    }
+}
+
+/// `template` with its placeholder `${n}` numbered `at`.
+fn numbered(template: &str, at: usize) -> String {
+    template.replace("{n}", &at.to_string())
+}
+
+/// What one database does differently; everything else is shared.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    type Db: sqlx::Database<Connection: Conn + Migrate>;
+    const DIALECT: Dialect;
+
+    /// This database's migrations folder.
+    fn migrator() -> &'static Migrator;
+
+    fn pool(&self) -> &Pool<Self::Db>;
+
+    /// A write transaction.
+    async fn begin(&self) -> Result<Transaction<'static, Self::Db>, sqlx::Error> {
+        self.pool().begin().await
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<Self::Db>, sqlx::Error> {
+        self.pool().acquire().await
+    }
+
+    /// Applies the pending migrations; or, when `migrate` is false, refuses a database
+    /// that lacks one of them (see [`super::OpenOptions::migrate`]).
+    async fn migrate_or_check(&self, migrate: bool) -> Result<(), StoreError> {
+        let migrator = Self::migrator();
+        if migrate {
+            return migrator
+                .run(self.pool())
+                .await
+                .map_err(|e| StoreError::Database(e.to_string()));
+        }
+        let mut conn = self.acquire().await?;
+        let has_table: Option<(i32,)> = conn
+            .fetch_optional(Stmt::new(Self::DIALECT.has_migrations))
+            .await?;
+        let applied: Vec<(i64,)> = match has_table {
+            Some(_) => {
+                let applied = "SELECT version FROM _sqlx_migrations WHERE success";
+                conn.fetch_all(Stmt::new(applied)).await?
+            }
+            None => vec![],
+        };
+        let applied: Vec<i64> = applied.into_iter().map(|(v,)| v).collect();
+        super::require_migrated(migrator, &applied)
+    }
 
     /// See [`super::LockStore::lock`].
     async fn shared_lock(&self, key: &str) -> Result<SharedLock, StoreError>;
@@ -184,6 +291,15 @@ pub(crate) async fn fetch_optional<B: Backend, T: Decode>(
     stmt: Stmt,
 ) -> Result<Option<T>, StoreError> {
     Ok(backend.acquire().await?.fetch_optional(stmt).await?)
+}
+
+/// The text in the first column of the row `stmt` finds, if any (an id).
+pub(crate) async fn fetch_id<B: Backend>(
+    backend: &B,
+    stmt: Stmt,
+) -> Result<Option<String>, StoreError> {
+    let row: Option<(String,)> = fetch_optional(backend, stmt).await?;
+    Ok(row.map(|(id,)| id))
 }
 
 /// After an `UPDATE ... WHERE version = $v` touched nothing: was the row gone, or was it

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 
 use super::list::{list, USERS};
 use super::rows::{Stored, StoredUser};
-use super::{execute, fetch_optional, json_text, missing_or_stale, Backend, Conn, Stmt};
+use super::{execute, fetch_id, fetch_optional, json_text, missing_or_stale, Backend, Conn, Stmt};
 use crate::store::{
     fold, timestamp, ListPage, ListQuery, StoreError, UpstreamLink, UserColumns, UserRecord,
     UserStore,
@@ -87,7 +87,7 @@ impl<B: Backend> UserStore for B {
         let mut tx = self.begin().await?;
         tx.execute(row).await?;
         write_emails(&mut *tx, tenant, &user.id, &cols.emails).await?;
-        Ok(B::commit(tx).await?)
+        Ok(tx.commit().await?)
     }
 
     async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -110,7 +110,7 @@ impl<B: Backend> UserStore for B {
             return Err(missing_or_stale(&mut *tx, "users", tenant, &user.id).await?);
         }
         write_emails(&mut *tx, tenant, &user.id, &cols.emails).await?;
-        Ok(B::commit(tx).await?)
+        Ok(tx.commit().await?)
     }
 
     async fn delete_user(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
@@ -131,9 +131,11 @@ impl<B: Backend> UserStore for B {
         tenant: &str,
         upstream_id: &str,
     ) -> Result<Option<String>, StoreError> {
-        let stmt = Stmt::new(USER_BY_UPSTREAM).text(tenant).text(upstream_id);
-        let row: Option<(String,)> = fetch_optional(self, stmt).await?;
-        Ok(row.map(|(id,)| id))
+        fetch_id(
+            self,
+            Stmt::new(USER_BY_UPSTREAM).text(tenant).text(upstream_id),
+        )
+        .await
     }
 
     async fn put_create_intent(
@@ -156,9 +158,11 @@ impl<B: Backend> UserStore for B {
         tenant: &str,
         username: &str,
     ) -> Result<Option<String>, StoreError> {
-        let stmt = Stmt::new(GET_INTENT).text(tenant).text(&fold(username));
-        let row: Option<(String,)> = fetch_optional(self, stmt).await?;
-        Ok(row.map(|(id,)| id))
+        fetch_id(
+            self,
+            Stmt::new(GET_INTENT).text(tenant).text(&fold(username)),
+        )
+        .await
     }
 
     async fn clear_create_intent(&self, tenant: &str, username: &str) -> Result<(), StoreError> {
@@ -197,7 +201,7 @@ impl<B: Backend> UserStore for B {
         }
         let sql = format!(
             "SELECT id FROM users WHERE tenant = $1 AND id IN (SELECT id FROM {}) ORDER BY id",
-            B::texts(2)
+            B::DIALECT.texts(2)
         );
         let stmt = Stmt::new(sql).text(tenant).texts(ids);
         Ok(self.acquire().await?.fetch_ids(stmt).await?)

@@ -9,13 +9,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
-use super::sql::{Arg, Backend, Conn, Decode, Stmt};
+use super::sql::{sqlx_conn, Arg, Backend, Dialect, Stmt};
 use super::{SharedLock, StoreError};
 
 pub struct SqliteStore {
@@ -24,7 +22,7 @@ pub struct SqliteStore {
     point: Option<point::PointReader>,
 }
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url`.
@@ -49,106 +47,47 @@ impl SqliteStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect.clone())
             .await?;
-        if options.migrate {
-            MIGRATOR
-                .run(&pool)
-                .await
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-        } else {
-            let has_table: Option<i64> = sqlx::query_scalar(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            )
-            .fetch_optional(&pool)
-            .await?;
-            let applied: Vec<i64> = match has_table {
-                Some(_) => {
-                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-                        .fetch_all(&pool)
-                        .await?
-                }
-                None => vec![],
-            };
-            super::require_migrated(&MIGRATOR, &applied)?;
-        }
         let point = point::PointReader::for_file(connect.get_filename());
-        Ok(Self { pool, point })
+        let store = Self { pool, point };
+        store.migrate_or_check(options.migrate).await?;
+        Ok(store)
     }
 }
-
-type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
-
-/// Binds `stmt`'s values; a list is one JSON array (see [`SqliteStore::texts`]).
-fn query(stmt: &Stmt) -> Result<Query<'_>, sqlx::Error> {
-    let mut query = sqlx::query(&stmt.sql);
-    for arg in &stmt.args {
-        query = match arg {
-            Arg::Text(text) => query.bind(text.as_deref()),
-            Arg::Int(n) => query.bind(*n),
-            Arg::Bool(b) => query.bind(*b),
-            Arg::Texts(list) => query.bind(json_list(list)?),
-            Arg::Ints(list) => query.bind(json_list(list)?),
-        };
-    }
-    Ok(query)
-}
-
+/// A list is bound as one JSON array text, read as rows by `json_each`.
 pub(crate) fn json_list<T: serde::Serialize>(list: &[T]) -> Result<String, sqlx::Error> {
     serde_json::to_string(list).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
-#[async_trait]
-impl Conn for SqliteConnection {
-    async fn execute(&mut self, stmt: Stmt) -> Result<u64, sqlx::Error> {
-        Ok(query(&stmt)?.execute(self).await?.rows_affected())
-    }
-
-    async fn fetch_all<T: Decode>(&mut self, stmt: Stmt) -> Result<Vec<T>, sqlx::Error> {
-        let rows = query(&stmt)?.fetch_all(self).await?;
-        rows.iter().map(T::from_row).collect()
-    }
-
-    async fn fetch_optional<T: Decode>(&mut self, stmt: Stmt) -> Result<Option<T>, sqlx::Error> {
-        let row = query(&stmt)?.fetch_optional(self).await?;
-        row.as_ref().map(T::from_row).transpose()
-    }
-}
+sqlx_conn!(Sqlite, SqliteConnection, list => json_list(list)?);
 
 #[async_trait]
 impl Backend for SqliteStore {
-    type Conn = SqliteConnection;
-    type Tx = Transaction<'static, Sqlite>;
-    type Pooled = PoolConnection<Sqlite>;
+    type Db = Sqlite;
+    const DIALECT: Dialect = Dialect {
+        for_update: "",
+        skip_locked: "",
+        // An admission's transaction begins `IMMEDIATE`, holding SQLite's one write lock.
+        guard_lock: None,
+        texts: "(SELECT value AS id FROM json_each(${n})) AS list",
+        ints: "(SELECT value AS id FROM json_each(${n})) AS list",
+        json_text: "json_extract({column}, '$.{key}')",
+        has_migrations:
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+    };
 
-    const FOR_UPDATE: &'static str = "";
-    const SKIP_LOCKED: &'static str = "";
-    /// An admission's transaction begins `IMMEDIATE`, holding SQLite's one write lock.
-    const GUARD_LOCK: Option<&'static str> = None;
-
-    fn texts(at: usize) -> String {
-        format!("(SELECT value AS id FROM json_each(${at})) AS list")
-    }
-
-    fn ints(at: usize) -> String {
-        Self::texts(at)
-    }
-
-    fn json_text(column: &str, key: &str) -> String {
-        format!("json_extract({column}, '$.{key}')")
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
     /// `IMMEDIATE`: the write lock is taken at the start, so a transaction that reads
     /// before it writes never fails on a commit made in between (`SQLITE_BUSY_SNAPSHOT`);
     /// it waits its turn (busy timeout) instead.
-    async fn begin(&self) -> Result<Self::Tx, sqlx::Error> {
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.pool.begin_with("BEGIN IMMEDIATE").await
     }
 
-    async fn commit(tx: Self::Tx) -> Result<(), sqlx::Error> {
-        tx.commit().await
-    }
-
-    async fn acquire(&self) -> Result<Self::Pooled, sqlx::Error> {
-        self.pool.acquire().await
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     /// No cross-process lock: the store belongs to one process, whose in-process locks
