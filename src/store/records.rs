@@ -97,16 +97,16 @@ pub struct GroupRecord {
 }
 
 /// A member as a group lists it: the user's id and a display text (its displayName,
-/// else its userName).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// else its userName). Decoded straight from its row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
     pub user_id: String,
     pub display: String,
 }
 
 /// A group a user is in, as the user's read-only `groups` attribute and the role
-/// mapping need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// mapping need it. Decoded straight from its row.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GroupRef {
     pub id: String,
     pub display_name: String,

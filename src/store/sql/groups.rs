@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::jobs::enqueue;
 use super::list::{list, GROUPS};
-use super::rows::{records, Stored, StoredGroup, StoredGroupRef, StoredMember, GROUP_COLUMNS};
+use super::rows::{group_ref_from_point_row, Stored, StoredGroup, GROUP_COLUMNS};
 use super::{fetch_all, fetch_optional, missing_or_stale, Backend, Conn, Stmt};
 use crate::store::{
     fold, timestamp, GroupRecord, GroupRef, GroupStore, ListPage, ListQuery, Member, StoreError,
@@ -134,8 +134,7 @@ impl<B: Backend> GroupStore for B {
 
     async fn group_members(&self, tenant: &str, group_id: &str) -> Result<Vec<Member>, StoreError> {
         let stmt = Stmt::new(members_of::<B>()).text(tenant).text(group_id);
-        let rows: Vec<StoredMember> = fetch_all(self, stmt).await?;
-        records(rows)
+        fetch_all(self, stmt).await
     }
 
     async fn update_group(
@@ -193,10 +192,9 @@ impl<B: Backend> GroupStore for B {
 
     async fn user_groups(&self, tenant: &str, user_id: &str) -> Result<Vec<GroupRef>, StoreError> {
         let stmt = Stmt::new(USER_GROUPS).text(tenant).text(user_id);
-        let rows: Vec<StoredGroupRef> = match self.point() {
-            Some(reader) => reader.fetch_all(&stmt, StoredGroupRef::from_point_row)?,
-            None => fetch_all(self, stmt).await?,
-        };
-        records(rows)
+        match self.point() {
+            Some(reader) => reader.fetch_all(&stmt, group_ref_from_point_row),
+            None => fetch_all(self, stmt).await,
+        }
     }
 }

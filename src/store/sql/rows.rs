@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::parse_json;
 use crate::store::{
     parse_timestamp, AuditEntry, Deprovision, DeprovisionAction, DeprovisionState, GroupRecord,
-    GroupRef, Job, JobState, Member, NewDeprovision, StoreError, UserRecord,
+    GroupRef, Job, JobState, NewDeprovision, StoreError, UserRecord,
 };
 
 /// A stored row that becomes a record.
@@ -143,48 +143,13 @@ impl Stored for StoredAudit {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredGroupRef {
-    id: String,
-    display_name: String,
-    external_id: Option<String>,
-}
-
-impl StoredGroupRef {
-    pub fn from_point_row(row: &rusqlite::Row) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.get("id")?,
-            display_name: row.get("display_name")?,
-            external_id: row.get("external_id")?,
-        })
-    }
-}
-
-impl Stored for StoredGroupRef {
-    type Record = GroupRef;
-    fn record(self) -> Result<GroupRef, StoreError> {
-        Ok(GroupRef {
-            id: self.id,
-            display_name: self.display_name,
-            external_id: self.external_id,
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredMember {
-    user_id: String,
-    display: String,
-}
-
-impl Stored for StoredMember {
-    type Record = Member;
-    fn record(self) -> Result<Member, StoreError> {
-        Ok(Member {
-            user_id: self.user_id,
-            display: self.display,
-        })
-    }
+/// A [`GroupRef`] (which decodes straight from a pooled row) from a point read's row.
+pub(crate) fn group_ref_from_point_row(row: &rusqlite::Row) -> Result<GroupRef, StoreError> {
+    Ok(GroupRef {
+        id: row.get("id")?,
+        display_name: row.get("display_name")?,
+        external_id: row.get("external_id")?,
+    })
 }
 
 /// Every row's record, or the first error.
