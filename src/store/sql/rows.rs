@@ -15,48 +15,10 @@ pub(crate) trait Stored: super::Decode {
     fn record(self) -> Result<Self::Record, StoreError>;
 }
 
+pub(crate) const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
 pub(crate) const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredUser {
-    id: String,
-    resource: String,
-    version: i64,
-    created_at: String,
-    last_modified: String,
-    link: String,
-}
-
-impl StoredUser {
-    /// The same row read on a point connection (columns as in [`USER_COLUMNS`]).
-    pub fn from_point_row(row: &rusqlite::Row) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: row.get("id")?,
-            resource: row.get("resource")?,
-            version: row.get("version")?,
-            created_at: row.get("created_at")?,
-            last_modified: row.get("last_modified")?,
-            link: row.get("link")?,
-        })
-    }
-}
-
-impl Stored for StoredUser {
-    type Record = UserRecord;
-    fn record(self) -> Result<UserRecord, StoreError> {
-        Ok(UserRecord {
-            id: self.id,
-            resource: parse_json(&self.resource)?,
-            version: self.version,
-            created: parse_timestamp(&self.created_at)?,
-            last_modified: parse_timestamp(&self.last_modified)?,
-            link: parse_json(&self.link)?,
-        })
-    }
-}
-
-pub(crate) const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
-
+/// The columns every SCIM resource row has: a group's whole row, a user's but its link.
 #[derive(sqlx::FromRow)]
 pub(crate) struct StoredGroup {
     id: String,
@@ -75,6 +37,51 @@ impl Stored for StoredGroup {
             version: self.version,
             created: parse_timestamp(&self.created_at)?,
             last_modified: parse_timestamp(&self.last_modified)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredUser {
+    #[sqlx(flatten)]
+    resource: StoredGroup,
+    link: String,
+}
+
+impl StoredUser {
+    /// The same row read on a point connection (columns as in [`USER_COLUMNS`]).
+    pub fn from_point_row(row: &rusqlite::Row) -> Result<Self, StoreError> {
+        let resource = StoredGroup {
+            id: row.get("id")?,
+            resource: row.get("resource")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            last_modified: row.get("last_modified")?,
+        };
+        Ok(Self {
+            resource,
+            link: row.get("link")?,
+        })
+    }
+}
+
+impl Stored for StoredUser {
+    type Record = UserRecord;
+    fn record(self) -> Result<UserRecord, StoreError> {
+        let GroupRecord {
+            id,
+            resource,
+            version,
+            created,
+            last_modified,
+        } = self.resource.record()?;
+        Ok(UserRecord {
+            id,
+            resource,
+            version,
+            created,
+            last_modified,
+            link: parse_json(&self.link)?,
         })
     }
 }
