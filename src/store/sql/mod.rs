@@ -107,7 +107,12 @@ pub trait Conn: Send {
     /// Rows affected.
     async fn execute(&mut self, stmt: Stmt) -> Result<u64, sqlx::Error>;
     async fn fetch_all<T: Decode>(&mut self, stmt: Stmt) -> Result<Vec<T>, sqlx::Error>;
-    async fn fetch_optional<T: Decode>(&mut self, stmt: Stmt) -> Result<Option<T>, sqlx::Error>;
+
+    /// The first row, for statements that find at most one (by key, `RETURNING` of one
+    /// row, an aggregate).
+    async fn fetch_optional<T: Decode>(&mut self, stmt: Stmt) -> Result<Option<T>, sqlx::Error> {
+        Ok(self.fetch_all(stmt).await?.into_iter().next())
+    }
 
     async fn fetch_one<T: Decode>(&mut self, stmt: Stmt) -> Result<T, sqlx::Error> {
         self.fetch_optional(stmt)
@@ -161,14 +166,6 @@ macro_rules! sqlx_conn {
             ) -> Result<Vec<T>, sqlx::Error> {
                 let rows = query(&stmt)?.fetch_all(self).await?;
                 rows.iter().map(T::from_row).collect()
-            }
-
-            async fn fetch_optional<T: $crate::store::sql::Decode>(
-                &mut self,
-                stmt: Stmt,
-            ) -> Result<Option<T>, sqlx::Error> {
-                let row = query(&stmt)?.fetch_optional(self).await?;
-                row.as_ref().map(T::from_row).transpose()
             }
         }
     };
