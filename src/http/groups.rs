@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::list::store_query;
-use super::resource::ScimResource;
+use super::resource::{ScimResource, Write};
 use super::AppState;
 use crate::provision::groups::GroupView;
 use crate::provision::render::render_group;
@@ -72,30 +72,23 @@ impl ScimResource for Groups {
             .await?)
     }
 
-    async fn replace(
+    async fn write(
         app: &AppState,
         caller: &Caller,
         id: &str,
+        how: Write,
         body: Value,
         if_match: Option<&str>,
     ) -> Result<GroupView, ApiError> {
-        Ok(app
-            .provisioner
-            .replace_group(caller, id, body, if_match)
-            .await?)
-    }
-
-    async fn patch(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<GroupView, ApiError> {
-        Ok(app
-            .provisioner
-            .patch_group(caller, id, body, if_match)
-            .await?)
+        let provisioner = &app.provisioner;
+        Ok(match how {
+            Write::Replace => {
+                provisioner
+                    .replace_group(caller, id, body, if_match)
+                    .await?
+            }
+            Write::Patch => provisioner.patch_group(caller, id, body, if_match).await?,
+        })
     }
 
     async fn delete(

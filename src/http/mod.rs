@@ -52,8 +52,8 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/Users/{id}",
             get(resource::get::<Users>)
-                .put(resource::replace::<Users>)
-                .patch(resource::patch::<Users>)
+                .put(resource::write::<Users>)
+                .patch(resource::write::<Users>)
                 .delete(resource::delete::<Users>),
         )
         .route(
@@ -70,8 +70,8 @@ pub fn router(app: AppState) -> Router {
         .route(
             "/Groups/{id}",
             get(resource::get::<Groups>)
-                .put(resource::replace::<Groups>)
-                .patch(resource::patch::<Groups>)
+                .put(resource::write::<Groups>)
+                .patch(resource::write::<Groups>)
                 .delete(resource::delete::<Groups>),
         )
         .route("/Schemas", get(discovery::schemas))

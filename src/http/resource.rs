@@ -4,7 +4,7 @@
 //! method is and how one of its resources renders.
 use async_trait::async_trait;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use serde_json::Value;
@@ -16,6 +16,13 @@ use super::AppState;
 use crate::provision::Caller;
 use crate::scim::etag::{etag, not_modified};
 use crate::scim::params::ListParams;
+
+/// How a write changes a resource: PUT replaces it whole, PATCH applies operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Replace,
+    Patch,
+}
 
 /// One SCIM resource type as the HTTP layer serves it.
 #[async_trait]
@@ -37,17 +44,12 @@ pub trait ScimResource: Send + Sync + 'static {
         id: &str,
         params: &ListParams,
     ) -> Result<Self::Loaded, ApiError>;
-    async fn replace(
+    /// A PUT (`Write::Replace`) or PATCH (`Write::Patch`) of one resource.
+    async fn write(
         app: &AppState,
         caller: &Caller,
         id: &str,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<Self::Loaded, ApiError>;
-    async fn patch(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
+        how: Write,
         body: Value,
         if_match: Option<&str>,
     ) -> Result<Self::Loaded, ApiError>;
@@ -143,31 +145,24 @@ pub async fn get<R: ScimResource>(
     answer::<R>(&app, &caller, StatusCode::OK, &item, &params).await
 }
 
-pub async fn replace<R: ScimResource>(
+/// `PUT` and `PATCH` of `/{endpoint}/{id}`.
+pub async fn write<R: ScimResource>(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    method: Method,
     headers: HeaderMap,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
+    let how = if method == Method::PATCH {
+        Write::Patch
+    } else {
+        Write::Replace
+    };
     let if_match = header_str(&headers, header::IF_MATCH);
-    let item = R::replace(&app, &caller, &id, body, if_match).await?;
-    answer::<R>(&app, &caller, StatusCode::OK, &item, &params).await
-}
-
-pub async fn patch<R: ScimResource>(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let if_match = header_str(&headers, header::IF_MATCH);
-    let item = R::patch(&app, &caller, &id, body, if_match).await?;
+    let item = R::write(&app, &caller, &id, how, body, if_match).await?;
     answer::<R>(&app, &caller, StatusCode::OK, &item, &params).await
 }
 

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::list::store_query;
-use super::resource::ScimResource;
+use super::resource::{ScimResource, Write};
 use super::AppState;
 use crate::provision::render::{render_user, with_groups};
 use crate::provision::Caller;
@@ -50,30 +50,19 @@ impl ScimResource for Users {
         Ok(app.provisioner.get_user(caller, id).await?)
     }
 
-    async fn replace(
+    async fn write(
         app: &AppState,
         caller: &Caller,
         id: &str,
+        how: Write,
         body: Value,
         if_match: Option<&str>,
     ) -> Result<UserRecord, ApiError> {
-        Ok(app
-            .provisioner
-            .replace_user(caller, id, body, if_match)
-            .await?)
-    }
-
-    async fn patch(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<UserRecord, ApiError> {
-        Ok(app
-            .provisioner
-            .patch_user(caller, id, body, if_match)
-            .await?)
+        let provisioner = &app.provisioner;
+        Ok(match how {
+            Write::Replace => provisioner.replace_user(caller, id, body, if_match).await?,
+            Write::Patch => provisioner.patch_user(caller, id, body, if_match).await?,
+        })
     }
 
     async fn delete(

@@ -87,6 +87,17 @@ pub struct Subject<'a> {
     pub link: &'a UpstreamLink,
 }
 
+impl Subject<'_> {
+    /// The upstream user the resource maps to under the tenant's target.
+    fn mapped(&self, caller: &Caller) -> Result<Mapped> {
+        Ok(map_user(
+            self.resource,
+            &self.link.upstream_username,
+            caller.tenant.target.phone_format(),
+        )?)
+    }
+}
+
 /// What carrying out an action did: the audit's word for it, the link the user has
 /// now (to store, when the user is kept), and notes for the audit.
 #[derive(Debug)]
@@ -162,25 +173,27 @@ impl Provisioner {
         subject: &Subject<'_>,
         action: UpstreamAction,
     ) -> Result<Option<DesiredUser>> {
-        let tenant = &caller.tenant;
-        let mapped = map_user(
-            subject.resource,
-            &subject.link.upstream_username,
-            tenant.target.phone_format(),
-        )?;
         Ok(match action {
-            UpstreamAction::Deactivate => Some(Self::desired(&mapped, None, false)),
-            UpstreamAction::StripRoles => {
-                Some(Self::desired(&mapped, Some(&Access::default()), true))
+            UpstreamAction::Deactivate => {
+                Some(Self::desired(&subject.mapped(caller)?, None, false))
             }
-            UpstreamAction::Reactivate => {
-                let access = self
-                    .desired_access(tenant, subject.scim_id, subject.resource)
-                    .await?;
-                Some(Self::desired(&mapped, Some(&access), true))
-            }
+            UpstreamAction::StripRoles => Some(Self::desired(
+                &subject.mapped(caller)?,
+                Some(&Access::default()),
+                true,
+            )),
+            UpstreamAction::Reactivate => Some(self.active_desired(caller, subject).await?),
             UpstreamAction::Delete | UpstreamAction::Recreate => None,
         })
+    }
+
+    /// The user active upstream with the access its groups grant.
+    async fn active_desired(&self, caller: &Caller, subject: &Subject<'_>) -> Result<DesiredUser> {
+        let mapped = subject.mapped(caller)?;
+        let access = self
+            .desired_access(&caller.tenant, subject.scim_id, subject.resource)
+            .await?;
+        Ok(Self::desired(&mapped, Some(&access), true))
     }
 
     /// Carries out `action` on `subject`'s upstream account now, under the tenant's
@@ -272,16 +285,7 @@ impl Provisioner {
     /// Creates `subject` upstream again with its groups' access (or links the user an
     /// earlier attempt created), keeping its SCIM id.
     async fn recreate(&self, caller: &Caller, subject: &Subject<'_>) -> Result<Carried> {
-        let tenant = &caller.tenant;
-        let mapped = map_user(
-            subject.resource,
-            &subject.link.upstream_username,
-            tenant.target.phone_format(),
-        )?;
-        let access = self
-            .desired_access(tenant, subject.scim_id, subject.resource)
-            .await?;
-        let desired = Self::desired(&mapped, Some(&access), true);
+        let desired = self.active_desired(caller, subject).await?;
         let (user, how) = self
             .recreate_upstream(caller, subject.scim_id, &desired)
             .await?;
@@ -326,13 +330,8 @@ impl Provisioner {
             self.store
                 .update_user_link(&tenant.name, id, &carried.link)
                 .await?;
-            let mapped = map_user(
-                &user.resource,
-                &user.link.upstream_username,
-                tenant.target.phone_format(),
-            )?;
             Ok(Outcome {
-                notes: mapped.notes,
+                notes: subject.mapped(&caller)?.notes,
                 upstream: carried.upstream,
             })
         }
