@@ -66,7 +66,7 @@ impl Provisioner {
                 )));
             }
         }
-        let mapped = map_user(&resource, username, tenant.target.phone_format())?;
+        let mapped = map_user(&resource, username, tenant.target.user_rules())?;
         let prior_intent = self.store.create_intent(&tenant.name, username).await?;
         let id = prior_intent
             .clone()

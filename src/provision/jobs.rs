@@ -195,7 +195,7 @@ impl Provisioner {
         let mapped = map_user(
             &user.resource,
             &user.link.upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map_err(Error::from)?;
         let desired = Self::desired(&mapped, Some(&access), true);

@@ -93,7 +93,7 @@ impl Subject<'_> {
         Ok(map_user(
             self.resource,
             &self.link.upstream_username,
-            caller.tenant.target.phone_format(),
+            caller.tenant.target.user_rules(),
         )?)
     }
 }

@@ -292,12 +292,12 @@ impl Provisioner {
         }
 
         let upstream_username = old.link.upstream_username.clone();
-        let mapped = map_user(&new, &upstream_username, tenant.target.phone_format())?;
+        let mapped = map_user(&new, &upstream_username, tenant.target.user_rules())?;
         notes.extend(mapped.notes.iter().cloned());
         let changed = map_user(
             &old.resource,
             &upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map(|before| upstream_fields(&before) != upstream_fields(&mapped))
         .unwrap_or(true);
