@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
+use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
 use crate::provision::jobs::JobError;
@@ -40,8 +41,9 @@ impl Worker {
         }
     }
 
-    /// Runs until the task is dropped: claims due jobs, runs them concurrently, sleeps
-    /// until woken by a local change or the poll interval.
+    /// Runs until the task is dropped: keeps up to `concurrency` jobs running, claiming
+    /// more as each one ends (a slow upstream call holds only its own slot), and sleeps
+    /// when the queue is empty until woken by a local change or the poll interval.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move { self.run().await })
     }
@@ -49,46 +51,59 @@ impl Worker {
     async fn run(self) {
         let lease = Duration::from_secs(self.config.lease_secs.max(10));
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
-        let concurrency = self.config.concurrency.max(1);
+        let concurrency = self.config.concurrency.max(1) as usize;
+        let mut running = JoinSet::new();
         loop {
-            let jobs = match self.queue.claim_jobs(concurrency, lease).await {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not claim jobs");
-                    tokio::time::sleep(poll).await;
-                    continue;
-                }
-            };
-            // Approved deprovisions; rare, so they share the budget.
-            let deprovisions = match self.queue.claim_deprovisions(concurrency, lease).await {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not claim deprovisions");
-                    vec![]
-                }
-            };
-            if jobs.is_empty() && deprovisions.is_empty() {
-                tokio::select! {
-                    _ = self.provisioner.jobs_ready.notified() => {}
-                    _ = tokio::time::sleep(poll) => {}
-                }
+            let free = concurrency.saturating_sub(running.len());
+            let queue_drained = free == 0 || self.claim(free, lease, &mut running).await < free;
+            if !queue_drained {
+                // Every free slot got work: there may be more due right now.
                 continue;
             }
-            let mut running = tokio::task::JoinSet::new();
-            for job in jobs {
-                let worker = self.clone();
-                // Its upstream calls carry this id, as a request's carry the request's.
-                let id = format!("job-{}", job.id);
-                running.spawn(crate::telemetry::with_request_id(id, async move {
-                    worker.finish(job).await
-                }));
+            tokio::select! {
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                _ = self.provisioner.jobs_ready.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
             }
-            for deprovision in deprovisions {
-                let worker = self.clone();
-                running.spawn(async move { worker.finish_deprovision(deprovision).await });
-            }
-            while running.join_next().await.is_some() {}
         }
+    }
+
+    /// Claims up to `free` due items (approved deprovisions first: rare, and a
+    /// backlog of role syncs must not delay them) and starts each; returns how many.
+    async fn claim(&self, free: usize, lease: Duration, running: &mut JoinSet<()>) -> usize {
+        let limit = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let deprovisions = match self.queue.claim_deprovisions(limit(free), lease).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim deprovisions");
+                vec![]
+            }
+        };
+        let mut started = deprovisions.len();
+        for deprovision in deprovisions {
+            let worker = self.clone();
+            running.spawn(async move { worker.finish_deprovision(deprovision).await });
+        }
+        if started >= free {
+            return started;
+        }
+        let jobs = match self.queue.claim_jobs(limit(free - started), lease).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim jobs");
+                vec![]
+            }
+        };
+        started += jobs.len();
+        for job in jobs {
+            let worker = self.clone();
+            // Its upstream calls carry this id, as a request's carry the request's.
+            let id = format!("job-{}", job.id);
+            running.spawn(crate::telemetry::with_request_id(id, async move {
+                worker.finish(job).await
+            }));
+        }
+        started
     }
 
     fn tenant(&self, name: &str) -> Result<&Arc<Tenant>, JobError> {

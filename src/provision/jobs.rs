@@ -58,23 +58,33 @@ type CachedNames = (Instant, Arc<BTreeSet<String>>);
 const ROLE_NAMES_TTL: Duration = Duration::from_secs(60);
 
 /// Each tenant's upstream role names, refreshed after [`ROLE_NAMES_TTL`]: one roles
-/// call per minute instead of one per job.
+/// call per minute instead of one per job. The lock is never held across the upstream
+/// call, so a slow roles call delays only the jobs that need the refresh; jobs that
+/// find the names expired together may each read them once.
 #[derive(Default)]
 pub struct RoleNames {
-    cache: tokio::sync::Mutex<HashMap<String, CachedNames>>,
+    cache: std::sync::Mutex<HashMap<String, CachedNames>>,
 }
 
 impl RoleNames {
+    fn cached(&self, tenant: &str) -> Option<Arc<BTreeSet<String>>> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(tenant)
+            .filter(|(at, _)| at.elapsed() < ROLE_NAMES_TTL)
+            .map(|(_, names)| names.clone())
+    }
+
     async fn of(&self, tenant: &Tenant) -> Result<Arc<BTreeSet<String>>, TargetError> {
-        let mut cache = self.cache.lock().await;
-        if let Some((at, names)) = cache.get(&tenant.name) {
-            if at.elapsed() < ROLE_NAMES_TTL {
-                return Ok(names.clone());
-            }
+        if let Some(names) = self.cached(&tenant.name) {
+            return Ok(names);
         }
         let roles = tenant.target.list_roles().await?;
         let names: Arc<BTreeSet<String>> = Arc::new(roles.into_iter().map(|r| r.name).collect());
-        cache.insert(tenant.name.clone(), (Instant::now(), names.clone()));
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(tenant.name.clone(), (Instant::now(), names.clone()));
         Ok(names)
     }
 }
