@@ -14,15 +14,16 @@ use tokio::task::JoinSet;
 use crate::config::WorkerConfig;
 use crate::provision::jobs::JobError;
 use crate::provision::{Provisioner, Tenant};
-use crate::store::{Deprovision, Job, Store, StoreError, SyncState};
+use crate::store::{Deprovision, DeprovisionStore, Job, JobStore, StoreError, SyncState};
 use crate::upstream::TargetError;
 
 #[derive(Clone)]
 pub struct Worker {
     provisioner: Provisioner,
-    /// The queue: claims, leases and outcomes of jobs and deprovisions only. Users,
-    /// links and the audit are the provisioner's.
-    queue: Arc<dyn Store>,
+    /// The queues: claims, leases and outcomes of jobs and of deprovisions only.
+    /// Users, links and the audit are the provisioner's.
+    jobs: Arc<dyn JobStore>,
+    deprovisions: Arc<dyn DeprovisionStore>,
     tenants: Arc<HashMap<String, Arc<Tenant>>>,
     config: WorkerConfig,
 }
@@ -34,7 +35,8 @@ impl Worker {
             .map(|t| (t.name.clone(), t.clone()))
             .collect();
         Self {
-            queue: provisioner.store.clone(),
+            jobs: provisioner.store.clone(),
+            deprovisions: provisioner.store.clone(),
             provisioner,
             tenants: Arc::new(tenants),
             config,
@@ -72,7 +74,11 @@ impl Worker {
     /// backlog of role syncs must not delay them) and starts each; returns how many.
     async fn claim(&self, free: usize, lease: Duration, running: &mut JoinSet<()>) -> usize {
         let limit = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        let deprovisions = match self.queue.claim_deprovisions(limit(free), lease).await {
+        let deprovisions = match self
+            .deprovisions
+            .claim_deprovisions(limit(free), lease)
+            .await
+        {
             Ok(claimed) => claimed,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim deprovisions");
@@ -87,7 +93,7 @@ impl Worker {
         if started >= free {
             return started;
         }
-        let jobs = match self.queue.claim_jobs(limit(free - started), lease).await {
+        let jobs = match self.jobs.claim_jobs(limit(free - started), lease).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");
@@ -123,7 +129,7 @@ impl Worker {
             Err(e) => Err(e),
         };
         let recorded = match &result {
-            Ok(_) => self.queue.complete_job(&job).await,
+            Ok(_) => self.jobs.complete_job(&job).await,
             Err(e) => self.record_failure(&job, e).await,
         };
         if let Err(e) = recorded {
@@ -139,12 +145,12 @@ impl Worker {
         let message = error.to_string();
         let state = if self.out_of_attempts(job.attempts, error) {
             tracing::warn!(job = job.id, tenant = %job.tenant, user = %job.user_id, error = %message, "job failed for good");
-            self.queue.fail_job(job, &message).await?;
+            self.jobs.fail_job(job, &message).await?;
             SyncState::Failed
         } else {
             let delay = self.backoff(job.attempts, error);
             tracing::info!(job = job.id, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64, error = %message, "job will retry");
-            self.queue.retry_job(job, &message, retry_at(delay)).await?;
+            self.jobs.retry_job(job, &message, retry_at(delay)).await?;
             SyncState::Pending
         };
         self.provisioner
@@ -168,7 +174,7 @@ impl Worker {
                 Err((e.to_string(), retry))
             }
         };
-        if let Err(e) = self.queue.finish_deprovision(job.id, outcome).await {
+        if let Err(e) = self.deprovisions.finish_deprovision(job.id, outcome).await {
             tracing::warn!(error = %e, deprovision = job.id, "could not record the deprovision outcome; its lease will expire and it runs again");
         }
     }
