@@ -163,15 +163,6 @@ fn print_new_basic(username: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A random token (256 bits, URL-safe) and its hex SHA-256.
-pub fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hex::encode(crate::http::auth::sha256(&token));
-    (token, hash)
-}
-
 pub async fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
@@ -181,7 +172,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Token {
             command: TokenCommand::New,
         } => {
-            let (token, hash) = new_token();
+            let (token, hash) = crate::http::auth::new_token();
             println!("token:  {token}");
             println!("sha256: {hash}");
             println!();
@@ -452,15 +443,6 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_and_hash_matches() {
-        let (a, hash) = new_token();
-        let (b, _) = new_token();
-        assert_ne!(a, b);
-        assert!(a.len() >= 43);
-        assert_eq!(hash, hex::encode(crate::http::auth::sha256(&a)));
-    }
 
     #[test]
     fn basic_passwords_are_random_and_verify_against_their_hash() {
