@@ -4,6 +4,7 @@
 pub mod bandwidth;
 pub mod breaker;
 pub mod dry_run;
+pub(crate) mod http;
 pub mod settings;
 pub mod timing;
 

@@ -13,8 +13,8 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::config::{BandwidthConfig, Dialect};
-use super::http::{Body, Http, Outgoing};
 use super::wire;
+use crate::upstream::http::{Body, Http, Outgoing};
 use crate::upstream::TargetError;
 
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);

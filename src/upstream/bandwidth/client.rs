@@ -7,10 +7,10 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::config::Dialect;
-use super::http::{Body, Incoming, Outgoing};
 use super::roles::RoleTable;
 use super::wire::{self, RawUser, WriteKind, WriteUser};
 use super::BandwidthTarget;
+use crate::upstream::http::{Body, Incoming, Outgoing};
 use crate::upstream::{Role, TargetError, UpstreamUser};
 
 /// Which lookup a list query does; the parameter names differ by dialect.
@@ -100,23 +100,10 @@ impl BandwidthTarget {
 
     /// Maps a non-success answer to the error the IdP should see.
     pub(crate) fn classify(resp: &Incoming) -> TargetError {
-        let status = resp.status;
-        let desc = || {
+        crate::upstream::http::classify(resp.status, || {
             wire::error_description(resp.content_type.as_deref(), &resp.body)
-                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()))
-        };
-        match status.as_u16() {
-            400 | 422 => TargetError::Invalid(desc()),
-            401 => TargetError::Auth(desc()),
-            403 => TargetError::Forbidden(desc()),
-            404 => TargetError::NotFound,
-            409 => TargetError::Conflict(desc()),
-            429 => TargetError::RateLimited {
-                retry_after_secs: 1,
-            },
-            500..=599 => TargetError::Unavailable(format!("HTTP {}: {}", status.as_u16(), desc())),
-            _ => TargetError::Protocol(format!("unexpected HTTP status {}", status.as_u16())),
-        }
+                .unwrap_or_else(|| format!("HTTP {}", resp.status.as_u16()))
+        })
     }
 
     pub(crate) fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
