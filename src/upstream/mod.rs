@@ -3,6 +3,7 @@
 //! an upstream's shapes is one edit in one place.
 pub mod bandwidth;
 pub mod breaker;
+pub(crate) mod credential;
 pub mod dry_run;
 pub(crate) mod http;
 pub mod settings;

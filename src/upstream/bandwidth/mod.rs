@@ -34,6 +34,7 @@ use self::auth::Credentials;
 use self::client::Lookup;
 use self::roles::RoleTable;
 use self::wire::{RawUser, WriteKind, WriteUser};
+use super::credential::Credential;
 use super::http::{self, Http};
 pub use config::{BandwidthConfig, Dialect};
 
