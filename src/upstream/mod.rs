@@ -6,6 +6,7 @@ pub mod breaker;
 pub(crate) mod credential;
 pub mod dry_run;
 pub(crate) mod http;
+pub mod netsapiens;
 pub mod settings;
 pub mod timing;
 
