@@ -550,3 +550,47 @@ async fn faults_rate_limit_with_retry_after_fail_and_drop() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+#[tokio::test]
+async fn a_server_ignoring_synchronous_answers_202() {
+    let sim = start_with(NsConfig {
+        ignore_synchronous: true,
+        async_delay: Duration::from_millis(100),
+        ..NsConfig::default()
+    })
+    .await;
+    let resp = call(
+        &sim,
+        DOMAIN_KEY,
+        Method::POST,
+        "/domains/acme/users",
+        Some(user("2001", true)),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(
+        call(
+            &sim,
+            DOMAIN_KEY,
+            Method::GET,
+            "/domains/acme/users/2001",
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(
+        call(
+            &sim,
+            DOMAIN_KEY,
+            Method::GET,
+            "/domains/acme/users/2001",
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+}

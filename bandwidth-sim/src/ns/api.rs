@@ -246,10 +246,10 @@ fn trimmed(v: Option<String>) -> Option<String> {
 }
 
 /// `true` for `"yes"`; absent is `"no"`.
-fn synchronous(v: Option<&str>) -> Result<bool, ApiError> {
+fn synchronous(shared: &NsShared, v: Option<&str>) -> Result<bool, ApiError> {
     match v {
         None | Some("no") => Ok(false),
-        Some("yes") => Ok(true),
+        Some("yes") => Ok(!shared.config.ignore_synchronous),
         Some(other) => Err(ApiError::bad_request(format!(
             "synchronous must be yes or no, got '{other}'"
         ))),
@@ -314,7 +314,7 @@ async fn create_user(
     let result = (|| {
         let domain = shared.domain_for(&caller(&shared, &headers)?, &domain, true)?;
         let input = parse_user_in(&body)?;
-        let sync = synchronous(input.synchronous.as_deref())?;
+        let sync = synchronous(&shared, input.synchronous.as_deref())?;
         let ext = trimmed(input.user);
         let first = trimmed(input.name_first_name);
         let last = trimmed(input.name_last_name);
@@ -378,7 +378,7 @@ async fn put_user(
     respond((|| {
         let domain = shared.domain_for(&caller(&shared, &headers)?, &domain, true)?;
         let input = parse_user_in(&body)?;
-        let sync = synchronous(input.synchronous.as_deref())?;
+        let sync = synchronous(&shared, input.synchronous.as_deref())?;
         let mut user = shared
             .latest(&domain, &ext)
             .ok_or_else(|| ApiError::not_found(format!("no user {ext} in domain {domain}")))?;

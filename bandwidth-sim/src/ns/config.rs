@@ -57,6 +57,9 @@ pub struct NsConfig {
     pub token_ttl: Duration,
     /// How long a write answered 202 stays unreadable.
     pub async_delay: Duration,
+    /// Answer 202 even to `"synchronous": "yes"`, as a server that does not honour it
+    /// would, so a client's read-back after 202 can be tested.
+    pub ignore_synchronous: bool,
     pub faults: Faults,
 }
 
@@ -98,6 +101,7 @@ impl Default for NsConfig {
             }],
             token_ttl: Duration::from_secs(3600),
             async_delay: Duration::from_millis(300),
+            ignore_synchronous: false,
             faults: Faults::default(),
         }
     }

@@ -162,17 +162,16 @@ impl NetsapiensTarget {
                     return Ok(u);
                 }
             }
-            if Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return Err(TargetError::Unavailable(format!(
                     "NetSapiens accepted the write of extension {ext} but it was not readable within {:?}",
                     self.config.readable_timeout
                 )));
             }
             tries += 1;
-            tokio::time::sleep(
-                http::backoff(tries.min(3)).max(std::time::Duration::from_millis(20)),
-            )
-            .await;
+            let pause = http::backoff(tries.min(3)).max(std::time::Duration::from_millis(20));
+            tokio::time::sleep(pause.min(left)).await;
         }
     }
 
