@@ -4,7 +4,7 @@
 mod common;
 
 use bandwidth_sim::ns::{NsConfig, NsSimHandle, NsSimulator, NsUser, DOMAIN_KEY};
-use common::{user, TestDatabase, TOKEN};
+use common::{serve_bridge, user, TestDatabase, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -57,22 +57,9 @@ request_timeout_secs = 3
             db.url(),
             sim.base_url()
         );
-        let config = scim_bridge::config::Config::from_toml_str(&toml).unwrap();
-        let state = scim_bridge::app::build(&config).await.unwrap();
-        let worker = scim_bridge::config::WorkerConfig {
-            poll_interval_ms: 50,
-            backoff_base_ms: 50,
-            backoff_max_secs: 1,
-            ..config.worker.clone()
-        };
-        let _worker = scim_bridge::app::start_worker(&state, &worker);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, scim_bridge::http::router(state)).await;
-        });
+        let (base, _app) = serve_bridge(&toml).await;
         Bridge {
-            base: format!("http://{addr}/scim/v2"),
+            base,
             sim,
             client: reqwest::Client::new(),
             _db: db,
