@@ -208,6 +208,56 @@ async fn keys_limited_to_another_domain_or_read_only_are_forbidden() {
         .await
         .expect_err("read-only");
     assert!(matches!(err, TargetError::Forbidden(_)), "{err:?}");
+    let report = ro.preflight().await.expect("preflight");
+    assert!(report.problems[0].contains("read-only"), "{report:?}");
+    assert!(
+        report.notes.iter().any(|n| n.contains("100 free")),
+        "{report:?}"
+    );
+    let mut elsewhere = config(&sim, key(DOMAIN_KEY));
+    elsewhere.domain = "other".into();
+    let report = NetsapiensTarget::new(elsewhere)
+        .expect("target")
+        .preflight()
+        .await
+        .expect("preflight");
+    assert!(
+        report.problems[0].contains("limited to domain acme"),
+        "{report:?}"
+    );
+    let mut missing = config(&sim, key(bandwidth_sim::ns::SUPER_KEY));
+    missing.domain = "nowhere".into();
+    let report = NetsapiensTarget::new(missing)
+        .expect("target")
+        .preflight()
+        .await
+        .expect("preflight");
+    assert_eq!(report.problems, ["domain nowhere does not exist"]);
+    let mut full = config(&sim, key(DOMAIN_KEY));
+    full.extension_range = (10, 10);
+    sim.seed_user(NsUser {
+        user: "10".into(),
+        domain: "acme".into(),
+        name_first_name: "Ten".into(),
+        name_last_name: "Ten".into(),
+        email_address: "ten@acme.test".into(),
+        ..NsUser::default()
+    });
+    let report = NetsapiensTarget::new(full)
+        .expect("target")
+        .preflight()
+        .await
+        .expect("preflight");
+    assert_eq!(
+        report.problems,
+        ["extension range 10-10 has no free number"]
+    );
+    assert!(target(&sim)
+        .preflight()
+        .await
+        .expect("preflight")
+        .problems
+        .is_empty());
     let bad = NetsapiensTarget::new(config(&sim, key("nsd_wrong"))).expect("target");
     assert!(matches!(bad.ping().await, Err(TargetError::Auth(_))));
 }

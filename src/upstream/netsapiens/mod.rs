@@ -33,8 +33,8 @@ pub use config::{NetsapiensConfig, NsCredential};
 
 use super::http::{self, Http, Incoming};
 use super::{
-    AccessModel, AccountScope, DesiredUser, PhoneFormat, Role, Target, TargetError, UpstreamUser,
-    UserPage, UserRules,
+    AccessModel, AccountScope, DesiredUser, PhoneFormat, Preflight, Role, Target, TargetError,
+    UpstreamUser, UserPage, UserRules,
 };
 
 /// Page size of `list_users` and of the lookups that page.
@@ -388,6 +388,57 @@ impl Target for NetsapiensTarget {
                 name: s.to_string(),
             })
             .collect())
+    }
+
+    /// What the credential may do (`GET /apikeys/~`), that the domain exists, and that
+    /// the extension range has room.
+    async fn preflight(&self) -> Result<Preflight, TargetError> {
+        let mut report = Preflight::default();
+        let domain = &self.config.domain;
+        let access = self.key_access().await?;
+        report.notes.push(format!(
+            "credential {:?}: scope {}, domain {}, read-only {}",
+            access.description, access.user_scope, access.domain, access.readonly
+        ));
+        if !access.covers(domain) {
+            report.problems.push(format!(
+                "the credential is limited to domain {}, not {domain}",
+                access.domain
+            ));
+            return Ok(report);
+        }
+        if access.read_only() {
+            report
+                .problems
+                .push("the API key is read-only: every write would be refused".into());
+        }
+        match self.ping().await {
+            Ok(()) => {}
+            Err(TargetError::NotFound) => {
+                report
+                    .problems
+                    .push(format!("domain {domain} does not exist"));
+                return Ok(report);
+            }
+            Err(e) => return Err(e),
+        }
+        let taken: std::collections::BTreeSet<u32> = self
+            .all_raw()
+            .await?
+            .iter()
+            .filter_map(|u| u.user.parse().ok())
+            .collect();
+        let (low, high) = self.config.extension_range;
+        let free = create::free_extensions(low, high, &taken).count();
+        report
+            .notes
+            .push(format!("extension range {low}-{high}: {free} free"));
+        if free == 0 {
+            report
+                .problems
+                .push(format!("extension range {low}-{high} has no free number"));
+        }
+        Ok(report)
     }
 
     /// Credentials accepted and the domain there.
