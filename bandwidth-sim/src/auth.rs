@@ -2,7 +2,7 @@
 //! error formats and 429 (`X-RateLimit-Reset`, no body).
 
 use crate::config::Dialect;
-use crate::faults::{basic_credentials, FaultView, Guarded};
+use crate::faults::{basic_credentials, Gate, Guarded};
 use crate::state::{ApiError, Shared};
 use crate::{dashboard, v1};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -10,14 +10,8 @@ use axum::response::{IntoResponse, Response};
 use std::time::Instant;
 
 impl Guarded for Shared {
-    fn with_faults<R>(&self, f: impl FnOnce(FaultView<'_>) -> R) -> R {
-        let mut inner = self.lock();
-        let inner = &mut *inner;
-        f(FaultView {
-            faults: &mut inner.faults,
-            windows: &mut inner.windows,
-            stats: &mut inner.stats,
-        })
+    fn with_faults<R>(&self, f: impl FnOnce(&mut Gate) -> R) -> R {
+        f(&mut self.lock().gate)
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Option<String> {

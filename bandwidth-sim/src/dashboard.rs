@@ -48,7 +48,7 @@ pub fn wants_json(shared: &Shared, headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("application/json"));
-    asked && !shared.lock().faults.xml_always
+    asked && !shared.lock().gate.faults.xml_always
 }
 
 fn xml_body(status: StatusCode, body: String) -> Response {

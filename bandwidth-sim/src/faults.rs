@@ -19,18 +19,28 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[derive(Clone, Copy, Debug)]
 pub struct Dropped;
 
-/// The part of a system's memory the guard reads and counts in, borrowed under its lock.
-pub struct FaultView<'a> {
-    pub faults: &'a mut Faults,
+/// The part of a system's memory the guard reads and counts in.
+pub struct Gate {
+    pub faults: Faults,
     /// credential -> (window start in epoch seconds, requests seen in it)
-    pub windows: &'a mut HashMap<String, (u64, u32)>,
-    pub stats: &'a mut SimStats,
+    pub windows: HashMap<String, (u64, u32)>,
+    pub stats: SimStats,
+}
+
+impl Gate {
+    pub fn new(faults: Faults) -> Self {
+        Gate {
+            faults,
+            windows: HashMap::new(),
+            stats: SimStats::default(),
+        }
+    }
 }
 
 /// A simulated system behind the guard.
 pub trait Guarded: Send + Sync + 'static {
     /// Runs `f` on the system's fault settings and counters, under its lock.
-    fn with_faults<R>(&self, f: impl FnOnce(FaultView<'_>) -> R) -> R;
+    fn with_faults<R>(&self, f: impl FnOnce(&mut Gate) -> R) -> R;
     /// The credential a request speaks for (the rate limit's key), if its auth is valid.
     fn authenticate(&self, headers: &HeaderMap) -> Option<String>;
     /// The system's 401.
@@ -49,7 +59,7 @@ fn epoch_secs() -> u64 {
 
 pub async fn guard<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next: Next) -> Response {
     let (latency, rate_limit, fail_rate, drop_rate) = shared.with_faults(|v| {
-        let f = &*v.faults;
+        let f = &v.faults;
         let spike = f.latency_spike_rate > 0.0 && rand::random::<f64>() < f.latency_spike_rate;
         (
             f.latency_ms + if spike { f.latency_spike_ms } else { 0 },

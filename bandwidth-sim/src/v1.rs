@@ -89,7 +89,7 @@ async fn token(
         inner
             .tokens
             .insert(token.clone(), (shared.config.client_id.clone(), now + ttl));
-        inner.stats.tokens_issued += 1;
+        inner.gate.stats.tokens_issued += 1;
     }
     let body = json!({"access_token": token, "expires_in": ttl.as_secs(), "token_type": "Bearer"});
     let mut resp = Json(body).into_response();

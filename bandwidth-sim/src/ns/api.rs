@@ -120,7 +120,7 @@ async fn token(State(shared): State<Arc<NsShared>>, body: Bytes) -> Response {
         inner
             .refresh
             .insert(refresh.clone(), login.username.clone());
-        inner.stats.tokens_issued += 1;
+        inner.gate.stats.tokens_issued += 1;
     }
     let body = json!({
         "access_token": access, "refresh_token": refresh, "token_type": "Bearer",

@@ -30,7 +30,7 @@ async fn state(State(shared): State<Arc<NsShared>>) -> Response {
 async fn faults(State(shared): State<Arc<NsShared>>, body: Bytes) -> Response {
     match serde_json::from_slice::<Faults>(&body) {
         Ok(f) => {
-            shared.lock().faults = f.clone();
+            shared.lock().gate.faults = f.clone();
             Json(f).into_response()
         }
         Err(e) => ns_error(ApiError::bad_request(format!("malformed JSON body: {e}"))),
@@ -79,6 +79,6 @@ pub fn seed_user(shared: &NsShared, mut user: NsUser) -> Result<NsUser, ApiError
     }
     shared.write_user(user.clone(), true, Duration::ZERO)?;
     let mut inner = shared.lock();
-    inner.stats.creates = inner.stats.creates.saturating_sub(1);
+    inner.gate.stats.creates = inner.gate.stats.creates.saturating_sub(1);
     Ok(user)
 }

@@ -55,7 +55,7 @@ impl NsSimHandle {
     }
 
     pub fn set_faults(&self, faults: Faults) {
-        self.shared.lock().faults = faults;
+        self.shared.lock().gate.faults = faults;
     }
 
     /// A user that exists upstream before the bridge (readable at once).

@@ -2,8 +2,7 @@
 //! fault settings, rate windows and stats. One `Mutex`, never held across an `.await`.
 
 use super::config::{NsConfig, NsUser};
-use crate::config::Faults;
-use crate::faults::{FaultView, Guarded};
+use crate::faults::{Gate, Guarded};
 use crate::state::{ApiError, SimStats};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -56,9 +55,8 @@ pub struct Inner {
     pub tokens: HashMap<String, Token>,
     /// refresh token -> login
     pub refresh: HashMap<String, String>,
-    pub faults: Faults,
-    pub windows: HashMap<String, (u64, u32)>,
-    pub stats: SimStats,
+    /// Fault settings, rate windows and counters.
+    pub gate: Gate,
 }
 
 pub struct NsShared {
@@ -99,9 +97,7 @@ impl NsShared {
             users: BTreeMap::new(),
             tokens: HashMap::new(),
             refresh: HashMap::new(),
-            faults: config.faults.clone(),
-            windows: HashMap::new(),
-            stats: SimStats::default(),
+            gate: Gate::new(config.faults.clone()),
         };
         NsShared {
             config,
@@ -142,7 +138,7 @@ impl NsShared {
         NsSnapshot {
             system: "netsapiens".into(),
             domains,
-            stats: inner.stats.clone(),
+            stats: inner.gate.stats.clone(),
         }
     }
 
@@ -282,9 +278,9 @@ impl NsShared {
             },
         );
         if creating {
-            inner.stats.creates += 1;
+            inner.gate.stats.creates += 1;
         } else {
-            inner.stats.updates += 1;
+            inner.gate.stats.updates += 1;
         }
         Ok(())
     }
@@ -304,21 +300,15 @@ impl NsShared {
             .remove(&(domain.to_string(), ext.to_string()))
             .is_some();
         if removed {
-            inner.stats.deletes += 1;
+            inner.gate.stats.deletes += 1;
         }
         removed
     }
 }
 
 impl Guarded for NsShared {
-    fn with_faults<R>(&self, f: impl FnOnce(FaultView<'_>) -> R) -> R {
-        let mut inner = self.lock();
-        let inner = &mut *inner;
-        f(FaultView {
-            faults: &mut inner.faults,
-            windows: &mut inner.windows,
-            stats: &mut inner.stats,
-        })
+    fn with_faults<R>(&self, f: impl FnOnce(&mut Gate) -> R) -> R {
+        f(&mut self.lock().gate)
     }
 
     fn authenticate(&self, headers: &HeaderMap) -> Option<String> {
