@@ -431,6 +431,20 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
             )),
             Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
         }
+        match tenant.target.preflight().await {
+            Ok(report) => {
+                for note in report.notes {
+                    println!("tenant {name}: {note}");
+                }
+                problems.extend(
+                    report
+                        .problems
+                        .iter()
+                        .map(|p| format!("tenant {name}: {p}")),
+                );
+            }
+            Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
+        }
     }
     if problems.is_empty() {
         println!("configuration OK ({} tenant(s))", config.tenants.len());
