@@ -205,6 +205,11 @@ pub struct TenantLimits {
     pub burst: Option<u32>,
     /// Most member values one Group POST, PUT or PATCH may carry; more is 400 `invalidValue`.
     pub max_members_per_request: usize,
+    /// Longest string value (UTF-8 bytes) a client may write; longer is 400 `invalidValue`.
+    pub max_value_bytes: usize,
+    /// Most values of one multi-valued attribute (emails, phoneNumbers, ...); Group
+    /// members are limited by `max_members_per_request` instead.
+    pub max_values_per_attribute: usize,
 }
 
 impl Default for TenantLimits {
@@ -213,6 +218,22 @@ impl Default for TenantLimits {
             requests_per_second: None,
             burst: None,
             max_members_per_request: 1000,
+            max_value_bytes: crate::scim::validate::DEFAULT_MAX_VALUE_BYTES,
+            max_values_per_attribute: crate::scim::validate::DEFAULT_MAX_VALUES,
+        }
+    }
+}
+
+/// PostgreSQL refuses an index entry larger than about 2,700 bytes (a third of a page);
+/// userName, externalId, displayName and email values are indexed.
+const MAX_INDEXABLE_VALUE_BYTES: usize = 2600;
+
+impl TenantLimits {
+    /// The limits the SCIM validation applies.
+    pub fn input(&self) -> crate::scim::validate::InputLimits {
+        crate::scim::validate::InputLimits {
+            max_value_bytes: self.max_value_bytes,
+            max_values: self.max_values_per_attribute,
         }
     }
 }
@@ -498,6 +519,17 @@ impl Config {
                 }
             }
             validate_basic(name, &tenant.basic, &mut basic_users)?;
+            let limits = &tenant.limits;
+            if limits.max_value_bytes == 0 || limits.max_value_bytes > MAX_INDEXABLE_VALUE_BYTES {
+                return Err(ConfigError::Invalid(format!(
+                    "tenant {name}: limits.max_value_bytes must be 1 to {MAX_INDEXABLE_VALUE_BYTES} (PostgreSQL cannot index longer values)"
+                )));
+            }
+            if limits.max_values_per_attribute == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "tenant {name}: limits.max_values_per_attribute must be at least 1"
+                )));
+            }
             if let Some(jwt) = &tenant.jwt {
                 validate_jwt(name, jwt, &mut jwt_audiences)?;
             }

@@ -6,3 +6,4 @@ pub mod params;
 pub mod patch;
 pub mod projection;
 pub mod schema;
+pub mod validate;
