@@ -111,6 +111,9 @@ impl BandwidthTarget {
             403 => TargetError::Forbidden(desc()),
             404 => TargetError::NotFound,
             409 => TargetError::Conflict(desc()),
+            // The user's data is too large for Bandwidth: the IdP must change it, so it
+            // is the IdP's 400, not a gateway error it would retry.
+            413 => TargetError::Invalid(format!("the request is too large: {}", desc())),
             429 => TargetError::RateLimited {
                 retry_after_secs: 1,
             },
@@ -296,5 +299,23 @@ impl BandwidthTarget {
                 .unwrap_or_else(|| vec![self.account_id.clone()]),
             active: raw.active,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_413_is_a_refusal_of_the_data_not_an_outage() {
+        let resp = Incoming {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            content_type: None,
+            body: Vec::new(),
+        };
+        match BandwidthTarget::classify(&resp) {
+            TargetError::Invalid(detail) => assert!(detail.contains("413"), "{detail}"),
+            other => panic!("413 mapped to {other:?}"),
+        }
     }
 }
