@@ -403,6 +403,9 @@ pub async fn approve_deprovisions(
 
 async fn check_config(path: PathBuf) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
     let mut problems = Vec::new();
     for (name, tenant_config) in &config.tenants {
         if tenant_config.tokens.is_empty()

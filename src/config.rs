@@ -354,7 +354,13 @@ fn default_jwks_min_interval() -> u64 {
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     pub on_deactivate: DeactivatePolicy,
+    /// What a SCIM DELETE does upstream. When the file leaves it out: `deactivate` on the
+    /// v1 dialect (Bandwidth App users "can be deactivated, but they can't be deleted"),
+    /// `delete` on the dashboard dialect; filled in when the configuration is read.
+    #[serde(skip)]
     pub on_delete: DeletePolicy,
+    #[serde(rename = "on_delete")]
+    on_delete_in_file: Option<DeletePolicy>,
     pub on_username_change: UsernameChangePolicy,
     /// Link an upstream user that already has the username instead of answering 409.
     pub adopt_existing: bool,
@@ -365,6 +371,7 @@ impl Default for PolicyConfig {
         Self {
             on_deactivate: DeactivatePolicy::Deactivate,
             on_delete: DeletePolicy::Delete,
+            on_delete_in_file: None,
             on_username_change: UsernameChangePolicy::KeepUpstream,
             adopt_existing: false,
         }
@@ -492,9 +499,33 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        for tenant in config.tenants.values_mut() {
+            let policy = &mut tenant.policy;
+            policy.on_delete = policy
+                .on_delete_in_file
+                .unwrap_or(match tenant.bandwidth.dialect {
+                    Dialect::V1 => DeletePolicy::Deactivate,
+                    Dialect::Dashboard => DeletePolicy::Delete,
+                });
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Settings that are valid but probably not meant, for `check-config` to print.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (name, tenant) in &self.tenants {
+            if tenant.bandwidth.dialect == Dialect::V1
+                && tenant.policy.on_delete == DeletePolicy::Delete
+            {
+                warnings.push(format!(
+                    "tenant {name}: policy.on_delete = \"delete\" on the v1 dialect, but Bandwidth App users can be deactivated, not deleted; \"deactivate\" (the default) is what Bandwidth supports"
+                ));
+            }
+        }
+        warnings
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -708,7 +739,8 @@ mod tests {
     fn defaults_are_the_documented_ones() {
         let config = Config::from_toml_str(MINIMAL).unwrap();
         let t = &config.tenants["t"];
-        assert_eq!(t.policy.on_delete, DeletePolicy::Delete);
+        // v1: Bandwidth App users can be deactivated, not deleted (issue 15).
+        assert_eq!(t.policy.on_delete, DeletePolicy::Deactivate);
         assert_eq!(
             t.policy.on_username_change,
             UsernameChangePolicy::KeepUpstream
@@ -718,6 +750,63 @@ mod tests {
         assert_eq!(config.server.max_page_size, 1000);
         assert!(config.database.migrate_on_start);
         assert_eq!(config.database.acquire_timeout_secs, 10);
+    }
+
+    #[test]
+    fn on_delete_defaults_by_dialect_and_check_config_warns_on_v1_delete() {
+        let config = Config::from_toml_str(MINIMAL).unwrap();
+        assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+        let dashboard = r#"
+            [tenants.d]
+            [tenants.d.bandwidth]
+            dialect = "dashboard"
+            base_url = "http://x"
+            account_id = "1"
+            username = "u"
+            password = "p"
+        "#;
+        let config = Config::from_toml_str(dashboard).unwrap();
+        assert_eq!(config.tenants["d"].policy.on_delete, DeletePolicy::Delete);
+        assert!(config.warnings().is_empty());
+        let config = Config::from_toml_str(&format!(
+            "{MINIMAL}\n[tenants.t.policy]\non_delete = \"delete\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.tenants["t"].policy.on_delete, DeletePolicy::Delete);
+        let warnings = config.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("tenant t") && warnings[0].contains("deactivate"));
+        let config = Config::from_toml_str(&format!(
+            "{dashboard}\n[tenants.d.policy]\non_delete = \"deactivate\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.tenants["d"].policy.on_delete,
+            DeletePolicy::Deactivate
+        );
+    }
+
+    #[test]
+    fn input_limits_have_defaults_and_bounds() {
+        let config = Config::from_toml_str(MINIMAL).unwrap();
+        let limits = config.tenants["t"].limits.input();
+        assert_eq!(limits, crate::scim::validate::InputLimits::default());
+        let config = Config::from_toml_str(&format!(
+            "{MINIMAL}\n[tenants.t.limits]\nmax_value_bytes = 512\nmax_values_per_attribute = 5\n"
+        ))
+        .unwrap();
+        let limits = config.tenants["t"].limits.input();
+        assert_eq!((limits.max_value_bytes, limits.max_values), (512, 5));
+        for bad in [
+            "max_value_bytes = 0",
+            "max_value_bytes = 100000",
+            "max_values_per_attribute = 0",
+        ] {
+            assert!(
+                Config::from_toml_str(&format!("{MINIMAL}\n[tenants.t.limits]\n{bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
