@@ -74,6 +74,15 @@ pub struct ServerConfig {
     /// Default 20 s: under the IdPs' own timeouts (about 30 s), so the IdP hears a 503
     /// and retries rather than timing out itself.
     pub request_timeout_secs: u64,
+    /// A client must send a request's headers within this long after connecting or
+    /// after the previous answer (idle keep-alive connections close after it too).
+    pub header_read_timeout_secs: u64,
+    /// A connection on which nothing moves for this long is closed; keep it above
+    /// `request_timeout_secs`.
+    pub idle_timeout_secs: u64,
+    /// Most client connections open at once; more wait in the kernel's queue. Lowered at
+    /// start-up if the open file limit could not hold them.
+    pub max_connections: usize,
     /// Bearer token `/metrics` requires; without it `/metrics` is open.
     pub metrics_token: Option<SecretRef>,
     /// Serve HTTPS directly instead of behind a TLS-terminating proxy.
@@ -106,6 +115,9 @@ impl Default for ServerConfig {
             max_page_size: 1000,
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout_secs: 20,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 4096,
             metrics_token: None,
             tls: None,
         }
@@ -511,6 +523,20 @@ impl Config {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The connection limits `[server]` sets.
+    pub fn connection_limits(&self) -> crate::http::connections::ConnectionLimits {
+        let server = &self.server;
+        crate::http::connections::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(server.header_read_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(
+                server
+                    .idle_timeout_secs
+                    .max(server.request_timeout_secs + 1),
+            ),
+            max_connections: server.max_connections.max(1),
+        }
     }
 
     /// Settings that are valid but probably not meant, for `check-config` to print.

@@ -2,6 +2,7 @@
 //! Prometheus metrics under `/metrics`.
 //! Handlers are thin; all decisions are in `provision`.
 pub mod auth;
+pub mod connections;
 mod discovery;
 mod edges;
 pub mod error;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Bearer token `/metrics` requires, if any (`server.metrics_token`).
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Timeouts and the cap of client connections.
+    pub connection_limits: connections::ConnectionLimits,
 }
 
 pub fn router(app: AppState) -> Router {
