@@ -189,6 +189,10 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub groups: GroupMappingConfig,
+    /// SCIM extension schema URNs this tenant's IdP sends and wants kept: their objects
+    /// are stored and returned as sent. Attributes of other unknown schemas are ignored.
+    #[serde(default)]
+    pub extensions: Vec<String>,
     /// Read upstream but never write: each write the bridge would make is logged and
     /// audited with its request, and the IdP is answered as if it had succeeded.
     #[serde(default)]
@@ -240,12 +244,13 @@ impl Default for TenantLimits {
 /// userName, externalId, displayName and email values are indexed.
 const MAX_INDEXABLE_VALUE_BYTES: usize = 2600;
 
-impl TenantLimits {
-    /// The limits the SCIM validation applies.
-    pub fn input(&self) -> crate::scim::validate::InputLimits {
-        crate::scim::validate::InputLimits {
-            max_value_bytes: self.max_value_bytes,
-            max_values: self.max_values_per_attribute,
+impl TenantConfig {
+    /// What the SCIM validation lets this tenant's clients write.
+    pub fn input_rules(&self) -> crate::scim::validate::InputRules {
+        crate::scim::validate::InputRules {
+            max_value_bytes: self.limits.max_value_bytes,
+            max_values: self.limits.max_values_per_attribute,
+            extensions: self.extensions.clone(),
         }
     }
 }
@@ -587,6 +592,15 @@ impl Config {
                     "tenant {name}: limits.max_values_per_attribute must be at least 1"
                 )));
             }
+            for urn in &tenant.extensions {
+                let served = crate::scim::schema::user().split_known_urn(urn).is_some()
+                    || crate::scim::schema::group().split_known_urn(urn).is_some();
+                if !urn.to_ascii_lowercase().starts_with("urn:") || served {
+                    return Err(ConfigError::Invalid(format!(
+                        "tenant {name}: extensions: {urn:?} must be a URN of a schema the bridge does not already serve"
+                    )));
+                }
+            }
             if let Some(jwt) = &tenant.jwt {
                 validate_jwt(name, jwt, &mut jwt_audiences)?;
             }
@@ -813,16 +827,35 @@ mod tests {
     }
 
     #[test]
-    fn input_limits_have_defaults_and_bounds() {
+    fn input_rules_have_defaults_and_bounds() {
         let config = Config::from_toml_str(MINIMAL).unwrap();
-        let limits = config.tenants["t"].limits.input();
-        assert_eq!(limits, crate::scim::validate::InputLimits::default());
+        let limits = config.tenants["t"].input_rules();
+        assert_eq!(limits, crate::scim::validate::InputRules::default());
         let config = Config::from_toml_str(&format!(
             "{MINIMAL}\n[tenants.t.limits]\nmax_value_bytes = 512\nmax_values_per_attribute = 5\n"
         ))
         .unwrap();
-        let limits = config.tenants["t"].limits.input();
+        let limits = config.tenants["t"].input_rules();
         assert_eq!((limits.max_value_bytes, limits.max_values), (512, 5));
+        let text = MINIMAL.replace(
+            "[tenants.t]\n",
+            "[tenants.t]\nextensions = [\"urn:example:custom\"]\n",
+        );
+        let config = Config::from_toml_str(&text).unwrap();
+        assert_eq!(
+            config.tenants["t"].input_rules().extensions,
+            vec!["urn:example:custom"]
+        );
+        for bad in [
+            "not-a-urn",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+        ] {
+            let text = MINIMAL.replace(
+                "[tenants.t]\n",
+                &format!("[tenants.t]\nextensions = [\"{bad}\"]\n"),
+            );
+            assert!(Config::from_toml_str(&text).is_err(), "{bad}");
+        }
         for bad in [
             "max_value_bytes = 0",
             "max_value_bytes = 100000",

@@ -310,9 +310,9 @@ async fn search_needs_a_search_request() {
     h.create_ok(user("s@example.com")).await;
     for path in ["/.search", "/Users/.search", "/Groups/.search"] {
         for body in [
-            json!({}),
             user("x@example.com"),
-            json!({"filter": "userName eq \"s\""}),
+            json!({"userName": "s@example.com"}),
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
         ] {
             let (status, _, answer) = h.call(Method::POST, path, Some(body.clone())).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {answer}");

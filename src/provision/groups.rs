@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{retry_lost_races, Caller, Error, Provisioner, Result};
 use crate::scim::error::ScimError;
-use crate::scim::validate::{self, InputLimits};
+use crate::scim::validate::{self, InputRules};
 use crate::scim::{patch, schema};
 use crate::store::{AuditEntry, GroupRecord, ListPage, ListQuery, Member};
 
@@ -26,7 +26,7 @@ pub struct GroupView {
 /// are [`validate`]'s; member ids follow its character and length rule).
 pub fn sanitize_group(
     body: Value,
-    limits: &InputLimits,
+    limits: &InputRules,
 ) -> std::result::Result<(Value, Vec<String>), ScimError> {
     let Value::Object(mut map) = body else {
         return Err(ScimError::invalid_syntax("a Group must be a JSON object"));
@@ -53,10 +53,7 @@ pub fn sanitize_group(
 }
 
 /// Member ids from `[{"value": id}, ...]` (bare strings accepted), without duplicates.
-fn member_ids(
-    members: &Value,
-    limits: &InputLimits,
-) -> std::result::Result<Vec<String>, ScimError> {
+fn member_ids(members: &Value, limits: &InputRules) -> std::result::Result<Vec<String>, ScimError> {
     let Value::Array(items) = members else {
         if members.is_null() {
             return Ok(vec![]);
@@ -202,7 +199,7 @@ impl Provisioner {
     }
 
     pub async fn create_group(&self, caller: &Caller, body: Value) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body, &caller.tenant.input_limits)?;
+        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
         check_member_count(caller, members.len())?;
         self.check_members(caller, &members).await?;
         let now = Utc::now();
@@ -272,7 +269,7 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body, &caller.tenant.input_limits)?;
+        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
         check_member_count(caller, members.len())?;
         let _guard = self
             .locks
@@ -333,7 +330,7 @@ impl Provisioner {
             obj.insert("id".into(), Value::String(old.id.clone()));
         }
         let outcome = patch::apply_patch(&mut doc, body, schema::group())?;
-        let (resource, members) = sanitize_group(doc, &caller.tenant.input_limits)?;
+        let (resource, members) = sanitize_group(doc, &caller.tenant.input_rules)?;
         let before: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
         let added: Vec<String> = members
             .iter()
@@ -407,7 +404,7 @@ mod tests {
     fn sanitize_splits_members_and_drops_server_attributes() {
         let body = json!({"schemas":[schema::GROUP_SCHEMA],"id":"x","meta":{},"displayName":"Admins",
                           "members":[{"value":"u2"},{"value":"u1","display":"One"},"u2"]});
-        let (resource, members) = sanitize_group(body, &InputLimits::default()).unwrap();
+        let (resource, members) = sanitize_group(body, &InputRules::default()).unwrap();
         assert_eq!(
             resource,
             json!({"schemas":[schema::GROUP_SCHEMA],"displayName":"Admins"})
@@ -426,7 +423,7 @@ mod tests {
             json!({"displayName":"a","members":[{"display":"x"}]}),
         ] {
             assert_eq!(
-                sanitize_group(body, &InputLimits::default())
+                sanitize_group(body, &InputRules::default())
                     .unwrap_err()
                     .status,
                 400
@@ -434,7 +431,7 @@ mod tests {
         }
         assert!(sanitize_group(
             json!({"displayName":"a","members":null}),
-            &InputLimits::default()
+            &InputRules::default()
         )
         .unwrap()
         .1

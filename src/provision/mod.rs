@@ -32,7 +32,7 @@ pub struct Tenant {
     /// Most member values one Group write may carry.
     pub max_members_per_request: usize,
     /// Size limits of every value a client writes.
-    pub input_limits: crate::scim::validate::InputLimits,
+    pub input_rules: crate::scim::validate::InputRules,
     /// The tenant's inbound request budget; `None` = unlimited.
     pub inbound_limit: Option<governor::DefaultDirectRateLimiter>,
     pub deprovision_guard: Option<DeprovisionGuardConfig>,
@@ -68,7 +68,7 @@ impl Tenant {
                 .map(std::time::Duration::from_secs),
             reconcile_repair: config.reconcile_repair,
             max_members_per_request: config.limits.max_members_per_request,
-            input_limits: config.limits.input(),
+            input_rules: config.input_rules(),
             inbound_limit: inbound_limiter(&config.limits),
             deprovision_guard: config.deprovision_guard.clone(),
         }

@@ -15,7 +15,7 @@ use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result, Tena
 use crate::config::{DeactivatePolicy, DeletePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::scim::validate::{self, InputLimits};
+use crate::scim::validate::{self, InputRules};
 use crate::scim::{patch, schema};
 use crate::store::{
     fold, AuditEntry, DeprovisionAction, ListPage, ListQuery, StoreError, SyncState, UpstreamLink,
@@ -36,7 +36,7 @@ const NOT_STORED: &[&str] = &[
 
 /// Checks and cleans a user body from the IdP into the form that is stored (the schema
 /// rules are [`validate`]'s).
-pub fn sanitize_user(body: Value, limits: &InputLimits) -> std::result::Result<Value, ScimError> {
+pub fn sanitize_user(body: Value, limits: &InputRules) -> std::result::Result<Value, ScimError> {
     let Value::Object(mut map) = body else {
         return Err(ScimError::invalid_syntax("a User must be a JSON object"));
     };
@@ -199,7 +199,7 @@ impl Provisioner {
     }
 
     pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
-        let resource = sanitize_user(body, &caller.tenant.input_limits)?;
+        let resource = sanitize_user(body, &caller.tenant.input_rules)?;
         let username = user_name(&resource).to_string();
         // Creates of one userName are serialised across replicas, so the second of two
         // racing creates finds the first's user locally (409) before touching the
@@ -394,7 +394,7 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<UserRecord> {
-        let resource = sanitize_user(body, &caller.tenant.input_limits)?;
+        let resource = sanitize_user(body, &caller.tenant.input_rules)?;
         self.change_user(caller, id, if_match, "replace", |_| Ok(resource.clone()))
             .await
     }
@@ -409,7 +409,7 @@ impl Provisioner {
         self.change_user(caller, id, if_match, "patch", |old| {
             let mut doc = old.resource.clone();
             patch::apply_patch(&mut doc, &body, schema::user())?;
-            Ok(sanitize_user(doc, &caller.tenant.input_limits)?)
+            Ok(sanitize_user(doc, &caller.tenant.input_rules)?)
         })
         .await
     }
@@ -830,7 +830,7 @@ mod tests {
         // `custom` is in no served schema: ignored since issue 15 (RFC 7644 §3.3).
         let body = json!({"schemas":[schema::USER_SCHEMA],"id":"x","meta":{},"password":"p","Groups":[],
                           "userName":"a","active":"False","custom":{"keep":1}});
-        let clean = sanitize_user(body, &InputLimits::default()).unwrap();
+        let clean = sanitize_user(body, &InputRules::default()).unwrap();
         assert_eq!(
             clean,
             json!({"schemas":[schema::USER_SCHEMA],"userName":"a","active":false})
@@ -846,13 +846,13 @@ mod tests {
             json!({"userName":5}),
             json!([]),
         ] {
-            let e = sanitize_user(body, &InputLimits::default()).unwrap_err();
+            let e = sanitize_user(body, &InputRules::default()).unwrap_err();
             assert_eq!(e.status, 400);
         }
         assert_eq!(
             sanitize_user(
                 json!({"userName":"a","active":"maybe"}),
-                &InputLimits::default()
+                &InputRules::default()
             )
             .unwrap_err()
             .status,

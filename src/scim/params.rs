@@ -139,26 +139,28 @@ const SEARCH_MEMBERS: &[&str] = &[
     "sortorder",
 ];
 
-/// A body that is not a SearchRequest (no SearchRequest URN in `schemas`, or members a
-/// SearchRequest does not have, as when a User is posted to `.search` by mistake) is
-/// `400 invalidSyntax` rather than a search with no filter that lists everything.
+/// A body that is not a SearchRequest (a `schemas` without the SearchRequest URN, or
+/// members a SearchRequest does not have, as when a User is posted to `.search` by
+/// mistake) is `400 invalidSyntax` rather than a search with no filter that lists
+/// everything. A missing `schemas` is accepted, as for PATCH: nothing is ambiguous
+/// without it.
 fn check_search_request(map: &serde_json::Map<String, serde_json::Value>) -> Result<(), ScimError> {
     let schemas = map
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
         .map(|(_, v)| v);
-    let declared = schemas
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|list| {
+    if let Some(schemas) = schemas {
+        let declared = schemas.as_array().is_some_and(|list| {
             list.iter().any(|s| {
                 s.as_str()
                     .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
             })
         });
-    if !declared {
-        return Err(ScimError::invalid_syntax(format!(
-            "not a SearchRequest: schemas must contain {SEARCH_REQUEST_SCHEMA}"
-        )));
+        if !declared {
+            return Err(ScimError::invalid_syntax(format!(
+                "not a SearchRequest: schemas must contain {SEARCH_REQUEST_SCHEMA}"
+            )));
+        }
     }
     if let Some(other) = map
         .keys()
@@ -266,8 +268,8 @@ mod tests {
     fn a_body_that_is_not_a_search_request_is_invalid_syntax() {
         use crate::scim::error::ScimType;
         for body in [
-            serde_json::json!({}),
-            serde_json::json!({"filter": "userName eq \"a\""}),
+            serde_json::json!({"userName": "a"}),
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
             serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a"}),
             serde_json::json!({"schemas": SEARCH_REQUEST_SCHEMA}),
             serde_json::json!({"schemas": [SEARCH_REQUEST_SCHEMA], "userName": "a"}),
@@ -278,6 +280,9 @@ mod tests {
         }
         let lower = serde_json::json!({"SCHEMAS": [SEARCH_REQUEST_SCHEMA.to_ascii_lowercase()], "Count": 1});
         assert!(ListParams::from_search_body(&lower).is_ok());
+        // Without `schemas`, a body of SearchRequest members is one.
+        assert!(ListParams::from_search_body(&serde_json::json!({"count": 10})).is_ok());
+        assert!(ListParams::from_search_body(&serde_json::json!({})).is_ok());
     }
 
     #[test]

@@ -16,7 +16,9 @@
 //!   does not define): attributes, sub-attributes and extension objects outside the
 //!   served schemas, and schema URNs it does not serve, are dropped, not refused, so an
 //!   IdP sending its own extension still provisions. readOnly ones (`id`, `meta`,
-//!   `groups`, the bridge's extension, `manager.displayName`) are dropped too.
+//!   `groups`, the bridge's extension, `manager.displayName`) are dropped too. An
+//!   extension the tenant declares (`extensions = ["urn:..."]`) is kept as sent, with
+//!   the character and size rules applied to everything in it.
 //! - **Unassigned** (RFC 7643 §2.5): `null`, `[]` and `{}` are the same as absent and
 //!   are not stored, so they are never echoed back.
 //! - **Characters.** A string containing a control character other than tab, line feed
@@ -24,7 +26,7 @@
 //!   `400 invalidValue`, never stripped: a silently changed userName could collide with
 //!   another, and PostgreSQL cannot store U+0000 at all. The same rule holds for ids in
 //!   paths and filter values ([`check_text`], [`check_filter`]).
-//! - **Sizes** ([`InputLimits`]): each string at most `max_value_bytes` bytes (default
+//! - **Sizes** ([`InputRules`]): each string at most `max_value_bytes` bytes (default
 //!   2,048, under PostgreSQL's index row size), each multi-valued attribute at most
 //!   `max_values` values (default 100); Group `members` have their own limit.
 use serde_json::{Map, Value};
@@ -33,21 +35,35 @@ use super::error::ScimError;
 use super::filter::{CompValue, Filter};
 use super::schema::{is_core_urn, AttrKind, AttributeDef, Mutability, ResourceSchema};
 
-/// Size limits of client input (per tenant, `[tenants.NAME.limits]`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InputLimits {
+/// What a tenant's clients may write beyond the served schemas, and how much
+/// (`[tenants.NAME.limits]` and `extensions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRules {
     /// Longest string value, in UTF-8 bytes.
     pub max_value_bytes: usize,
     /// Most values of one multi-valued attribute.
     pub max_values: usize,
+    /// Extension schema URNs the tenant declares: their objects are stored as sent.
+    pub extensions: Vec<String>,
 }
 
-impl Default for InputLimits {
+impl Default for InputRules {
     fn default() -> Self {
         Self {
             max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
             max_values: DEFAULT_MAX_VALUES,
+            extensions: Vec::new(),
         }
+    }
+}
+
+impl InputRules {
+    /// The declared extension `urn` names, in its declared spelling.
+    fn declared(&self, urn: &str) -> Option<&str> {
+        self.extensions
+            .iter()
+            .find(|e| e.eq_ignore_ascii_case(urn))
+            .map(String::as_str)
     }
 }
 
@@ -72,7 +88,7 @@ pub fn check_text(what: &str, text: &str) -> Result<(), ScimError> {
 }
 
 /// The character rule and the length limit for one string value.
-pub fn check_string(what: &str, text: &str, limits: &InputLimits) -> Result<(), ScimError> {
+pub fn check_string(what: &str, text: &str, limits: &InputRules) -> Result<(), ScimError> {
     check_text(what, text)?;
     if text.len() > limits.max_value_bytes {
         return Err(ScimError::invalid_value(format!(
@@ -130,7 +146,7 @@ pub(crate) fn describe(v: &Value) -> &'static str {
 pub fn resource(
     body: Value,
     schema: &ResourceSchema,
-    limits: &InputLimits,
+    limits: &InputRules,
 ) -> Result<Value, ScimError> {
     let Value::Object(input) = body else {
         return Err(ScimError::invalid_syntax(format!(
@@ -142,7 +158,7 @@ pub fn resource(
     let mut extensions_present = Vec::new();
     for (key, value) in input {
         if key.eq_ignore_ascii_case("schemas") {
-            let urns = schema_urns(&value, schema)?;
+            let urns = schema_urns(&value, schema, limits)?;
             insert_once(&mut out, "schemas", urns, "schemas")?;
         } else if let Some(ext) = schema.extension(&key) {
             let container = ext.schema.id;
@@ -173,6 +189,11 @@ pub fn resource(
             if let Some(v) = attribute(def, value, def.name, limits)? {
                 insert_once(&mut out, def.name, v, def.name)?;
             }
+        } else if let Some(urn) = limits.declared(&key) {
+            if !value.is_null() {
+                opaque(&value, urn, limits)?;
+                insert_once(&mut out, urn, value, urn)?;
+            }
         }
     }
     // An extension's data and its URN in `schemas` go together (RFC 7643 §3).
@@ -188,7 +209,7 @@ pub fn resource(
 
 /// [`resource`] for a User, with `active` stored as `true` when the client leaves it
 /// unassigned: that is what the upstream user is, and `active eq true` must find it.
-pub fn user(body: Value, limits: &InputLimits) -> Result<Value, ScimError> {
+pub fn user(body: Value, limits: &InputRules) -> Result<Value, ScimError> {
     let mut user = resource(body, super::schema::user(), limits)?;
     if let Some(map) = user.as_object_mut() {
         map.entry("active").or_insert(Value::Bool(true));
@@ -198,7 +219,11 @@ pub fn user(body: Value, limits: &InputLimits) -> Result<Value, ScimError> {
 
 /// The `schemas` list as stored: the URNs this resource type serves (canonical
 /// spelling, legacy core URNs as the current one, each once); others are dropped.
-fn schema_urns(value: &Value, schema: &ResourceSchema) -> Result<Value, ScimError> {
+fn schema_urns(
+    value: &Value,
+    schema: &ResourceSchema,
+    limits: &InputRules,
+) -> Result<Value, ScimError> {
     let Value::Array(items) = value else {
         return Err(ScimError::invalid_value(format!(
             "'schemas' must be a list of schema URNs, got {}",
@@ -217,7 +242,10 @@ fn schema_urns(value: &Value, schema: &ResourceSchema) -> Result<Value, ScimErro
         let canonical = if is_core_urn(urn, schema) {
             Some(schema.core.id)
         } else {
-            schema.extension(urn).map(|e| e.schema.id)
+            schema
+                .extension(urn)
+                .map(|e| e.schema.id)
+                .or_else(|| limits.declared(urn))
         };
         if let Some(c) = canonical {
             if !urns.iter().any(|u| u.as_str() == Some(c)) {
@@ -226,6 +254,30 @@ fn schema_urns(value: &Value, schema: &ResourceSchema) -> Result<Value, ScimErro
         }
     }
     Ok(Value::Array(urns))
+}
+
+/// The character and size rules over a value no schema describes (a declared
+/// extension): every string and key, every list's length.
+fn opaque(value: &Value, what: &str, limits: &InputRules) -> Result<(), ScimError> {
+    match value {
+        Value::String(s) => check_string(&format!("'{what}'"), s, limits),
+        Value::Array(items) => {
+            if items.len() > limits.max_values {
+                return Err(ScimError::invalid_value(format!(
+                    "'{what}' has {} values; at most {} are accepted (limits.max_values_per_attribute)",
+                    items.len(),
+                    limits.max_values
+                )));
+            }
+            items.iter().try_for_each(|v| opaque(v, what, limits))
+        }
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let inner = format!("{what}:{k}");
+            check_string(&format!("'{inner}'"), k, limits)?;
+            opaque(v, &inner, limits)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
 }
 
 /// Inserts `key` unless a different spelling of it already brought a different value.
@@ -251,7 +303,7 @@ fn attribute(
     def: &AttributeDef,
     value: Value,
     what: &str,
-    limits: &InputLimits,
+    limits: &InputRules,
 ) -> Result<Option<Value>, ScimError> {
     if def.mutability == Mutability::ReadOnly || value.is_null() {
         return Ok(None);
@@ -306,7 +358,7 @@ fn single_value(
     def: &AttributeDef,
     value: Value,
     what: &str,
-    limits: &InputLimits,
+    limits: &InputRules,
 ) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
@@ -365,7 +417,7 @@ fn complex(
     def: &AttributeDef,
     map: Map<String, Value>,
     what: &str,
-    limits: &InputLimits,
+    limits: &InputRules,
 ) -> Result<Option<Value>, ScimError> {
     let mut out = Map::new();
     for (key, value) in map {

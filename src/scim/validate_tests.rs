@@ -7,8 +7,8 @@ use crate::scim::schema::{self, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEM
 
 const ENT: &str = ENTERPRISE_USER_SCHEMA;
 
-fn limits() -> InputLimits {
-    InputLimits::default()
+fn limits() -> InputRules {
+    InputRules::default()
 }
 
 fn user_ok(body: Value) -> Value {
@@ -141,6 +141,41 @@ fn unknown_attributes_are_ignored_not_stored() {
 }
 
 #[test]
+fn declared_extensions_are_kept_as_sent_within_the_rules() {
+    let rules = InputRules {
+        extensions: vec!["urn:example:custom:2.0:User".into()],
+        ..InputRules::default()
+    };
+    let body = json!({
+        "schemas": [USER_SCHEMA, "URN:example:custom:2.0:User", "urn:example:other"],
+        "userName": "a",
+        "urn:example:custom:2.0:user": {"costCode": "X-1", "tags": ["a", 2, null], "nested": {"k": true}},
+        "urn:example:other": {"x": 1},
+    });
+    let out = user(body, &rules).unwrap();
+    assert_eq!(
+        out,
+        json!({"schemas": [USER_SCHEMA, "urn:example:custom:2.0:User"], "userName": "a", "active": true,
+               "urn:example:custom:2.0:User": {"costCode": "X-1", "tags": ["a", 2, null], "nested": {"k": true}}})
+    );
+    for bad in [
+        json!({"costCode": "X\u{0}"}),
+        json!({"nested": {"deep": ["ok", "\u{1}"]}}),
+        json!({"key\u{0}": 1}),
+        json!({"long": "x".repeat(DEFAULT_MAX_VALUE_BYTES + 1)}),
+        json!({"many": vec![1; DEFAULT_MAX_VALUES + 1]}),
+    ] {
+        let e = user(
+            json!({"userName":"a","urn:example:custom:2.0:User": bad.clone()}),
+            &rules,
+        )
+        .unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{bad}: {e}");
+        assert!(e.detail.contains("urn:example:custom:2.0:User"), "{e}");
+    }
+}
+
+#[test]
 fn read_only_attributes_are_dropped() {
     let out = user_ok(json!({
         "userName": "a", "id": "x", "meta": {"version": "W/\"1\""},
@@ -264,9 +299,10 @@ fn control_characters_are_refused_everywhere() {
 
 #[test]
 fn sizes_are_limited() {
-    let small = InputLimits {
+    let small = InputRules {
         max_value_bytes: 8,
         max_values: 2,
+        ..InputRules::default()
     };
     assert!(user(json!({"userName":"12345678"}), &small).is_ok());
     let e = user(json!({"userName":"123456789"}), &small).unwrap_err();
