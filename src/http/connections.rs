@@ -56,20 +56,27 @@ pub fn raise_descriptor_limit() -> Option<u64> {
             };
             // SAFETY: as above.
             if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-                return Some(raised.rlim_cur as u64);
+                return Some(rlim(raised.rlim_cur));
             }
             tracing::warn!(
-                soft = limit.rlim_cur as u64,
-                hard = limit.rlim_max as u64,
+                soft = rlim(limit.rlim_cur),
+                hard = rlim(limit.rlim_max),
                 "could not raise the open file limit"
             );
         }
-        Some(limit.rlim_cur as u64)
+        Some(rlim(limit.rlim_cur))
     }
     #[cfg(not(unix))]
     {
         None
     }
+}
+
+/// `rlim_t` is `u64` on Linux but not on every Unix.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)]
+fn rlim(value: libc::rlim_t) -> u64 {
+    value as u64
 }
 
 /// The connection cap to use: the configured one, lowered when the descriptor limit
@@ -269,7 +276,7 @@ mod tests {
             unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
             0
         );
-        assert_eq!(soft, limit.rlim_cur as u64);
+        assert_eq!(soft, rlim(limit.rlim_cur));
         assert_eq!(limit.rlim_cur, limit.rlim_max);
     }
 
