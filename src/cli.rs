@@ -403,6 +403,9 @@ pub async fn approve_deprovisions(
 
 async fn check_config(path: PathBuf) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    for advice in config.legacy_advice() {
+        println!("note: {advice}");
+    }
     for warning in config.warnings() {
         println!("warning: {warning}");
     }
