@@ -199,7 +199,8 @@ impl Provisioner {
     }
 
     pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
-        let resource = sanitize_user(body, &caller.tenant.input_rules)?;
+        let resource =
+            validate::active_by_default(sanitize_user(body, &caller.tenant.input_rules)?);
         let username = user_name(&resource).to_string();
         // Creates of one userName are serialised across replicas, so the second of two
         // racing creates finds the first's user locally (409) before touching the

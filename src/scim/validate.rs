@@ -207,14 +207,19 @@ pub fn resource(
     Ok(Value::Object(out))
 }
 
-/// [`resource`] for a User, with `active` stored as `true` when the client leaves it
-/// unassigned: that is what the upstream user is, and `active eq true` must find it.
-pub fn user(body: Value, limits: &InputRules) -> Result<Value, ScimError> {
-    let mut user = resource(body, super::schema::user(), limits)?;
+/// [`resource`] for a User.
+pub fn user(body: Value, rules: &InputRules) -> Result<Value, ScimError> {
+    resource(body, super::schema::user(), rules)
+}
+
+/// A new User with `active` stored as `true` when the client leaves it unassigned: that
+/// is what the upstream user is, and `active eq true` must find it. Only on create: a
+/// later PUT or PATCH that removes `active` is kept as written (RFC 7644 §3.5.2.2).
+pub fn active_by_default(mut user: Value) -> Value {
     if let Some(map) = user.as_object_mut() {
         map.entry("active").or_insert(Value::Bool(true));
     }
-    Ok(user)
+    user
 }
 
 /// The `schemas` list as stored: the URNs this resource type serves (canonical

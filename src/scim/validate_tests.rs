@@ -100,7 +100,6 @@ fn names_take_the_schema_spelling_at_every_depth() {
         out,
         json!({
             "userName": "a",
-            "active": true,
             "emails": [{"value": "a@x", "primary": true, "type": "work"}],
             "name": {"givenName": "J", "familyName": "D"},
             ENT: {"department": "R&D", "manager": {"value": "m1"}},
@@ -135,7 +134,7 @@ fn unknown_attributes_are_ignored_not_stored() {
     }));
     assert_eq!(
         out,
-        json!({"schemas": [USER_SCHEMA], "userName": "a", "active": true,
+        json!({"schemas": [USER_SCHEMA], "userName": "a",
                "emails": [{"value": "a@x"}], "name": {"givenName": "J"}})
     );
 }
@@ -155,7 +154,7 @@ fn declared_extensions_are_kept_as_sent_within_the_rules() {
     let out = user(body, &rules).unwrap();
     assert_eq!(
         out,
-        json!({"schemas": [USER_SCHEMA, "urn:example:custom:2.0:User"], "userName": "a", "active": true,
+        json!({"schemas": [USER_SCHEMA, "urn:example:custom:2.0:User"], "userName": "a",
                "urn:example:custom:2.0:User": {"costCode": "X-1", "tags": ["a", 2, null], "nested": {"k": true}}})
     );
     for bad in [
@@ -185,7 +184,7 @@ fn read_only_attributes_are_dropped() {
     }));
     assert_eq!(
         out,
-        json!({"userName": "a", "active": true, ENT: {"manager": {"value": "m"}}})
+        json!({"userName": "a", ENT: {"manager": {"value": "m"}}})
     );
 }
 
@@ -196,7 +195,7 @@ fn nulls_and_empties_are_unassigned() {
         "name": {"givenName": null}, "addresses": [{}], "title": "T",
         ENT: {"department": null},
     }));
-    assert_eq!(out, json!({"userName": "a", "title": "T", "active": true}));
+    assert_eq!(out, json!({"userName": "a", "title": "T"}));
     // Entra clears a manager with an empty value.
     for manager in [json!(""), json!({"value": ""}), json!({"value": null})] {
         let out = user_ok(json!({"userName":"a", ENT: {"manager": manager, "department": "d"}}));
@@ -205,24 +204,18 @@ fn nulls_and_empties_are_unassigned() {
 }
 
 #[test]
-fn active_defaults_to_true_and_takes_entra_strings() {
-    assert_eq!(user_ok(json!({"userName":"a"}))["active"], true);
-    assert_eq!(
-        user_ok(json!({"userName":"a","active":null}))["active"],
-        true
-    );
-    assert_eq!(
-        user_ok(json!({"userName":"a","active":"False"}))["active"],
-        false
-    );
-    assert_eq!(
-        user_ok(json!({"userName":"a","active":" TRUE "}))["active"],
-        true
-    );
-    assert_eq!(
-        user_ok(json!({"userName":"a","active":false}))["active"],
-        false
-    );
+fn active_defaults_to_true_on_create_only_and_takes_entra_strings() {
+    let created = |body: Value| active_by_default(user_ok(body))["active"].clone();
+    assert_eq!(created(json!({"userName":"a"})), true);
+    assert_eq!(created(json!({"userName":"a","active":null})), true);
+    assert_eq!(created(json!({"userName":"a","active":"False"})), false);
+    assert_eq!(created(json!({"userName":"a","active":" TRUE "})), true);
+    assert_eq!(created(json!({"userName":"a","active":false})), false);
+    // A replacement that leaves `active` out (or removes it) is stored so.
+    assert!(user_ok(json!({"userName":"a"})).get("active").is_none());
+    assert!(user_ok(json!({"userName":"a","active":null}))
+        .get("active")
+        .is_none());
     let out = user_ok(json!({"userName":"a","emails":[{"value":"a@x","primary":"True"}]}));
     assert_eq!(out["emails"][0]["primary"], true);
 }
@@ -237,7 +230,7 @@ fn idp_dialects_pass() {
     assert_eq!(out["schemas"], json!([USER_SCHEMA]));
     // Okta: password and an empty groups list.
     let out = user_ok(json!({"userName":"a","password":"p","groups":[]}));
-    assert_eq!(out, json!({"userName":"a","password":"p","active":true}));
+    assert_eq!(out, json!({"userName":"a","password":"p"}));
     // An extension with data is listed in `schemas`.
     let out = user_ok(json!({"schemas":[USER_SCHEMA],"userName":"a",ENT:{"department":"d"}}));
     assert_eq!(out["schemas"], json!([USER_SCHEMA, ENT]));
