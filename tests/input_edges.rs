@@ -38,6 +38,14 @@ async fn raw(h: &Harness, request: &str) -> (u16, String) {
     (status, text)
 }
 
+/// `GET /Users?filter=...`, the list answered.
+async fn users_where(h: &Harness, filter: &str) -> Value {
+    let path = format!("/Users?filter={}", urlencode(filter));
+    let (status, _, list) = h.call(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list
+}
+
 fn body_of(raw_answer: &str) -> Value {
     let body = raw_answer.split("\r\n\r\n").nth(1).unwrap_or_default();
     serde_json::from_str(body).unwrap_or(Value::Null)
@@ -251,10 +259,11 @@ async fn names_are_normalised_so_the_primary_email_goes_upstream() {
     );
     assert_eq!(body["name"], json!({"givenName":"Jo","familyName":"Case"}));
     // Filters and the stored spelling agree.
-    let filter = urlencode("emails[primary eq true].value eq \"chosen@example.com\"");
-    let (_, _, list) = h
-        .call(Method::GET, &format!("/Users?filter={filter}"), None)
-        .await;
+    let list = users_where(
+        &h,
+        "emails[primary eq true].value eq \"chosen@example.com\"",
+    )
+    .await;
     assert_eq!(list["totalResults"], 1, "{list}");
 }
 
@@ -297,10 +306,7 @@ async fn active_defaults_to_true_and_nulls_are_not_echoed() {
     let bridge = body[BRIDGE].as_object().unwrap();
     assert!(bridge.values().all(|v| !v.is_null()), "{body}");
     assert!(!bridge.contains_key("lastError"), "{body}");
-    let filter = urlencode("active eq true");
-    let (_, _, list) = h
-        .call(Method::GET, &format!("/Users?filter={filter}"), None)
-        .await;
+    let list = users_where(&h, "active eq true").await;
     assert_eq!(list["totalResults"], 1, "{list}");
 }
 
@@ -446,18 +452,51 @@ async fn service_provider_config_tells_the_truth_about_sort() {
     assert_eq!(list["Resources"][0]["userName"], "a@example.com", "{list}");
 }
 
+async fn loopback() -> (tokio::net::TcpListener, std::net::SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+fn connection_limits(
+    header_read_secs: u64,
+    max_connections: usize,
+) -> scim_bridge::http::connections::ConnectionLimits {
+    scim_bridge::http::connections::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(header_read_secs),
+        idle_timeout: Duration::from_secs(30),
+        max_connections,
+    }
+}
+
+/// `n` connections that never send a byte.
+async fn open_silently(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    let mut streams = Vec::with_capacity(n);
+    for _ in 0..n {
+        streams.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    streams
+}
+
+/// A real IdP request on a fresh connection.
+async fn get_status(addr: std::net::SocketAddr, path: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("http://{addr}/scim/v2/{path}"))
+        .bearer_auth(TOKEN)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 /// Silent connections (opened, nothing sent) take no IdP request hostage: the bridge
 /// serves past 1,100 of them and closes each after the header-read timeout.
 #[tokio::test]
 async fn silent_connections_do_not_starve_a_real_request() {
     let h = Harness::default().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let limits = scim_bridge::http::connections::ConnectionLimits {
-        header_read_timeout: Duration::from_secs(2),
-        idle_timeout: Duration::from_secs(30),
-        max_connections: 4096,
-    };
+    let (listener, addr) = loopback().await;
+    let limits = connection_limits(2, 4096);
     let router = scim_bridge::http::router(h.app.clone());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(scim_bridge::http::connections::serve(
@@ -468,19 +507,9 @@ async fn silent_connections_do_not_starve_a_real_request() {
             let _ = stopped.await;
         },
     ));
-    let mut silent = Vec::new();
-    for _ in 0..1100 {
-        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
-    }
+    let mut silent = open_silently(addr, 1100).await;
     let started = Instant::now();
-    let response = reqwest::Client::new()
-        .get(format!("http://{addr}/scim/v2/Users"))
-        .bearer_auth(TOKEN)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(get_status(addr, "Users").await, StatusCode::OK);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -511,33 +540,21 @@ async fn silent_connections_do_not_starve_a_real_request() {
 #[tokio::test]
 async fn the_connection_cap_queues_rather_than_refuses() {
     let h = Harness::default().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let limits = scim_bridge::http::connections::ConnectionLimits {
-        header_read_timeout: Duration::from_secs(1),
-        idle_timeout: Duration::from_secs(30),
-        max_connections: 4,
-    };
+    let (listener, addr) = loopback().await;
+    let limits = connection_limits(1, 4);
     tokio::spawn(scim_bridge::http::connections::serve(
         listener,
         scim_bridge::http::router(h.app.clone()),
         limits,
         std::future::pending(),
     ));
-    let mut silent = Vec::new();
-    for _ in 0..4 {
-        silent.push(tokio::net::TcpStream::connect(addr).await.unwrap());
-    }
+    let _silent = open_silently(addr, 4).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    let response = reqwest::Client::new()
-        .get(format!("http://{addr}/scim/v2/ServiceProviderConfig"))
-        .bearer_auth(TOKEN)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        get_status(addr, "ServiceProviderConfig").await,
+        StatusCode::OK
+    );
     let waited = started.elapsed();
     assert!(
         waited >= Duration::from_millis(500) && waited < Duration::from_secs(5),
