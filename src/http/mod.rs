@@ -2,7 +2,9 @@
 //! Prometheus metrics under `/metrics`.
 //! Handlers are thin; all decisions are in `provision`.
 pub mod auth;
+pub mod connections;
 mod discovery;
+mod edges;
 pub mod error;
 pub mod extract;
 mod groups;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Bearer token `/metrics` requires, if any (`server.metrics_token`).
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Timeouts and the cap of client connections.
+    pub connection_limits: connections::ConnectionLimits,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -78,7 +82,11 @@ pub fn router(app: AppState) -> Router {
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
-        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        // Unknown paths are routes too, so that they pass authentication: without a
+        // credential every path under /scim/v2 is the same 401 (no endpoint discovery).
+        .route("/", any(no_such_endpoint))
+        .route("/{*rest}", any(no_such_endpoint))
+        .fallback(no_such_endpoint)
         // Layers run outermost-last: authentication first, then the caller's tenant budget.
         .route_layer(middleware::from_fn(limits::per_tenant_rate))
         .route_layer(middleware::from_fn_with_state(
@@ -87,12 +95,12 @@ pub fn router(app: AppState) -> Router {
         ))
         .route_layer(middleware::from_fn(observe::record))
         .layer(middleware::from_fn(timing::server_timing));
-    Router::new()
+    let app_router = Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
         .route("/metrics", get(observe::metrics))
-        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        .fallback(no_such_endpoint)
         .layer(middleware::map_response(
             extract::scim_errors_for_bare_statuses,
         ))
@@ -102,7 +110,12 @@ pub fn router(app: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(observe::request_context))
-        .with_state(app)
+        .with_state(app);
+    edges::wrap(app_router)
+}
+
+async fn no_such_endpoint() -> error::ApiError {
+    error::ApiError::new(404, None, "no such endpoint")
 }
 
 /// Ready when the store answers and every tenant's upstream credentials work.
