@@ -9,7 +9,7 @@ pub mod provision;
 pub mod scim;
 pub mod secret;
 pub mod store;
-pub mod upstream;
 pub mod telemetry;
 pub mod tls;
+pub mod upstream;
 pub mod worker;

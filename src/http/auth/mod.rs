@@ -177,7 +177,10 @@ pub async fn require_caller(
     match caller {
         Some(caller) => {
             tracing::debug!(tenant = %caller.tenant.name, credential = %caller.credential_id, "authenticated");
-            let tenant = super::observe::TenantLabel(caller.tenant.name.clone());
+            let tenant = super::observe::TenantLabel {
+                tenant: caller.tenant.name.clone(),
+                credential: caller.credential_id.clone(),
+            };
             request.extensions_mut().insert(caller);
             let mut response = next.run(request).await;
             response.extensions_mut().insert(tenant);
