@@ -61,7 +61,10 @@ async fn check_config_names_each_problem_and_where() {
         "{out}"
     );
     assert!(out.contains("placeholder sha256"), "{out}");
-    assert!(out.contains(&format!("upstream check at {upstream} failed")), "{out}");
+    assert!(
+        out.contains(&format!("upstream check at {upstream} failed")),
+        "{out}"
+    );
     assert!(!out.contains("configuration OK"), "{out}");
 }
 
@@ -85,7 +88,10 @@ async fn check_config_passes_a_good_configuration_and_explains_a_relative_path()
     assert!(output.status.success(), "{out}");
     assert!(out.contains("relative to the working directory"), "{out}");
     assert!(out.contains("configuration OK"), "{out}");
-    assert!(!dir.path().join("rel.db").exists(), "check-config created the database");
+    assert!(
+        !dir.path().join("rel.db").exists(),
+        "check-config created the database"
+    );
 }
 
 #[test]
@@ -138,7 +144,10 @@ fn health_fails_when_nothing_listens_and_passes_when_healthz_answers() {
     let output = run(dir.path(), &["health"], &text);
     let out = all_output(&output);
     assert!(!output.status.success(), "{out}");
-    assert!(out.contains(&format!("http://127.0.0.1:{port}/healthz")), "{out}");
+    assert!(
+        out.contains(&format!("http://127.0.0.1:{port}/healthz")),
+        "{out}"
+    );
 
     let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     let server = std::thread::spawn(move || {

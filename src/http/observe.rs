@@ -74,7 +74,7 @@ pub async fn record(request: Request, next: Next) -> Response {
         tenant = %tenant,
         credential = %credential,
         duration_ms = elapsed.as_micros() as f64 / 1000.0,
-        request_id = telemetry::request_id().as_deref().unwrap_or(""),
+        request_id = %telemetry::request_id().unwrap_or_default(),
         "scim request"
     );
     metrics::counter!("scim_bridge_scim_requests_total",
