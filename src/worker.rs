@@ -278,7 +278,7 @@ impl Worker {
         let mapped = map_user(
             &user.resource,
             &user.link.upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map_err(|e| JobError::Permanent(e.detail))?;
         let desired = DesiredUser {
@@ -377,7 +377,7 @@ impl Worker {
         let mapped = map_user(
             &user.resource,
             &user.link.upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map_err(|e| JobError::Permanent(e.detail))?;
         let desired = DesiredUser {

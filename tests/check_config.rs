@@ -10,7 +10,7 @@ fn config(database_url: &str, sha256: &str, base_url: &str) -> String {
     format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n[database]\nurl = \"{database_url}\"\n\
          [tenants.acme]\ntokens = [{{ id = \"okta\", sha256 = \"{sha256}\" }}]\n\
-         [tenants.acme.bandwidth]\nbase_url = \"{base_url}\"\naccount_id = \"9900000\"\n\
+         [tenants.acme.target]\nkind = \"bandwidth\"\nbase_url = \"{base_url}\"\naccount_id = \"9900000\"\n\
          client_id = \"sim-client\"\nclient_secret = \"sim-secret\"\n"
     )
 }

@@ -23,6 +23,9 @@ pub struct DatabaseReport {
 
 pub async fn run(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    for advice in config.legacy_advice() {
+        println!("note: {advice}");
+    }
     let mut problems = Vec::new();
 
     let database = check_database(&config.database.url).await;
@@ -92,7 +95,9 @@ pub async fn run(path: &Path) -> Result<(), String> {
 
 /// The upstream API a tenant's checks call.
 fn upstream_url(tenant: &TenantConfig) -> String {
-    tenant.bandwidth.base_url.trim_end_matches('/').to_string()
+    tenant
+        .target()
+        .map_or_else(|| "(no target)".to_string(), |t| t.endpoint().to_string())
 }
 
 /// Token hashes that cannot be the hash of a token anyone was given: one digit repeated

@@ -3,7 +3,7 @@ use super::*;
 fn tenant_with_token(sha256: &str) -> TenantConfig {
     let text = format!(
         "[tenants.t]\ntokens = [{{ id = \"okta\", sha256 = \"{sha256}\" }}]\n\
-         [tenants.t.bandwidth]\nbase_url = \"http://x\"\naccount_id = \"1\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"
+         [tenants.t.target]\nkind = \"bandwidth\"\nbase_url = \"http://x\"\naccount_id = \"1\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"
     );
     let mut config = Config::from_toml_str(&text).unwrap();
     config.tenants.remove("t").unwrap()

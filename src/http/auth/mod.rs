@@ -181,8 +181,9 @@ pub async fn require_caller(
                 tenant: caller.tenant.name.clone(),
                 credential: caller.credential_id.clone(),
             };
+            let system = caller.tenant.target.user_rules().system;
             request.extensions_mut().insert(caller);
-            let mut response = next.run(request).await;
+            let mut response = crate::upstream::for_system(system, next.run(request)).await;
             response.extensions_mut().insert(tenant);
             response
         }
