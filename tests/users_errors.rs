@@ -184,7 +184,9 @@ async fn upstream_failing_is_503_and_nothing_is_stored() {
     assert!(headers.contains_key("retry-after"));
     assert_scim_error(&body, 503, None);
     assert!(
-        body["detail"].as_str().is_some_and(|d| d.starts_with("Bandwidth ")),
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Bandwidth ")),
         "the error names the tenant's target: {body}"
     );
     let (status, body) = h
