@@ -141,6 +141,9 @@ skipped=$(grep -c '^skipped ' "$log" || true)
 echo
 echo "=================================================================="
 echo " tests: $passed passed, $failed failed, $ignored ignored"
+if ((status != 0 && failed == 0)); then
+  echo " FAILED before or outside the tests (a build error, a crashed test binary): see above."
+fi
 if ((skipped > 0 || integration_skipped > 0)); then
   echo " SKIPPED: $skipped PostgreSQL test(s) reported passed without running,"
   echo "          and $integration_skipped integration test file(s) were not run on PostgreSQL."
@@ -150,7 +153,7 @@ if ((skipped > 0 || integration_skipped > 0)); then
     echo " SCIM_BRIDGE_TEST_REQUIRE_POSTGRES=1: skipped tests fail the run."
     status=1
   fi
-else
+elif ((passed > 0)); then
   echo " skipped: none (PostgreSQL tests ran against ${SCIM_BRIDGE_TEST_POSTGRES_URL%%\?*})"
 fi
 echo "=================================================================="

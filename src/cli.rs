@@ -240,6 +240,9 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    if let Some(note) = check_config::relative_sqlite_note(&config.database.url) {
+        tracing::warn!("database: {note}");
+    }
     let migrate = config.database.migrate_on_start && !no_migrate;
     let state = match app::build_with(&config, migrate).await {
         Ok(state) => state,

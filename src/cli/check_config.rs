@@ -148,6 +148,23 @@ pub fn sqlite_path(after_scheme: &str) -> Option<PathBuf> {
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
 }
 
+/// For a `sqlite:` URL naming a relative path: where that path lands from here.
+pub fn relative_sqlite_note(url: &str) -> Option<String> {
+    relative_note(&sqlite_path(url.strip_prefix("sqlite:")?)?)
+}
+
+fn relative_note(file: &Path) -> Option<String> {
+    file.is_relative().then(|| {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        format!(
+            "{} is relative to the working directory, so this run uses {}; \
+             write sqlite:///ABSOLUTE/PATH (three slashes) to pin it",
+            file.display(),
+            cwd.join(file).display()
+        )
+    })
+}
+
 fn check_sqlite(after_scheme: &str) -> DatabaseReport {
     let mut report = DatabaseReport::default();
     let Some(file) = sqlite_path(after_scheme) else {
@@ -156,14 +173,8 @@ fn check_sqlite(after_scheme: &str) -> DatabaseReport {
             .push("in memory: nothing survives a restart".into());
         return report;
     };
-    if file.is_relative() {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        report.notes.push(format!(
-            "{} is relative to the working directory, so this run would use {}; \
-             write sqlite:///ABSOLUTE/PATH (three slashes) to pin it",
-            file.display(),
-            cwd.join(&file).display()
-        ));
+    if let Some(note) = relative_note(&file) {
+        report.notes.push(note);
     }
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

@@ -120,3 +120,15 @@ async fn an_answering_postgres_passes() {
     let report = check_database(&url).await;
     assert!(report.problem.is_none(), "{:?}", report.problem);
 }
+
+#[test]
+fn only_relative_sqlite_paths_get_a_note() {
+    let note = relative_sqlite_note("sqlite://bridge.db").expect("relative");
+    assert!(
+        note.contains("bridge.db is relative to the working directory"),
+        "{note}"
+    );
+    assert!(relative_sqlite_note("sqlite:///var/lib/x/bridge.db").is_none());
+    assert!(relative_sqlite_note("sqlite::memory:").is_none());
+    assert!(relative_sqlite_note("postgres://h/db").is_none());
+}
