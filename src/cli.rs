@@ -1,6 +1,11 @@
-//! Command line: `serve`, `migrate`, `check-config`, `token new`, `basic new`, `jobs`,
-//! `reconcile`, `demo`.
+//! Command line: `serve`, `migrate`, `check-config`, `health`, `token new`, `basic new`,
+//! `jobs`, `reconcile`, `demo`.
+mod check_config;
+mod health;
+mod jobs;
 mod reconcile;
+
+pub use jobs::approve_deprovisions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +51,17 @@ pub enum Command {
     CheckConfig {
         #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
         config: PathBuf,
+    },
+    /// Ask a running bridge's /healthz (at the configured listen address, or --url);
+    /// exit code 0 when it answers. For container health checks and scripts.
+    Health {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The URL to ask instead of the configured listen address's /healthz.
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
     },
     /// Bearer tokens for IdPs.
     Token {
@@ -163,25 +179,21 @@ fn print_new_basic(username: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A random token (256 bits, URL-safe) and its hex SHA-256.
-pub fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hex::encode(crate::http::auth::sha256(&token));
-    (token, hash)
-}
-
 pub async fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
         Command::Serve { config, no_migrate } => serve(config, no_migrate).await,
         Command::Migrate { config } => migrate(config).await,
-        Command::CheckConfig { config } => check_config(config).await,
+        Command::CheckConfig { config } => check_config::run(&config).await,
+        Command::Health {
+            config,
+            url,
+            timeout_secs,
+        } => health::run(config.as_deref(), url, timeout_secs).await,
         Command::Token {
             command: TokenCommand::New,
         } => {
-            let (token, hash) = new_token();
+            let (token, hash) = crate::http::auth::new_token();
             println!("token:  {token}");
             println!("sha256: {hash}");
             println!();
@@ -193,7 +205,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: BasicCommand::New { username },
         } => print_new_basic(&username),
         Command::Demo(args) => crate::demo::run(args).await,
-        Command::Jobs { command } => jobs(command).await,
+        Command::Jobs { command } => jobs::run(command).await,
         Command::Reconcile {
             config,
             tenant,
@@ -219,10 +231,17 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    if let Some(note) = check_config::relative_sqlite_note(&config.database.url) {
+        tracing::warn!("database: {note}");
+    }
     let migrate = config.database.migrate_on_start && !no_migrate;
-    let state = app::build_with(&config, migrate)
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = match app::build_with(&config, migrate).await {
+        Ok(state) => state,
+        Err(e) if e.0.starts_with("database ") => {
+            return Err(check_config::explain_open_failure(&config, e.0).await)
+        }
+        Err(e) => return Err(e.0),
+    };
     let _worker = app::start_worker(&state, &config.worker);
     let _reconcilers = app::start_reconcilers(&state);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -242,9 +261,9 @@ async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
 async fn migrate(path: PathBuf) -> Result<(), String> {
     let mut config = Config::load(&path).map_err(|e| e.to_string())?;
     config.database.max_connections = 1;
-    app::open_store(&config, true)
-        .await
-        .map_err(|e| e.to_string())?;
+    if let Err(e) = app::open_store(&config, true).await {
+        return Err(check_config::explain_open_failure(&config, e.0).await);
+    }
     println!(
         "database {} is migrated",
         app::redact_url(&config.database.url)
@@ -252,215 +271,9 @@ async fn migrate(path: PathBuf) -> Result<(), String> {
     Ok(())
 }
 
-/// The store for the `jobs` commands: a small pool, never migrating (an operator
-/// inspecting jobs must not change the schema under running replicas).
-async fn open_store(
-    path: &std::path::Path,
-) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
-    let mut config = Config::load(path).map_err(|e| e.to_string())?;
-    config.database.max_connections = 2;
-    app::open_store(&config, false)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-async fn jobs(command: JobsCommand) -> Result<(), String> {
-    match command {
-        JobsCommand::List {
-            config,
-            tenant,
-            state,
-            limit,
-        } => {
-            let (job_state, deprovision_state) = match state.as_deref() {
-                None => (None, None),
-                Some("held") => (None, Some(crate::store::DeprovisionState::Held)),
-                Some(s) => {
-                    let parsed = crate::store::JobState::parse(s).ok_or_else(|| {
-                        format!("unknown state {s:?}; use pending, running, failed or held")
-                    })?;
-                    (Some(parsed), crate::store::DeprovisionState::parse(s))
-                }
-            };
-            let store = open_store(&config).await?;
-            if deprovision_state == Some(crate::store::DeprovisionState::Held) {
-                return print_deprovisions(store.as_ref(), tenant.as_deref(), None, limit).await;
-            }
-            let jobs = store
-                .list_jobs(tenant.as_deref(), job_state, limit)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{:>8}  {:<12} {:<38} {:<8} {:>8}  {:<25} last error",
-                "id", "tenant", "user", "state", "attempts", "run at"
-            );
-            for job in &jobs {
-                println!(
-                    "{:>8}  {:<12} {:<38} {:<8} {:>8}  {:<25} {}",
-                    job.id,
-                    job.tenant,
-                    job.user_id,
-                    job.state.as_str(),
-                    job.attempts,
-                    job.run_at.to_rfc3339(),
-                    job.last_error.as_deref().unwrap_or("")
-                );
-            }
-            println!("{} job(s)", jobs.len());
-            print_deprovisions(store.as_ref(), tenant.as_deref(), deprovision_state, limit).await
-        }
-        JobsCommand::Approve { config, tenant, id } => {
-            let store = open_store(&config).await?;
-            let n = approve_deprovisions(store.as_ref(), &tenant, id).await?;
-            println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
-            Ok(())
-        }
-        JobsCommand::Retry { config, tenant, id } => {
-            let store = open_store(&config).await?;
-            let n = store
-                .requeue_failed(tenant.as_deref(), id)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("re-queued {n} failed job(s)");
-            Ok(())
-        }
-    }
-}
-
-/// Deprovisions waiting for approval or for the worker (the guard's `done` rows are
-/// only its count, and not shown).
-async fn print_deprovisions(
-    store: &dyn crate::store::Store,
-    tenant: Option<&str>,
-    state: Option<crate::store::DeprovisionState>,
-    limit: u32,
-) -> Result<(), String> {
-    use crate::store::DeprovisionState;
-    let all = store
-        .list_deprovisions(tenant, state, u32::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
-    let waiting: Vec<_> = all
-        .iter()
-        .filter(|d| d.state != DeprovisionState::Done)
-        .take(limit as usize)
-        .collect();
-    if waiting.is_empty() {
-        return Ok(());
-    }
-    println!();
-    println!(
-        "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} last error",
-        "deprov", "tenant", "user", "action", "state", "created"
-    );
-    for d in &waiting {
-        println!(
-            "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} {}",
-            d.id,
-            d.request.tenant,
-            d.request.user_id,
-            d.request.action.as_str(),
-            d.state.as_str(),
-            d.created.to_rfc3339(),
-            d.last_error.as_deref().unwrap_or("")
-        );
-    }
-    let held = waiting
-        .iter()
-        .filter(|d| d.state == DeprovisionState::Held)
-        .count();
-    println!("{} deprovision(s), {held} held: release with `scim-bridge jobs approve --tenant T [--id N]`", waiting.len());
-    Ok(())
-}
-
-/// `jobs approve`: held (and failed) deprovisions of `tenant` become pending for the
-/// worker; the audit records the release.
-pub async fn approve_deprovisions(
-    store: &dyn crate::store::Store,
-    tenant: &str,
-    id: Option<i64>,
-) -> Result<u64, String> {
-    let n = store
-        .approve_deprovisions(tenant, id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let entry = crate::store::AuditEntry {
-        at: chrono::Utc::now(),
-        tenant: tenant.to_string(),
-        actor: "cli".into(),
-        resource_type: "Tenant".into(),
-        resource_id: tenant.to_string(),
-        action: "deprovision_approve".into(),
-        outcome: "ok".into(),
-        detail: serde_json::json!({"released": n, "id": id}),
-    };
-    store
-        .append_audit(&entry)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(n)
-}
-
-async fn check_config(path: PathBuf) -> Result<(), String> {
-    let config = Config::load(&path).map_err(|e| e.to_string())?;
-    for advice in config.legacy_advice() {
-        println!("note: {advice}");
-    }
-    let mut problems = Vec::new();
-    for (name, tenant_config) in &config.tenants {
-        if tenant_config.tokens.is_empty()
-            && tenant_config.basic.is_empty()
-            && tenant_config.jwt.is_none()
-        {
-            problems.push(format!(
-                "tenant {name}: no tokens, basic or jwt credentials, so no IdP can call it"
-            ));
-        }
-        let tenant = match app::build_tenant(name, tenant_config) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        if let Some(jwt) = &tenant_config.jwt {
-            match crate::http::auth::check_jwt_keys(jwt, &tenant).await {
-                Ok(0) => problems.push(format!("tenant {name}: jwt: no usable signing key")),
-                Ok(n) => println!("tenant {name}: {n} JWT signing key(s) loaded"),
-                Err(e) => problems.push(format!("tenant {name}: jwt: {e}")),
-            }
-        }
-        match app::unknown_roles(&tenant).await {
-            Ok((unknown, _)) if unknown.is_empty() => {
-                println!("tenant {name}: upstream reachable, role names valid")
-            }
-            Ok((unknown, valid)) => problems.push(format!(
-                "tenant {name}: unknown role name(s) {unknown:?}; valid: {}",
-                valid.join(", ")
-            )),
-            Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
-        }
-    }
-    if problems.is_empty() {
-        println!("configuration OK ({} tenant(s))", config.tenants.len());
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_and_hash_matches() {
-        let (a, hash) = new_token();
-        let (b, _) = new_token();
-        assert_ne!(a, b);
-        assert!(a.len() >= 43);
-        assert_eq!(hash, hex::encode(crate::http::auth::sha256(&a)));
-    }
 
     #[test]
     fn basic_passwords_are_random_and_verify_against_their_hash() {

@@ -19,7 +19,9 @@ pub struct DemoArgs {
     /// Where the Bandwidth simulator listens.
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub sim_listen: String,
-    /// Keep the SQLite database here instead of in a temporary directory.
+    /// Keep the bridge's SQLite database here instead of in a temporary directory. The
+    /// simulator keeps its users in memory only and starts empty on every run, so users
+    /// kept in this database are not in the simulator on the next run.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -83,6 +85,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
 
     // The temporary directory lives as long as this function, i.e. the whole demo.
     let temp;
+    let kept = args.data_dir.is_some();
     let data_dir = match args.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)
@@ -100,7 +103,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
             let hash = hex::encode(crate::http::auth::sha256(&token));
             (token, hash)
         }
-        None => crate::cli::new_token(),
+        None => crate::http::auth::new_token(),
     };
     let database_url = format!("sqlite://{}", data_dir.join("scim-bridge.db").display());
     let config_text = demo_config(&sim.base_url(), &database_url, &hash, &args.listen);
@@ -124,6 +127,11 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         sim.base_url()
     );
     println!("  database:       {}", data_dir.display());
+    if kept {
+        println!(
+            "  note:           the database is kept; the simulator is not (it starts empty on\n                  every run, so users from earlier runs are missing upstream)"
+        );
+    }
     println!();
     println!("Create a user:");
     println!(

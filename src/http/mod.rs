@@ -2,7 +2,9 @@
 //! Prometheus metrics under `/metrics`.
 //! Handlers are thin; all decisions are in `provision`.
 pub mod auth;
+pub mod connections;
 mod discovery;
+mod edges;
 pub mod error;
 pub mod extract;
 mod grants;
@@ -10,6 +12,7 @@ mod groups;
 mod limits;
 mod list;
 pub mod observe;
+mod resource;
 mod timing;
 mod users;
 
@@ -18,12 +21,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::provision::{Provisioner, Tenant};
+use groups::Groups;
+use users::Users;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -39,32 +44,40 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Bearer token `/metrics` requires, if any (`server.metrics_token`).
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Timeouts and the cap of client connections.
+    pub connection_limits: connections::ConnectionLimits,
 }
 
 pub fn router(app: AppState) -> Router {
     let scim = Router::new()
-        .route("/Users", get(users::list).post(users::create))
+        .route(
+            "/Users",
+            get(resource::list::<Users>).post(resource::create::<Users>),
+        )
         .route(
             "/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
+            get(resource::get::<Users>)
+                .put(resource::write::<Users>)
+                .patch(resource::write::<Users>)
+                .delete(resource::delete::<Users>),
         )
         .route(
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),
         )
         .route("/.search", post(list::search_all))
-        .route("/Users/.search", post(users::search))
-        .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/.search", post(groups::search))
+        .route("/Users/.search", post(resource::search::<Users>))
+        .route(
+            "/Groups",
+            get(resource::list::<Groups>).post(resource::create::<Groups>),
+        )
+        .route("/Groups/.search", post(resource::search::<Groups>))
         .route(
             "/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
+            get(resource::get::<Groups>)
+                .put(resource::write::<Groups>)
+                .patch(resource::write::<Groups>)
+                .delete(resource::delete::<Groups>),
         )
         .route("/Roles", get(grants::list_roles))
         .route("/Roles/{id}", get(grants::get_role))
@@ -74,7 +87,11 @@ pub fn router(app: AppState) -> Router {
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
-        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        // Unknown paths are routes too, so that they pass authentication: without a
+        // credential every path under /scim/v2 is the same 401 (no endpoint discovery).
+        .route("/", any(no_such_endpoint))
+        .route("/{*rest}", any(no_such_endpoint))
+        .fallback(no_such_endpoint)
         // Layers run outermost-last: authentication first, then the caller's tenant budget.
         .route_layer(middleware::from_fn(limits::per_tenant_rate))
         .route_layer(middleware::from_fn_with_state(
@@ -83,12 +100,12 @@ pub fn router(app: AppState) -> Router {
         ))
         .route_layer(middleware::from_fn(observe::record))
         .layer(middleware::from_fn(timing::server_timing));
-    Router::new()
+    let app_router = Router::new()
         .nest("/scim/v2", scim)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
         .route("/metrics", get(observe::metrics))
-        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        .fallback(no_such_endpoint)
         .layer(middleware::map_response(
             extract::scim_errors_for_bare_statuses,
         ))
@@ -98,7 +115,12 @@ pub fn router(app: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(observe::request_context))
-        .with_state(app)
+        .with_state(app);
+    edges::wrap(app_router)
+}
+
+async fn no_such_endpoint() -> error::ApiError {
+    error::ApiError::new(404, None, "no such endpoint")
 }
 
 /// Ready when the store answers and every tenant's upstream credentials work.

@@ -254,7 +254,13 @@ mod tests {
         let admins = group("Bandwidth Admins", None);
         const BASE: Option<&[&str]> = Some(&["9900000"]);
         /// Groups, the user body, then the expected roles, scope and accounts.
-        type Case<'a> = (&'a [GroupRef], Value, &'a [&'a str], AccountScope, Option<&'a [&'a str]>);
+        type Case<'a> = (
+            &'a [GroupRef],
+            Value,
+            &'a [&'a str],
+            AccountScope,
+            Option<&'a [&'a str]>,
+        );
         let cases: &[Case] = &[
             // Nothing direct: base only.
             (

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use super::{retry_lost_races, Caller, Error, Provisioner, Result};
 use crate::scim::error::ScimError;
+use crate::scim::etag::check_if_match;
+use crate::scim::validate::{self, InputRules};
 use crate::scim::{patch, schema};
 use crate::store::{AuditEntry, GroupRecord, ListPage, ListQuery, Member};
 
@@ -21,19 +23,26 @@ pub struct GroupView {
     pub members: Option<Vec<Member>>,
 }
 
-/// Splits a group body into the stored resource and the member ids.
-pub fn sanitize_group(body: Value) -> std::result::Result<(Value, Vec<String>), ScimError> {
+/// Splits a group body into the stored resource and the member ids (the schema rules
+/// are [`validate`]'s; member ids follow its character and length rule).
+pub fn sanitize_group(
+    body: Value,
+    limits: &InputRules,
+) -> std::result::Result<(Value, Vec<String>), ScimError> {
     let Value::Object(mut map) = body else {
         return Err(ScimError::invalid_syntax("a Group must be a JSON object"));
     };
     let members = map
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("members"))
-        .map(|(_, v)| member_ids(v))
+        .map(|(_, v)| member_ids(v, limits))
         .transpose()?
         .unwrap_or_default();
     map.retain(|key, _| !NOT_STORED.iter().any(|n| n.eq_ignore_ascii_case(key)));
-    match map.get("displayName") {
+    let mut resource = Value::Object(map);
+    schema::normalize_schemas(&mut resource);
+    let resource = validate::resource(resource, schema::group(), limits)?;
+    match resource.get("displayName") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
             return Err(ScimError::invalid_value(
@@ -41,13 +50,11 @@ pub fn sanitize_group(body: Value) -> std::result::Result<(Value, Vec<String>), 
             ))
         }
     }
-    let mut resource = Value::Object(map);
-    schema::normalize_schemas(&mut resource);
     Ok((resource, members))
 }
 
 /// Member ids from `[{"value": id}, ...]` (bare strings accepted), without duplicates.
-fn member_ids(members: &Value) -> std::result::Result<Vec<String>, ScimError> {
+fn member_ids(members: &Value, limits: &InputRules) -> std::result::Result<Vec<String>, ScimError> {
     let Value::Array(items) = members else {
         if members.is_null() {
             return Ok(vec![]);
@@ -62,6 +69,7 @@ fn member_ids(members: &Value) -> std::result::Result<Vec<String>, ScimError> {
             .or_else(|| item.as_str());
         match id {
             Some(id) if !id.is_empty() => {
+                validate::check_string("a member value", id, limits)?;
                 ids.insert(id.to_string());
             }
             _ => {
@@ -192,7 +200,7 @@ impl Provisioner {
     }
 
     pub async fn create_group(&self, caller: &Caller, body: Value) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body)?;
+        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
         check_member_count(caller, members.len())?;
         self.check_members(caller, &members).await?;
         let now = Utc::now();
@@ -262,7 +270,7 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body)?;
+        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
         check_member_count(caller, members.len())?;
         let _guard = self
             .locks
@@ -271,7 +279,7 @@ impl Provisioner {
         // See `patch_group` for why a lost race re-runs.
         retry_lost_races(|_| async {
             let old = self.load_group(caller, id).await?;
-            super::users::check_if_match(if_match, old.version)?;
+            check_if_match(if_match, old.version)?;
             self.check_members(caller, &members).await?;
             let members = Some(members.clone());
             self.store_group_change(caller, old, resource.clone(), members, "replace")
@@ -311,7 +319,7 @@ impl Provisioner {
         if_match: Option<&str>,
     ) -> Result<GroupView> {
         let old = self.load_group(caller, id).await?;
-        super::users::check_if_match(if_match, old.version)?;
+        check_if_match(if_match, old.version)?;
         let current = self.store.group_members(&caller.tenant.name, id).await?;
         let mut doc = old.resource.clone();
         if let Some(obj) = doc.as_object_mut() {
@@ -323,7 +331,7 @@ impl Provisioner {
             obj.insert("id".into(), Value::String(old.id.clone()));
         }
         let outcome = patch::apply_patch(&mut doc, body, schema::group())?;
-        let (resource, members) = sanitize_group(doc)?;
+        let (resource, members) = sanitize_group(doc, &caller.tenant.input_rules)?;
         let before: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
         let added: Vec<String> = members
             .iter()
@@ -381,7 +389,7 @@ impl Provisioner {
             .lock(format!("{}/Group/{id}", caller.tenant.name))
             .await;
         let old = self.load_group(caller, id).await?;
-        super::users::check_if_match(if_match, old.version)?;
+        check_if_match(if_match, old.version)?;
         self.store.delete_group(&caller.tenant.name, id).await?;
         self.jobs_ready.notify_one();
         self.audit_group(caller, id, "delete", json!({})).await;
@@ -397,7 +405,7 @@ mod tests {
     fn sanitize_splits_members_and_drops_server_attributes() {
         let body = json!({"schemas":[schema::GROUP_SCHEMA],"id":"x","meta":{},"displayName":"Admins",
                           "members":[{"value":"u2"},{"value":"u1","display":"One"},"u2"]});
-        let (resource, members) = sanitize_group(body).unwrap();
+        let (resource, members) = sanitize_group(body, &InputRules::default()).unwrap();
         assert_eq!(
             resource,
             json!({"schemas":[schema::GROUP_SCHEMA],"displayName":"Admins"})
@@ -415,11 +423,19 @@ mod tests {
             json!({"displayName":"a","members":"u1"}),
             json!({"displayName":"a","members":[{"display":"x"}]}),
         ] {
-            assert_eq!(sanitize_group(body).unwrap_err().status, 400);
+            assert_eq!(
+                sanitize_group(body, &InputRules::default())
+                    .unwrap_err()
+                    .status,
+                400
+            );
         }
-        assert!(sanitize_group(json!({"displayName":"a","members":null}))
-            .unwrap()
-            .1
-            .is_empty());
+        assert!(sanitize_group(
+            json!({"displayName":"a","members":null}),
+            &InputRules::default()
+        )
+        .unwrap()
+        .1
+        .is_empty());
     }
 }

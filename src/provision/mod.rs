@@ -2,9 +2,12 @@
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
 pub mod catalog;
+mod create;
 pub mod drift;
 pub mod groups;
 pub mod guard;
+pub mod jobs;
+pub mod lifecycle;
 pub mod mapping;
 pub mod reconcile;
 pub mod render;
@@ -32,6 +35,8 @@ pub struct Tenant {
     pub reconcile_repair: bool,
     /// Most member values one Group write may carry.
     pub max_members_per_request: usize,
+    /// Size limits of every value a client writes.
+    pub input_rules: crate::scim::validate::InputRules,
     /// The tenant's inbound request budget; `None` = unlimited.
     pub inbound_limit: Option<governor::DefaultDirectRateLimiter>,
     pub deprovision_guard: Option<DeprovisionGuardConfig>,
@@ -71,6 +76,7 @@ impl Tenant {
                 .map(std::time::Duration::from_secs),
             reconcile_repair: config.reconcile_repair,
             max_members_per_request: config.limits.max_members_per_request,
+            input_rules: config.input_rules(),
             inbound_limit: inbound_limiter(&config.limits),
             deprovision_guard: config.deprovision_guard.clone(),
             direct_assignments: config.direct_assignments || config.groups.use_scim_roles,
@@ -213,6 +219,8 @@ pub struct Provisioner {
     /// Wakes this process's job worker after a change enqueued jobs (other replicas
     /// find them by polling).
     pub jobs_ready: Arc<tokio::sync::Notify>,
+    /// Each tenant's upstream role names, for the role syncs.
+    role_names: Arc<jobs::RoleNames>,
 }
 
 impl Provisioner {
@@ -221,6 +229,7 @@ impl Provisioner {
             store,
             locks: Arc::new(ResourceLocks::default()),
             jobs_ready: Arc::new(tokio::sync::Notify::new()),
+            role_names: Arc::default(),
         }
     }
 
