@@ -3,9 +3,11 @@
 pub mod access;
 pub mod catalog;
 mod create;
+mod detached;
 pub mod drift;
 pub mod groups;
 pub mod guard;
+pub mod intents;
 pub mod jobs;
 pub mod lifecycle;
 pub mod mapping;

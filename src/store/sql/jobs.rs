@@ -69,6 +69,7 @@ pub(super) async fn claim<B: Backend, S: Stored>(
     backend: &B,
     table: &str,
     columns: &str,
+    owner: &str,
     limit: u32,
     lease: Duration,
     due: fn(&S::Record) -> (DateTime<Utc>, i64),
@@ -84,7 +85,8 @@ pub(super) async fn claim<B: Backend, S: Stored>(
              ORDER BY run_at, id
              LIMIT $3{}
          )
-         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2
+         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2,
+                            claimed_by = $4
          WHERE id IN (SELECT id FROM due)
          RETURNING {columns}",
         B::DIALECT.skip_locked
@@ -92,11 +94,32 @@ pub(super) async fn claim<B: Backend, S: Stored>(
     let stmt = Stmt::new(sql)
         .text(&timestamp(&now))
         .text(&timestamp(&lease_end(now, lease)))
-        .int(i64::from(limit));
+        .int(i64::from(limit))
+        .text(owner);
     let rows: Vec<S> = fetch_all(backend, stmt).await?;
     let mut claimed = records(rows)?;
     claimed.sort_by_key(due);
     Ok(claimed)
+}
+
+/// Sets the lease of every running row of `table` that `owner` claimed to end at
+/// `until`; returns how many. A row another process took over after this one's lease
+/// ran out is not touched.
+pub(super) async fn lease_own_claims<B: Backend>(
+    backend: &B,
+    table: &str,
+    owner: &str,
+    until: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let sql =
+        format!("UPDATE {table} SET lease_until = $1 WHERE state = 'running' AND claimed_by = $2");
+    execute(backend, Stmt::new(sql).text(&timestamp(&until)).text(owner)).await
+}
+
+/// A lease that ended a moment ago: the next claim, by any process, takes the row.
+/// What a process starting up gives its earlier run's claims, which only a crash left.
+pub(super) fn ended_lease() -> DateTime<Utc> {
+    Utc::now() - chrono::Duration::milliseconds(1)
 }
 
 /// Rows of `table` (`jobs` or `deprovisions`) oldest first, of one tenant or all, in one
@@ -189,11 +212,24 @@ impl<B: Backend> JobStore for B {
         enqueue::<B>(&mut conn, tenant, user_ids).await
     }
 
-    async fn claim_jobs(&self, limit: u32, lease: Duration) -> Result<Vec<Job>, StoreError> {
-        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, limit, lease, |j| {
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, owner, limit, lease, |j| {
             (j.run_at, j.id)
         })
         .await
+    }
+
+    async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
+        lease_own_claims(self, "jobs", owner, lease_end(Utc::now(), lease)).await
+    }
+
+    async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError> {
+        lease_own_claims(self, "jobs", owner, ended_lease()).await
     }
 
     async fn complete_job(&self, job: &Job) -> Result<(), StoreError> {
