@@ -136,6 +136,7 @@ impl Provisioner {
                 .create_upstream(caller, &id, &desired, prior_intent.is_some())
                 .await?;
             outcome.upstream = how;
+            commit_window_fault().await;
             synced_link(&upstream)
         };
 
@@ -242,5 +243,22 @@ impl Provisioner {
         Err(Error::uniqueness(format!(
             "already exists in Bandwidth: {detail}"
         )))
+    }
+}
+
+/// Names a test-only fault: a pause of this many milliseconds between the upstream
+/// create and the local commit, so a kill test can land in that window.
+pub const COMMIT_WINDOW_FAULT_VAR: &str = "SCIM_BRIDGE_FAULT_CREATE_COMMIT_DELAY_MS";
+
+async fn commit_window_fault() {
+    let pause = std::env::var(COMMIT_WINDOW_FAULT_VAR)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok());
+    if let Some(ms) = pause {
+        tracing::warn!(
+            ms,
+            "fault: pausing between the upstream create and the local commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }

@@ -2,7 +2,7 @@
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
 pub mod catalog;
-mod create;
+pub mod create;
 mod detached;
 pub mod drift;
 pub mod groups;
