@@ -243,6 +243,11 @@ async fn converge_within(s: &Setup, members: usize, limit: Duration) -> Duration
             let store = scim_bridge::store::open(&s.db.url(), 1).await.unwrap();
             let jobs = store.list_jobs(Some("acme"), None, 100).await.unwrap();
             eprintln!("jobs left: {jobs:#?}");
+            for entry in std::fs::read_dir(s.dir.path()).unwrap().flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().filter(|l| !l.contains("request")).collect();
+                eprintln!("{}:\n{}", entry.path().display(), lines.join("\n"));
+            }
         }
         assert!(
             started.elapsed() < limit,
