@@ -183,15 +183,32 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         ),
         None => None,
     };
+    let provisioner = Provisioner::new(store);
+    let tenants = Arc::new(tenants);
+    let admin = crate::admin::AdminService::new(provisioner.clone(), tenants.clone(), config);
+    let console = match &config.admin {
+        Some(section) => Some(Arc::new(
+            crate::http::admin::Console::new(
+                admin.clone(),
+                section,
+                config.server.tls.is_some(),
+                Vec::new(),
+            )
+            .map_err(StartupError)?,
+        )),
+        None => None,
+    };
     Ok(AppState {
-        provisioner: Provisioner::new(store),
+        provisioner,
         credentials: Arc::new(credentials),
-        tenants: Arc::new(tenants),
+        tenants,
         scim_base,
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
         request_timeout: Duration::from_secs(config.server.request_timeout_secs.max(1)),
         metrics_token,
+        admin,
+        console,
     })
 }
 

@@ -1,5 +1,6 @@
-//! Command line: `serve`, `migrate`, `check-config`, `token new`, `basic new`, `jobs`,
-//! `reconcile`, `demo`.
+//! Command line: `serve`, `migrate`, `check-config`, `token new`, `basic new`,
+//! `admin new`, `jobs`, `reconcile`, `demo`. `jobs` and `reconcile` go through the admin
+//! layer, as the console does, and are audited as `admin:cli:<user>`.
 mod reconcile;
 
 use std::path::PathBuf;
@@ -9,8 +10,10 @@ use base64::Engine;
 use clap::{Parser, Subcommand};
 use rand::RngCore;
 
+use crate::admin::{Admin, AdminService};
 use crate::app;
 use crate::config::Config;
+use crate::store::DeprovisionState;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -56,6 +59,11 @@ pub enum Command {
     Basic {
         #[command(subcommand)]
         command: BasicCommand,
+    },
+    /// Admin console accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
     },
     /// Inspect and re-queue the role-sync jobs; approve deprovisions the guard held.
     Jobs {
@@ -108,6 +116,16 @@ pub enum JobsCommand {
         #[arg(long)]
         id: Option<i64>,
     },
+    /// Drop deprovisions the guard held (all of the tenant's, or one by id): the
+    /// upstream users keep their access.
+    Reject {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: Option<i64>,
+    },
     /// Re-queue failed jobs now: all of them, a tenant's, or one by id.
     Retry {
         #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
@@ -117,6 +135,27 @@ pub enum JobsCommand {
         #[arg(long)]
         id: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a fresh random password and the `[[admin.accounts]]` entry for a console
+    /// account with its argon2id hash.
+    New {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value_t = AdminRoleArg::Viewer)]
+        role: AdminRoleArg,
+        /// Limit the account to these tenants (repeat); default: every tenant.
+        #[arg(long)]
+        tenant: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AdminRoleArg {
+    Viewer,
+    Operator,
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +202,30 @@ fn print_new_basic(username: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn print_new_admin(name: &str, role: AdminRoleArg, tenants: &[String]) -> Result<(), String> {
+    if name.is_empty() || name.contains(['"', '\\']) {
+        return Err("the name must be non-empty and without quotes or backslashes".into());
+    }
+    let (password, hash) = new_basic_password()?;
+    let role = match role {
+        AdminRoleArg::Viewer => "viewer",
+        AdminRoleArg::Operator => "operator",
+    };
+    println!("name:     {name}");
+    println!("password: {password}");
+    println!();
+    println!("Sign in at /admin/ with the name and password; put this in the config:");
+    println!("  [[admin.accounts]]");
+    println!("  name = \"{name}\"");
+    println!("  role = \"{role}\"");
+    println!("  password_hash = '{hash}'");
+    if !tenants.is_empty() {
+        let list: Vec<String> = tenants.iter().map(|t| format!("{t:?}")).collect();
+        println!("  tenants = [{}]", list.join(", "));
+    }
+    Ok(())
+}
+
 /// A random token (256 bits, URL-safe) and its hex SHA-256.
 pub fn new_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -193,6 +256,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: BasicCommand::New { username },
         } => print_new_basic(&username),
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Admin {
+            command: AdminCommand::New { name, role, tenant },
+        } => print_new_admin(&name, role, &tenant),
         Command::Jobs { command } => jobs(command).await,
         Command::Reconcile {
             config,
@@ -205,7 +271,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 repair,
                 deactivate_orphans,
             };
-            reconcile::run(&config, &tenant, options, format).await
+            match admin_service(&config).await {
+                Ok(service) => reconcile::run(&service, &tenant, options, format).await,
+                Err(e) => Err(e),
+            }
         }
     };
     match result {
@@ -252,19 +321,30 @@ async fn migrate(path: PathBuf) -> Result<(), String> {
     Ok(())
 }
 
-/// The store for the `jobs` commands: a small pool, never migrating (an operator
-/// inspecting jobs must not change the schema under running replicas).
-async fn open_store(
-    path: &std::path::Path,
-) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
+/// The admin layer for the `jobs` and `reconcile` commands: a small pool, never
+/// migrating (an operator inspecting jobs must not change the schema under running
+/// replicas).
+async fn admin_service(path: &std::path::Path) -> Result<AdminService, String> {
     let mut config = Config::load(path).map_err(|e| e.to_string())?;
     config.database.max_connections = 2;
-    app::open_store(&config, false)
+    let store = app::open_store(&config, false)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    let mut tenants = Vec::new();
+    for (name, tenant_config) in &config.tenants {
+        tenants.push(
+            app::build_tenant_in(name, tenant_config, Some(&store)).map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(AdminService::new(
+        crate::provision::Provisioner::new(store),
+        std::sync::Arc::new(tenants),
+        &config,
+    ))
 }
 
 async fn jobs(command: JobsCommand) -> Result<(), String> {
+    let admin = Admin::cli();
     match command {
         JobsCommand::List {
             config,
@@ -274,20 +354,26 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
         } => {
             let (job_state, deprovision_state) = match state.as_deref() {
                 None => (None, None),
-                Some("held") => (None, Some(crate::store::DeprovisionState::Held)),
+                Some("held") => (None, Some(DeprovisionState::Held)),
                 Some(s) => {
                     let parsed = crate::store::JobState::parse(s).ok_or_else(|| {
                         format!("unknown state {s:?}; use pending, running, failed or held")
                     })?;
-                    (Some(parsed), crate::store::DeprovisionState::parse(s))
+                    (Some(parsed), DeprovisionState::parse(s))
                 }
             };
-            let store = open_store(&config).await?;
-            if deprovision_state == Some(crate::store::DeprovisionState::Held) {
-                return print_deprovisions(store.as_ref(), tenant.as_deref(), None, limit).await;
+            let service = admin_service(&config).await?;
+            let tenant = tenant.as_deref();
+            let waiting = service
+                .list_deprovisions(&admin, tenant, deprovision_state, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            if deprovision_state == Some(DeprovisionState::Held) {
+                print_deprovisions(&waiting);
+                return Ok(());
             }
-            let jobs = store
-                .list_jobs(tenant.as_deref(), job_state, limit)
+            let jobs = service
+                .list_jobs(&admin, tenant, job_state, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -307,18 +393,31 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
                 );
             }
             println!("{} job(s)", jobs.len());
-            print_deprovisions(store.as_ref(), tenant.as_deref(), deprovision_state, limit).await
+            print_deprovisions(&waiting);
+            Ok(())
         }
         JobsCommand::Approve { config, tenant, id } => {
-            let store = open_store(&config).await?;
-            let n = approve_deprovisions(store.as_ref(), &tenant, id).await?;
+            let service = admin_service(&config).await?;
+            let n = service
+                .approve_deprovisions(&admin, &tenant, id)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
             Ok(())
         }
+        JobsCommand::Reject { config, tenant, id } => {
+            let service = admin_service(&config).await?;
+            let n = service
+                .reject_deprovisions(&admin, &tenant, id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("rejected {n} held deprovision(s) of tenant {tenant}; the upstream users keep their access");
+            Ok(())
+        }
         JobsCommand::Retry { config, tenant, id } => {
-            let store = open_store(&config).await?;
-            let n = store
-                .requeue_failed(tenant.as_deref(), id)
+            let service = admin_service(&config).await?;
+            let n = service
+                .retry_jobs(&admin, tenant.as_deref(), id)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("re-queued {n} failed job(s)");
@@ -327,33 +426,17 @@ async fn jobs(command: JobsCommand) -> Result<(), String> {
     }
 }
 
-/// Deprovisions waiting for approval or for the worker (the guard's `done` rows are
-/// only its count, and not shown).
-async fn print_deprovisions(
-    store: &dyn crate::store::Store,
-    tenant: Option<&str>,
-    state: Option<crate::store::DeprovisionState>,
-    limit: u32,
-) -> Result<(), String> {
-    use crate::store::DeprovisionState;
-    let all = store
-        .list_deprovisions(tenant, state, u32::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
-    let waiting: Vec<_> = all
-        .iter()
-        .filter(|d| d.state != DeprovisionState::Done)
-        .take(limit as usize)
-        .collect();
+/// Deprovisions waiting for approval or for the worker.
+fn print_deprovisions(waiting: &[crate::store::Deprovision]) {
     if waiting.is_empty() {
-        return Ok(());
+        return;
     }
     println!();
     println!(
         "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} last error",
         "deprov", "tenant", "user", "action", "state", "created"
     );
-    for d in &waiting {
+    for d in waiting {
         println!(
             "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} {}",
             d.id,
@@ -369,36 +452,7 @@ async fn print_deprovisions(
         .iter()
         .filter(|d| d.state == DeprovisionState::Held)
         .count();
-    println!("{} deprovision(s), {held} held: release with `scim-bridge jobs approve --tenant T [--id N]`", waiting.len());
-    Ok(())
-}
-
-/// `jobs approve`: held (and failed) deprovisions of `tenant` become pending for the
-/// worker; the audit records the release.
-pub async fn approve_deprovisions(
-    store: &dyn crate::store::Store,
-    tenant: &str,
-    id: Option<i64>,
-) -> Result<u64, String> {
-    let n = store
-        .approve_deprovisions(tenant, id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let entry = crate::store::AuditEntry {
-        at: chrono::Utc::now(),
-        tenant: tenant.to_string(),
-        actor: "cli".into(),
-        resource_type: "Tenant".into(),
-        resource_id: tenant.to_string(),
-        action: "deprovision_approve".into(),
-        outcome: "ok".into(),
-        detail: serde_json::json!({"released": n, "id": id}),
-    };
-    store
-        .append_audit(&entry)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(n)
+    println!("{} deprovision(s), {held} held: release with `scim-bridge jobs approve --tenant T [--id N]` or drop with `jobs reject`", waiting.len());
 }
 
 async fn check_config(path: PathBuf) -> Result<(), String> {

@@ -26,6 +26,9 @@ pub struct Config {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// The admin console; off when absent.
+    #[serde(default)]
+    pub admin: Option<crate::admin::AdminConfig>,
 }
 
 /// The job worker that carries group-driven role changes upstream.
@@ -477,6 +480,11 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(admin) = &self.admin {
+            admin
+                .validate(&self.tenants)
+                .map_err(ConfigError::Invalid)?;
+        }
         let mut seen = std::collections::HashSet::new();
         let mut basic_users = BTreeMap::new();
         let mut jwt_audiences = BTreeMap::new();

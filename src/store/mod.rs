@@ -1,6 +1,7 @@
 //! Persistence of the bridge's state: SCIM resources as JSON with indexed columns, the
 //! link of each SCIM user to its upstream user, create intents, and the audit log.
 //! One trait, one module per database, one migrations folder per database.
+pub mod admin;
 pub mod deprovision;
 pub mod postgres;
 pub mod sql_filter;
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use admin::{AdminStore, AuditQuery, NewNotification, Notification, NotificationState};
 pub use deprovision::{
     Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
 };
@@ -218,8 +220,9 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Every capability a running bridge needs of its database.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AdminStore + Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Serialises the read-modify-write of `key` (a user, a userName being created)

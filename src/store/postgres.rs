@@ -38,6 +38,7 @@ use super::{
 use crate::scim::filter::matches;
 use crate::scim::schema;
 
+mod admin;
 mod deprovisions;
 
 /// A pool on one PostgreSQL database (or one schema of it, see [`Self::open_in_schema`]).

@@ -7,6 +7,7 @@
 //! as a deployment would (`?options=-c search_path=...`).
 #![allow(dead_code)]
 
+pub mod console;
 pub mod idp;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};

@@ -1,6 +1,7 @@
 //! The embedded default store: one SQLite file in WAL mode. Users, groups and jobs live
 //! in their own files; this one opens the database, lists any table the same way, and
 //! maps the trait onto them.
+mod admin;
 mod deprovisions;
 mod groups;
 mod jobs;
