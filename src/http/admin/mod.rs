@@ -39,6 +39,8 @@ impl Console {
         secure_cookies: bool,
         sink_names: Vec<String>,
     ) -> Result<Self, String> {
+        // The first sample now, so "the last hour" counts from the start.
+        crate::admin::activity::activity();
         Ok(Self {
             service,
             accounts: Accounts::new(config)?,
