@@ -183,6 +183,13 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         ),
         None => None,
     };
+    let accounts: Vec<(String, String)> = config
+        .tenants
+        .iter()
+        .map(|(name, t)| (name.clone(), t.bandwidth.account_id.clone()))
+        .collect();
+    // Runs for the life of the process: the outbox outlives any one request.
+    crate::notify::start(store.clone(), &config.notify, &accounts).map_err(StartupError)?;
     let provisioner = Provisioner::new(store);
     let tenants = Arc::new(tenants);
     let admin = crate::admin::AdminService::new(provisioner.clone(), tenants.clone(), config);
@@ -192,7 +199,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
                 admin.clone(),
                 section,
                 config.server.tls.is_some(),
-                Vec::new(),
+                config.notify.iter().map(|s| s.name.clone()).collect(),
             )
             .map_err(StartupError)?,
         )),

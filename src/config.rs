@@ -29,6 +29,9 @@ pub struct Config {
     /// The admin console; off when absent.
     #[serde(default)]
     pub admin: Option<crate::admin::AdminConfig>,
+    /// Notification sinks (`[[notify]]`).
+    #[serde(default)]
+    pub notify: Vec<crate::notify::NotifySink>,
 }
 
 /// The job worker that carries group-driven role changes upstream.
@@ -485,6 +488,8 @@ impl Config {
                 .validate(&self.tenants)
                 .map_err(ConfigError::Invalid)?;
         }
+        crate::notify::config::validate(&self.notify, &self.tenants)
+            .map_err(ConfigError::Invalid)?;
         let mut seen = std::collections::HashSet::new();
         let mut basic_users = BTreeMap::new();
         let mut jwt_audiences = BTreeMap::new();

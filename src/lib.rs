@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod notify;
 pub mod provision;
 pub mod scim;
 pub mod secret;

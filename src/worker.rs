@@ -194,6 +194,15 @@ impl Worker {
             job.attempts >= self.config.max_attempts || matches!(error, JobError::Permanent(_));
         if out_of_attempts {
             tracing::warn!(job = job.id, tenant = %job.tenant, user = %job.user_id, error = %message, "job failed for good");
+            crate::notify::emit(
+                crate::notify::EventKind::JobFailed,
+                crate::notify::Scope::Tenant(job.tenant.clone()),
+                format!(
+                    "a role sync job failed for good (user {}): {message}",
+                    job.user_id
+                ),
+                serde_json::json!({"job": job.id, "user": job.user_id, "attempts": job.attempts, "error": message}),
+            );
             store.fail_job(job, &message).await?;
             self.mark_user(job, SyncState::Failed, Some(message)).await
         } else {

@@ -112,6 +112,14 @@ impl Activity {
         )
     }
 
+    /// IdP requests of `tenant` this process has answered since it started.
+    pub fn requests_total(&self, tenant: &str) -> u64 {
+        current()
+            .get(&format!("requests/{tenant}"))
+            .copied()
+            .unwrap_or(0.0) as u64
+    }
+
     /// The breaker of `account`: `closed`, `half-open`, `open` (closed when unseen).
     pub fn breaker(&self, account: &str) -> &'static str {
         match current().get(&format!("breaker/{account}")).copied() {

@@ -123,6 +123,7 @@ impl OAuth {
         {
             let why =
                 wire::error_description(ct, &resp.body).unwrap_or_else(|| resp.status.to_string());
+            credential_rejected(http, resp.status.as_u16());
             return Err(TargetError::Auth(format!("token request refused: {why}")));
         }
         if !resp.status.is_success() {
@@ -144,4 +145,15 @@ impl OAuth {
             refresh_at: Instant::now() + lifetime - margin,
         })
     }
+}
+
+/// Raises `credential_rejected`: the upstream refused the bridge's own credentials
+/// (the token request, or a call with a fresh token: 401 or 403).
+pub(crate) fn credential_rejected(http: &Http, status: u16) {
+    crate::notify::emit(
+        crate::notify::EventKind::CredentialRejected,
+        crate::notify::Scope::Account(http.account().to_string()),
+        format!("Bandwidth refused the bridge's credentials (HTTP {status}); check the client id and secret and the account's permissions"),
+        serde_json::json!({"account": http.account(), "status": status}),
+    );
 }

@@ -94,6 +94,9 @@ impl BandwidthTarget {
                 tracing::debug!("401 from upstream; retrying once with a fresh token");
                 continue;
             }
+            if resp.status == StatusCode::UNAUTHORIZED || resp.status == StatusCode::FORBIDDEN {
+                super::auth::credential_rejected(&self.http, resp.status.as_u16());
+            }
             return Ok(resp);
         }
     }
