@@ -73,6 +73,48 @@ pub(crate) fn numbered(sql: &str) -> String {
     out
 }
 
+/// [`AdminStore::search_audit`] on either database: `clause` is [`audit_where`]'s, with
+/// the database's placeholders.
+pub(crate) async fn search_audit_in<DB>(
+    pool: &sqlx::Pool<DB>,
+    clause: &str,
+    binds: &[String],
+    query: &AuditQuery,
+) -> Result<ListPage<AuditEntry>, StoreError>
+where
+    DB: sqlx::Database,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
+    for<'r> AuditRow: sqlx::FromRow<'r, DB::Row>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let count_sql = format!("SELECT COUNT(*) FROM audit {clause}");
+    let mut count = sqlx::query_as::<DB, (i64,)>(&count_sql);
+    for value in binds {
+        count = count.bind(value.clone());
+    }
+    let (total,) = count.fetch_one(pool).await?;
+    let page_sql = format!(
+        "SELECT {AUDIT_COLUMNS} FROM audit {clause} ORDER BY seq DESC LIMIT {} OFFSET {}",
+        query.limit, query.offset
+    );
+    let mut page = sqlx::query_as::<DB, AuditRow>(&page_sql);
+    for value in binds {
+        page = page.bind(value.clone());
+    }
+    let items = page
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(AuditEntry::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ListPage {
+        total: total.max(0) as u64,
+        items,
+    })
+}
+
 /// The columns an audit entry is read from, in both stores.
 pub(crate) const AUDIT_COLUMNS: &str =
     "at, tenant, actor, resource_type, resource_id, action, outcome, detail";
@@ -254,6 +296,61 @@ pub trait AdminStore: Send + Sync {
 
     /// Newest first.
     async fn list_notifications(&self, limit: u32) -> Result<Vec<Notification>, StoreError>;
+}
+
+/// [`AdminStore::finish_notification`] on either database; `sql` turns the `?`
+/// placeholders into the database's.
+pub(crate) async fn finish_notification_in<DB>(
+    pool: &sqlx::Pool<DB>,
+    sql: fn(&str) -> String,
+    id: i64,
+    outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let (state, error, run_at, delivered) = notification_outcome(outcome);
+    let text = sql(
+        "UPDATE notify_outbox SET state = ?, last_error = ?, run_at = ?, lease_until = NULL,
+             delivered_at = ? WHERE id = ?",
+    );
+    sqlx::query::<DB>(&text)
+        .bind(state.as_str().to_string())
+        .bind(error)
+        .bind(super::timestamp(&run_at))
+        .bind(delivered)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// [`AdminStore::list_notifications`] on either database.
+pub(crate) async fn list_notifications_in<DB>(
+    pool: &sqlx::Pool<DB>,
+    sql: fn(&str) -> String,
+    limit: u32,
+) -> Result<Vec<Notification>, StoreError>
+where
+    DB: sqlx::Database,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> NotificationRow: sqlx::FromRow<'r, DB::Row>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    let text = sql(&format!(
+        "SELECT {NOTIFICATION_COLUMNS} FROM notify_outbox ORDER BY id DESC LIMIT ?"
+    ));
+    let rows = sqlx::query_as::<DB, NotificationRow>(&text)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
+    notifications_from_rows(rows)
 }
 
 /// The state, error, due time and delivery time a delivery outcome leaves.

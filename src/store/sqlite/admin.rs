@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::store::admin::{
-    audit_where, notification_outcome, notifications_from_rows, AdminStore, AuditQuery, AuditRow,
-    NewNotification, Notification, NotificationRow, AUDIT_COLUMNS, NOTIFICATION_COLUMNS,
+    audit_where, finish_notification_in, list_notifications_in, notifications_from_rows,
+    search_audit_in, AdminStore, AuditQuery, NewNotification, Notification, NotificationRow,
+    NOTIFICATION_COLUMNS,
 };
 use crate::store::deprovision::{from_rows, Row, COLUMNS};
 use crate::store::{timestamp, AuditEntry, Deprovision, ListPage, StoreError};
@@ -20,30 +21,7 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 impl AdminStore for SqliteStore {
     async fn search_audit(&self, query: &AuditQuery) -> Result<ListPage<AuditEntry>, StoreError> {
         let (clause, binds) = audit_where(query);
-        let count_sql = format!("SELECT COUNT(*) FROM audit {clause}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        for value in &binds {
-            count = count.bind(value);
-        }
-        let total = count.fetch_one(&self.pool).await?;
-        let page_sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit {clause} ORDER BY seq DESC LIMIT {} OFFSET {}",
-            query.limit, query.offset
-        );
-        let mut page = sqlx::query_as::<_, AuditRow>(&page_sql);
-        for value in &binds {
-            page = page.bind(value);
-        }
-        let items = page
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(AuditEntry::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(ListPage {
-            total: total.max(0) as u64,
-            items,
-        })
+        search_audit_in(&self.pool, &clause, &binds, query).await
     }
 
     async fn reject_deprovisions(
@@ -123,28 +101,10 @@ impl AdminStore for SqliteStore {
         id: i64,
         outcome: Result<(), (String, Option<DateTime<Utc>>)>,
     ) -> Result<(), StoreError> {
-        let (state, error, run_at, delivered) = notification_outcome(&outcome);
-        sqlx::query(
-            "UPDATE notify_outbox SET state = ?, last_error = ?, run_at = ?, lease_until = NULL,
-                 delivered_at = ? WHERE id = ?",
-        )
-        .bind(state.as_str())
-        .bind(error)
-        .bind(timestamp(&run_at))
-        .bind(delivered)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        finish_notification_in(&self.pool, str::to_string, id, &outcome).await
     }
 
     async fn list_notifications(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
-        let rows: Vec<NotificationRow> = sqlx::query_as(&format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notify_outbox ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        notifications_from_rows(rows)
+        list_notifications_in(&self.pool, str::to_string, limit).await
     }
 }
