@@ -76,7 +76,8 @@ role_prefix = "bandwidth-role-"
 [tenants.demo.limits]
 max_members_per_request = $(( MEMBERS > 1000 ? MEMBERS : 1000 ))
 
-[tenants.demo.bandwidth]
+[tenants.demo.target]
+kind = "bandwidth"
 dialect = "v1"
 base_url = "$SIM_URL"
 account_id = "9900000"

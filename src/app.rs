@@ -4,57 +4,17 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
-
-use crate::config::{BandwidthSection, Config, TenantConfig};
+use crate::config::{Config, TenantConfig};
 use crate::http::auth::Credentials;
 use crate::http::AppState;
 use crate::provision::{Provisioner, Tenant};
 use crate::store;
-use crate::upstream::bandwidth::{BandwidthConfig, BandwidthTarget};
 use crate::upstream::dry_run::{log_write, DryRunTarget, LogRecorder, SkippedWrite, WriteRecorder};
 use crate::upstream::Target;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct StartupError(pub String);
-
-fn resolve(
-    section: &Option<crate::secret::SecretRef>,
-    what: &str,
-    tenant: &str,
-) -> Result<SecretString, StartupError> {
-    match section {
-        Some(secret) => secret
-            .resolve()
-            .map_err(|e| StartupError(format!("tenant {tenant}: bandwidth.{what}: {e}"))),
-        None => Ok(SecretString::from(String::new())),
-    }
-}
-
-/// The adapter configuration of one tenant, with its secrets read.
-pub fn bandwidth_config(
-    tenant: &str,
-    section: &BandwidthSection,
-) -> Result<BandwidthConfig, StartupError> {
-    Ok(BandwidthConfig {
-        dialect: section.dialect,
-        base_url: section.base_url.trim_end_matches('/').to_string(),
-        token_url: section.token_url.clone(),
-        account_id: section.account_id.clone(),
-        client_id: section.client_id.clone(),
-        client_secret: resolve(&section.client_secret, "client_secret", tenant)?,
-        username: section.username.clone(),
-        password: resolve(&section.password, "password", tenant)?,
-        rate_limit_per_second: section.rate_limit_per_second.max(1),
-        connect_timeout: Duration::from_secs(5),
-        request_timeout: section.request_timeout(),
-        max_rate_limit_wait: Duration::from_secs(section.max_rate_limit_wait_secs),
-        max_retries: section.max_retries,
-        breaker_failures: section.breaker_failures,
-        breaker_cooldown: Duration::from_secs(section.breaker_cooldown_secs.max(1)),
-    })
-}
 
 pub fn build_tenant(name: &str, config: &TenantConfig) -> Result<Arc<Tenant>, StartupError> {
     build_tenant_in(name, config, None)
@@ -67,10 +27,12 @@ pub fn build_tenant_in(
     config: &TenantConfig,
     store: Option<&Arc<dyn store::Store>>,
 ) -> Result<Arc<Tenant>, StartupError> {
-    let target: Arc<dyn Target> = Arc::new(
-        BandwidthTarget::new(bandwidth_config(name, &config.bandwidth)?)
-            .map_err(|e| StartupError(format!("tenant {name}: {e}")))?,
-    );
+    let settings = config.target().ok_or_else(|| {
+        StartupError(format!("tenant {name}: [tenants.{name}.target] is missing"))
+    })?;
+    let target = settings
+        .build()
+        .map_err(|e| StartupError(format!("tenant {name}: target ({}): {e}", settings.kind())))?;
     let target: Arc<dyn Target> = if config.dry_run {
         tracing::info!(tenant = %name, "dry run: upstream writes are recorded, not made");
         let recorder: Arc<dyn WriteRecorder> = match store {
@@ -117,11 +79,14 @@ impl WriteRecorder for AuditRecorder {
     }
 }
 
-/// Role names the tenant uses that the upstream does not have. `Err` when the upstream
-/// could not be asked.
+/// Role names the tenant uses that the upstream does not have (none for a target
+/// without roles). `Err` when the upstream could not be asked.
 pub async fn unknown_roles(
     tenant: &Tenant,
 ) -> Result<(Vec<String>, Vec<String>), crate::upstream::TargetError> {
+    if !tenant.target.access_model().roles {
+        return Ok((Vec::new(), Vec::new()));
+    }
     let valid: BTreeSet<String> = tenant
         .target
         .list_roles()
@@ -157,7 +122,8 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         match unknown_roles(&tenant).await {
             Ok((unknown, valid)) if !unknown.is_empty() => {
                 return Err(StartupError(format!(
-                    "tenant {name}: unknown Bandwidth role name(s) {unknown:?}; valid names: {}",
+                    "tenant {name}: unknown {} role name(s) {unknown:?}; valid names: {}",
+                    tenant.target.user_rules().system,
                     valid.join(", ")
                 )));
             }
@@ -186,7 +152,12 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
     let accounts: Vec<(String, String)> = config
         .tenants
         .iter()
-        .map(|(name, t)| (name.clone(), t.bandwidth.account_id.clone()))
+        .map(|(name, t)| {
+            (
+                name.clone(),
+                t.target().map(|s| s.account_label()).unwrap_or_default(),
+            )
+        })
         .collect();
     // Runs for the life of the process: the outbox outlives any one request.
     crate::notify::start(store.clone(), &config.notify, &accounts).map_err(StartupError)?;

@@ -457,6 +457,9 @@ fn print_deprovisions(waiting: &[crate::store::Deprovision]) {
 
 async fn check_config(path: PathBuf) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    for advice in config.legacy_advice() {
+        println!("note: {advice}");
+    }
     let mut problems = Vec::new();
     for (name, tenant_config) in &config.tenants {
         if tenant_config.tokens.is_empty()

@@ -1,6 +1,6 @@
 //! Configuration: one TOML file plus `SCIM_BRIDGE__`-prefixed environment variables
-//! (`SCIM_BRIDGE__TENANTS__ACME__BANDWIDTH__CLIENT_SECRET=...` overrides
-//! `[tenants.acme.bandwidth] client_secret`). Every key is explained in
+//! (`SCIM_BRIDGE__TENANTS__ACME__TARGET__CLIENT_SECRET=...` overrides
+//! `[tenants.acme.target] client_secret`). Every key is explained in
 //! `config/scim-bridge.example.toml`. Unknown keys are errors: a typo in a policy name
 //! must not silently fall back to a default that deletes users.
 use std::collections::BTreeMap;
@@ -12,8 +12,8 @@ use figment::Figment;
 use serde::Deserialize;
 
 use crate::secret::SecretRef;
-use crate::upstream::bandwidth::Dialect;
-use crate::upstream::AccountScope;
+use crate::upstream::bandwidth::settings::BandwidthSettings;
+use crate::upstream::{AccountScope, TargetSettings};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +32,9 @@ pub struct Config {
     /// Notification sinks (`[[notify]]`).
     #[serde(default)]
     pub notify: Vec<crate::notify::NotifySink>,
+    /// Tenants whose target was read from the legacy `bandwidth` section.
+    #[serde(skip)]
+    pub legacy_sections: Vec<String>,
 }
 
 /// The job worker that carries group-driven role changes upstream.
@@ -198,7 +201,21 @@ pub struct TenantConfig {
     pub limits: TenantLimits,
     /// Pauses upstream deprovisioning after too many in a window; off when absent.
     pub deprovision_guard: Option<DeprovisionGuardConfig>,
-    pub bandwidth: BandwidthSection,
+    /// The upstream system and its settings (`kind = "bandwidth"`). Always set once
+    /// the configuration is loaded (a legacy `bandwidth` section is moved here).
+    #[serde(default)]
+    pub target: Option<TargetSettings>,
+    /// The section's name before targets had kinds; read as `kind = "bandwidth"`.
+    #[serde(default)]
+    pub bandwidth: Option<BandwidthSettings>,
+}
+
+impl TenantConfig {
+    /// The tenant's target settings; `None` only for a configuration that did not go
+    /// through [`Config::load`] or its siblings.
+    pub fn target(&self) -> Option<&TargetSettings> {
+        self.target.as_ref()
+    }
 }
 
 /// What one tenant's IdP may send, so that one misbehaving IdP cannot starve the others.
@@ -383,68 +400,6 @@ pub enum UsernameChangePolicy {
     Reject,
 }
 
-/// The tenant's Bandwidth account and credentials, as written in the file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BandwidthSection {
-    #[serde(default = "default_dialect")]
-    pub dialect: Dialect,
-    pub base_url: String,
-    pub token_url: Option<String>,
-    pub account_id: String,
-    #[serde(default)]
-    pub client_id: String,
-    pub client_secret: Option<SecretRef>,
-    #[serde(default)]
-    pub username: String,
-    pub password: Option<SecretRef>,
-    #[serde(default = "default_rate_limit")]
-    pub rate_limit_per_second: u32,
-    #[serde(default = "default_timeout")]
-    pub request_timeout_secs: u64,
-    /// How long one SCIM request may wait on upstream 429s before answering 503.
-    #[serde(default = "default_rate_wait")]
-    pub max_rate_limit_wait_secs: u64,
-    #[serde(default = "default_retries")]
-    pub max_retries: u32,
-    /// Consecutive upstream failures that open the account's circuit breaker (0: never).
-    #[serde(default = "default_breaker_failures")]
-    pub breaker_failures: u32,
-    /// How long an open breaker answers 503 at once before one probe call is let through.
-    #[serde(default = "default_breaker_cooldown")]
-    pub breaker_cooldown_secs: u64,
-}
-
-fn default_dialect() -> Dialect {
-    Dialect::V1
-}
-fn default_rate_limit() -> u32 {
-    10
-}
-fn default_timeout() -> u64 {
-    10
-}
-fn default_rate_wait() -> u64 {
-    5
-}
-fn default_retries() -> u32 {
-    3
-}
-/// Each failed attempt counts, retries included (one call is up to four attempts), and an
-/// upstream failing a third of calls at random is still working: ten in a row is an outage.
-fn default_breaker_failures() -> u32 {
-    10
-}
-fn default_breaker_cooldown() -> u64 {
-    10
-}
-
-impl BandwidthSection {
-    pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs)
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration: {0}")]
@@ -477,9 +432,48 @@ impl Config {
     }
 
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(Box::new)?;
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.adopt_legacy_sections()?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Reads each tenant's `[tenants.T.bandwidth]` (the section's name before targets
+    /// had kinds) as `[tenants.T.target] kind = "bandwidth"`, so old files keep working.
+    fn adopt_legacy_sections(&mut self) -> Result<(), ConfigError> {
+        for (name, tenant) in &mut self.tenants {
+            match (tenant.target.is_some(), tenant.bandwidth.take()) {
+                (true, Some(_)) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "tenant {name}: both [tenants.{name}.target] and the older [tenants.{name}.bandwidth] are set; keep only target"
+                    )))
+                }
+                (false, Some(section)) => {
+                    tenant.target = Some(TargetSettings::Bandwidth(section));
+                    self.legacy_sections.push(name.clone());
+                }
+                (false, None) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "tenant {name}: [tenants.{name}.target] is missing (kind = \"bandwidth\" and its settings)"
+                    )))
+                }
+                (true, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// How to move a tenant's legacy section, for `check-config`; empty when none is left.
+    pub fn legacy_advice(&self) -> Vec<String> {
+        self.legacy_sections
+            .iter()
+            .map(|name| {
+                format!(
+                    "tenant {name}: rename [tenants.{name}.bandwidth] to [tenants.{name}.target] and add kind = \"bandwidth\" (environment overrides: SCIM_BRIDGE__TENANTS__{upper}__TARGET__...); the old name still works",
+                    upper = name.to_uppercase()
+                )
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -521,21 +515,10 @@ impl Config {
                     )));
                 }
             }
-            let bw = &tenant.bandwidth;
-            let missing = match bw.dialect {
-                Dialect::V1 if bw.client_id.is_empty() || bw.client_secret.is_none() => {
-                    Some("client_id and client_secret")
-                }
-                Dialect::Dashboard if bw.username.is_empty() || bw.password.is_none() => {
-                    Some("username and password")
-                }
-                _ => None,
-            };
-            if let Some(what) = missing {
-                return Err(ConfigError::Invalid(format!(
-                    "tenant {name}: the {:?} dialect needs bandwidth.{what}",
-                    bw.dialect
-                )));
+            if let Some(target) = &tenant.target {
+                target.validate().map_err(|e| {
+                    ConfigError::Invalid(format!("tenant {name}: target ({}): {e}", target.kind()))
+                })?;
             }
         }
         Ok(())
@@ -626,177 +609,4 @@ fn validate_jwt(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_example_configuration_parses() {
-        let config =
-            Config::from_toml_str(include_str!("../config/scim-bridge.example.toml")).unwrap();
-        let acme = &config.tenants["acme"];
-        assert_eq!(acme.policy.on_deactivate, DeactivatePolicy::Deactivate);
-        assert_eq!(acme.base_roles, vec!["basicAccess"]);
-        assert!(matches!(
-            acme.bandwidth.client_secret,
-            Some(SecretRef::Env { .. })
-        ));
-        assert_eq!(acme.limits.max_members_per_request, 1000);
-        let guard = acme.deprovision_guard.as_ref().unwrap();
-        assert_eq!((guard.max, guard.window_secs), (50, 3600));
-        assert_eq!(config.server.request_timeout_secs, 20);
-    }
-
-    #[test]
-    fn the_examples_commented_credentials_parse_when_uncommented() {
-        let example = include_str!("../config/scim-bridge.example.toml");
-        let start = example.find("# [[tenants.acme.basic]]").unwrap();
-        let end = example.find("[tenants.acme.policy]").unwrap();
-        let uncommented: String = example[start..end]
-            .lines()
-            .map(|line| match line.strip_prefix("# ") {
-                // Commented settings, not the prose around them.
-                Some(setting)
-                    if setting.starts_with('[')
-                        || setting.split_once(" = ").is_some_and(|(key, _)| {
-                            key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                        }) =>
-                {
-                    setting
-                }
-                _ => line,
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let text = format!("{}{uncommented}\n{}", &example[..start], &example[end..]);
-        let config = Config::from_toml_str(&text).unwrap();
-        let acme = &config.tenants["acme"];
-        assert_eq!(acme.basic[0].id, "okta-basic-2026");
-        let jwt = acme.jwt.as_ref().unwrap();
-        assert!(jwt.jwks_url.is_some() && jwt.public_key_pem_file.is_none());
-        assert_eq!(jwt.jwks_min_refetch_secs, 30);
-    }
-
-    const MINIMAL: &str = r#"
-        [tenants.t]
-        [tenants.t.bandwidth]
-        base_url = "http://x"
-        account_id = "1"
-        client_id = "c"
-        client_secret = "s"
-    "#;
-
-    #[test]
-    fn defaults_are_the_documented_ones() {
-        let config = Config::from_toml_str(MINIMAL).unwrap();
-        let t = &config.tenants["t"];
-        assert_eq!(t.policy.on_delete, DeletePolicy::Delete);
-        assert_eq!(
-            t.policy.on_username_change,
-            UsernameChangePolicy::KeepUpstream
-        );
-        assert!(!t.policy.adopt_existing);
-        assert_eq!(t.bandwidth.dialect, Dialect::V1);
-        assert_eq!(config.server.max_page_size, 1000);
-        assert!(config.database.migrate_on_start);
-        assert_eq!(config.database.acquire_timeout_secs, 10);
-    }
-
-    #[test]
-    fn tls_takes_certificate_and_key_paths() {
-        let text =
-            format!("[server.tls]\ncert_path = \"/c.pem\"\nkey_path = \"/k.pem\"\n{MINIMAL}");
-        let tls = Config::from_toml_str(&text).unwrap().server.tls.unwrap();
-        assert_eq!(tls.cert_path, std::path::Path::new("/c.pem"));
-        assert_eq!(tls.reload_poll_secs, 5);
-        assert!(
-            Config::from_toml_str(&format!("[server.tls]\ncert_path = \"/c\"\n{MINIMAL}")).is_err()
-        );
-    }
-
-    #[test]
-    fn typos_and_bad_values_are_errors() {
-        let typo = MINIMAL.replace("account_id", "acount_id");
-        assert!(Config::from_toml_str(&typo).is_err());
-        let bad_policy = format!("{MINIMAL}\n[tenants.t.policy]\non_deactivate = \"nuke\"\n");
-        assert!(Config::from_toml_str(&bad_policy).is_err());
-        let bad_hash = format!("{MINIMAL}\n").replace(
-            "[tenants.t]",
-            "[tenants.t]\ntokens = [{ id = \"a\", sha256 = \"xyz\" }]",
-        );
-        assert!(Config::from_toml_str(&bad_hash)
-            .unwrap_err()
-            .to_string()
-            .contains("64 hex"));
-        let no_secret = MINIMAL.replace("client_secret = \"s\"", "");
-        assert!(Config::from_toml_str(&no_secret)
-            .unwrap_err()
-            .to_string()
-            .contains("client_secret"));
-    }
-
-    #[test]
-    fn a_token_belongs_to_one_tenant() {
-        let hash = "a".repeat(64);
-        let text = format!(
-            "{MINIMAL}\n[tenants.u]\ntokens = [{{ id = \"b\", sha256 = \"{hash}\" }}]\n[tenants.u.bandwidth]\nbase_url = \"http://x\"\naccount_id = \"1\"\nclient_id = \"c\"\nclient_secret = \"s\"\n"
-        )
-        .replace("[tenants.t]", &format!("[tenants.t]\ntokens = [{{ id = \"a\", sha256 = \"{hash}\" }}]"));
-        assert!(Config::from_toml_str(&text)
-            .unwrap_err()
-            .to_string()
-            .contains("one tenant"));
-    }
-
-    fn with_auth(auth: &str) -> String {
-        MINIMAL.replace("[tenants.t]", &format!("[tenants.t]\n{auth}"))
-    }
-
-    const PHC: &str = "$argon2id$v=19$m=1024,t=1,p=1$c29tZXNhbHRzb21lc2FsdA$Dwm7uF1rO6T3Tq6rvPTvY7e5aQmXr5q0x7sVmQ0wQ1E";
-
-    #[test]
-    fn basic_and_jwt_credentials_parse_with_their_defaults() {
-        let text = format!(
-            "{}\n[[tenants.t.basic]]\nid = \"b\"\nusername = \"okta\"\npassword_hash = '{PHC}'\n[tenants.t.jwt]\nissuer = \"https://sts.windows.net/x/\"\naudiences = [\"app\"]\njwks_url = \"https://login.example/keys\"\n",
-            MINIMAL
-        );
-        let config = Config::from_toml_str(&text).unwrap();
-        let t = &config.tenants["t"];
-        assert_eq!(t.basic[0].username, "okta");
-        let jwt = t.jwt.as_ref().unwrap();
-        assert_eq!(jwt.algorithms, vec!["RS256"]);
-        assert_eq!(jwt.leeway_secs, 60);
-        assert_eq!(jwt.id, "jwt");
-    }
-
-    #[test]
-    fn unsafe_or_ambiguous_credentials_are_refused() {
-        let jwt = |extra: &str| {
-            format!("{MINIMAL}\n[tenants.t.jwt]\nissuer = \"i\"\naudiences = [\"a\"]\n{extra}\n")
-        };
-        let error = |text: &str| Config::from_toml_str(text).unwrap_err().to_string();
-        assert!(error(&jwt("")).contains("exactly one of"));
-        assert!(error(&jwt("jwks_url = \"u\"\npublic_key_pem = \"p\"")).contains("exactly one of"));
-        assert!(error(&jwt("jwks_url = \"u\"\nalgorithms = [\"HS256\"]")).contains("symmetric"));
-        assert!(
-            error(&jwt("jwks_url = \"u\"\nalgorithms = [\"none\"]")).contains("unknown algorithm")
-        );
-        let bad_hash = format!("{MINIMAL}\n[[tenants.t.basic]]\nid = \"b\"\nusername = \"u\"\npassword_hash = \"plain\"\n");
-        assert!(error(&bad_hash).contains("PHC"));
-
-        let second = |auth: &str| {
-            format!("\n[tenants.u]\n[tenants.u.bandwidth]\nbase_url = \"http://x\"\naccount_id = \"2\"\nclient_id = \"c\"\nclient_secret = \"s\"\n{auth}")
-        };
-        let basic = |tenant: &str| {
-            format!("\n[[tenants.{tenant}.basic]]\nid = \"b\"\nusername = \"shared\"\npassword_hash = '{PHC}'\n")
-        };
-        let shared_user = format!("{}{}{}", with_auth(""), second(&basic("u")), basic("t"));
-        assert!(error(&shared_user).contains("another tenant"));
-        let issuer = |tenant: &str| {
-            format!(
-                "\n[tenants.{tenant}.jwt]\nissuer = \"i\"\naudiences = [\"a\"]\njwks_url = \"u\"\n"
-            )
-        };
-        let shared_audience = format!("{MINIMAL}{}{}", issuer("t"), second(&issuer("u")));
-        assert!(error(&shared_audience).contains("also tenant"));
-    }
-}
+mod tests;

@@ -49,7 +49,8 @@ display_name = "Bandwidth Admins"
 account_scope = "ACCOUNT_ADMIN"
 roles = ["User Administrator"]
 
-[tenants.demo.bandwidth]
+[tenants.demo.target]
+kind = "bandwidth"
 dialect = "v1"
 base_url = "{sim_url}"
 account_id = "{account}"

@@ -287,7 +287,7 @@ impl Worker {
         let mapped = map_user(
             &user.resource,
             &user.link.upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map_err(|e| JobError::Permanent(e.detail))?;
         let desired = DesiredUser {
@@ -386,7 +386,7 @@ impl Worker {
         let mapped = map_user(
             &user.resource,
             &user.link.upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map_err(|e| JobError::Permanent(e.detail))?;
         let desired = DesiredUser {

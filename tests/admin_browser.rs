@@ -76,6 +76,7 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
     browser.type_into("#name", "ops").await;
     browser.type_into("#password", PASSWORD).await;
     browser.click("#signin").await;
+    browser.shows("live refresh").await;
     assert!(browser.url().await.ends_with("/admin/"), "signed in");
     let overview = browser.text().await;
     assert!(overview.contains("1\njobs failed"), "{overview}");
@@ -93,7 +94,7 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
     browser.screenshot(&docs.join("admin-jobs.png")).await;
 
     browser.click("button.retry").await;
-    assert!(browser.text().await.contains("Re-queued 1 failed job(s)."));
+    browser.shows("Re-queued 1 failed job(s).").await;
     browser
         .wait_for(
             &format!("{root}/admin/jobs"),
@@ -107,10 +108,9 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
     .await;
 
     browser.click("button.approve").await;
-    assert!(browser
-        .text()
-        .await
-        .contains("Released 1 held deprovision(s) to the worker."));
+    browser
+        .shows("Released 1 held deprovision(s) to the worker.")
+        .await;
     h.eventually("Cat is deactivated upstream", |s| {
         s.users
             .iter()

@@ -13,13 +13,15 @@ async fn lifecycle(d: Dialect) {
     let t = target(d, &sim);
     t.ping().await.expect("ping");
     assert_eq!(
-        t.phone_format(),
+        t.user_rules().phone_format,
         if d == Dialect::V1 {
             PhoneFormat::E164
         } else {
             PhoneFormat::TenDigits
         }
     );
+    assert_eq!(t.user_rules().system, "Bandwidth");
+    assert_eq!(t.access_model().accounts, d == Dialect::V1);
 
     let want = desired(d, "jdoe");
     let created = t.create_user(&want).await.expect("create");

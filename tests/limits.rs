@@ -72,6 +72,7 @@ tokens = [{{ id = "other-idp", sha256 = "{other_hash}" }}]
 [tenants.other.limits]
 requests_per_second = 1
 burst = 2
+# The section's name before targets had kinds: still read as kind = "bandwidth".
 [tenants.other.bandwidth]
 base_url = "{{sim_url}}"
 account_id = "9900000"

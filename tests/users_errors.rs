@@ -183,6 +183,12 @@ async fn upstream_failing_is_503_and_nothing_is_stored() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(headers.contains_key("retry-after"));
     assert_scim_error(&body, 503, None);
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Bandwidth ")),
+        "the error names the tenant's target: {body}"
+    );
     let (status, body) = h
         .patch(
             &id,
@@ -468,6 +474,10 @@ async fn upstream_refusal_is_400_invalid_value_with_bandwidths_words() {
         assert!(
             detail.contains("not-an-address") && detail.contains("not an email"),
             "{dialect:?}: Bandwidth's description is passed on: {detail}"
+        );
+        assert!(
+            detail.starts_with("Bandwidth rejected the change"),
+            "{dialect:?}: the error names the tenant's target: {detail}"
         );
         assert!(h.state().users.is_empty(), "{dialect:?}: nothing upstream");
         assert_eq!(

@@ -96,7 +96,12 @@ impl AdminService {
         let accounts = config
             .tenants
             .iter()
-            .map(|(name, t)| (name.clone(), t.bandwidth.account_id.clone()))
+            .map(|(name, t)| {
+                (
+                    name.clone(),
+                    t.target().map(|s| s.account_label()).unwrap_or_default(),
+                )
+            })
             .collect();
         Self {
             provisioner,

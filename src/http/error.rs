@@ -52,49 +52,52 @@ impl From<Error> for ApiError {
     }
 }
 
+/// Names the system the request's tenant provisions ([`crate::upstream::for_system`]),
+/// so an admin reading the IdP's error log knows which system refused.
 fn upstream(e: TargetError) -> ApiError {
+    let system = crate::upstream::current_system();
     let invalid = Some(ScimType::InvalidValue);
     match e {
         TargetError::Conflict(d) => ApiError::new(
             409,
             Some(ScimType::Uniqueness),
-            format!("already exists in Bandwidth: {d}"),
+            format!("already exists in {system}: {d}"),
         ),
         TargetError::Invalid(d) => {
-            ApiError::new(400, invalid, format!("Bandwidth rejected the change: {d}"))
+            ApiError::new(400, invalid, format!("{system} rejected the change: {d}"))
         }
         TargetError::Forbidden(d) => ApiError::new(
             400,
             invalid,
-            format!("the bridge's Bandwidth credential may not grant this: {d}"),
+            format!("the bridge's {system} credential may not grant this: {d}"),
         ),
         TargetError::NotFound => ApiError::new(
             502,
             None,
-            "the linked Bandwidth user no longer exists upstream",
+            format!("the linked {system} user no longer exists upstream"),
         ),
         TargetError::RateLimited { retry_after_secs } => ApiError::new(
             503,
             None,
-            "Bandwidth is rate limiting the bridge; retry later",
+            format!("{system} is rate limiting the bridge; retry later"),
         )
         .retry(retry_after_secs.max(1)),
         TargetError::CircuitOpen { retry_after_secs } => ApiError::new(
             503,
             None,
-            "Bandwidth is failing; the bridge pauses calls to it for a moment",
+            format!("{system} is failing; the bridge pauses calls to it for a moment"),
         )
         .retry(retry_after_secs.max(1)),
         TargetError::Unavailable(d) => {
-            ApiError::new(503, None, format!("Bandwidth is unavailable: {d}")).retry(5)
+            ApiError::new(503, None, format!("{system} is unavailable: {d}")).retry(5)
         }
         TargetError::Auth(d) => ApiError::new(
             502,
             None,
-            format!("Bandwidth refused the bridge's credentials: {d}"),
+            format!("{system} refused the bridge's credentials: {d}"),
         ),
         TargetError::Protocol(d) => {
-            ApiError::new(502, None, format!("unexpected answer from Bandwidth: {d}"))
+            ApiError::new(502, None, format!("unexpected answer from {system}: {d}"))
         }
     }
 }

@@ -11,7 +11,7 @@ use super::access::Access;
 use super::mapping::{is_active, map_user};
 use crate::config::DeactivatePolicy;
 use crate::store::UserRecord;
-use crate::upstream::{AccountScope, PhoneFormat, UpstreamUser};
+use crate::upstream::{AccessModel, AccountScope, UpstreamUser, UserRules};
 
 /// What kind of difference a finding is. The names are part of the JSON output and of
 /// the `scim_bridge_drift_users{kind}` metric: keep them stable.
@@ -107,12 +107,13 @@ pub struct Expected {
 #[derive(Debug, Clone, Copy)]
 pub struct Rules<'a> {
     pub on_deactivate: DeactivatePolicy,
-    pub phone_format: PhoneFormat,
+    /// What the target requires of a user and how it writes phones.
+    pub user_rules: UserRules,
     /// The upstream's role names: a desired role it does not have is left out, as the
     /// job worker leaves it out, so it is not reported as drift on every run.
     pub known_roles: Option<&'a BTreeSet<String>>,
-    /// False when the target ignores accounts (Bandwidth's dashboard dialect).
-    pub manages_accounts: bool,
+    /// What the target can grant: access it cannot hold is never reported as drift.
+    pub access_model: AccessModel,
 }
 
 /// The upstream state `user` should have, given the access its groups grant. `Ok(None)`
@@ -131,7 +132,7 @@ pub fn expected_user(
     let mapped = map_user(
         &user.resource,
         &user.link.upstream_username,
-        rules.phone_format,
+        rules.user_rules,
     )
     .map_err(|e| format!("user {}: {}", user.id, e.detail))?;
     let granted = |access: &Access| ExpectedAccess {
@@ -142,7 +143,7 @@ pub fn expected_user(
             .cloned()
             .collect(),
         scope: access.scope,
-        accounts: (rules.manages_accounts && !access.accounts.is_empty())
+        accounts: (rules.access_model.accounts && !access.accounts.is_empty())
             .then(|| access.accounts.clone()),
     };
     let (upstream_active, access) = match (active, rules.on_deactivate) {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::store::{SyncState, UpstreamLink};
+use crate::upstream::PhoneFormat;
 use chrono::Utc;
 
 fn record(id: &str, upstream_id: Option<&str>, resource: Value) -> UserRecord {
@@ -34,9 +35,9 @@ fn access(roles: &[&str]) -> Access {
 fn rules(policy: DeactivatePolicy) -> Rules<'static> {
     Rules {
         on_deactivate: policy,
-        phone_format: PhoneFormat::E164,
+        user_rules: UserRules::all_required("Bandwidth", PhoneFormat::E164),
         known_roles: None,
-        manages_accounts: true,
+        access_model: AccessModel::FULL,
     }
 }
 
@@ -189,7 +190,10 @@ fn accounts_are_compared_only_when_the_bridge_grants_some() {
 
     // A target that ties users to one account never reports account drift.
     let dashboard = Rules {
-        manages_accounts: false,
+        access_model: AccessModel {
+            accounts: false,
+            ..AccessModel::FULL
+        },
         ..rules(DeactivatePolicy::Deactivate)
     };
     let want = expected_user(&user, &granted, dashboard).unwrap().unwrap();
@@ -345,7 +349,7 @@ fn an_unmappable_stored_user_is_an_error_not_a_guess() {
 fn the_phone_is_expected_in_the_targets_format() {
     let user = record("s1", Some("u1"), resource(true));
     let r = Rules {
-        phone_format: PhoneFormat::TenDigits,
+        user_rules: UserRules::all_required("Bandwidth", PhoneFormat::TenDigits),
         ..rules(DeactivatePolicy::Deactivate)
     };
     let want = expected_user(&user, &access(&[]), r).unwrap().unwrap();

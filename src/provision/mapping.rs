@@ -1,9 +1,9 @@
 //! SCIM user -> upstream user. Pure: which email and phone a user has upstream, how a
-//! phone is written there, and the names Bandwidth requires.
+//! phone is written there, and which of them the target requires (its [`UserRules`]).
 use serde_json::Value;
 
 use crate::scim::error::ScimError;
-use crate::upstream::{DesiredUser, PhoneFormat};
+use crate::upstream::{DesiredUser, PhoneFormat, UserRules};
 
 /// The mapped user plus what could not be carried over (recorded in the audit).
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +17,7 @@ pub struct Mapped {
 pub fn map_user(
     resource: &Value,
     upstream_username: &str,
-    phone_format: PhoneFormat,
+    rules: UserRules,
 ) -> Result<Mapped, ScimError> {
     let name = resource.get("name");
     let name_part = |key: &str| {
@@ -28,29 +28,40 @@ pub fn map_user(
             .map(str::to_string)
     };
     let missing: Vec<&str> = [
-        ("name.givenName", "givenName"),
-        ("name.familyName", "familyName"),
+        ("name.givenName", "givenName", rules.requires_first_name),
+        ("name.familyName", "familyName", rules.requires_last_name),
     ]
     .iter()
-    .filter(|(_, key)| name_part(key).is_none())
-    .map(|(label, _)| *label)
+    .filter(|(_, key, required)| *required && name_part(key).is_none())
+    .map(|(label, _, _)| *label)
     .collect();
     if !missing.is_empty() {
+        let needed = match (rules.requires_first_name, rules.requires_last_name) {
+            (true, true) => "a first and last name",
+            (true, false) => "a first name",
+            _ => "a last name",
+        };
         return Err(ScimError::invalid_value(format!(
-            "{} required: Bandwidth users need a first and last name",
-            missing.join(" and ")
+            "{} required: {} users need {needed}",
+            missing.join(" and "),
+            rules.system
         )));
     }
-    let email = pick_email(resource).ok_or_else(|| {
-        ScimError::invalid_value(
-            "emails: Bandwidth users need an email address (none given, and userName is not one)",
-        )
-    })?;
+    let email = match pick_email(resource) {
+        Some(email) => email,
+        None if rules.requires_email => {
+            return Err(ScimError::invalid_value(format!(
+                "emails: {} users need an email address (none given, and userName is not one)",
+                rules.system
+            )))
+        }
+        None => String::new(),
+    };
     let mut notes = Vec::new();
     let phone = match pick_phone(resource) {
         None => None,
         Some(raw) => {
-            let normalised = normalise_phone(&raw, phone_format);
+            let normalised = normalise_phone(&raw, rules.phone_format);
             if normalised.is_none() {
                 notes.push(format!(
                     "phone number {raw:?} is not usable upstream and was left out"
@@ -184,6 +195,8 @@ pub fn normalise_phone(raw: &str, format: PhoneFormat) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BANDWIDTH_LIKE: UserRules = UserRules::all_required("Bandwidth", PhoneFormat::E164);
     use serde_json::json;
 
     fn user() -> Value {
@@ -194,7 +207,7 @@ mod tests {
 
     #[test]
     fn maps_names_email_and_phone() {
-        let m = map_user(&user(), "jdoe@example.com", PhoneFormat::E164).unwrap();
+        let m = map_user(&user(), "jdoe@example.com", BANDWIDTH_LIKE).unwrap();
         assert_eq!(m.user.first_name, "Jane");
         assert_eq!(m.user.last_name, "Doe");
         assert_eq!(m.user.email, "work@example.com");
@@ -228,27 +241,61 @@ mod tests {
         let e = map_user(
             &json!({"userName":"a@b.c","name":{"givenName":"A"}}),
             "a",
-            PhoneFormat::E164,
+            BANDWIDTH_LIKE,
         )
         .unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.detail.contains("name.familyName") && !e.detail.contains("givenName"));
-        let e = map_user(&json!({"userName":"a@b.c"}), "a", PhoneFormat::E164).unwrap_err();
+        let e = map_user(&json!({"userName":"a@b.c"}), "a", BANDWIDTH_LIKE).unwrap_err();
         assert!(e.detail.contains("name.givenName and name.familyName"));
         let e = map_user(
             &json!({"userName":"a@b.c","name":{"givenName":" ","familyName":"B"}}),
             "a",
-            PhoneFormat::E164,
+            BANDWIDTH_LIKE,
         )
         .unwrap_err();
         assert!(e.detail.contains("givenName"));
     }
 
     #[test]
+    fn only_what_the_target_requires_is_required_and_its_name_is_in_the_error() {
+        let relaxed = UserRules {
+            requires_last_name: false,
+            requires_email: false,
+            ..UserRules::all_required("NetSapiens", PhoneFormat::TenDigits)
+        };
+        let m = map_user(
+            &json!({"userName":"plain","name":{"givenName":"A"}}),
+            "x",
+            relaxed,
+        )
+        .unwrap();
+        assert_eq!((m.user.last_name.as_str(), m.user.email.as_str()), ("", ""));
+        let e = map_user(&json!({"userName":"plain"}), "x", relaxed).unwrap_err();
+        assert!(
+            e.detail.contains("NetSapiens users need a first name"),
+            "{}",
+            e.detail
+        );
+        assert!(!e.detail.contains("familyName"), "{}", e.detail);
+        let e = map_user(
+            &json!({"userName":"plain","name":{"givenName":"A","familyName":"B"}}),
+            "x",
+            BANDWIDTH_LIKE,
+        )
+        .unwrap_err();
+        assert!(
+            e.detail.contains("Bandwidth users need an email"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
     fn unusable_phone_is_left_out_with_a_note() {
         let mut u = user();
         u["phoneNumbers"] = json!([{"value":"call me maybe","type":"work"}]);
-        let m = map_user(&u, "x", PhoneFormat::E164).unwrap();
+        let m = map_user(&u, "x", BANDWIDTH_LIKE).unwrap();
         assert_eq!(m.user.phone, None);
         assert_eq!(m.notes.len(), 1);
     }

@@ -101,9 +101,9 @@ impl Provisioner {
             .collect();
         let rules = Rules {
             on_deactivate: tenant.policy.on_deactivate,
-            phone_format: tenant.target.phone_format(),
+            user_rules: tenant.target.user_rules(),
             known_roles: Some(&known_roles),
-            manages_accounts: tenant.target.manages_accounts(),
+            access_model: tenant.target.access_model(),
         };
 
         let mut expected = Vec::new();

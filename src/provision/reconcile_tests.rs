@@ -1,5 +1,5 @@
 use super::*;
-use crate::upstream::{PhoneFormat, Role, Target, TargetError, UserPage};
+use crate::upstream::{AccessModel, PhoneFormat, Role, Target, TargetError, UserPage, UserRules};
 use async_trait::async_trait;
 
 /// Pages that overlap (a user shifted between reads) and then repeat forever.
@@ -22,8 +22,11 @@ fn upstream(id: &str) -> UpstreamUser {
 
 #[async_trait]
 impl Target for Pages {
-    fn phone_format(&self) -> PhoneFormat {
-        PhoneFormat::E164
+    fn user_rules(&self) -> UserRules {
+        UserRules::all_required("Test", PhoneFormat::E164)
+    }
+    fn access_model(&self) -> AccessModel {
+        AccessModel::FULL
     }
     async fn create_user(&self, _: &DesiredUser) -> std::result::Result<UpstreamUser, TargetError> {
         Err(TargetError::Protocol("read only".into()))

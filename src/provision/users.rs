@@ -245,7 +245,7 @@ impl Provisioner {
                 )));
             }
         }
-        let mapped = map_user(&resource, username, tenant.target.phone_format())?;
+        let mapped = map_user(&resource, username, tenant.target.user_rules())?;
         let prior_intent = self.store.create_intent(&tenant.name, username).await?;
         let id = prior_intent
             .clone()
@@ -505,12 +505,12 @@ impl Provisioner {
         }
 
         let upstream_username = old.link.upstream_username.clone();
-        let mapped = map_user(&new, &upstream_username, tenant.target.phone_format())?;
+        let mapped = map_user(&new, &upstream_username, tenant.target.user_rules())?;
         notes.extend(mapped.notes.iter().cloned());
         let changed = map_user(
             &old.resource,
             &upstream_username,
-            tenant.target.phone_format(),
+            tenant.target.user_rules(),
         )
         .map(|before| upstream_fields(&before) != upstream_fields(&mapped))
         .unwrap_or(true);
@@ -700,7 +700,7 @@ impl Provisioner {
             let mapped = map_user(
                 &user.resource,
                 &user.link.upstream_username,
-                tenant.target.phone_format(),
+                tenant.target.user_rules(),
             )?;
             let access = self.desired_access(tenant, id, &user.resource).await?;
             let desired = Self::desired(&mapped, Some(&access), true);
@@ -771,7 +771,7 @@ impl Provisioner {
                     let mapped = map_user(
                         &old.resource,
                         &old.link.upstream_username,
-                        tenant.target.phone_format(),
+                        tenant.target.user_rules(),
                     )?;
                     let desired = Self::desired(&mapped, None, false);
                     match tenant.target.update_user(uid, &desired).await {

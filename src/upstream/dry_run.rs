@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{DesiredUser, PhoneFormat, Role, Target, TargetError, UpstreamUser, UserPage};
+use super::{
+    AccessModel, DesiredUser, Role, Target, TargetError, UpstreamUser, UserPage, UserRules,
+};
 
 /// The prefix of the ids dry-run creates answer with.
 pub const DRY_RUN_ID_PREFIX: &str = "dryrun-";
@@ -190,12 +192,12 @@ fn synthetic(id: &str, user: &DesiredUser) -> UpstreamUser {
 
 #[async_trait]
 impl Target for DryRunTarget {
-    fn phone_format(&self) -> PhoneFormat {
-        self.inner.phone_format()
+    fn user_rules(&self) -> UserRules {
+        self.inner.user_rules()
     }
 
-    fn manages_accounts(&self) -> bool {
-        self.inner.manages_accounts()
+    fn access_model(&self) -> AccessModel {
+        self.inner.access_model()
     }
 
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {

@@ -1,12 +1,16 @@
 use super::*;
+use crate::upstream::PhoneFormat;
 
 /// A target that answers reads from a fixed user and fails every write.
 struct ReadOnly(UpstreamUser);
 
 #[async_trait]
 impl Target for ReadOnly {
-    fn phone_format(&self) -> PhoneFormat {
-        PhoneFormat::E164
+    fn user_rules(&self) -> UserRules {
+        UserRules::all_required("Test", PhoneFormat::E164)
+    }
+    fn access_model(&self) -> AccessModel {
+        AccessModel::FULL
     }
     async fn create_user(&self, _: &DesiredUser) -> Result<UpstreamUser, TargetError> {
         panic!("dry run wrote: create")

@@ -4,12 +4,16 @@
 pub mod bandwidth;
 pub mod breaker;
 pub mod dry_run;
+pub mod settings;
 pub mod timing;
+
+pub use settings::TargetSettings;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// Admin level of an upstream user (Bandwidth: Basic User or Account Admin).
+/// Admin level of an upstream user (a plain user, or an admin of the account), for
+/// systems whose [`AccessModel`] has `admin_scope`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccountScope {
@@ -74,6 +78,71 @@ pub struct UserPage {
     pub next: Option<u32>,
 }
 
+/// What a target needs of every user, so the mapping can refuse (400) a user it
+/// cannot hold before any upstream call, naming the system's rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserRules {
+    /// The system's name as an admin knows it, for error texts.
+    pub system: &'static str,
+    pub phone_format: PhoneFormat,
+    pub requires_first_name: bool,
+    pub requires_last_name: bool,
+    pub requires_email: bool,
+}
+
+/// What a target can grant a user, so provisioning and reconcile only compute, write
+/// and compare what the system really has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessModel {
+    /// A set of named roles (`DesiredUser.roles`).
+    pub roles: bool,
+    /// An admin level (`DesiredUser.account_scope`).
+    pub admin_scope: bool,
+    /// A set of accounts (`DesiredUser.accounts`). False for a system that ties every
+    /// user to one account (Bandwidth's dashboard dialect), so reconcile does not report
+    /// accounts it could never change.
+    pub accounts: bool,
+}
+
+impl UserRules {
+    /// A system that needs a first name, a last name and an email for every user.
+    pub const fn all_required(system: &'static str, phone_format: PhoneFormat) -> Self {
+        Self {
+            system,
+            phone_format,
+            requires_first_name: true,
+            requires_last_name: true,
+            requires_email: true,
+        }
+    }
+}
+
+impl AccessModel {
+    /// Roles, an admin level and accounts.
+    pub const FULL: AccessModel = AccessModel {
+        roles: true,
+        admin_scope: true,
+        accounts: true,
+    };
+}
+
+tokio::task_local! {
+    static SYSTEM_NAME: &'static str;
+}
+
+/// Runs `work` (one IdP request) knowing which system its tenant provisions, so an
+/// upstream failure turned into a SCIM error names that system.
+pub async fn for_system<F: std::future::Future>(system: &'static str, work: F) -> F::Output {
+    SYSTEM_NAME.scope(system, work).await
+}
+
+/// The system the current request's tenant provisions, or a neutral name outside one.
+pub fn current_system() -> &'static str {
+    SYSTEM_NAME
+        .try_with(|s| *s)
+        .unwrap_or("the upstream system")
+}
+
 /// Failures of an upstream call, already classified for the IdP: the HTTP layer maps
 /// each to one SCIM status.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -110,13 +179,10 @@ pub enum TargetError {
 /// dialects; callers see only these operations.
 #[async_trait]
 pub trait Target: Send + Sync {
-    fn phone_format(&self) -> PhoneFormat;
-    /// Whether `DesiredUser.accounts` is written upstream. False for a system that ties
-    /// every user to one account (Bandwidth's dashboard dialect), so reconcile does not
-    /// report accounts it could never change.
-    fn manages_accounts(&self) -> bool {
-        true
-    }
+    /// What every user must have here, and how phone numbers are written.
+    fn user_rules(&self) -> UserRules;
+    /// What this system can grant a user.
+    fn access_model(&self) -> AccessModel;
     /// Creates the user. If the create may have happened although the answer was lost,
     /// the implementation looks the username up before retrying, so it never duplicates.
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError>;

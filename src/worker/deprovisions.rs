@@ -94,7 +94,7 @@ impl Worker {
                 let mapped = map_user(
                     &request.resource,
                     &request.upstream_username,
-                    target.phone_format(),
+                    target.user_rules(),
                 )
                 .map_err(|e| JobError::Permanent(e.detail))?;
                 let desired = if request.action == DeprovisionAction::Deactivate {

@@ -224,7 +224,8 @@ external_id = "okta-billing"
 roles = ["Billing Reports"]
 accounts = ["9900001"]
 
-[tenants.acme.bandwidth]
+[tenants.acme.target]
+kind = "bandwidth"
 {upstream}
 account_id = "{account}"
 rate_limit_per_second = 200
@@ -259,7 +260,8 @@ fn second_tenant_toml(sim_url: &str) -> String {
 [tenants.globex]
 tokens = [{{ id = "globex-okta", sha256 = "{hash}" }}]
 
-[tenants.globex.bandwidth]
+[tenants.globex.target]
+kind = "bandwidth"
 dialect = "v1"
 base_url = "{sim_url}"
 client_id = "{}"

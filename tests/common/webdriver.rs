@@ -100,7 +100,12 @@ impl Browser {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.client.request(method, url);
         if let Some(body) = body {
@@ -108,9 +113,15 @@ impl Browser {
         }
         let answer: Value = request.send().await.unwrap().json().await.unwrap();
         if answer["value"].get("error").is_some() {
-            panic!("webdriver {path}: {}", answer["value"]);
+            return Err(answer["value"].clone());
         }
-        answer["value"].clone()
+        Ok(answer["value"].clone())
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("webdriver {path}: {e}"))
     }
 
     pub async fn goto(&self, url: &str) {
@@ -160,13 +171,41 @@ impl Browser {
         .await;
     }
 
-    /// The visible text of the page's body.
+    /// The visible text of the page's body, once there is one (a click's navigation
+    /// may still be loading the next page).
     pub async fn text(&self) -> String {
-        let body = self.find("body").await;
-        let text = self
-            .call(reqwest::Method::GET, &format!("/element/{body}/text"), None)
-            .await;
-        text.as_str().unwrap_or_default().to_string()
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let by = json!({"using": "css selector", "value": "body"});
+            let found = self
+                .try_call(reqwest::Method::POST, "/element", Some(by))
+                .await;
+            if let Ok(body) = found {
+                let body = body[ELEMENT_KEY].as_str().unwrap_or_default().to_string();
+                let path = format!("/element/{body}/text");
+                if let Ok(text) = self.try_call(reqwest::Method::GET, &path, None).await {
+                    return text.as_str().unwrap_or_default().to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "the page has no body");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the current page (not reloaded) shows `what`.
+    pub async fn shows(&self, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = self.text().await;
+            if text.contains(what) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page does not show {what:?}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn url(&self) -> String {

@@ -178,8 +178,9 @@ pub async fn require_caller(
         Some(caller) => {
             tracing::debug!(tenant = %caller.tenant.name, credential = %caller.credential_id, "authenticated");
             let tenant = super::observe::TenantLabel(caller.tenant.name.clone());
+            let system = caller.tenant.target.user_rules().system;
             request.extensions_mut().insert(caller);
-            let mut response = next.run(request).await;
+            let mut response = crate::upstream::for_system(system, next.run(request)).await;
             response.extensions_mut().insert(tenant);
             response
         }

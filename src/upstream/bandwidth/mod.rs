@@ -21,6 +21,7 @@ pub mod config;
 mod http;
 mod password;
 mod roles;
+pub mod settings;
 mod wire;
 mod xml;
 
@@ -37,7 +38,10 @@ use self::roles::RoleTable;
 use self::wire::{RawUser, WriteKind, WriteUser};
 pub use config::{BandwidthConfig, Dialect};
 
-use super::{DesiredUser, PhoneFormat, Role, Target, TargetError, UpstreamUser, UserPage};
+use super::{
+    AccessModel, DesiredUser, PhoneFormat, Role, Target, TargetError, UpstreamUser, UserPage,
+    UserRules,
+};
 
 /// The role every created user gets when the bridge names none.
 pub const DEFAULT_ROLE: &str = "basicAccess";
@@ -137,15 +141,19 @@ impl BandwidthTarget {
 
 #[async_trait]
 impl Target for BandwidthTarget {
-    fn phone_format(&self) -> PhoneFormat {
-        match self.dialect {
+    fn user_rules(&self) -> UserRules {
+        let phone_format = match self.dialect {
             Dialect::V1 => PhoneFormat::E164,
             Dialect::Dashboard => PhoneFormat::TenDigits,
-        }
+        };
+        UserRules::all_required("Bandwidth", phone_format)
     }
 
-    fn manages_accounts(&self) -> bool {
-        self.dialect == Dialect::V1
+    fn access_model(&self) -> AccessModel {
+        AccessModel {
+            accounts: self.dialect == Dialect::V1,
+            ..AccessModel::FULL
+        }
     }
 
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
