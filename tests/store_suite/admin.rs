@@ -18,7 +18,7 @@ fn entry(tenant: &str, actor: &str, action: &str, n: usize) -> AuditEntry {
         resource_type: "User".into(),
         resource_id: format!("u{n}"),
         action: action.into(),
-        outcome: if n % 2 == 0 { "ok" } else { "error" }.into(),
+        outcome: if n.is_multiple_of(2) { "ok" } else { "error" }.into(),
         detail: json!({"n": n}),
     }
 }
