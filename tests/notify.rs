@@ -272,3 +272,52 @@ async fn a_quiet_idp_is_reported_once_to_a_slack_webhook() {
     assert!(got[0].0.get("x-scim-bridge-signature").is_none());
     drop(h);
 }
+
+#[tokio::test]
+async fn refused_upstream_credentials_are_reported_once() {
+    let sim = bandwidth_sim::Simulator::start(
+        bandwidth_sim::SimConfig::default(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let defaults = bandwidth_sim::SimConfig::default();
+    let account = defaults.accounts[0].0.clone();
+    let port = free_port();
+    let received = receive_on(port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[database]\nurl = \"sqlite://{}\"\n\n[tenants.initech.target]\nkind = \"bandwidth\"\ndialect = \"v1\"\nbase_url = \"{}\"\naccount_id = \"{account}\"\nclient_id = \"{}\"\nclient_secret = \"not-the-secret\"\n{}",
+        dir.path().join("n.db").display(),
+        sim.base_url(),
+        defaults.client_id,
+        sink_toml("webhook", port, &["credential_rejected"], &["initech"], "")
+    );
+    let config = scim_bridge::config::Config::from_toml_str(&text).unwrap();
+    let store = scim_bridge::store::open(&config.database.url, 2)
+        .await
+        .unwrap();
+    let tenants = [("initech".to_string(), account.clone())];
+    let tasks = scim_bridge::notify::start(store.clone(), &config.notify, &tenants)
+        .unwrap()
+        .expect("a sink is configured");
+    let tenant = scim_bridge::app::build_tenant("initech", &config.tenants["initech"]).unwrap();
+    for _ in 0..5 {
+        let refused = tenant.target.ping().await;
+        assert!(refused.is_err(), "a wrong client secret is refused");
+    }
+    wait_for("the refusal is reported", 20, || {
+        !received.bodies().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let got = received.bodies();
+    assert_eq!(got.len(), 1, "five refusals, one message: {got:#?}");
+    verify(&got[0].0, &got[0].1);
+    assert_eq!(got[0].1["event"], "credential_rejected");
+    assert_eq!(got[0].1["tenant"], "initech");
+    assert!(!got[0].1.to_string().contains("not-the-secret"));
+    for task in tasks {
+        task.abort();
+    }
+}
