@@ -321,3 +321,59 @@ async fn refused_upstream_credentials_are_reported_once() {
         task.abort();
     }
 }
+
+#[tokio::test]
+async fn drift_found_by_the_periodic_reconcile_is_one_message() {
+    let port = free_port();
+    let received = receive_on(port).await;
+    let h = Harness::start(Options {
+        extra_toml: sink_toml("webhook", port, &["drift_found"], &["acme"], ""),
+        ..Options::default()
+    })
+    .await;
+    h.create_ok(user("drifted@x.com")).await;
+    let upstream_id = h.upstream("drifted@x.com").unwrap().user_id;
+    h.sim.edit_user(
+        &upstream_id,
+        bandwidth_sim::UserEdit {
+            first_name: Some("Edited".into()),
+            ..Default::default()
+        },
+    );
+    // The tenant as `serve` builds it with a one-second interval, reporting only: the
+    // drift stays, and each run finds it again.
+    let text = h.config_text.replace(
+        "dry_run = false",
+        "dry_run = false\nreconcile_interval_secs = 1",
+    );
+    let config = scim_bridge::config::Config::from_toml_str(&text).unwrap();
+    let tenant = scim_bridge::provision::Tenant::new(
+        "acme",
+        &config.tenants["acme"],
+        h.app.tenants[0].target.clone(),
+    );
+    let task = scim_bridge::provision::reconcile::spawn_periodic(
+        h.app.provisioner.clone(),
+        Arc::new(tenant),
+    )
+    .expect("an interval is configured");
+    wait_for("the drift is reported", 20, || {
+        !received.bodies().is_empty()
+    })
+    .await;
+    // Two more runs find the same drift; the window keeps it one message.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    task.abort();
+    let got = received.bodies();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    verify(&got[0].0, &got[0].1);
+    assert_eq!(got[0].1["event"], "drift_found");
+    assert!(
+        got[0].1["text"]
+            .as_str()
+            .unwrap()
+            .contains("1 difference(s)"),
+        "{}",
+        got[0].1
+    );
+}
