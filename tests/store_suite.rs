@@ -12,6 +12,7 @@ mod store_suite {
     pub mod groups;
     pub mod jobs;
     pub mod support;
+    pub mod unique;
     pub mod users;
 }
 
@@ -90,7 +91,8 @@ macro_rules! suite {
 
 suite! {
     users::user_insert_get_update_delete,
-    users::user_name_and_external_id_are_unique,
+    unique::user_name_and_external_id_are_unique,
+    unique::one_upstream_user_links_one_scim_user,
     users::list_users_pages_and_filters,
     users::list_users_sorts,
     users::tenants_are_isolated,

@@ -24,15 +24,22 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
-/// The WHERE clause of an [`AuditQuery`] with `?` placeholders and their values, shared
-/// by both stores (PostgreSQL numbers the placeholders with [`numbered`]).
+/// The WHERE clause of an [`AuditQuery`] with `$n` placeholders and their values in
+/// order.
 pub(crate) fn audit_where(query: &AuditQuery) -> (String, Vec<String>) {
     let mut clauses = Vec::new();
-    let mut binds = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    let mark = |binds: &mut Vec<String>, value: String| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
     if !query.tenants.is_empty() {
-        let marks = vec!["?"; query.tenants.len()].join(", ");
-        clauses.push(format!("tenant IN ({marks})"));
-        binds.extend(query.tenants.iter().cloned());
+        let marks: Vec<String> = query
+            .tenants
+            .iter()
+            .map(|t| mark(&mut binds, t.clone()))
+            .collect();
+        clauses.push(format!("tenant IN ({})", marks.join(", ")));
     }
     let exact = [
         ("actor", &query.actor),
@@ -42,13 +49,13 @@ pub(crate) fn audit_where(query: &AuditQuery) -> (String, Vec<String>) {
     ];
     for (column, value) in exact {
         if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-            clauses.push(format!("{column} = ?"));
-            binds.push(value.to_string());
+            let at = mark(&mut binds, value.to_string());
+            clauses.push(format!("{column} = {at}"));
         }
     }
     if let Some(since) = &query.since {
-        clauses.push("at >= ?".into());
-        binds.push(super::timestamp(since));
+        let at = mark(&mut binds, super::timestamp(since));
+        clauses.push(format!("at >= {at}"));
     }
     let sql = if clauses.is_empty() {
         String::new()
@@ -56,96 +63,6 @@ pub(crate) fn audit_where(query: &AuditQuery) -> (String, Vec<String>) {
         format!("WHERE {}", clauses.join(" AND "))
     };
     (sql, binds)
-}
-
-/// `?` placeholders as PostgreSQL's `$1`, `$2`, ... (the SQL here has no `?` literal).
-pub(crate) fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// [`AdminStore::search_audit`] on either database: `clause` is [`audit_where`]'s, with
-/// the database's placeholders.
-pub(crate) async fn search_audit_in<DB>(
-    pool: &sqlx::Pool<DB>,
-    clause: &str,
-    binds: &[String],
-    query: &AuditQuery,
-) -> Result<ListPage<AuditEntry>, StoreError>
-where
-    DB: sqlx::Database,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'r> (i64,): sqlx::FromRow<'r, DB::Row>,
-    for<'r> AuditRow: sqlx::FromRow<'r, DB::Row>,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-{
-    let count_sql = format!("SELECT COUNT(*) FROM audit {clause}");
-    let mut count = sqlx::query_as::<DB, (i64,)>(&count_sql);
-    for value in binds {
-        count = count.bind(value.clone());
-    }
-    let (total,) = count.fetch_one(pool).await?;
-    let page_sql = format!(
-        "SELECT {AUDIT_COLUMNS} FROM audit {clause} ORDER BY seq DESC LIMIT {} OFFSET {}",
-        query.limit, query.offset
-    );
-    let mut page = sqlx::query_as::<DB, AuditRow>(&page_sql);
-    for value in binds {
-        page = page.bind(value.clone());
-    }
-    let items = page
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(AuditEntry::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ListPage {
-        total: total.max(0) as u64,
-        items,
-    })
-}
-
-/// The columns an audit entry is read from, in both stores.
-pub(crate) const AUDIT_COLUMNS: &str =
-    "at, tenant, actor, resource_type, resource_id, action, outcome, detail";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct AuditRow {
-    at: String,
-    tenant: String,
-    actor: String,
-    resource_type: String,
-    resource_id: String,
-    action: String,
-    outcome: String,
-    detail: String,
-}
-
-impl TryFrom<AuditRow> for AuditEntry {
-    type Error = StoreError;
-
-    fn try_from(row: AuditRow) -> Result<Self, StoreError> {
-        Ok(AuditEntry {
-            at: super::parse_timestamp(&row.at)?,
-            tenant: row.tenant,
-            actor: row.actor,
-            resource_type: row.resource_type,
-            resource_id: row.resource_id,
-            action: row.action,
-            outcome: row.outcome,
-            detail: serde_json::from_str(&row.detail).unwrap_or(Value::String(row.detail)),
-        })
-    }
 }
 
 /// An event for one notification sink.
@@ -223,10 +140,11 @@ pub(crate) struct NotificationRow {
     delivered_at: Option<String>,
 }
 
-impl TryFrom<NotificationRow> for Notification {
-    type Error = StoreError;
+impl super::sql::rows::Stored for NotificationRow {
+    type Record = Notification;
 
-    fn try_from(row: NotificationRow) -> Result<Self, StoreError> {
+    fn record(self) -> Result<Notification, StoreError> {
+        let row = self;
         Ok(Notification {
             id: row.id,
             request: NewNotification {
@@ -249,12 +167,6 @@ impl TryFrom<NotificationRow> for Notification {
                 .transpose()?,
         })
     }
-}
-
-pub(crate) fn notifications_from_rows(
-    rows: Vec<NotificationRow>,
-) -> Result<Vec<Notification>, StoreError> {
-    rows.into_iter().map(Notification::try_from).collect()
 }
 
 /// The admin console's and the notifier's store capability.
@@ -298,61 +210,6 @@ pub trait AdminStore: Send + Sync {
     async fn list_notifications(&self, limit: u32) -> Result<Vec<Notification>, StoreError>;
 }
 
-/// [`AdminStore::finish_notification`] on either database; `sql` turns the `?`
-/// placeholders into the database's.
-pub(crate) async fn finish_notification_in<DB>(
-    pool: &sqlx::Pool<DB>,
-    sql: fn(&str) -> String,
-    id: i64,
-    outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
-) -> Result<(), StoreError>
-where
-    DB: sqlx::Database,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-{
-    let (state, error, run_at, delivered) = notification_outcome(outcome);
-    let text = sql(
-        "UPDATE notify_outbox SET state = ?, last_error = ?, run_at = ?, lease_until = NULL,
-             delivered_at = ? WHERE id = ?",
-    );
-    sqlx::query::<DB>(&text)
-        .bind(state.as_str().to_string())
-        .bind(error)
-        .bind(super::timestamp(&run_at))
-        .bind(delivered)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// [`AdminStore::list_notifications`] on either database.
-pub(crate) async fn list_notifications_in<DB>(
-    pool: &sqlx::Pool<DB>,
-    sql: fn(&str) -> String,
-    limit: u32,
-) -> Result<Vec<Notification>, StoreError>
-where
-    DB: sqlx::Database,
-    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'r> NotificationRow: sqlx::FromRow<'r, DB::Row>,
-    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-{
-    let text = sql(&format!(
-        "SELECT {NOTIFICATION_COLUMNS} FROM notify_outbox ORDER BY id DESC LIMIT ?"
-    ));
-    let rows = sqlx::query_as::<DB, NotificationRow>(&text)
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
-    notifications_from_rows(rows)
-}
-
 /// The state, error, due time and delivery time a delivery outcome leaves.
 pub(crate) fn notification_outcome(
     outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
@@ -388,9 +245,8 @@ mod tests {
             ..AuditQuery::default()
         };
         let (sql, binds) = audit_where(&query);
-        assert_eq!(sql, "WHERE tenant IN (?, ?) AND action = ?");
+        assert_eq!(sql, "WHERE tenant IN ($1, $2) AND action = $3");
         assert_eq!(binds, vec!["a", "b", "retry"]);
-        assert_eq!(numbered(&sql), "WHERE tenant IN ($1, $2) AND action = $3");
         assert_eq!(audit_where(&AuditQuery::default()).0, "");
     }
 }

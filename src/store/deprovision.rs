@@ -129,58 +129,6 @@ pub fn must_hold(recent_before: u64, held_before: u64, limit: &GuardLimit) -> bo
     held_before > 0 || recent_before >= u64::from(limit.max)
 }
 
-/// The columns both stores select, decoded the same way by either database.
-pub(crate) const COLUMNS: &str = "id, tenant, user_id, upstream_id, upstream_username, action, \
-     resource, state, attempts, run_at, last_error, created_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct Row {
-    id: i64,
-    tenant: String,
-    user_id: String,
-    upstream_id: String,
-    upstream_username: String,
-    action: String,
-    resource: String,
-    state: String,
-    attempts: i32,
-    run_at: String,
-    last_error: Option<String>,
-    created_at: String,
-}
-
-impl TryFrom<Row> for Deprovision {
-    type Error = StoreError;
-
-    fn try_from(row: Row) -> Result<Self, StoreError> {
-        let state = DeprovisionState::parse(&row.state).ok_or_else(|| {
-            StoreError::Database(format!("unknown deprovision state {:?}", row.state))
-        })?;
-        let resource = serde_json::from_str(&row.resource)
-            .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?;
-        Ok(Deprovision {
-            id: row.id,
-            request: NewDeprovision {
-                tenant: row.tenant,
-                user_id: row.user_id,
-                upstream_id: row.upstream_id,
-                upstream_username: row.upstream_username,
-                action: DeprovisionAction::parse(&row.action)?,
-                resource,
-            },
-            state,
-            attempts: row.attempts.max(0) as u32,
-            run_at: super::parse_timestamp(&row.run_at)?,
-            last_error: row.last_error,
-            created: super::parse_timestamp(&row.created_at)?,
-        })
-    }
-}
-
-pub(crate) fn from_rows(rows: Vec<Row>) -> Result<Vec<Deprovision>, StoreError> {
-    rows.into_iter().map(Deprovision::try_from).collect()
-}
-
 /// The state, error and due time a worker outcome leaves.
 pub(crate) fn outcome_columns(
     outcome: &Result<(), (String, Option<DateTime<Utc>>)>,

@@ -5,7 +5,7 @@
 //!
 //! Every column comparison is two-valued (`col IS NOT NULL AND ...`), so `NOT` over a
 //! missing attribute behaves as the in-memory evaluator does instead of SQL's NULL logic.
-//! Placeholders are `?`; the PostgreSQL store renumbers them.
+//! Placeholders are `?`; the list planner (`sql/list.rs`) numbers them `$n` for both databases.
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::schema::{GROUP_SCHEMA, LEGACY_CORE_SCHEMA, USER_SCHEMA};
 

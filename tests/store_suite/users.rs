@@ -59,48 +59,6 @@ pub async fn user_insert_get_update_delete(store: Arc<dyn Store>) {
         .unwrap();
 }
 
-pub async fn user_name_and_external_id_are_unique(store: Arc<dyn Store>) {
-    store
-        .insert_user(
-            TENANT,
-            &user("u-1", "Alice@X.com", json!({"externalId": "ext-1"})),
-        )
-        .await
-        .unwrap();
-    let taken_name = store
-        .insert_user(TENANT, &user("u-2", "aLiCe@x.COM", json!({})))
-        .await;
-    assert_eq!(conflict_field(taken_name), "userName");
-    let taken_external = store
-        .insert_user(TENANT, &user("u-2", "bob", json!({"externalId": "ext-1"})))
-        .await;
-    assert_eq!(conflict_field(taken_external), "externalId");
-    // externalId is case-exact.
-    store
-        .insert_user(TENANT, &user("u-2", "bob", json!({"externalId": "EXT-1"})))
-        .await
-        .unwrap();
-    // Renaming into a taken userName is refused too, and changes nothing.
-    let mut rename = store.get_user(TENANT, "u-2").await.unwrap().unwrap();
-    rename.version += 1;
-    rename.resource["userName"] = json!("ALICE@x.com");
-    assert_eq!(
-        conflict_field(store.update_user(TENANT, &rename).await),
-        "userName"
-    );
-    let bob = store.get_user(TENANT, "u-2").await.unwrap().unwrap();
-    assert_eq!(bob.version, 1);
-    assert_eq!(bob.resource["userName"], "bob");
-    // Another tenant has its own namespace.
-    store
-        .insert_user(
-            OTHER,
-            &user("u-9", "alice@x.com", json!({"externalId": "ext-1"})),
-        )
-        .await
-        .unwrap();
-}
-
 /// Five users with distinct indexed and unindexed attributes.
 async fn five_users(store: &Arc<dyn Store>) {
     let people = [

@@ -11,14 +11,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::store::sql::{Arg, Stmt};
 use crate::store::StoreError;
 
 /// Idle connections kept; more are opened when needed and closed when returned.
 const MAX_IDLE: usize = 8;
 
-pub(super) struct PointReader {
+pub struct PointReader {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
 }
@@ -67,4 +69,51 @@ impl PointReader {
         }
         result
     }
+
+    /// The rows of `stmt` (the same text the pool would run), each read by `row`.
+    pub fn fetch_all<S>(
+        &self,
+        stmt: &Stmt,
+        row: fn(&rusqlite::Row) -> Result<S, StoreError>,
+    ) -> Result<Vec<S>, StoreError> {
+        let values = values(stmt)?;
+        self.read(|c| {
+            let mut statement = c.prepare_cached(&stmt.sql)?;
+            let mut rows = statement.query(rusqlite::params_from_iter(values))?;
+            let mut read = Vec::new();
+            while let Some(r) = rows.next()? {
+                read.push(row(r)?);
+            }
+            Ok(read)
+        })
+    }
+
+    /// The number a `SELECT COUNT(*)` statement answers.
+    pub fn count(&self, stmt: &Stmt) -> Result<u64, StoreError> {
+        let values = values(stmt)?;
+        self.read(|c| {
+            let n: i64 = c
+                .prepare_cached(&stmt.sql)?
+                .query_row(rusqlite::params_from_iter(values), |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+}
+
+/// `stmt`'s values by position. rusqlite binds by position, which matches the numbers
+/// of point statements, whose `$n` appear in order.
+fn values(stmt: &Stmt) -> Result<Vec<Value>, StoreError> {
+    stmt.args
+        .iter()
+        .map(|arg| {
+            Ok(match arg {
+                Arg::Text(Some(text)) => Value::Text(text.clone()),
+                Arg::Text(None) | Arg::Int(None) => Value::Null,
+                Arg::Int(Some(n)) => Value::Integer(*n),
+                Arg::Bool(b) => Value::Integer(i64::from(*b)),
+                Arg::Texts(list) => Value::Text(super::json_list(list)?),
+                Arg::Ints(list) => Value::Text(super::json_list(list)?),
+            })
+        })
+        .collect()
 }

@@ -1,0 +1,212 @@
+//! The one set of row decoders: each stored row as its columns (decoded by either
+//! database through the derived `FromRow`, or by a point read's rusqlite row), and the
+//! record it becomes.
+use serde_json::Value;
+
+use super::parse_json;
+use crate::store::{
+    parse_timestamp, AuditEntry, Deprovision, DeprovisionAction, DeprovisionState, GroupRecord,
+    GroupRef, Job, JobState, NewDeprovision, StoreError, UserRecord,
+};
+
+/// A stored row that becomes a record.
+pub(crate) trait Stored: super::Decode {
+    type Record;
+    fn record(self) -> Result<Self::Record, StoreError>;
+}
+
+pub(crate) const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
+pub(crate) const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
+
+/// The columns every SCIM resource row has: a group's whole row, a user's but its link.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredGroup {
+    id: String,
+    resource: String,
+    version: i64,
+    created_at: String,
+    last_modified: String,
+}
+
+impl Stored for StoredGroup {
+    type Record = GroupRecord;
+    fn record(self) -> Result<GroupRecord, StoreError> {
+        Ok(GroupRecord {
+            id: self.id,
+            resource: parse_json(&self.resource)?,
+            version: self.version,
+            created: parse_timestamp(&self.created_at)?,
+            last_modified: parse_timestamp(&self.last_modified)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredUser {
+    #[sqlx(flatten)]
+    resource: StoredGroup,
+    link: String,
+}
+
+impl StoredUser {
+    /// The same row read on a point connection (columns as in [`USER_COLUMNS`]).
+    pub fn from_point_row(row: &rusqlite::Row) -> Result<Self, StoreError> {
+        let resource = StoredGroup {
+            id: row.get("id")?,
+            resource: row.get("resource")?,
+            version: row.get("version")?,
+            created_at: row.get("created_at")?,
+            last_modified: row.get("last_modified")?,
+        };
+        Ok(Self {
+            resource,
+            link: row.get("link")?,
+        })
+    }
+}
+
+impl Stored for StoredUser {
+    type Record = UserRecord;
+    fn record(self) -> Result<UserRecord, StoreError> {
+        let GroupRecord {
+            id,
+            resource,
+            version,
+            created,
+            last_modified,
+        } = self.resource.record()?;
+        Ok(UserRecord {
+            id,
+            resource,
+            version,
+            created,
+            last_modified,
+            link: parse_json(&self.link)?,
+        })
+    }
+}
+
+pub(crate) const JOB_COLUMNS: &str =
+    "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredJob {
+    id: i64,
+    tenant: String,
+    user_id: String,
+    state: String,
+    attempts: i32,
+    run_at: String,
+    last_error: Option<String>,
+    created_at: String,
+}
+
+impl Stored for StoredJob {
+    type Record = Job;
+    fn record(self) -> Result<Job, StoreError> {
+        Ok(Job {
+            id: self.id,
+            tenant: self.tenant,
+            user_id: self.user_id,
+            state: JobState::parse(&self.state).ok_or_else(|| {
+                StoreError::Database(format!("unknown job state {:?}", self.state))
+            })?,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            run_at: parse_timestamp(&self.run_at)?,
+            last_error: self.last_error,
+            created: parse_timestamp(&self.created_at)?,
+        })
+    }
+}
+
+pub(crate) const AUDIT_COLUMNS: &str =
+    "at, tenant, actor, resource_type, resource_id, action, outcome, detail";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredAudit {
+    at: String,
+    tenant: String,
+    actor: String,
+    resource_type: String,
+    resource_id: String,
+    action: String,
+    outcome: String,
+    detail: String,
+}
+
+impl Stored for StoredAudit {
+    type Record = AuditEntry;
+    fn record(self) -> Result<AuditEntry, StoreError> {
+        Ok(AuditEntry {
+            at: parse_timestamp(&self.at)?,
+            tenant: self.tenant,
+            actor: self.actor,
+            resource_type: self.resource_type,
+            resource_id: self.resource_id,
+            action: self.action,
+            outcome: self.outcome,
+            detail: serde_json::from_str(&self.detail).unwrap_or(Value::String(self.detail)),
+        })
+    }
+}
+
+/// A [`GroupRef`] (which decodes straight from a pooled row) from a point read's row.
+pub(crate) fn group_ref_from_point_row(row: &rusqlite::Row) -> Result<GroupRef, StoreError> {
+    Ok(GroupRef {
+        id: row.get("id")?,
+        display_name: row.get("display_name")?,
+        external_id: row.get("external_id")?,
+    })
+}
+
+/// Every row's record, or the first error.
+pub(crate) fn records<S: Stored>(rows: Vec<S>) -> Result<Vec<S::Record>, StoreError> {
+    rows.into_iter().map(Stored::record).collect()
+}
+
+pub(crate) const DEPROVISION_COLUMNS: &str =
+    "id, tenant, user_id, upstream_id, upstream_username, action, \
+     resource, state, attempts, run_at, last_error, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredDeprovision {
+    id: i64,
+    tenant: String,
+    user_id: String,
+    upstream_id: String,
+    upstream_username: String,
+    action: String,
+    resource: String,
+    state: String,
+    attempts: i32,
+    run_at: String,
+    last_error: Option<String>,
+    created_at: String,
+}
+
+impl Stored for StoredDeprovision {
+    type Record = Deprovision;
+    fn record(self) -> Result<Deprovision, StoreError> {
+        let state = DeprovisionState::parse(&self.state).ok_or_else(|| {
+            StoreError::Database(format!("unknown deprovision state {:?}", self.state))
+        })?;
+        let resource = serde_json::from_str(&self.resource)
+            .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?;
+        Ok(Deprovision {
+            id: self.id,
+            request: NewDeprovision {
+                tenant: self.tenant,
+                user_id: self.user_id,
+                upstream_id: self.upstream_id,
+                upstream_username: self.upstream_username,
+                action: DeprovisionAction::parse(&self.action)?,
+                resource,
+            },
+            state,
+            attempts: u32::try_from(self.attempts).unwrap_or(0),
+            run_at: parse_timestamp(&self.run_at)?,
+            last_error: self.last_error,
+            created: parse_timestamp(&self.created_at)?,
+        })
+    }
+}
