@@ -226,15 +226,6 @@ fn print_new_admin(name: &str, role: AdminRoleArg, tenants: &[String]) -> Result
     Ok(())
 }
 
-/// A random token (256 bits, URL-safe) and its hex SHA-256.
-pub fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hex::encode(crate::http::auth::sha256(&token));
-    (token, hash)
-}
-
 pub async fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
@@ -244,7 +235,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Token {
             command: TokenCommand::New,
         } => {
-            let (token, hash) = new_token();
+            let (token, hash) = crate::http::auth::new_token();
             println!("token:  {token}");
             println!("sha256: {hash}");
             println!();
@@ -494,6 +485,20 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
             )),
             Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
         }
+        match tenant.target.preflight().await {
+            Ok(report) => {
+                for note in report.notes {
+                    println!("tenant {name}: {note}");
+                }
+                problems.extend(
+                    report
+                        .problems
+                        .iter()
+                        .map(|p| format!("tenant {name}: {p}")),
+                );
+            }
+            Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
+        }
     }
     if problems.is_empty() {
         println!("configuration OK ({} tenant(s))", config.tenants.len());
@@ -506,15 +511,6 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_random_and_hash_matches() {
-        let (a, hash) = new_token();
-        let (b, _) = new_token();
-        assert_ne!(a, b);
-        assert!(a.len() >= 43);
-        assert_eq!(hash, hex::encode(crate::http::auth::sha256(&a)));
-    }
 
     #[test]
     fn basic_passwords_are_random_and_verify_against_their_hash() {

@@ -100,7 +100,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
             let hash = hex::encode(crate::http::auth::sha256(&token));
             (token, hash)
         }
-        None => crate::cli::new_token(),
+        None => crate::http::auth::new_token(),
     };
     let database_url = format!("sqlite://{}", data_dir.join("scim-bridge.db").display());
     let (admin_password, admin_hash) = crate::cli::new_basic_password()?;

@@ -340,3 +340,103 @@ async fn audit_records_each_action_with_the_credential_id() {
         .all(|e| e.actor == "acme-okta" && e.outcome == "ok" && e.resource_id == id));
     assert_eq!(entries[0].detail["upstream"], "deactivated");
 }
+
+/// How the audit may name a deprovision that found the user gone: an update finds it
+/// missing; the Bandwidth adapter counts a DELETE answered 404 as done, so the core
+/// sees a deletion.
+fn gone_words(policy: &str) -> &'static [&'static str] {
+    match policy {
+        "delete" => &["deleted", "already gone upstream"],
+        _ => &["already gone upstream"],
+    }
+}
+
+/// A user deleted by hand upstream: deprovisioning it is a success (nothing is left to
+/// take away), whichever policy carries it out, and the SCIM side is left in the state
+/// the change asked for: a deactivated user kept but unlinked (so a reactivation
+/// creates it again), a deleted one gone.
+async fn deprovisioning_a_user_gone_upstream_succeeds(
+    on_deactivate: &'static str,
+    on_delete: &'static str,
+) {
+    let h = Harness::start(Options {
+        on_deactivate,
+        on_delete,
+        ..Options::default()
+    })
+    .await;
+    let ext = "urn:scim-bridge:schemas:extension:bandwidth:2.0:User";
+
+    let leaver = h.create_ok(user("leaver@example.com")).await;
+    let upstream_id = h.upstream("leaver@example.com").unwrap().user_id;
+    assert!(h.sim.remove_user(&upstream_id));
+    let (status, body) = h
+        .patch(&leaver, json!([{"op":"replace","value":{"active":false}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{on_deactivate}: {body}");
+    assert_eq!(body["active"], false);
+    assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
+    assert_eq!(body[ext]["upstreamId"], json!(null), "{body}");
+    let (_, _, stored) = h.call(Method::GET, &format!("/Users/{leaver}"), None).await;
+    assert_eq!(stored["active"], false);
+    assert_eq!(stored[ext]["syncState"], "deprovisioned");
+    let audit = h.audit().await;
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].outcome.as_str()),
+        ("patch", "ok")
+    );
+    assert!(
+        gone_words(on_deactivate)
+            .contains(&audit[0].detail["upstream"].as_str().unwrap_or_default()),
+        "{:?}",
+        audit[0].detail
+    );
+    // Coming back creates it again, under the same SCIM id.
+    let (status, body) = h
+        .patch(&leaver, json!([{"op":"replace","value":{"active":true}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let up = h
+        .upstream("leaver@example.com")
+        .expect("re-created upstream");
+    assert_eq!((up.status.as_str(), up.roles.len()), ("ACTIVE", 1));
+    assert_eq!(body[ext]["upstreamId"], up.user_id);
+
+    let deleted = h.create_ok(user("deleted@example.com")).await;
+    let upstream_id = h.upstream("deleted@example.com").unwrap().user_id;
+    assert!(h.sim.remove_user(&upstream_id));
+    let (status, _, body) = h
+        .call(Method::DELETE, &format!("/Users/{deleted}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{on_delete}: {body}");
+    let (status, _, _) = h
+        .call(Method::GET, &format!("/Users/{deleted}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(h.upstream("deleted@example.com").is_none());
+    let audit = h.audit().await;
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].outcome.as_str()),
+        ("delete", "ok")
+    );
+    assert!(
+        gone_words(on_delete).contains(&audit[0].detail["upstream"].as_str().unwrap_or_default()),
+        "{:?}",
+        audit[0].detail
+    );
+}
+
+#[tokio::test]
+async fn deactivating_or_deleting_a_user_gone_upstream_succeeds() {
+    deprovisioning_a_user_gone_upstream_succeeds("deactivate", "delete").await;
+}
+
+#[tokio::test]
+async fn stripping_or_deactivating_on_delete_a_user_gone_upstream_succeeds() {
+    deprovisioning_a_user_gone_upstream_succeeds("strip_roles", "deactivate").await;
+}
+
+#[tokio::test]
+async fn deleting_on_deactivate_a_user_gone_upstream_succeeds() {
+    deprovisioning_a_user_gone_upstream_succeeds("delete", "delete").await;
+}

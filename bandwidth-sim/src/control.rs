@@ -41,7 +41,7 @@ async fn state(State(shared): State<Arc<Shared>>) -> Response {
 async fn faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match parse::<Faults>(&body) {
         Ok(f) => {
-            shared.lock().faults = f.clone();
+            shared.lock().gate.faults = f.clone();
             Json(f).into_response()
         }
         Err(e) => error(e),
@@ -180,5 +180,5 @@ pub fn expire_tokens(shared: &Shared) {
 }
 
 pub fn set_faults(shared: &Shared, faults: Faults) {
-    shared.lock().faults = faults;
+    shared.lock().gate.faults = faults;
 }

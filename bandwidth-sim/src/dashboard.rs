@@ -6,7 +6,6 @@ use crate::faults::{self, Dropped};
 use crate::state::{
     looks_like_email, paginate, role_id, ApiError, Scope, Shared, User, ROLE_NAMES,
 };
-use crate::v1::take_drop;
 use crate::xml;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -34,7 +33,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/accounts/{account}/roles", get(list_roles))
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
-            faults::guard,
+            faults::guard::<Shared>,
         ))
         .fallback(move |headers: HeaderMap| async move {
             let json = wants_json(&fallback_state, &headers);
@@ -49,7 +48,7 @@ pub fn wants_json(shared: &Shared, headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("application/json"));
-    asked && !shared.lock().faults.xml_always
+    asked && !shared.lock().gate.faults.xml_always
 }
 
 fn xml_body(status: StatusCode, body: String) -> Response {
@@ -363,7 +362,7 @@ async fn create_user(
         let user = validate(input, true, vec![account])?;
         let created = ctx.shared.create_user(user)?;
         let mut resp = ctx.user(StatusCode::CREATED, created);
-        if take_drop(&ctx.shared) {
+        if faults::take_drop(&*ctx.shared) {
             conn.cut();
             resp.extensions_mut().insert(Dropped);
         }

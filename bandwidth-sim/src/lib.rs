@@ -1,12 +1,15 @@
-//! An in-memory stand-in for Bandwidth's user API, in either of its two dialects, so the
-//! bridge's Bandwidth client can be tested against the documented wire contract
-//! (`docs/bandwidth-wire.md`) rather than against its own assumptions.
+//! In-memory stand-ins for the upstream user APIs the bridge provisions: Bandwidth, in
+//! either of its two dialects (`docs/bandwidth-wire.md`), and NetSapiens ns-api v2
+//! (`docs/netsapiens-wire.md`, module [`ns`]), so the bridge's clients can be tested
+//! against the documented wire contracts rather than against their own assumptions.
 
+mod auth;
 mod config;
 mod conn;
 mod control;
 mod dashboard;
 mod faults;
+pub mod ns;
 mod state;
 mod v1;
 mod xml;
@@ -14,7 +17,7 @@ mod xml;
 pub use config::{Dialect, Faults, SeedUser, SimConfig, UserEdit};
 pub use state::{SimSnapshot, SimStats, SnapshotUser};
 
-use axum::middleware;
+use axum::{middleware, Router};
 use conn::{ConnKill, KillableListener};
 use state::Shared;
 use std::net::SocketAddr;
@@ -29,7 +32,6 @@ impl Simulator {
         config: SimConfig,
         listener: tokio::net::TcpListener,
     ) -> std::io::Result<SimHandle> {
-        let addr = listener.local_addr()?;
         let dialect = config.dialect;
         let shared = Arc::new(Shared::new(config));
         let api = match dialect {
@@ -38,9 +40,29 @@ impl Simulator {
         }
         .layer(middleware::from_fn_with_state(
             shared.clone(),
-            faults::count,
+            faults::count::<Shared>,
         ));
         let app = control::router(shared.clone()).merge(api);
+        let served = Served::start(app, listener, "bandwidth")?;
+        tracing::info!(?dialect, "bandwidth dialect");
+        Ok(SimHandle { shared, served })
+    }
+}
+
+/// A running server of either system: its address and its stop switch.
+#[derive(Clone)]
+pub(crate) struct Served {
+    addr: SocketAddr,
+    stop: Arc<watch::Sender<bool>>,
+}
+
+impl Served {
+    pub(crate) fn start(
+        app: Router,
+        listener: tokio::net::TcpListener,
+        system: &'static str,
+    ) -> std::io::Result<Served> {
+        let addr = listener.local_addr()?;
         let (stop_tx, mut stop_rx) = watch::channel(false);
         let make_service = app.into_make_service_with_connect_info::<ConnKill>();
         tokio::spawn(async move {
@@ -50,15 +72,26 @@ impl Simulator {
                 })
                 .await;
             if let Err(e) = served {
-                tracing::error!("bandwidth-sim stopped: {e}");
+                tracing::error!("{system} simulator stopped: {e}");
             }
         });
-        tracing::info!(%addr, ?dialect, "bandwidth-sim serving");
-        Ok(SimHandle {
-            shared,
+        tracing::info!(%addr, system, "simulator serving");
+        Ok(Served {
             addr,
             stop: Arc::new(stop_tx),
         })
+    }
+
+    pub(crate) fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+
+    pub(crate) fn shutdown(&self) {
+        self.stop.send_replace(true);
     }
 }
 
@@ -66,18 +99,13 @@ impl Simulator {
 #[derive(Clone)]
 pub struct SimHandle {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    stop: Arc<watch::Sender<bool>>,
+    served: Served,
 }
 
 impl SimHandle {
     /// `http://127.0.0.1:PORT`; the dashboard dialect's API is under `base_url() + "/api"`.
     pub fn base_url(&self) -> String {
-        let mut addr = self.addr;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("http://{addr}")
+        self.served.base_url()
     }
 
     /// The same data as `GET /_sim/state`.
@@ -131,6 +159,6 @@ impl SimHandle {
 
     /// Stops accepting, lets in-flight requests finish, then ends the server task.
     pub fn shutdown(&self) {
-        self.stop.send_replace(true);
+        self.served.shutdown();
     }
 }

@@ -1,7 +1,8 @@
 //! The simulator's whole memory: users, tokens, fault settings, rate windows and stats.
 //! One `Mutex` guards it all; it is never held across an `.await`.
 
-use crate::config::{Faults, SimConfig};
+use crate::config::SimConfig;
+use crate::faults::Gate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
@@ -154,10 +155,8 @@ pub struct Inner {
     pub users: BTreeMap<String, User>,
     /// token -> (client id, expiry)
     pub tokens: HashMap<String, (String, Instant)>,
-    pub faults: Faults,
-    /// credential -> (window start in epoch seconds, requests seen in it)
-    pub windows: HashMap<String, (u64, u32)>,
-    pub stats: SimStats,
+    /// Fault settings, rate windows and counters.
+    pub gate: Gate,
 }
 
 pub struct Shared {
@@ -170,9 +169,7 @@ impl Shared {
         let inner = Inner {
             users: BTreeMap::new(),
             tokens: HashMap::new(),
-            faults: config.faults.clone(),
-            windows: HashMap::new(),
-            stats: SimStats::default(),
+            gate: Gate::new(config.faults.clone()),
         };
         Shared {
             config,
@@ -191,7 +188,7 @@ impl Shared {
         users.sort_by(|a, b| a.username.cmp(&b.username));
         SimSnapshot {
             users,
-            stats: inner.stats.clone(),
+            stats: inner.gate.stats.clone(),
         }
     }
 
@@ -262,7 +259,7 @@ impl Shared {
         check_unique(&inner.users, &user, None)?;
         user.user_id = uuid::Uuid::new_v4().to_string();
         inner.users.insert(user.user_id.clone(), user.clone());
-        inner.stats.creates += 1;
+        inner.gate.stats.creates += 1;
         Ok(user)
     }
 
@@ -292,7 +289,7 @@ impl Shared {
         check_unique(&inner.users, &user, Some(user_id))?;
         user.user_id = user_id.to_string();
         inner.users.insert(user_id.to_string(), user.clone());
-        inner.stats.updates += 1;
+        inner.gate.stats.updates += 1;
         Ok(user)
     }
 
@@ -315,7 +312,7 @@ impl Shared {
         let mut inner = self.lock();
         let removed = inner.users.remove(user_id).is_some();
         if removed {
-            inner.stats.deletes += 1;
+            inner.gate.stats.deletes += 1;
         }
         removed
     }

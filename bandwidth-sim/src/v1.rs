@@ -31,7 +31,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/api/v2/accounts", get(list_accounts))
         .route_layer(middleware::from_fn_with_state(
             shared.clone(),
-            faults::guard,
+            faults::guard::<Shared>,
         ));
     Router::new()
         .route("/api/v1/oauth2/token", post(token))
@@ -89,7 +89,7 @@ async fn token(
         inner
             .tokens
             .insert(token.clone(), (shared.config.client_id.clone(), now + ttl));
-        inner.stats.tokens_issued += 1;
+        inner.gate.stats.tokens_issued += 1;
     }
     let body = json!({"access_token": token, "expires_in": ttl.as_secs(), "token_type": "Bearer"});
     let mut resp = Json(body).into_response();
@@ -240,24 +240,13 @@ async fn create_user(
     match created {
         Ok(user) => {
             let mut resp = (StatusCode::CREATED, Json(user_out(user))).into_response();
-            if take_drop(&shared) {
+            if faults::take_drop(&*shared) {
                 conn.cut();
                 resp.extensions_mut().insert(Dropped);
             }
             resp
         }
         Err(e) => error_response(e),
-    }
-}
-
-/// Consumes one `drop_next_create_responses` if any is left.
-pub fn take_drop(shared: &Shared) -> bool {
-    let mut inner = shared.lock();
-    if inner.faults.drop_next_create_responses > 0 {
-        inner.faults.drop_next_create_responses -= 1;
-        true
-    } else {
-        false
     }
 }
 

@@ -203,3 +203,38 @@ fn a_tenant_has_exactly_one_known_target() {
     let unknown = MINIMAL.replace("kind = \"bandwidth\"", "kind = \"vonage\"");
     assert!(error(&unknown).contains("vonage"), "{}", error(&unknown));
 }
+
+#[test]
+fn the_examples_netsapiens_tenant_parses_and_checks_its_credential() {
+    let example = include_str!("../../config/scim-bridge.example.toml");
+    let config = Config::from_toml_str(example).unwrap();
+    let Some(TargetSettings::Netsapiens(ns)) = config.tenants["pbx"].target() else {
+        panic!("the example's pbx tenant is a NetSapiens tenant")
+    };
+    assert_eq!(ns.domain, "acme");
+    assert_eq!(ns.extension_range, [2000, 2999]);
+    assert!(matches!(ns.api_key, Some(SecretRef::Env { .. })));
+    assert_eq!(
+        config.tenants["pbx"].target().map(|t| t.kind()),
+        Some("netsapiens")
+    );
+
+    let error = |text: String| Config::from_toml_str(&text).unwrap_err().to_string();
+    let both = example.replace(
+        "api_key = { env = \"PBX_NS_API_KEY\" }",
+        "api_key = \"k\"\nclient_id = \"c\"",
+    );
+    assert!(error(both).contains("not both"));
+    let none = example.replace("api_key = { env = \"PBX_NS_API_KEY\" }", "");
+    assert!(error(none).contains("needs api_key"));
+    let half = example.replace(
+        "api_key = { env = \"PBX_NS_API_KEY\" }",
+        "client_id = \"c\"",
+    );
+    assert!(error(half).contains("password grant needs"));
+    let range = example.replace(
+        "extension_range = [2000, 2999]",
+        "extension_range = [3000, 2000]",
+    );
+    assert!(error(range).contains("extension_range"));
+}

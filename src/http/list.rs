@@ -7,7 +7,10 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::{scim_response, ScimJson};
-use super::{groups, users, AppState};
+use super::groups::Groups;
+use super::resource::ScimResource;
+use super::users::Users;
+use super::AppState;
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::store::ListQuery;
@@ -47,13 +50,13 @@ pub async fn search_all(
     let params = ListParams::from_search_body(&body)?;
     let size = params.page_size(app.max_page_size);
     let (user_total, mut resources) =
-        users::page(&app, &caller, &params, params.start_index).await?;
+        Users::page(&app, &caller, &params, params.start_index).await?;
     let group_start = params.start_index.saturating_sub(user_total).max(1);
     let remaining = ListParams {
         count: Some(size.saturating_sub(resources.len() as u64)),
         ..params.clone()
     };
-    let (group_total, group_items) = groups::page(&app, &caller, &remaining, group_start).await?;
+    let (group_total, group_items) = Groups::page(&app, &caller, &remaining, group_start).await?;
     if params.start_index > user_total || (resources.len() as u64) < size {
         resources.extend(group_items);
     }

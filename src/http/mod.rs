@@ -10,6 +10,7 @@ mod groups;
 mod limits;
 mod list;
 pub mod observe;
+mod resource;
 mod timing;
 mod users;
 
@@ -24,6 +25,8 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::provision::{Provisioner, Tenant};
+use groups::Groups;
+use users::Users;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -47,28 +50,34 @@ pub struct AppState {
 
 pub fn router(app: AppState) -> Router {
     let scim = Router::new()
-        .route("/Users", get(users::list).post(users::create))
+        .route(
+            "/Users",
+            get(resource::list::<Users>).post(resource::create::<Users>),
+        )
         .route(
             "/Users/{id}",
-            get(users::get)
-                .put(users::replace)
-                .patch(users::patch)
-                .delete(users::delete),
+            get(resource::get::<Users>)
+                .put(resource::write::<Users>)
+                .patch(resource::write::<Users>)
+                .delete(resource::delete::<Users>),
         )
         .route(
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),
         )
         .route("/.search", post(list::search_all))
-        .route("/Users/.search", post(users::search))
-        .route("/Groups", get(groups::list).post(groups::create))
-        .route("/Groups/.search", post(groups::search))
+        .route("/Users/.search", post(resource::search::<Users>))
+        .route(
+            "/Groups",
+            get(resource::list::<Groups>).post(resource::create::<Groups>),
+        )
+        .route("/Groups/.search", post(resource::search::<Groups>))
         .route(
             "/Groups/{id}",
-            get(groups::get)
-                .put(groups::replace)
-                .patch(groups::patch)
-                .delete(groups::delete),
+            get(resource::get::<Groups>)
+                .put(resource::write::<Groups>)
+                .patch(resource::write::<Groups>)
+                .delete(resource::delete::<Groups>),
         )
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema_by_id))

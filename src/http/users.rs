@@ -1,169 +1,105 @@
-//! `/Users` handlers: parse, call the provisioner, render. Nothing else.
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::Extension;
+//! `/Users`: which provisioner call each method is, and how a user renders (with its
+//! `groups` computed from memberships). The handler shape is `resource.rs`'s.
+use async_trait::async_trait;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::extract::{empty, header_str, scim_response, ScimJson};
-use super::list::{list_response, store_query};
+use super::list::store_query;
+use super::resource::{ScimResource, Write};
 use super::AppState;
-use crate::provision::render::{etag, render_user, with_groups};
+use crate::provision::render::{render_user, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::scim::{projection, schema};
 use crate::store::UserRecord;
 
-/// `If-None-Match` naming the current version: the IdP's copy is fresh (304).
-pub fn not_modified(headers: &HeaderMap, version: i64) -> bool {
-    let current = etag(version);
-    header_str(headers, header::IF_NONE_MATCH)
-        .is_some_and(|h| h.split(',').any(|t| t.trim() == current || t.trim() == "*"))
-}
+pub struct Users;
 
-/// One user, with its `groups` attribute computed from memberships.
-async fn one_user(
-    app: &AppState,
-    caller: &Caller,
-    status: StatusCode,
-    user: &UserRecord,
-    params: &ListParams,
-) -> Result<Response, ApiError> {
-    let store = &app.provisioner.store;
-    let groups = store
-        .user_groups(&caller.tenant.name, &user.id)
-        .await
-        .map_err(crate::provision::Error::from)?;
-    let full = with_groups(render_user(user, &app.scim_base), &groups, &app.scim_base);
-    let body = projection::project(
-        &full,
+fn project(full: &Value, params: &ListParams) -> Value {
+    projection::project(
+        full,
         schema::user(),
         &params.attributes,
         &params.excluded_attributes,
-    );
-    let location = format!("{}/Users/{}", app.scim_base, user.id);
-    Ok(scim_response(
-        status,
-        &body,
-        Some(&etag(user.version)),
-        Some(&location),
-    ))
+    )
 }
 
-/// One page of users as the IdP reads them, and the total.
-pub async fn page(
-    app: &AppState,
-    caller: &Caller,
-    params: &ListParams,
-    start_index: u64,
-) -> Result<(u64, Vec<Value>), ApiError> {
-    let query = store_query(params, start_index, app.max_page_size);
-    let page = app.provisioner.list_users(caller, &query).await?;
-    let resources = page
-        .items
-        .iter()
-        .map(|u| {
-            let full = render_user(u, &app.scim_base);
-            projection::project(
-                &full,
-                schema::user(),
-                &params.attributes,
-                &params.excluded_attributes,
-            )
-        })
-        .collect();
-    Ok((page.total, resources))
-}
+#[async_trait]
+impl ScimResource for Users {
+    type Loaded = UserRecord;
+    const ENDPOINT: &'static str = "Users";
 
-pub async fn list(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let (total, resources) = page(&app, &caller, &params, params.start_index).await?;
-    Ok(list_response(total, params.start_index, resources))
-}
-
-/// `POST /Users/.search`.
-pub async fn search(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_search_body(&body)?;
-    let (total, resources) = page(&app, &caller, &params, params.start_index).await?;
-    Ok(list_response(total, params.start_index, resources))
-}
-
-pub async fn create(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    RawQuery(query): RawQuery,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let user = app.provisioner.create_user(&caller, body).await?;
-    one_user(&app, &caller, StatusCode::CREATED, &user, &params).await
-}
-
-pub async fn get(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let user = app.provisioner.get_user(&caller, &id).await?;
-    if not_modified(&headers, user.version) {
-        return Ok(empty(StatusCode::NOT_MODIFIED));
+    fn id(user: &UserRecord) -> &str {
+        &user.id
     }
-    one_user(&app, &caller, StatusCode::OK, &user, &params).await
-}
 
-pub async fn replace(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let if_match = header_str(&headers, header::IF_MATCH);
-    let user = app
-        .provisioner
-        .replace_user(&caller, &id, body, if_match)
-        .await?;
-    one_user(&app, &caller, StatusCode::OK, &user, &params).await
-}
+    fn version(user: &UserRecord) -> i64 {
+        user.version
+    }
 
-pub async fn patch(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
-    let params = ListParams::from_query(query.as_deref())?;
-    let if_match = header_str(&headers, header::IF_MATCH);
-    let user = app
-        .provisioner
-        .patch_user(&caller, &id, body, if_match)
-        .await?;
-    one_user(&app, &caller, StatusCode::OK, &user, &params).await
-}
+    async fn create(app: &AppState, caller: &Caller, body: Value) -> Result<UserRecord, ApiError> {
+        Ok(app.provisioner.create_user(caller, body).await?)
+    }
 
-pub async fn delete(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let if_match = header_str(&headers, header::IF_MATCH);
-    app.provisioner.delete_user(&caller, &id, if_match).await?;
-    Ok(empty(StatusCode::NO_CONTENT))
+    async fn get(
+        app: &AppState,
+        caller: &Caller,
+        id: &str,
+        _: &ListParams,
+    ) -> Result<UserRecord, ApiError> {
+        Ok(app.provisioner.get_user(caller, id).await?)
+    }
+
+    async fn write(
+        app: &AppState,
+        caller: &Caller,
+        id: &str,
+        how: Write,
+        body: Value,
+        if_match: Option<&str>,
+    ) -> Result<UserRecord, ApiError> {
+        let provisioner = &app.provisioner;
+        Ok(match how {
+            Write::Replace => provisioner.replace_user(caller, id, body, if_match).await?,
+            Write::Patch => provisioner.patch_user(caller, id, body, if_match).await?,
+        })
+    }
+
+    async fn delete(
+        app: &AppState,
+        caller: &Caller,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<(), ApiError> {
+        Ok(app.provisioner.delete_user(caller, id, if_match).await?)
+    }
+
+    async fn render(
+        app: &AppState,
+        caller: &Caller,
+        user: &UserRecord,
+        params: &ListParams,
+    ) -> Result<Value, ApiError> {
+        let groups = app.provisioner.user_groups(caller, &user.id).await?;
+        let full = with_groups(render_user(user, &app.scim_base), &groups, &app.scim_base);
+        Ok(project(&full, params))
+    }
+
+    /// A listed user carries no `groups`: reading every user's memberships would cost
+    /// a query per user.
+    async fn page(
+        app: &AppState,
+        caller: &Caller,
+        params: &ListParams,
+        start_index: u64,
+    ) -> Result<(u64, Vec<Value>), ApiError> {
+        let query = store_query(params, start_index, app.max_page_size);
+        let page = app.provisioner.list_users(caller, &query).await?;
+        let resources = page
+            .items
+            .iter()
+            .map(|u| project(&render_user(u, &app.scim_base), params))
+            .collect();
+        Ok((page.total, resources))
+    }
 }

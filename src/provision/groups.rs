@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{retry_lost_races, Caller, Error, Provisioner, Result};
 use crate::scim::error::ScimError;
+use crate::scim::etag::check_if_match;
 use crate::scim::{patch, schema};
 use crate::store::{AuditEntry, GroupRecord, ListPage, ListQuery, Member};
 
@@ -271,7 +272,7 @@ impl Provisioner {
         // See `patch_group` for why a lost race re-runs.
         retry_lost_races(|_| async {
             let old = self.load_group(caller, id).await?;
-            super::users::check_if_match(if_match, old.version)?;
+            check_if_match(if_match, old.version)?;
             self.check_members(caller, &members).await?;
             let members = Some(members.clone());
             self.store_group_change(caller, old, resource.clone(), members, "replace")
@@ -311,7 +312,7 @@ impl Provisioner {
         if_match: Option<&str>,
     ) -> Result<GroupView> {
         let old = self.load_group(caller, id).await?;
-        super::users::check_if_match(if_match, old.version)?;
+        check_if_match(if_match, old.version)?;
         let current = self.store.group_members(&caller.tenant.name, id).await?;
         let mut doc = old.resource.clone();
         if let Some(obj) = doc.as_object_mut() {
@@ -381,7 +382,7 @@ impl Provisioner {
             .lock(format!("{}/Group/{id}", caller.tenant.name))
             .await;
         let old = self.load_group(caller, id).await?;
-        super::users::check_if_match(if_match, old.version)?;
+        check_if_match(if_match, old.version)?;
         self.store.delete_group(&caller.tenant.name, id).await?;
         self.jobs_ready.notify_one();
         self.audit_group(caller, id, "delete", json!({})).await;

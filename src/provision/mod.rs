@@ -1,9 +1,12 @@
 //! The bridge's own logic: what a SCIM change means upstream, under the tenant's
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
+mod create;
 pub mod drift;
 pub mod groups;
 pub mod guard;
+pub mod jobs;
+pub mod lifecycle;
 pub mod mapping;
 pub mod reconcile;
 pub mod render;
@@ -185,6 +188,8 @@ pub struct Provisioner {
     /// Wakes this process's job worker after a change enqueued jobs (other replicas
     /// find them by polling).
     pub jobs_ready: Arc<tokio::sync::Notify>,
+    /// Each tenant's upstream role names, for the role syncs.
+    role_names: Arc<jobs::RoleNames>,
 }
 
 impl Provisioner {
@@ -193,6 +198,7 @@ impl Provisioner {
             store,
             locks: Arc::new(ResourceLocks::default()),
             jobs_ready: Arc::new(tokio::sync::Notify::new()),
+            role_names: Arc::default(),
         }
     }
 

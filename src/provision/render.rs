@@ -2,13 +2,9 @@
 //! the bridge's read-only extension showing what the upstream really has.
 use serde_json::{json, Map, Value};
 
+use crate::scim::etag::etag;
 use crate::scim::schema::{BRIDGE_USER_SCHEMA, USER_SCHEMA};
 use crate::store::UserRecord;
-
-/// The ETag of a version, also `meta.version`.
-pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
 
 /// `base` is the public URL of the SCIM root (`https://host/scim/v2`), or empty for
 /// relative locations.

@@ -306,6 +306,10 @@ impl Target for DryRunTarget {
     async fn ping(&self) -> Result<(), TargetError> {
         self.inner.ping().await
     }
+
+    async fn preflight(&self) -> Result<super::Preflight, TargetError> {
+        self.inner.preflight().await
+    }
 }
 
 #[cfg(test)]

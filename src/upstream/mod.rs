@@ -3,7 +3,10 @@
 //! an upstream's shapes is one edit in one place.
 pub mod bandwidth;
 pub mod breaker;
+pub(crate) mod credential;
 pub mod dry_run;
+pub(crate) mod http;
+pub mod netsapiens;
 pub mod settings;
 pub mod timing;
 
@@ -143,6 +146,14 @@ pub fn current_system() -> &'static str {
         .unwrap_or("the upstream system")
 }
 
+/// What `check-config` reports of a target beyond reachability: what its credential
+/// may do, and what would make provisioning fail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preflight {
+    pub notes: Vec<String>,
+    pub problems: Vec<String>,
+}
+
 /// Failures of an upstream call, already classified for the IdP: the HTTP layer maps
 /// each to one SCIM status.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -197,4 +208,8 @@ pub trait Target: Send + Sync {
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
     /// Cheap readiness probe: credentials accepted (token obtainable).
     async fn ping(&self) -> Result<(), TargetError>;
+    /// Read-only checks for `check-config`; none beyond `ping` by default.
+    async fn preflight(&self) -> Result<Preflight, TargetError> {
+        Ok(Preflight::default())
+    }
 }

@@ -7,13 +7,17 @@ use serde::Deserialize;
 
 use super::bandwidth::settings::BandwidthSettings;
 use super::bandwidth::BandwidthTarget;
+use super::netsapiens::settings::NetsapiensSettings;
+use super::netsapiens::NetsapiensTarget;
 use super::Target;
+use crate::secret::SecretRef;
 
 /// `kind = "bandwidth"` selects the variant; the other keys are the variant's.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TargetSettings {
     Bandwidth(BandwidthSettings),
+    Netsapiens(NetsapiensSettings),
 }
 
 impl TargetSettings {
@@ -21,6 +25,7 @@ impl TargetSettings {
     pub fn kind(&self) -> &'static str {
         match self {
             TargetSettings::Bandwidth(_) => "bandwidth",
+            TargetSettings::Netsapiens(_) => "netsapiens",
         }
     }
 
@@ -29,6 +34,7 @@ impl TargetSettings {
     pub fn account_label(&self) -> String {
         match self {
             TargetSettings::Bandwidth(s) => s.account_id.clone(),
+            TargetSettings::Netsapiens(s) => s.domain.clone(),
         }
     }
 
@@ -36,6 +42,7 @@ impl TargetSettings {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             TargetSettings::Bandwidth(s) => s.validate(),
+            TargetSettings::Netsapiens(s) => s.validate(),
         }
     }
 
@@ -48,6 +55,47 @@ impl TargetSettings {
                     BandwidthTarget::new(s.adapter_config()?).map_err(|e| e.to_string())?;
                 Ok(Arc::new(target))
             }
+            TargetSettings::Netsapiens(s) => {
+                let target =
+                    NetsapiensTarget::new(s.adapter_config()?).map_err(|e| e.to_string())?;
+                Ok(Arc::new(target))
+            }
         }
+    }
+}
+
+/// A secret setting, read; absent is empty.
+pub(crate) fn resolve(
+    secret: &Option<SecretRef>,
+    what: &str,
+) -> Result<secrecy::SecretString, String> {
+    match secret {
+        Some(secret) => secret.resolve().map_err(|e| format!("{what}: {e}")),
+        None => Ok(secrecy::SecretString::from(String::new())),
+    }
+}
+
+/// Defaults of the call settings every target has (the file's `*_secs` in seconds).
+pub(crate) mod defaults {
+    pub fn rate_limit() -> u32 {
+        10
+    }
+    pub fn timeout() -> u64 {
+        10
+    }
+    pub fn rate_wait() -> u64 {
+        5
+    }
+    pub fn retries() -> u32 {
+        3
+    }
+    /// Each failed attempt counts, retries included (one call is up to four attempts),
+    /// and an upstream failing a third of calls at random is still working: ten in a
+    /// row is an outage.
+    pub fn breaker_failures() -> u32 {
+        10
+    }
+    pub fn breaker_cooldown() -> u64 {
+        10
     }
 }

@@ -275,6 +275,28 @@ max_retries = 2
     )
 }
 
+/// Builds the bridge from `config_text`, starts its worker (polling quickly) and serves
+/// it on a loopback port; returns the SCIM base URL and the running state.
+pub async fn serve_bridge(config_text: &str) -> (String, scim_bridge::http::AppState) {
+    let config = scim_bridge::config::Config::from_toml_str(config_text).unwrap();
+    let state = scim_bridge::app::build(&config).await.unwrap();
+    let worker = scim_bridge::config::WorkerConfig {
+        poll_interval_ms: 50,
+        backoff_base_ms: 50,
+        backoff_max_secs: 1,
+        ..config.worker.clone()
+    };
+    // The worker runs as long as the test's runtime does.
+    let _worker = scim_bridge::app::start_worker(&state, &worker);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = state.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, scim_bridge::http::router(state)).await;
+    });
+    (format!("http://{addr}/scim/v2"), app)
+}
+
 impl Harness {
     pub async fn start(options: Options) -> Harness {
         let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -295,24 +317,10 @@ impl Harness {
         } else {
             None
         };
-        let config = scim_bridge::config::Config::from_toml_str(&config_text).unwrap();
-        let state = scim_bridge::app::build(&config).await.unwrap();
-        let app = state.clone();
-        let store = state.provisioner.store.clone();
-        let worker = scim_bridge::config::WorkerConfig {
-            poll_interval_ms: 50,
-            backoff_base_ms: 50,
-            backoff_max_secs: 1,
-            ..config.worker.clone()
-        };
-        let _worker = scim_bridge::app::start_worker(&state, &worker);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, scim_bridge::http::router(state)).await;
-        });
+        let (base, app) = serve_bridge(&config_text).await;
+        let store = app.provisioner.store.clone();
         Harness {
-            base: format!("http://{addr}/scim/v2"),
+            base,
             store,
             sim,
             client: reqwest::Client::new(),

@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 pub use basic::hash_password;
-pub use tokens::sha256;
+pub use tokens::{new_token, sha256};
 
 use super::error::ApiError;
 use super::AppState;

@@ -2,6 +2,8 @@
 //! compared with every configured hash in constant time.
 use std::sync::Arc;
 
+use base64::Engine;
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -9,6 +11,16 @@ use crate::provision::{Caller, Tenant};
 
 pub fn sha256(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
+}
+
+/// A random token (256 bits, URL-safe) and its hex SHA-256, as `token new` prints
+/// them and the demo configures them.
+pub fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hex::encode(sha256(&token));
+    (token, hash)
 }
 
 struct TokenHash {
@@ -50,5 +62,19 @@ impl TokenHashes {
             }
         }
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_and_hash_matches() {
+        let (a, hash) = new_token();
+        let (b, _) = new_token();
+        assert_ne!(a, b);
+        assert!(a.len() >= 43);
+        assert_eq!(hash, hex::encode(sha256(&a)));
     }
 }

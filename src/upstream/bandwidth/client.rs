@@ -7,10 +7,10 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use super::config::Dialect;
-use super::http::{Body, Incoming, Outgoing};
 use super::roles::RoleTable;
 use super::wire::{self, RawUser, WriteKind, WriteUser};
 use super::BandwidthTarget;
+use crate::upstream::http::Incoming;
 use crate::upstream::{Role, TargetError, UpstreamUser};
 
 /// Which lookup a list query does; the parameter names differ by dialect.
@@ -66,8 +66,7 @@ impl BandwidthTarget {
         }
     }
 
-    /// One authenticated call. A 401 drops the token and retries once with a fresh one
-    /// (the token may have expired or been revoked early); a second 401 is `Auth`.
+    /// One authenticated call (the shared 401-refresh-once loop).
     pub(crate) async fn call(
         &self,
         method: Method,
@@ -75,51 +74,17 @@ impl BandwidthTarget {
         body: Option<Vec<u8>>,
         safe: bool,
     ) -> Result<Incoming, TargetError> {
-        let mut refreshed = false;
-        loop {
-            let auth = self.creds.header(&self.http).await?;
-            let req = Outgoing {
-                method: method.clone(),
-                url: url.clone(),
-                body: body.clone().map(Body::Json),
-                safe,
-                auth: Some(&auth),
-            };
-            let resp = self.http.send(&req).await?;
-            if resp.status == StatusCode::UNAUTHORIZED
-                && !refreshed
-                && self.creds.invalidate(&auth).await
-            {
-                refreshed = true;
-                tracing::debug!("401 from upstream; retrying once with a fresh token");
-                continue;
-            }
-            if resp.status == StatusCode::UNAUTHORIZED || resp.status == StatusCode::FORBIDDEN {
-                super::auth::credential_rejected(&self.http, resp.status.as_u16());
-            }
-            return Ok(resp);
-        }
+        self.http
+            .call_as(&self.creds, method, url, body, safe)
+            .await
     }
 
     /// Maps a non-success answer to the error the IdP should see.
     pub(crate) fn classify(resp: &Incoming) -> TargetError {
-        let status = resp.status;
-        let desc = || {
+        crate::upstream::http::classify(resp.status, || {
             wire::error_description(resp.content_type.as_deref(), &resp.body)
-                .unwrap_or_else(|| format!("HTTP {}", status.as_u16()))
-        };
-        match status.as_u16() {
-            400 | 422 => TargetError::Invalid(desc()),
-            401 => TargetError::Auth(desc()),
-            403 => TargetError::Forbidden(desc()),
-            404 => TargetError::NotFound,
-            409 => TargetError::Conflict(desc()),
-            429 => TargetError::RateLimited {
-                retry_after_secs: 1,
-            },
-            500..=599 => TargetError::Unavailable(format!("HTTP {}: {}", status.as_u16(), desc())),
-            _ => TargetError::Protocol(format!("unexpected HTTP status {}", status.as_u16())),
-        }
+                .unwrap_or_else(|| format!("HTTP {}", resp.status.as_u16()))
+        })
     }
 
     pub(crate) fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {

@@ -54,6 +54,20 @@ pub struct BandwidthConfig {
 }
 
 impl BandwidthConfig {
+    /// How the shared HTTP layer calls this account.
+    pub(crate) fn http_settings(&self) -> crate::upstream::http::HttpSettings {
+        crate::upstream::http::HttpSettings {
+            label: self.account_id.clone(),
+            rate_limit_per_second: self.rate_limit_per_second,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_rate_limit_wait: self.max_rate_limit_wait,
+            max_retries: self.max_retries,
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: self.breaker_cooldown,
+        }
+    }
+
     /// A config with empty credentials and conservative defaults (10 requests/s, 5 s
     /// connect, 30 s request, 30 s of 429 waiting, 3 retries, a breaker opening after 10
     /// consecutive failed attempts for 10 s); set the credentials of the

@@ -18,7 +18,6 @@
 mod auth;
 mod client;
 pub mod config;
-mod http;
 mod password;
 mod roles;
 pub mod settings;
@@ -33,9 +32,10 @@ use tokio::sync::Mutex;
 
 use self::auth::Credentials;
 use self::client::Lookup;
-use self::http::Http;
 use self::roles::RoleTable;
 use self::wire::{RawUser, WriteKind, WriteUser};
+use super::credential::Credential;
+use super::http::{self, Http};
 pub use config::{BandwidthConfig, Dialect};
 
 use super::{
@@ -84,7 +84,7 @@ impl BandwidthTarget {
             base: config.base().to_string(),
             account_id: config.account_id.clone(),
             max_retries: config.max_retries,
-            http: Http::new(&config)?,
+            http: Http::new(&config.http_settings())?,
             creds: Credentials::new(&config)?,
             roles: Mutex::new(None),
         })

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::config::{BandwidthConfig, Dialect};
 use crate::secret::SecretRef;
+use crate::upstream::settings::{defaults, resolve};
 
 /// A Bandwidth account and the bridge's credential for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,42 +25,21 @@ pub struct BandwidthSettings {
     #[serde(default)]
     pub username: String,
     pub password: Option<SecretRef>,
-    #[serde(default = "default_rate_limit")]
+    #[serde(default = "defaults::rate_limit")]
     pub rate_limit_per_second: u32,
-    #[serde(default = "default_timeout")]
+    #[serde(default = "defaults::timeout")]
     pub request_timeout_secs: u64,
     /// How long one SCIM request may wait on upstream 429s before answering 503.
-    #[serde(default = "default_rate_wait")]
+    #[serde(default = "defaults::rate_wait")]
     pub max_rate_limit_wait_secs: u64,
-    #[serde(default = "default_retries")]
+    #[serde(default = "defaults::retries")]
     pub max_retries: u32,
     /// Consecutive upstream failures that open the account's circuit breaker (0: never).
-    #[serde(default = "default_breaker_failures")]
+    #[serde(default = "defaults::breaker_failures")]
     pub breaker_failures: u32,
     /// How long an open breaker answers 503 at once before one probe call is let through.
-    #[serde(default = "default_breaker_cooldown")]
+    #[serde(default = "defaults::breaker_cooldown")]
     pub breaker_cooldown_secs: u64,
-}
-
-fn default_rate_limit() -> u32 {
-    10
-}
-fn default_timeout() -> u64 {
-    10
-}
-fn default_rate_wait() -> u64 {
-    5
-}
-fn default_retries() -> u32 {
-    3
-}
-/// Each failed attempt counts, retries included (one call is up to four attempts), and an
-/// upstream failing a third of calls at random is still working: ten in a row is an outage.
-fn default_breaker_failures() -> u32 {
-    10
-}
-fn default_breaker_cooldown() -> u64 {
-    10
 }
 
 impl BandwidthSettings {
@@ -103,12 +83,5 @@ impl BandwidthSettings {
             breaker_failures: self.breaker_failures,
             breaker_cooldown: Duration::from_secs(self.breaker_cooldown_secs.max(1)),
         })
-    }
-}
-
-fn resolve(secret: &Option<SecretRef>, what: &str) -> Result<secrecy::SecretString, String> {
-    match secret {
-        Some(secret) => secret.resolve().map_err(|e| format!("{what}: {e}")),
-        None => Ok(secrecy::SecretString::from(String::new())),
     }
 }

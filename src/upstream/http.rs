@@ -1,8 +1,8 @@
-//! Sending one logical request: client-side rate limit, circuit breaker, 429 waits,
-//! retries of safe calls, metrics, the request id header, and logging. Status codes
-//! other than 429 (and 5xx of safe calls until retries run out) are handed back to the
-//! caller, which classifies them; only transport failures (and an open breaker) become
-//! errors here.
+//! Sending one logical request to any upstream system: client-side rate limit, circuit
+//! breaker, 429 waits (`X-RateLimit-Reset` or `Retry-After`), retries of safe calls,
+//! metrics, the request id header, and logging. Status codes other than 429 (and 5xx of
+//! safe calls until retries run out) are handed back to the caller, which classifies
+//! them ([`classify`]); only transport failures (and an open breaker) become errors here.
 
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -13,13 +13,14 @@ use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use super::config::BandwidthConfig;
 use crate::upstream::breaker::{Breaker, BreakerState};
 use crate::upstream::TargetError;
 
 /// First backoff step; doubled per retry, capped at [`BACKOFF_CAP`], then fully jittered.
 const BACKOFF_BASE: Duration = Duration::from_millis(100);
 const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// The shortest wait after a 429, so a second-granular header does not become a busy loop.
+const MIN_WAIT: Duration = Duration::from_millis(50);
 /// Safety net for a server answering 429 with a reset already in the past, forever.
 const MAX_RATE_LIMIT_HITS: u32 = 100;
 
@@ -48,6 +49,42 @@ pub(crate) struct Incoming {
     pub body: Vec<u8>,
 }
 
+/// How one upstream instance (one account or domain, one credential) is called.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    /// The metrics label (`account`) of every call: the account id or domain.
+    pub label: String,
+    /// Client-side limit, so the upstream's 429s stay rare.
+    pub rate_limit_per_second: u32,
+    pub connect_timeout: Duration,
+    /// Whole request, including reading the body.
+    pub request_timeout: Duration,
+    /// How long one call may wait in total on 429s before giving up with `RateLimited`.
+    pub max_rate_limit_wait: Duration,
+    /// Retries of a failed safe call after the first try.
+    pub max_retries: u32,
+    /// Consecutive failed attempts that open the breaker; 0 disables it.
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
+}
+
+/// Maps a non-success status to the error the IdP should see; `desc` is the upstream's
+/// own description of the failure, read from its error format by the adapter.
+pub(crate) fn classify(status: StatusCode, desc: impl FnOnce() -> String) -> TargetError {
+    match status.as_u16() {
+        400 | 422 => TargetError::Invalid(desc()),
+        401 => TargetError::Auth(desc()),
+        403 => TargetError::Forbidden(desc()),
+        404 => TargetError::NotFound,
+        409 => TargetError::Conflict(desc()),
+        429 => TargetError::RateLimited {
+            retry_after_secs: 1,
+        },
+        500..=599 => TargetError::Unavailable(format!("HTTP {}: {}", status.as_u16(), desc())),
+        _ => TargetError::Protocol(format!("unexpected HTTP status {}", status.as_u16())),
+    }
+}
+
 pub(crate) struct Http {
     client: reqwest::Client,
     limiter: DefaultDirectRateLimiter,
@@ -59,7 +96,7 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(crate) fn new(cfg: &BandwidthConfig) -> Result<Self, TargetError> {
+    pub(crate) fn new(cfg: &HttpSettings) -> Result<Self, TargetError> {
         let rate = NonZeroU32::new(cfg.rate_limit_per_second).ok_or_else(|| {
             TargetError::Invalid("rate_limit_per_second must be at least 1".into())
         })?;
@@ -75,7 +112,7 @@ impl Http {
         // Burst of one: requests are spaced evenly, so no one-second window of the
         // upstream ever sees more than the configured rate.
         let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
-        let account = cfg.account_id.clone();
+        let account = cfg.label.clone();
         let gauge =
             metrics::gauge!("scim_bridge_upstream_breaker_state", "account" => account.clone());
         gauge.set(BreakerState::Closed.gauge());
@@ -138,12 +175,10 @@ impl Http {
                 Err(_) => permit.failure(),
             }
             match result {
-                Ok((resp, reset)) if resp.status == StatusCode::TOO_MANY_REQUESTS => {
+                Ok((resp, asked)) if resp.status == StatusCode::TOO_MANY_REQUESTS => {
                     metrics::counter!("scim_bridge_upstream_rate_limited_total", "account" => self.account.clone())
                         .increment(1);
-                    let wait = reset
-                        .and_then(until_epoch)
-                        .unwrap_or_else(|| backoff(rate_limit_hits));
+                    let wait = asked.unwrap_or_else(|| backoff(rate_limit_hits));
                     rate_limit_hits += 1;
                     if rate_limit_waited + wait > self.max_rate_limit_wait
                         || rate_limit_hits > MAX_RATE_LIMIT_HITS
@@ -175,12 +210,13 @@ impl Http {
         }
     }
 
-    /// One try. Returns the answer and its `X-RateLimit-Reset` (epoch seconds), if any.
+    /// One try. Returns the answer and how long it asks to wait before the next call
+    /// (`X-RateLimit-Reset` epoch seconds or `Retry-After` seconds), if it says.
     async fn attempt(
         &self,
         req: &Outgoing<'_>,
         operation: &'static str,
-    ) -> Result<(Incoming, Option<u64>), TargetError> {
+    ) -> Result<(Incoming, Option<Duration>), TargetError> {
         let mut b = self
             .client
             .request(req.method.clone(), req.url.clone())
@@ -253,17 +289,22 @@ impl Http {
         if tracing::enabled!(tracing::Level::TRACE) && !body.is_empty() {
             tracing::trace!(body = %redact_body(content_type.as_deref(), &body), "response body");
         }
-        let reset = headers
-            .get("x-ratelimit-reset")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| s.trim().parse::<u64>().ok());
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
+        let asked = number("x-ratelimit-reset")
+            .and_then(until_epoch)
+            .or_else(|| number("retry-after").map(|s| Duration::from_secs(s).max(MIN_WAIT)));
         Ok((
             Incoming {
                 status,
                 content_type,
                 body,
             },
-            reset,
+            asked,
         ))
     }
 }
@@ -278,12 +319,16 @@ fn retried(operation: &'static str, reason: &'static str) {
 fn operation(method: &Method, url: &Url) -> &'static str {
     let path = url.path().trim_end_matches('/');
     let last = path.rsplit('/').next().unwrap_or_default();
-    if path.ends_with("/oauth2/token") {
+    if path.ends_with("/oauth2/token") || path.ends_with("/tokens") {
         return "token";
     }
+    let parent = path.rsplit('/').nth(1).unwrap_or_default();
+    let listing = |q: &str| q.contains("page=") || q.contains("start=");
     match (method.as_str(), last) {
         (_, "roles") => "list_roles",
-        ("GET", "users") if url.query().is_some_and(|q| q.contains("page=")) => "list_users",
+        ("GET", "~") if parent == "apikeys" => "whoami",
+        ("GET", _) if parent == "domains" => "get_domain",
+        ("GET", "users") if url.query().is_some_and(listing) => "list_users",
         ("GET", "users") => "find_user",
         ("POST", "users") => "create_user",
         ("GET", _) => "get_user",
@@ -316,7 +361,7 @@ fn until_epoch(epoch_secs: u64) -> Option<Duration> {
         reset
             .checked_sub(now)
             .unwrap_or(Duration::ZERO)
-            .max(Duration::from_millis(50)),
+            .max(MIN_WAIT),
     )
 }
 
@@ -417,6 +462,53 @@ mod tests {
             operation(&Method::GET, &u("http://x/api/accounts/9/roles")),
             "list_roles"
         );
+    }
+
+    #[test]
+    fn netsapiens_operations_are_named_without_ids() {
+        let u = |s: &str| Url::parse(s).expect("url");
+        let base = "http://x/ns-api/v2";
+        let users = format!("{base}/domains/acme/users");
+        assert_eq!(
+            operation(&Method::POST, &u(&format!("{base}/tokens"))),
+            "token"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u(&format!("{base}/apikeys/~"))),
+            "whoami"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u(&format!("{base}/domains/acme"))),
+            "get_domain"
+        );
+        assert_eq!(operation(&Method::POST, &u(&users)), "create_user");
+        assert_eq!(
+            operation(&Method::GET, &u(&format!("{users}?start=0&limit=100"))),
+            "list_users"
+        );
+        assert_eq!(
+            operation(&Method::GET, &u(&format!("{users}/2001"))),
+            "get_user"
+        );
+        assert_eq!(
+            operation(&Method::PUT, &u(&format!("{users}/2001"))),
+            "update_user"
+        );
+        assert_eq!(
+            operation(&Method::DELETE, &u(&format!("{users}/2001"))),
+            "delete_user"
+        );
+    }
+
+    #[test]
+    fn statuses_are_classified_once_for_every_system() {
+        let c = |n: u16| classify(StatusCode::from_u16(n).expect("status"), || "why".into());
+        assert_eq!(c(400), TargetError::Invalid("why".into()));
+        assert_eq!(c(409), TargetError::Conflict("why".into()));
+        assert_eq!(c(403), TargetError::Forbidden("why".into()));
+        assert_eq!(c(404), TargetError::NotFound);
+        assert!(matches!(c(503), TargetError::Unavailable(m) if m.contains("why")));
+        assert!(matches!(c(302), TargetError::Protocol(_)));
     }
 
     #[test]

@@ -1,0 +1,207 @@
+//! Creating a user: upstream first, then the local insert, so the IdP sees real
+//! errors and nothing is stored for a user that was not created upstream. A create
+//! whose answer was lost is found again by username (the create intent says it was
+//! ours) instead of being duplicated.
+use chrono::Utc;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::lifecycle::synced_link;
+use super::mapping::map_user;
+use super::users::{sanitize_user, user_name, Outcome};
+use super::{Caller, Error, Provisioner, Result};
+use crate::config::DeactivatePolicy;
+use crate::provision::access::Access;
+use crate::store::{fold, StoreError, SyncState, UpstreamLink, UserRecord};
+use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
+
+impl Provisioner {
+    pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
+        let resource = sanitize_user(body)?;
+        let username = user_name(&resource).to_string();
+        // Creates of one userName are serialised across replicas, so the second of two
+        // racing creates finds the first's user locally (409) before touching the
+        // upstream, and the create intent is never shared by two racers.
+        let _guard = self
+            .lock(format!(
+                "{}/userName/{}",
+                caller.tenant.name,
+                fold(&username)
+            ))
+            .await?;
+        let result = self.create_user_locked(caller, resource, &username).await;
+        let id = result
+            .as_ref()
+            .map(|(u, _)| u.id.clone())
+            .unwrap_or_default();
+        self.audit(caller, &id, "create", result.as_ref().map(|(_, o)| o))
+            .await;
+        result.map(|(user, _)| user)
+    }
+
+    async fn create_user_locked(
+        &self,
+        caller: &Caller,
+        resource: Value,
+        username: &str,
+    ) -> Result<(UserRecord, Outcome)> {
+        let tenant = &caller.tenant;
+        if self
+            .find_local(caller, "userName", username)
+            .await?
+            .is_some()
+        {
+            return Err(Error::uniqueness(format!(
+                "a User with userName {username:?} already exists"
+            )));
+        }
+        if let Some(external_id) = resource.get("externalId").and_then(Value::as_str) {
+            if self
+                .find_local(caller, "externalId", external_id)
+                .await?
+                .is_some()
+            {
+                return Err(Error::uniqueness(format!(
+                    "a User with externalId {external_id:?} already exists"
+                )));
+            }
+        }
+        let mapped = map_user(&resource, username, tenant.target.user_rules())?;
+        let prior_intent = self.store.create_intent(&tenant.name, username).await?;
+        let id = prior_intent
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        let active = mapped.user.active;
+        let mut outcome = Outcome {
+            notes: mapped.notes.clone(),
+            upstream: "created",
+        };
+
+        let link = if !active && tenant.policy.on_deactivate == DeactivatePolicy::Delete {
+            outcome.upstream = "none (inactive under the delete policy)";
+            UpstreamLink {
+                upstream_username: username.to_string(),
+                sync_state: SyncState::Deprovisioned,
+                ..UpstreamLink::default()
+            }
+        } else {
+            let stripped = !active && tenant.policy.on_deactivate == DeactivatePolicy::StripRoles;
+            // A new user is in no group yet: base roles (and SCIM roles when enabled).
+            let access = if stripped {
+                Access::default()
+            } else {
+                tenant.access_policy().compute(&[], &resource)
+            };
+            let desired = Self::desired(&mapped, Some(&access), active || stripped);
+            let (upstream, how) = self
+                .create_upstream(caller, &id, &desired, prior_intent.is_some())
+                .await?;
+            outcome.upstream = how;
+            synced_link(&upstream)
+        };
+
+        let now = Utc::now();
+        let user = UserRecord {
+            id,
+            resource,
+            version: 1,
+            created: now,
+            last_modified: now,
+            link,
+        };
+        if let Err(e) = self.store.insert_user(&tenant.name, &user).await {
+            if matches!(e, StoreError::Conflict(_)) && outcome.upstream == "created" {
+                self.undo_upstream_create(caller, &user).await;
+            }
+            return Err(e.into());
+        }
+        self.store
+            .clear_create_intent(&tenant.name, username)
+            .await?;
+        Ok((user, outcome))
+    }
+
+    /// The local insert lost on a unique index (an externalId, or a userName renamed
+    /// into place, that a concurrent write took after the checks above) after this
+    /// request created the upstream user: delete that user again, so the 409 leaves no
+    /// orphan in Bandwidth. Only a user this request created and nobody links is
+    /// deleted; a failure is logged (the audit records the 409).
+    async fn undo_upstream_create(&self, caller: &Caller, user: &UserRecord) {
+        let tenant = &caller.tenant;
+        let Some(upstream_id) = user.link.upstream_id.as_deref() else {
+            return;
+        };
+        let username = user_name(&user.resource);
+        let result = async {
+            if self
+                .store
+                .user_id_by_upstream(&tenant.name, upstream_id)
+                .await?
+                .is_none()
+            {
+                tenant.target.delete_user(upstream_id).await?;
+            }
+            self.store
+                .clear_create_intent(&tenant.name, username)
+                .await?;
+            Ok::<(), Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, upstream_id, "could not undo the upstream create of a refused user");
+        }
+    }
+
+    /// Creates the upstream user, or links the one that already has the username when it
+    /// is ours (a create whose answer was lost) or the tenant allows adoption.
+    pub(super) async fn create_upstream(
+        &self,
+        caller: &Caller,
+        scim_id: &str,
+        desired: &DesiredUser,
+        ours: bool,
+    ) -> Result<(UpstreamUser, &'static str)> {
+        let tenant = &caller.tenant;
+        self.store
+            .put_create_intent(&tenant.name, &desired.username, scim_id)
+            .await?;
+        let detail = match tenant.target.create_user(desired).await {
+            Ok(user) => return Ok((user, "created")),
+            Err(TargetError::Conflict(detail)) => detail,
+            Err(e) => return Err(e.into()),
+        };
+        let adopt = tenant.policy.adopt_existing;
+        let mut existing = tenant.target.find_by_username(&desired.username).await?;
+        if existing.is_none() && adopt {
+            existing = tenant.target.find_by_email(&desired.email).await?;
+        }
+        if let Some(found) = existing {
+            let linked_elsewhere = self
+                .store
+                .user_id_by_upstream(&tenant.name, &found.id)
+                .await?;
+            let by_username = fold(&found.username) == fold(&desired.username);
+            if linked_elsewhere.is_none() && (adopt || (ours && by_username)) {
+                let desired = DesiredUser {
+                    username: found.username.clone(),
+                    ..desired.clone()
+                };
+                let updated = tenant.target.update_user(&found.id, &desired).await?;
+                return Ok((
+                    updated,
+                    if adopt {
+                        "adopted existing upstream user"
+                    } else {
+                        "linked after a lost create answer"
+                    },
+                ));
+            }
+        }
+        self.store
+            .clear_create_intent(&tenant.name, &desired.username)
+            .await?;
+        Err(Error::uniqueness(format!(
+            "already exists in Bandwidth: {detail}"
+        )))
+    }
+}

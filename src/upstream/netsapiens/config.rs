@@ -1,0 +1,105 @@
+//! Configuration of one NetSapiens adapter instance (= one domain and one credential).
+//! Secrets are [`SecretString`]s, so `Debug` output shows `[REDACTED]`.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::upstream::http::HttpSettings;
+
+/// How the bridge signs in to ns-api.
+#[derive(Debug, Clone)]
+pub enum NsCredential {
+    /// A static API key from the admin UI (`Authorization: Bearer nsd_...`).
+    ApiKey(SecretString),
+    /// The OAuth password grant of `POST /tokens`, refreshed before expiry.
+    Password {
+        client_id: String,
+        client_secret: SecretString,
+        username: String,
+        password: SecretString,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct NetsapiensConfig {
+    /// The server root, e.g. `https://pbx.example.com`; `/ns-api/v2` is appended.
+    pub base_url: String,
+    pub domain: String,
+    pub credential: NsCredential,
+    /// Inclusive range new users' extensions are allocated from.
+    pub extension_range: (u32, u32),
+    /// The scope of a user no rule grants another.
+    pub default_scope: String,
+    /// Scopes in priority order, highest first: of several a user is granted, the
+    /// first listed wins. Scopes not listed rank below every listed one.
+    pub scope_priority: Vec<String>,
+    /// How long to poll for a user an asynchronous (202) write has not made readable yet.
+    pub readable_timeout: Duration,
+    pub rate_limit_per_second: u32,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_rate_limit_wait: Duration,
+    pub max_retries: u32,
+    pub breaker_failures: u32,
+    pub breaker_cooldown: Duration,
+}
+
+/// Highest first; `No Portal` last, so a deactivation group never outranks a real scope.
+pub const DEFAULT_SCOPE_PRIORITY: [&str; 11] = [
+    "Super User",
+    "Reseller",
+    "Office Manager",
+    "Site Manager",
+    "Call Center Supervisor",
+    "Call Center Agent",
+    "Advanced User",
+    "Basic User",
+    "Simple User",
+    "NDP",
+    "No Portal",
+];
+
+impl NetsapiensConfig {
+    /// Conservative defaults (as for Bandwidth: 10 requests/s, 5 s connect, 30 s
+    /// request, 30 s of 429 waiting, 3 retries, a breaker after 10 failed attempts for
+    /// 10 s), extensions 2000-2999, `Basic User`, and 10 s to wait for a 202 write.
+    pub fn new(
+        base_url: impl Into<String>,
+        domain: impl Into<String>,
+        credential: NsCredential,
+    ) -> Self {
+        NetsapiensConfig {
+            base_url: base_url.into(),
+            domain: domain.into(),
+            credential,
+            extension_range: (2000, 2999),
+            default_scope: "Basic User".into(),
+            scope_priority: DEFAULT_SCOPE_PRIORITY
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            readable_timeout: Duration::from_secs(10),
+            rate_limit_per_second: 10,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            max_rate_limit_wait: Duration::from_secs(30),
+            max_retries: 3,
+            breaker_failures: 10,
+            breaker_cooldown: Duration::from_secs(10),
+        }
+    }
+
+    pub(crate) fn http_settings(&self) -> HttpSettings {
+        HttpSettings {
+            label: self.domain.clone(),
+            rate_limit_per_second: self.rate_limit_per_second,
+            connect_timeout: self.connect_timeout,
+            request_timeout: self.request_timeout,
+            max_rate_limit_wait: self.max_rate_limit_wait,
+            max_retries: self.max_retries,
+            breaker_failures: self.breaker_failures,
+            breaker_cooldown: self.breaker_cooldown,
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The `[tenants.T.target]` section of a NetSapiens tenant (`kind = "netsapiens"`), as
+//! written in the file, and its translation into the adapter's [`NetsapiensConfig`]
+//! with secrets read.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::config::{NetsapiensConfig, NsCredential, DEFAULT_SCOPE_PRIORITY};
+use crate::secret::SecretRef;
+use crate::upstream::settings::{defaults, resolve};
+
+/// A NetSapiens domain and the bridge's credential for it: an API key, or the OAuth
+/// password grant (client id and secret, a portal user and password).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetsapiensSettings {
+    /// The server root, e.g. `https://pbx.example.com` (`/ns-api/v2` is appended).
+    pub base_url: String,
+    pub domain: String,
+    pub api_key: Option<SecretRef>,
+    #[serde(default)]
+    pub client_id: String,
+    pub client_secret: Option<SecretRef>,
+    #[serde(default)]
+    pub username: String,
+    pub password: Option<SecretRef>,
+    /// `[first, last]` extension new users are given numbers from.
+    #[serde(default = "default_range")]
+    pub extension_range: [u32; 2],
+    #[serde(default = "default_scope")]
+    pub default_scope: String,
+    /// Highest first; empty means the built-in order (Super User ... No Portal).
+    #[serde(default)]
+    pub scope_priority: Vec<String>,
+    /// How long to wait for a write NetSapiens answered 202 to become readable.
+    #[serde(default = "default_readable")]
+    pub readable_timeout_secs: u64,
+    #[serde(default = "defaults::rate_limit")]
+    pub rate_limit_per_second: u32,
+    #[serde(default = "defaults::timeout")]
+    pub request_timeout_secs: u64,
+    #[serde(default = "defaults::rate_wait")]
+    pub max_rate_limit_wait_secs: u64,
+    #[serde(default = "defaults::retries")]
+    pub max_retries: u32,
+    #[serde(default = "defaults::breaker_failures")]
+    pub breaker_failures: u32,
+    #[serde(default = "defaults::breaker_cooldown")]
+    pub breaker_cooldown_secs: u64,
+}
+
+fn default_range() -> [u32; 2] {
+    [2000, 2999]
+}
+fn default_scope() -> String {
+    "Basic User".into()
+}
+fn default_readable() -> u64 {
+    10
+}
+
+impl NetsapiensSettings {
+    /// What serde cannot check: exactly one complete credential, a sane range.
+    pub fn validate(&self) -> Result<(), String> {
+        let password_grant = !self.client_id.is_empty()
+            || self.client_secret.is_some()
+            || !self.username.is_empty()
+            || self.password.is_some();
+        let complete_grant = !self.client_id.is_empty()
+            && self.client_secret.is_some()
+            && !self.username.is_empty()
+            && self.password.is_some();
+        match (self.api_key.is_some(), password_grant) {
+            (true, true) => return Err("give api_key or the password grant, not both".into()),
+            (false, false) => {
+                return Err(
+                    "needs api_key, or client_id, client_secret, username and password".into(),
+                )
+            }
+            (false, true) if !complete_grant => {
+                return Err(
+                    "the password grant needs client_id, client_secret, username and password"
+                        .into(),
+                )
+            }
+            _ => {}
+        }
+        let [low, high] = self.extension_range;
+        if low > high || low < 10 {
+            return Err(format!(
+                "extension_range [{low}, {high}] must run upwards from at least 10"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The adapter configuration, with its secrets read.
+    pub fn adapter_config(&self) -> Result<NetsapiensConfig, String> {
+        let credential = match &self.api_key {
+            Some(_) => NsCredential::ApiKey(resolve(&self.api_key, "api_key")?),
+            None => NsCredential::Password {
+                client_id: self.client_id.clone(),
+                client_secret: resolve(&self.client_secret, "client_secret")?,
+                username: self.username.clone(),
+                password: resolve(&self.password, "password")?,
+            },
+        };
+        let mut config = NetsapiensConfig::new(&self.base_url, &self.domain, credential);
+        config.extension_range = (self.extension_range[0], self.extension_range[1]);
+        config.default_scope = self.default_scope.clone();
+        config.scope_priority = if self.scope_priority.is_empty() {
+            DEFAULT_SCOPE_PRIORITY
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            self.scope_priority.clone()
+        };
+        config.readable_timeout = Duration::from_secs(self.readable_timeout_secs.max(1));
+        config.rate_limit_per_second = self.rate_limit_per_second.max(1);
+        config.request_timeout = Duration::from_secs(self.request_timeout_secs);
+        config.max_rate_limit_wait = Duration::from_secs(self.max_rate_limit_wait_secs);
+        config.max_retries = self.max_retries;
+        config.breaker_failures = self.breaker_failures;
+        config.breaker_cooldown = Duration::from_secs(self.breaker_cooldown_secs.max(1));
+        Ok(config)
+    }
+}

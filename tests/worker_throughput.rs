@@ -1,0 +1,58 @@
+//! The job worker refills each slot as its job ends: one slow upstream call holds only
+//! its own slot, not a whole batch of `concurrency` jobs.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bandwidth_sim::Faults;
+use common::{user, Harness};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn slow_upstream_calls_hold_only_their_own_slot() {
+    let h = Harness::default().await;
+    let mut members = Vec::new();
+    for n in 0..100 {
+        let id = h.create_ok(user(&format!("m{n}@x.com"))).await;
+        members.push(json!({"value": id}));
+    }
+    // One upstream call in twenty takes three more seconds.
+    h.sim.set_faults(Faults {
+        latency_spike_rate: 0.05,
+        latency_spike_ms: 3000,
+        ..Faults::default()
+    });
+    let started = Instant::now();
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(
+                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName":"bandwidth-role-Porting","members": members}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let deadline = started + Duration::from_secs(120);
+    loop {
+        let state = h.state();
+        let done = (0..100)
+            .filter(|n| {
+                Harness::roles_of(&state, &format!("m{n}@x.com")).contains(&"Porting".into())
+            })
+            .count();
+        if done == 100 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{done} of 100 synced in 120 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let elapsed = started.elapsed();
+    eprintln!("100 role syncs, 5 % of calls +3 s, 4 slots: {elapsed:?}");
+    // About 200 upstream calls, ~10 of them slow: ~30 s of waiting shared by 4 slots
+    // when each slot is refilled (~8-12 s); a batch worker waits for the slowest job
+    // of every batch of 4 (~25-30 s).
+    assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
+}
