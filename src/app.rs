@@ -187,6 +187,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         metrics_token,
         admin,
         console,
+        connection_limits: config.connection_limits(),
     })
 }
 
@@ -238,10 +239,9 @@ pub fn start_reconcilers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
 
 /// Serves until ctrl-c or SIGTERM, finishing requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let limits = state.connection_limits;
     let router = crate::http::router(state);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    crate::http::connections::serve(listener, router, limits, shutdown_signal()).await
 }
 
 /// [`serve`] over HTTPS with the configured certificate, reloaded on SIGHUP and on
@@ -254,10 +254,9 @@ pub async fn serve_tls(
     let certs = crate::tls::Certificates::load(tls).map_err(std::io::Error::other)?;
     let watcher = certs.watch(Duration::from_secs(tls.reload_poll_secs.max(1)));
     let listener = crate::tls::TlsListener::new(listener, certs)?;
+    let limits = state.connection_limits;
     let router = crate::http::router(state);
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = crate::http::connections::serve(listener, router, limits, shutdown_signal()).await;
     watcher.abort();
     served
 }

@@ -451,6 +451,9 @@ async fn check_config(path: PathBuf) -> Result<(), String> {
     for advice in config.legacy_advice() {
         println!("note: {advice}");
     }
+    for warning in config.warnings() {
+        println!("warning: {warning}");
+    }
     let mut problems = Vec::new();
     for (name, tenant_config) in &config.tenants {
         if tenant_config.tokens.is_empty()

@@ -83,6 +83,15 @@ pub struct ServerConfig {
     /// Default 20 s: under the IdPs' own timeouts (about 30 s), so the IdP hears a 503
     /// and retries rather than timing out itself.
     pub request_timeout_secs: u64,
+    /// A client must send a request's headers within this long after connecting or
+    /// after the previous answer (idle keep-alive connections close after it too).
+    pub header_read_timeout_secs: u64,
+    /// A connection on which nothing moves for this long is closed; keep it above
+    /// `request_timeout_secs`.
+    pub idle_timeout_secs: u64,
+    /// Most client connections open at once; more wait in the kernel's queue. Lowered at
+    /// start-up if the open file limit could not hold them.
+    pub max_connections: usize,
     /// Bearer token `/metrics` requires; without it `/metrics` is open.
     pub metrics_token: Option<SecretRef>,
     /// Serve HTTPS directly instead of behind a TLS-terminating proxy.
@@ -115,6 +124,9 @@ impl Default for ServerConfig {
             max_page_size: 1000,
             max_body_bytes: 4 * 1024 * 1024,
             request_timeout_secs: 20,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 4096,
             metrics_token: None,
             tls: None,
         }
@@ -186,6 +198,10 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub groups: GroupMappingConfig,
+    /// SCIM extension schema URNs this tenant's IdP sends and wants kept: their objects
+    /// are stored and returned as sent. Attributes of other unknown schemas are ignored.
+    #[serde(default)]
+    pub extensions: Vec<String>,
     /// Read upstream but never write: each write the bridge would make is logged and
     /// audited with its request, and the IdP is answered as if it had succeeded.
     #[serde(default)]
@@ -228,6 +244,11 @@ pub struct TenantLimits {
     pub burst: Option<u32>,
     /// Most member values one Group POST, PUT or PATCH may carry; more is 400 `invalidValue`.
     pub max_members_per_request: usize,
+    /// Longest string value (UTF-8 bytes) a client may write; longer is 400 `invalidValue`.
+    pub max_value_bytes: usize,
+    /// Most values of one multi-valued attribute (emails, phoneNumbers, ...); Group
+    /// members are limited by `max_members_per_request` instead.
+    pub max_values_per_attribute: usize,
 }
 
 impl Default for TenantLimits {
@@ -236,6 +257,8 @@ impl Default for TenantLimits {
             requests_per_second: None,
             burst: None,
             max_members_per_request: 1000,
+            max_value_bytes: crate::scim::validate::DEFAULT_MAX_VALUE_BYTES,
+            max_values_per_attribute: crate::scim::validate::DEFAULT_MAX_VALUES,
         }
     }
 }
@@ -356,7 +379,13 @@ fn default_jwks_min_interval() -> u64 {
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     pub on_deactivate: DeactivatePolicy,
+    /// What a SCIM DELETE does upstream. When the file leaves it out: `delete` where the
+    /// target can delete users, else `deactivate` (Bandwidth's v1 dialect); filled in
+    /// when the configuration is read.
+    #[serde(skip)]
     pub on_delete: DeletePolicy,
+    #[serde(rename = "on_delete")]
+    on_delete_in_file: Option<DeletePolicy>,
     pub on_username_change: UsernameChangePolicy,
     /// Link an upstream user that already has the username instead of answering 409.
     pub adopt_existing: bool,
@@ -367,6 +396,7 @@ impl Default for PolicyConfig {
         Self {
             on_deactivate: DeactivatePolicy::Deactivate,
             on_delete: DeletePolicy::Delete,
+            on_delete_in_file: None,
             on_username_change: UsernameChangePolicy::KeepUpstream,
             adopt_existing: false,
         }
@@ -434,6 +464,7 @@ impl Config {
     fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         let mut config: Config = figment.extract().map_err(Box::new)?;
         config.adopt_legacy_sections()?;
+        config.resolve_on_delete();
         config.validate()?;
         Ok(config)
     }
@@ -504,9 +535,10 @@ impl Config {
                     )));
                 }
             }
-            validate_basic(name, &tenant.basic, &mut basic_users)?;
+            credentials::validate_basic(name, &tenant.basic, &mut basic_users)?;
+            input::validate(name, tenant)?;
             if let Some(jwt) = &tenant.jwt {
-                validate_jwt(name, jwt, &mut jwt_audiences)?;
+                credentials::validate_jwt(name, jwt, &mut jwt_audiences)?;
             }
             for rule in &tenant.groups.map {
                 if rule.display_name.is_none() == rule.external_id.is_none() {
@@ -525,88 +557,7 @@ impl Config {
     }
 }
 
-/// A Basic username names one tenant (several passwords of it may coexist, for rotation),
-/// and every hash must parse now rather than fail every request later.
-fn validate_basic(
-    tenant: &str,
-    basic: &[BasicConfig],
-    owners: &mut BTreeMap<String, String>,
-) -> Result<(), ConfigError> {
-    for credential in basic {
-        let invalid = |why: &str| {
-            ConfigError::Invalid(format!(
-                "tenant {tenant}: basic credential {}: {why}",
-                credential.id
-            ))
-        };
-        if credential.username.is_empty() || credential.username.contains(':') {
-            return Err(invalid("username must be non-empty and without ':'"));
-        }
-        argon2::password_hash::PasswordHash::new(&credential.password_hash)
-            .map_err(|_| invalid("password_hash is not a PHC string (scim-bridge basic new)"))?;
-        let owner = owners
-            .entry(credential.username.clone())
-            .or_insert_with(|| tenant.to_string());
-        if owner != tenant {
-            return Err(invalid(
-                "username is also used by another tenant; a credential belongs to one tenant",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Exactly one key source, asymmetric algorithms only (an HMAC "key" would be the public
-/// key, which anyone has), and no issuer/audience pair shared by two tenants, so a token
-/// decides its tenant.
-fn validate_jwt(
-    tenant: &str,
-    jwt: &JwtConfig,
-    owners: &mut BTreeMap<(String, String), String>,
-) -> Result<(), ConfigError> {
-    let invalid = |why: String| ConfigError::Invalid(format!("tenant {tenant}: jwt: {why}"));
-    let sources = [
-        jwt.jwks_url.is_some(),
-        jwt.public_key_pem.is_some(),
-        jwt.public_key_pem_file.is_some(),
-    ];
-    if sources.iter().filter(|s| **s).count() != 1 {
-        return Err(invalid(
-            "set exactly one of jwks_url, public_key_pem, public_key_pem_file".into(),
-        ));
-    }
-    if jwt.issuer.is_empty() || jwt.audiences.is_empty() {
-        return Err(invalid(
-            "issuer and at least one audience are required".into(),
-        ));
-    }
-    if jwt.algorithms.is_empty() {
-        return Err(invalid("algorithms must not be empty".into()));
-    }
-    for name in &jwt.algorithms {
-        let algorithm: jsonwebtoken::Algorithm = name
-            .parse()
-            .map_err(|_| invalid(format!("unknown algorithm {name:?}")))?;
-        use jsonwebtoken::Algorithm::{HS256, HS384, HS512};
-        if matches!(algorithm, HS256 | HS384 | HS512) {
-            return Err(invalid(format!(
-                "{name} is symmetric; only public-key algorithms (RS256, ES256, ...) are allowed"
-            )));
-        }
-    }
-    for audience in &jwt.audiences {
-        let owner = owners
-            .entry((jwt.issuer.clone(), audience.clone()))
-            .or_insert_with(|| tenant.to_string());
-        if owner != tenant {
-            return Err(invalid(format!(
-                "issuer {} with audience {audience} is also tenant {owner}'s",
-                jwt.issuer
-            )));
-        }
-    }
-    Ok(())
-}
-
+mod credentials;
+mod input;
 #[cfg(test)]
 mod tests;

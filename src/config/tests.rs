@@ -62,7 +62,8 @@ const MINIMAL: &str = r#"
 fn defaults_are_the_documented_ones() {
     let config = Config::from_toml_str(MINIMAL).unwrap();
     let t = &config.tenants["t"];
-    assert_eq!(t.policy.on_delete, DeletePolicy::Delete);
+    // v1: Bandwidth App users can be deactivated, not deleted (issue 15).
+    assert_eq!(t.policy.on_delete, DeletePolicy::Deactivate);
     assert_eq!(
         t.policy.on_username_change,
         UsernameChangePolicy::KeepUpstream
@@ -237,4 +238,95 @@ fn the_examples_netsapiens_tenant_parses_and_checks_its_credential() {
         "extension_range = [3000, 2000]",
     );
     assert!(error(range).contains("extension_range"));
+}
+
+#[test]
+fn on_delete_defaults_by_target_and_check_config_warns_about_delete_on_v1() {
+    let config = Config::from_toml_str(MINIMAL).unwrap();
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    let dashboard = r#"
+        [tenants.d]
+        [tenants.d.target]
+        kind = "bandwidth"
+        dialect = "dashboard"
+        base_url = "http://x"
+        account_id = "1"
+        username = "u"
+        password = "p"
+    "#;
+    let config = Config::from_toml_str(dashboard).unwrap();
+    assert_eq!(config.tenants["d"].policy.on_delete, DeletePolicy::Delete);
+    assert!(config.warnings().is_empty());
+    let config = Config::from_toml_str(&format!(
+        "{MINIMAL}\n[tenants.t.policy]\non_delete = \"delete\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.tenants["t"].policy.on_delete, DeletePolicy::Delete);
+    let warnings = config.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("tenant t") && warnings[0].contains("Bandwidth App"),
+        "{warnings:?}"
+    );
+    let config = Config::from_toml_str(&format!(
+        "{dashboard}\n[tenants.d.policy]\non_delete = \"deactivate\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        config.tenants["d"].policy.on_delete,
+        DeletePolicy::Deactivate
+    );
+}
+
+#[test]
+fn input_rules_and_connection_limits_have_defaults_and_bounds() {
+    let config = Config::from_toml_str(MINIMAL).unwrap();
+    let rules = config.tenants["t"].input_rules();
+    assert_eq!(rules, crate::scim::validate::InputRules::default());
+    let limits = config.connection_limits();
+    assert_eq!(
+        limits.header_read_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    assert_eq!(limits.idle_timeout, std::time::Duration::from_secs(60));
+    assert_eq!(limits.max_connections, 4096);
+    let config = Config::from_toml_str(&format!(
+        "[server]\nidle_timeout_secs = 5\n{MINIMAL}\n[tenants.t.limits]\nmax_value_bytes = 512\nmax_values_per_attribute = 5\n"
+    ))
+    .unwrap();
+    let rules = config.tenants["t"].input_rules();
+    assert_eq!((rules.max_value_bytes, rules.max_values), (512, 5));
+    assert!(
+        config.connection_limits().idle_timeout > std::time::Duration::from_secs(20),
+        "never below the request deadline"
+    );
+    let text = MINIMAL.replace(
+        "[tenants.t]\n",
+        "[tenants.t]\nextensions = [\"urn:example:custom\"]\n",
+    );
+    let config = Config::from_toml_str(&text).unwrap();
+    assert_eq!(
+        config.tenants["t"].input_rules().extensions,
+        vec!["urn:example:custom"]
+    );
+    for bad in [
+        "not-a-urn",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    ] {
+        let text = MINIMAL.replace(
+            "[tenants.t]\n",
+            &format!("[tenants.t]\nextensions = [\"{bad}\"]\n"),
+        );
+        assert!(Config::from_toml_str(&text).is_err(), "{bad}");
+    }
+    for bad in [
+        "max_value_bytes = 0",
+        "max_value_bytes = 100000",
+        "max_values_per_attribute = 0",
+    ] {
+        assert!(
+            Config::from_toml_str(&format!("{MINIMAL}\n[tenants.t.limits]\n{bad}\n")).is_err(),
+            "{bad}"
+        );
+    }
 }

@@ -19,7 +19,8 @@ pub async fn service_provider_config(State(app): State<AppState>) -> Response {
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": app.max_page_size},
         "changePassword": {"supported": false},
-        "sort": {"supported": false},
+        // `sortBy` and `sortOrder` work on lists and `.search` (RFC 7644 §3.4.2.3).
+        "sort": {"supported": true},
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

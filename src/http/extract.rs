@@ -10,14 +10,35 @@ use super::AppState;
 use crate::scim::error::ScimError;
 
 /// A JSON body. Accepted as `application/scim+json`, `application/json` or without a
-/// content type (some IdP test tools omit it); malformed JSON is 400 `invalidSyntax`,
-/// an oversized body 413, both as SCIM errors.
+/// content type (some IdP test tools omit it); any other content type is 415, malformed
+/// JSON 400 `invalidSyntax`, an oversized body 413, all as SCIM errors.
 pub struct ScimJson(pub Value);
+
+/// Whether a `Content-Type` names JSON as SCIM accepts it (RFC 7644 §3.1: `application/
+/// scim+json`, and `application/json` which clients also send), parameters aside.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case(SCIM_CONTENT_TYPE)
+        || essence.eq_ignore_ascii_case("application/json")
+}
 
 impl FromRequest<AppState> for ScimJson {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, app: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
+            let readable = content_type.to_str().ok();
+            if !readable.is_some_and(is_json_media_type) {
+                return Err(ApiError::new(
+                    415,
+                    None,
+                    format!(
+                        "Content-Type {} is not accepted; send {SCIM_CONTENT_TYPE} or application/json",
+                        readable.map_or("(unreadable)".to_string(), |t| format!("{t:?}"))
+                    ),
+                ));
+            }
+        }
         let limit = app.max_body_bytes;
         let bytes = axum::body::to_bytes(request.into_body(), limit)
             .await
@@ -81,4 +102,31 @@ pub async fn scim_errors_for_bare_statuses(response: Response) -> Response {
 
 pub fn empty(status: StatusCode) -> Response {
     (status, Body::empty()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json_media_type;
+
+    #[test]
+    fn json_media_types() {
+        for ok in [
+            "application/scim+json",
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/scim+json;charset=UTF-8",
+        ] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "",
+        ] {
+            assert!(!is_json_media_type(bad), "{bad}");
+        }
+    }
 }

@@ -3,7 +3,9 @@
 //! Handlers are thin; all decisions are in `provision`.
 pub mod admin;
 pub mod auth;
+pub mod connections;
 mod discovery;
+mod edges;
 pub mod error;
 pub mod extract;
 mod groups;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub admin: crate::admin::AdminService,
     /// The console under `/admin/`, when `[admin]` is configured.
     pub console: Option<Arc<admin::Console>>,
+    /// Timeouts and the cap of client connections.
+    pub connection_limits: connections::ConnectionLimits,
 }
 
 pub fn router(app: AppState) -> Router {
@@ -83,7 +87,11 @@ pub fn router(app: AppState) -> Router {
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/ResourceTypes", get(discovery::resource_types))
         .route("/ResourceTypes/{id}", get(discovery::resource_type_by_id))
-        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        // Unknown paths are routes too, so that they pass authentication: without a
+        // credential every path under /scim/v2 is the same 401 (no endpoint discovery).
+        .route("/", any(no_such_endpoint))
+        .route("/{*rest}", any(no_such_endpoint))
+        .fallback(no_such_endpoint)
         // Layers run outermost-last: authentication first, then the caller's tenant budget.
         .route_layer(middleware::from_fn(limits::per_tenant_rate))
         .route_layer(middleware::from_fn_with_state(
@@ -96,13 +104,13 @@ pub fn router(app: AppState) -> Router {
         Some(console) => admin::router(console.clone()),
         None => Router::new(),
     };
-    Router::new()
+    let app_router = Router::new()
         .nest("/scim/v2", scim)
         .merge(console)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
         .route("/metrics", get(observe::metrics))
-        .fallback(|| async { error::ApiError::new(404, None, "no such endpoint") })
+        .fallback(no_such_endpoint)
         .layer(middleware::map_response(
             extract::scim_errors_for_bare_statuses,
         ))
@@ -112,7 +120,12 @@ pub fn router(app: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(observe::request_context))
-        .with_state(app)
+        .with_state(app);
+    edges::wrap(app_router)
+}
+
+async fn no_such_endpoint() -> error::ApiError {
+    error::ApiError::new(404, None, "no such endpoint")
 }
 
 /// Ready when the store answers and every tenant's upstream credentials work.

@@ -12,12 +12,14 @@ use super::users::{sanitize_user, user_name, Outcome};
 use super::{Caller, Error, Provisioner, Result};
 use crate::config::DeactivatePolicy;
 use crate::provision::access::Access;
+use crate::scim::validate;
 use crate::store::{fold, StoreError, SyncState, UpstreamLink, UserRecord};
 use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
 
 impl Provisioner {
     pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
-        let resource = sanitize_user(body)?;
+        let resource =
+            validate::active_by_default(sanitize_user(body, &caller.tenant.input_rules)?);
         let username = user_name(&resource).to_string();
         // Creates of one userName are serialised across replicas, so the second of two
         // racing creates finds the first's user locally (409) before touching the

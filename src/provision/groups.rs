@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::{retry_lost_races, Caller, Error, Provisioner, Result};
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
+use crate::scim::validate::{self, InputRules};
 use crate::scim::{patch, schema};
 use crate::store::{AuditEntry, GroupRecord, ListPage, ListQuery, Member};
 
@@ -22,19 +23,26 @@ pub struct GroupView {
     pub members: Option<Vec<Member>>,
 }
 
-/// Splits a group body into the stored resource and the member ids.
-pub fn sanitize_group(body: Value) -> std::result::Result<(Value, Vec<String>), ScimError> {
+/// Splits a group body into the stored resource and the member ids (the schema rules
+/// are [`validate`]'s; member ids follow its character and length rule).
+pub fn sanitize_group(
+    body: Value,
+    limits: &InputRules,
+) -> std::result::Result<(Value, Vec<String>), ScimError> {
     let Value::Object(mut map) = body else {
         return Err(ScimError::invalid_syntax("a Group must be a JSON object"));
     };
     let members = map
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("members"))
-        .map(|(_, v)| member_ids(v))
+        .map(|(_, v)| member_ids(v, limits))
         .transpose()?
         .unwrap_or_default();
     map.retain(|key, _| !NOT_STORED.iter().any(|n| n.eq_ignore_ascii_case(key)));
-    match map.get("displayName") {
+    let mut resource = Value::Object(map);
+    schema::normalize_schemas(&mut resource);
+    let resource = validate::resource(resource, schema::group(), limits)?;
+    match resource.get("displayName") {
         Some(Value::String(s)) if !s.trim().is_empty() => {}
         _ => {
             return Err(ScimError::invalid_value(
@@ -42,13 +50,11 @@ pub fn sanitize_group(body: Value) -> std::result::Result<(Value, Vec<String>), 
             ))
         }
     }
-    let mut resource = Value::Object(map);
-    schema::normalize_schemas(&mut resource);
     Ok((resource, members))
 }
 
 /// Member ids from `[{"value": id}, ...]` (bare strings accepted), without duplicates.
-fn member_ids(members: &Value) -> std::result::Result<Vec<String>, ScimError> {
+fn member_ids(members: &Value, limits: &InputRules) -> std::result::Result<Vec<String>, ScimError> {
     let Value::Array(items) = members else {
         if members.is_null() {
             return Ok(vec![]);
@@ -63,6 +69,7 @@ fn member_ids(members: &Value) -> std::result::Result<Vec<String>, ScimError> {
             .or_else(|| item.as_str());
         match id {
             Some(id) if !id.is_empty() => {
+                validate::check_string("a member value", id, limits)?;
                 ids.insert(id.to_string());
             }
             _ => {
@@ -193,7 +200,7 @@ impl Provisioner {
     }
 
     pub async fn create_group(&self, caller: &Caller, body: Value) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body)?;
+        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
         check_member_count(caller, members.len())?;
         self.check_members(caller, &members).await?;
         let now = Utc::now();
@@ -263,7 +270,7 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body)?;
+        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
         check_member_count(caller, members.len())?;
         let _guard = self
             .locks
@@ -324,7 +331,7 @@ impl Provisioner {
             obj.insert("id".into(), Value::String(old.id.clone()));
         }
         let outcome = patch::apply_patch(&mut doc, body, schema::group())?;
-        let (resource, members) = sanitize_group(doc)?;
+        let (resource, members) = sanitize_group(doc, &caller.tenant.input_rules)?;
         let before: BTreeSet<&String> = current.iter().map(|m| &m.user_id).collect();
         let added: Vec<String> = members
             .iter()
@@ -398,7 +405,7 @@ mod tests {
     fn sanitize_splits_members_and_drops_server_attributes() {
         let body = json!({"schemas":[schema::GROUP_SCHEMA],"id":"x","meta":{},"displayName":"Admins",
                           "members":[{"value":"u2"},{"value":"u1","display":"One"},"u2"]});
-        let (resource, members) = sanitize_group(body).unwrap();
+        let (resource, members) = sanitize_group(body, &InputRules::default()).unwrap();
         assert_eq!(
             resource,
             json!({"schemas":[schema::GROUP_SCHEMA],"displayName":"Admins"})
@@ -416,11 +423,19 @@ mod tests {
             json!({"displayName":"a","members":"u1"}),
             json!({"displayName":"a","members":[{"display":"x"}]}),
         ] {
-            assert_eq!(sanitize_group(body).unwrap_err().status, 400);
+            assert_eq!(
+                sanitize_group(body, &InputRules::default())
+                    .unwrap_err()
+                    .status,
+                400
+            );
         }
-        assert!(sanitize_group(json!({"displayName":"a","members":null}))
-            .unwrap()
-            .1
-            .is_empty());
+        assert!(sanitize_group(
+            json!({"displayName":"a","members":null}),
+            &InputRules::default()
+        )
+        .unwrap()
+        .1
+        .is_empty());
     }
 }

@@ -34,6 +34,8 @@ pub struct Tenant {
     pub reconcile_repair: bool,
     /// Most member values one Group write may carry.
     pub max_members_per_request: usize,
+    /// Size limits of every value a client writes.
+    pub input_rules: crate::scim::validate::InputRules,
     /// The tenant's inbound request budget; `None` = unlimited.
     pub inbound_limit: Option<governor::DefaultDirectRateLimiter>,
     pub deprovision_guard: Option<DeprovisionGuardConfig>,
@@ -69,6 +71,7 @@ impl Tenant {
                 .map(std::time::Duration::from_secs),
             reconcile_repair: config.reconcile_repair,
             max_members_per_request: config.limits.max_members_per_request,
+            input_rules: config.input_rules(),
             inbound_limit: inbound_limiter(&config.limits),
             deprovision_guard: config.deprovision_guard.clone(),
         }

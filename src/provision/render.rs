@@ -27,19 +27,21 @@ pub fn render_user(user: &UserRecord, base: &str) -> Value {
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::String(user.id.clone()));
     let link = &user.link;
-    out.insert(
-        BRIDGE_USER_SCHEMA.into(),
-        json!({
-            "upstreamId": link.upstream_id,
-            "upstreamUsername": link.upstream_username,
-            "roles": link.roles,
-            "accountScope": link.account_scope,
-            "accounts": link.accounts,
-            "syncState": link.sync_state.as_str(),
-            "lastError": link.last_error,
-            "lastSyncedAt": link.last_synced_at.map(|t| t.to_rfc3339()),
-        }),
-    );
+    // Unset attributes are left out (RFC 7643 §2.5), not sent as `null`.
+    let mut bridge = json!({
+        "upstreamId": link.upstream_id,
+        "upstreamUsername": link.upstream_username,
+        "roles": link.roles,
+        "accountScope": link.account_scope,
+        "accounts": link.accounts,
+        "syncState": link.sync_state.as_str(),
+        "lastError": link.last_error,
+        "lastSyncedAt": link.last_synced_at.map(|t| t.to_rfc3339()),
+    });
+    if let Some(map) = bridge.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    out.insert(BRIDGE_USER_SCHEMA.into(), bridge);
     out.insert(
         "meta".into(),
         json!({

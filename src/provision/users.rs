@@ -15,6 +15,7 @@ use crate::config::{DeactivatePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::scim::validate::{self, InputRules};
 use crate::scim::{patch, schema};
 use crate::store::{fold, AuditEntry, GroupRef, ListPage, ListQuery, SyncState, UserRecord};
 
@@ -29,14 +30,16 @@ const NOT_STORED: &[&str] = &[
     schema::BRIDGE_USER_SCHEMA,
 ];
 
-/// Checks and cleans a user body from the IdP into the form that is stored.
-pub fn sanitize_user(body: Value) -> std::result::Result<Value, ScimError> {
+/// Checks and cleans a user body from the IdP into the form that is stored (the schema
+/// rules are [`validate`]'s).
+pub fn sanitize_user(body: Value, limits: &InputRules) -> std::result::Result<Value, ScimError> {
     let Value::Object(mut map) = body else {
         return Err(ScimError::invalid_syntax("a User must be a JSON object"));
     };
     map.retain(|key, _| !NOT_STORED.iter().any(|n| n.eq_ignore_ascii_case(key)));
     let mut resource = Value::Object(map);
     schema::normalize_schemas(&mut resource);
+    let mut resource = validate::user(resource, limits)?;
     let Some(map) = resource.as_object_mut() else {
         return Err(ScimError::invalid_syntax("a User must be a JSON object"));
     };
@@ -178,7 +181,7 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<UserRecord> {
-        let resource = sanitize_user(body)?;
+        let resource = sanitize_user(body, &caller.tenant.input_rules)?;
         self.change_user(caller, id, if_match, "replace", |_| Ok(resource.clone()))
             .await
     }
@@ -193,7 +196,7 @@ impl Provisioner {
         self.change_user(caller, id, if_match, "patch", |old| {
             let mut doc = old.resource.clone();
             patch::apply_patch(&mut doc, &body, schema::user())?;
-            Ok(sanitize_user(doc)?)
+            Ok(sanitize_user(doc, &caller.tenant.input_rules)?)
         })
         .await
     }
@@ -396,12 +399,13 @@ mod tests {
 
     #[test]
     fn sanitize_drops_server_and_secret_attributes() {
+        // `custom` is in no served schema: ignored since issue 15 (RFC 7644 §3.3).
         let body = json!({"schemas":[schema::USER_SCHEMA],"id":"x","meta":{},"password":"p","Groups":[],
                           "userName":"a","active":"False","custom":{"keep":1}});
-        let clean = sanitize_user(body).unwrap();
+        let clean = sanitize_user(body, &InputRules::default()).unwrap();
         assert_eq!(
             clean,
-            json!({"schemas":[schema::USER_SCHEMA],"userName":"a","active":false,"custom":{"keep":1}})
+            json!({"schemas":[schema::USER_SCHEMA],"userName":"a","active":false})
         );
     }
 
@@ -414,13 +418,16 @@ mod tests {
             json!({"userName":5}),
             json!([]),
         ] {
-            let e = sanitize_user(body).unwrap_err();
+            let e = sanitize_user(body, &InputRules::default()).unwrap_err();
             assert_eq!(e.status, 400);
         }
         assert_eq!(
-            sanitize_user(json!({"userName":"a","active":"maybe"}))
-                .unwrap_err()
-                .status,
+            sanitize_user(
+                json!({"userName":"a","active":"maybe"}),
+                &InputRules::default()
+            )
+            .unwrap_err()
+            .status,
             400
         );
     }

@@ -7,3 +7,4 @@ pub mod params;
 pub mod patch;
 pub mod projection;
 pub mod schema;
+pub mod validate;

@@ -29,7 +29,7 @@ impl ListParams {
         };
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
             match key.to_ascii_lowercase().as_str() {
-                "filter" if !value.trim().is_empty() => params.filter = Some(parse_filter(&value)?),
+                "filter" if !value.trim().is_empty() => params.filter = Some(filter(&value)?),
                 "startindex" => params.start_index = parse_int(&key, &value)?.max(1) as u64,
                 "count" => params.count = Some(parse_int(&key, &value)?.max(0) as u64),
                 "attributes" => params.attributes = parse_paths(&value)?,
@@ -62,6 +62,7 @@ impl ListParams {
                 "a SearchRequest must be a JSON object",
             ));
         };
+        check_search_request(map)?;
         let mut params = ListParams {
             start_index: 1,
             ..Default::default()
@@ -102,7 +103,7 @@ impl ListParams {
                 "filter" => {
                     let f = text()?;
                     if !f.trim().is_empty() {
-                        params.filter = Some(parse_filter(f)?);
+                        params.filter = Some(filter(f)?);
                     }
                 }
                 "startindex" => params.start_index = int()?.max(1) as u64,
@@ -121,6 +122,63 @@ impl ListParams {
     pub fn page_size(&self, max: u64) -> u64 {
         self.count.unwrap_or(max).min(max)
     }
+}
+
+/// RFC 7644 §3.4.3 SearchRequest URN.
+pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// Members a SearchRequest may have (RFC 7644 §3.4.3), lower-cased.
+const SEARCH_MEMBERS: &[&str] = &[
+    "schemas",
+    "filter",
+    "startindex",
+    "count",
+    "attributes",
+    "excludedattributes",
+    "sortby",
+    "sortorder",
+];
+
+/// A body that is not a SearchRequest (a `schemas` without the SearchRequest URN, or
+/// members a SearchRequest does not have, as when a User is posted to `.search` by
+/// mistake) is `400 invalidSyntax` rather than a search with no filter that lists
+/// everything. A missing `schemas` is accepted, as for PATCH: nothing is ambiguous
+/// without it.
+fn check_search_request(map: &serde_json::Map<String, serde_json::Value>) -> Result<(), ScimError> {
+    let schemas = map
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v);
+    if let Some(schemas) = schemas {
+        let declared = schemas.as_array().is_some_and(|list| {
+            list.iter().any(|s| {
+                s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+            })
+        });
+        if !declared {
+            return Err(ScimError::invalid_syntax(format!(
+                "not a SearchRequest: schemas must contain {SEARCH_REQUEST_SCHEMA}"
+            )));
+        }
+    }
+    if let Some(other) = map
+        .keys()
+        .find(|k| !SEARCH_MEMBERS.contains(&k.to_ascii_lowercase().as_str()))
+    {
+        return Err(ScimError::invalid_syntax(format!(
+            "not a SearchRequest: it has no member {other:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// A filter parameter: parsed, and its values held to the character rule of
+/// [`validate`](super::validate) before they reach the store.
+fn filter(text: &str) -> Result<Filter, ScimError> {
+    let filter = parse_filter(text)?;
+    super::validate::check_filter(&filter)?;
+    Ok(filter)
 }
 
 fn parse_int(key: &str, value: &str) -> Result<i64, ScimError> {
@@ -194,8 +252,47 @@ mod tests {
             (2, Some(5), 2, true)
         );
         assert!(ListParams::from_search_body(&serde_json::json!([])).is_err());
-        assert!(ListParams::from_search_body(&serde_json::json!({"count": true})).is_err());
-        assert!(ListParams::from_search_body(&serde_json::json!({"filter": "bad ("})).is_err());
+        let search = |extra: serde_json::Value| {
+            let mut body = serde_json::json!({"schemas": [SEARCH_REQUEST_SCHEMA]});
+            if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+                b.extend(e.clone());
+            }
+            ListParams::from_search_body(&body)
+        };
+        assert!(search(serde_json::json!({"count": true})).is_err());
+        assert!(search(serde_json::json!({"filter": "bad ("})).is_err());
+        assert!(search(serde_json::json!({})).is_ok());
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_search_request_is_invalid_syntax() {
+        use crate::scim::error::ScimType;
+        for body in [
+            serde_json::json!({"userName": "a"}),
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}),
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a"}),
+            serde_json::json!({"schemas": SEARCH_REQUEST_SCHEMA}),
+            serde_json::json!({"schemas": [SEARCH_REQUEST_SCHEMA], "userName": "a"}),
+            serde_json::json!("x"),
+        ] {
+            let e = ListParams::from_search_body(&body).unwrap_err();
+            assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{body}");
+        }
+        let lower = serde_json::json!({"SCHEMAS": [SEARCH_REQUEST_SCHEMA.to_ascii_lowercase()], "Count": 1});
+        assert!(ListParams::from_search_body(&lower).is_ok());
+        // Without `schemas`, a body of SearchRequest members is one.
+        assert!(ListParams::from_search_body(&serde_json::json!({"count": 10})).is_ok());
+        assert!(ListParams::from_search_body(&serde_json::json!({})).is_ok());
+    }
+
+    #[test]
+    fn filter_values_with_control_characters_are_refused() {
+        use crate::scim::error::ScimType;
+        let e = ListParams::from_query(Some("filter=userName+eq+%22a%5Cu0000%22")).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{e}");
+        let body = serde_json::json!({"schemas": [SEARCH_REQUEST_SCHEMA], "filter": "title eq \"\\u0000\""});
+        let e = ListParams::from_search_body(&body).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{e}");
     }
 
     #[test]

@@ -44,8 +44,9 @@
 //!   matches nothing succeeds without change: the state the client asked for holds, and
 //!   Okta/Entra retry removals of members already gone.
 //! - A `remove` without `path` is `400 noTarget` (RFC 7644 §3.5.2.2).
-//! - Unknown attributes are stored as given; known ones are type-checked (`400
-//!   invalidValue`), booleans accept `"True"`/`"False"` in any case, numbers given for a
+//! - Unknown attributes pass the engine untouched (the provisioning layer then applies
+//!   [`validate`](super::validate), which ignores what no served schema defines); known
+//!   ones are type-checked (`400 invalidValue`), booleans accept `"True"`/`"False"` in any case, numbers given for a
 //!   string are stringified, a bare string for a complex attribute with a `value`
 //!   sub-attribute becomes `{"value": ..}`, a one-element array for a single-valued
 //!   attribute is unwrapped.

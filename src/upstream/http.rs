@@ -77,6 +77,9 @@ pub(crate) fn classify(status: StatusCode, desc: impl FnOnce() -> String) -> Tar
         403 => TargetError::Forbidden(desc()),
         404 => TargetError::NotFound,
         409 => TargetError::Conflict(desc()),
+        // The user's data is too large for the upstream: the IdP must change it, so it
+        // is the IdP's 400, not a gateway error it would retry.
+        413 => TargetError::Invalid(format!("the request is too large: {}", desc())),
         429 => TargetError::RateLimited {
             retry_after_secs: 1,
         },

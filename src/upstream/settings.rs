@@ -38,6 +38,24 @@ impl TargetSettings {
         }
     }
 
+    /// Whether the system can delete users; where it cannot, a SCIM DELETE deactivates
+    /// by default (`policy.on_delete`).
+    pub fn deletes_users(&self) -> bool {
+        match self {
+            TargetSettings::Bandwidth(s) => s.deletes_users(),
+            // ns-api v2 has DELETE /domains/{domain}/users/{user}.
+            TargetSettings::Netsapiens(_) => true,
+        }
+    }
+
+    /// The system as an admin knows it, for messages.
+    pub fn system_name(&self) -> &'static str {
+        match self {
+            TargetSettings::Bandwidth(s) => s.system_name(),
+            TargetSettings::Netsapiens(_) => "NetSapiens",
+        }
+    }
+
     /// What serde cannot check (a credential complete for its mode, ...).
     pub fn validate(&self) -> Result<(), String> {
         match self {

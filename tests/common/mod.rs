@@ -204,6 +204,7 @@ url = "{db_url}"
 tokens = [{{ id = "acme-okta", sha256 = "{hash}" }}]
 base_roles = ["basicAccess"]
 dry_run = {}
+extensions = ["urn:example:custom"]
 
 [tenants.acme.policy]
 on_deactivate = "{}"

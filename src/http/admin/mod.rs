@@ -57,7 +57,8 @@ pub type ConsoleState = Arc<Console>;
 /// The console's routes, under `/admin`.
 pub fn router<S: Clone + Send + Sync + 'static>(console: ConsoleState) -> Router<S> {
     Router::new()
-        .route("/admin", get(|| async { Redirect::permanent("/admin/") }))
+        // The edge checks drop a trailing slash before routing; both spellings work.
+        .route("/admin", get(pages::overview))
         .route("/admin/", get(pages::overview))
         .route(
             "/admin/login",

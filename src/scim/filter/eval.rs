@@ -328,21 +328,10 @@ fn ordering_op(ord: Ordering, op: CompareOp) -> bool {
     }
 }
 
-fn as_bool_str(s: &str) -> Option<bool> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
-}
-
 fn as_bool_json(v: &Value) -> Option<bool> {
     match v {
         Value::Bool(b) => Some(*b),
-        Value::String(s) => as_bool_str(s),
+        Value::String(s) => crate::scim::validate::bool_text(s),
         _ => None,
     }
 }
@@ -350,7 +339,7 @@ fn as_bool_json(v: &Value) -> Option<bool> {
 fn as_bool_filter(v: &CompValue) -> Option<bool> {
     match v {
         CompValue::Bool(b) => Some(*b),
-        CompValue::String(s) => as_bool_str(s),
+        CompValue::String(s) => crate::scim::validate::bool_text(s),
         _ => None,
     }
 }

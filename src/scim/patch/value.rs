@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::super::error::ScimError;
 use super::super::schema::{AttrKind, AttributeDef, Mutability};
 use super::json;
+use crate::scim::validate::{bool_text, describe};
 
 /// Normalises `value` for attribute `def` as a whole (a list for multi-valued ones).
 /// `Null` means "unassign".
@@ -67,8 +68,9 @@ pub(super) fn coerce_single(def: &AttributeDef, value: Value) -> Result<Value, S
         AttrKind::Boolean => match &value {
             Value::Bool(_) => Ok(value),
             // Entra without the aadOptscim062020 flag sends "True"/"False".
-            Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Ok(Value::Bool(true)),
-            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Ok(Value::Bool(false)),
+            Value::String(s) => bool_text(s)
+                .map(Value::Bool)
+                .ok_or_else(|| bad("a boolean")),
             _ => Err(bad("a boolean")),
         },
         AttrKind::String { .. } | AttrKind::Reference | AttrKind::Binary => match &value {
@@ -126,16 +128,5 @@ fn is_empty_reference(def: &AttributeDef, value: &Value) -> bool {
             Some(_) => false,
         },
         _ => false,
-    }
-}
-
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }

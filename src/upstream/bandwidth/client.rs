@@ -266,3 +266,21 @@ impl BandwidthTarget {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_413_is_a_refusal_of_the_data_not_an_outage() {
+        let resp = Incoming {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            content_type: None,
+            body: Vec::new(),
+        };
+        match BandwidthTarget::classify(&resp) {
+            TargetError::Invalid(detail) => assert!(detail.contains("413"), "{detail}"),
+            other => panic!("413 mapped to {other:?}"),
+        }
+    }
+}

@@ -47,6 +47,20 @@ impl BandwidthSettings {
         Duration::from_secs(self.request_timeout_secs)
     }
 
+    /// Whether this account's users can be deleted: Bandwidth's help says users of the
+    /// Bandwidth App (the v1 API) "can be deactivated, but they can't be deleted".
+    pub fn deletes_users(&self) -> bool {
+        self.dialect == Dialect::Dashboard
+    }
+
+    /// The system as an admin knows it, for messages.
+    pub fn system_name(&self) -> &'static str {
+        match self.dialect {
+            Dialect::V1 => "Bandwidth App (v1)",
+            Dialect::Dashboard => "Bandwidth Dashboard",
+        }
+    }
+
     /// What serde cannot check: each dialect's credential is complete.
     pub fn validate(&self) -> Result<(), String> {
         let missing = match self.dialect {
