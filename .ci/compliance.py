@@ -51,6 +51,18 @@ def tester_tolerated(result: Any) -> str | None:
             "the bridge's extension is read-only (every attribute readOnly): "
             "400 mutability is the RFC 7644 §3.5.2 answer"
         )
+    reason = str(result.reason or "")
+    # The Role and Entitlement resources list what the tenant's upstream can grant; they
+    # are read-only (Okta's entitlements guide and draft-ietf-scim-roles-entitlements
+    # only read them), so every check that starts by creating one is answered 405.
+    if result.resource_type in ("Role", "Entitlement") and "method not allowed on this resource" in reason:
+        return "Role and Entitlement resources are read-only: writes are 405 (the catalog comes from the upstream)"
+    # scim2-tester fills a user's roles and entitlements with random strings. Each value
+    # must name one of the tenant's /Roles or /Entitlements resources, and an unknown one
+    # is refused with 400 invalidValue before any upstream call (issue: roles and
+    # entitlements as SCIM resources).
+    if result.resource_type == "User" and "is not one the tenant's upstream can grant" in reason:
+        return "a random role or entitlement value is refused 400 invalidValue: values must name /Roles or /Entitlements"
     return None
 
 

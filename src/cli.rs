@@ -1,6 +1,9 @@
-//! Command line: `serve`, `migrate`, `check-config`, `token new`, `basic new`,
+//! Command line: `serve`, `migrate`, `check-config`, `health`, `token new`, `basic new`,
 //! `admin new`, `jobs`, `reconcile`, `demo`. `jobs` and `reconcile` go through the admin
 //! layer, as the console does, and are audited as `admin:cli:<user>`.
+mod check_config;
+mod health;
+mod jobs;
 mod reconcile;
 
 use std::path::PathBuf;
@@ -10,10 +13,8 @@ use base64::Engine;
 use clap::{Parser, Subcommand};
 use rand::RngCore;
 
-use crate::admin::{Admin, AdminService};
 use crate::app;
 use crate::config::Config;
-use crate::store::DeprovisionState;
 use crate::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -49,6 +50,17 @@ pub enum Command {
     CheckConfig {
         #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
         config: PathBuf,
+    },
+    /// Ask a running bridge's /healthz (at the configured listen address, or --url);
+    /// exit code 0 when it answers. For container health checks and scripts.
+    Health {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: Option<PathBuf>,
+        /// The URL to ask instead of the configured listen address's /healthz.
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long, default_value_t = 5)]
+        timeout_secs: u64,
     },
     /// Bearer tokens for IdPs.
     Token {
@@ -231,7 +243,12 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, no_migrate } => serve(config, no_migrate).await,
         Command::Migrate { config } => migrate(config).await,
-        Command::CheckConfig { config } => check_config(config).await,
+        Command::CheckConfig { config } => check_config::run(&config).await,
+        Command::Health {
+            config,
+            url,
+            timeout_secs,
+        } => health::run(config.as_deref(), url, timeout_secs).await,
         Command::Token {
             command: TokenCommand::New,
         } => {
@@ -250,7 +267,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin {
             command: AdminCommand::New { name, role, tenant },
         } => print_new_admin(&name, role, &tenant),
-        Command::Jobs { command } => jobs(command).await,
+        Command::Jobs { command } => jobs::run(command).await,
         Command::Reconcile {
             config,
             tenant,
@@ -262,7 +279,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 repair,
                 deactivate_orphans,
             };
-            match admin_service(&config).await {
+            match jobs::admin_service(&config).await {
                 Ok(service) => reconcile::run(&service, &tenant, options, format).await,
                 Err(e) => Err(e),
             }
@@ -279,10 +296,17 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
+    if let Some(note) = check_config::relative_sqlite_note(&config.database.url) {
+        tracing::warn!("database: {note}");
+    }
     let migrate = config.database.migrate_on_start && !no_migrate;
-    let state = app::build_with(&config, migrate)
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = match app::build_with(&config, migrate).await {
+        Ok(state) => state,
+        Err(e) if e.0.starts_with("database ") => {
+            return Err(check_config::explain_open_failure(&config, e.0).await)
+        }
+        Err(e) => return Err(e.0),
+    };
     let _worker = app::start_worker(&state, &config.worker);
     let _reconcilers = app::start_reconcilers(&state);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -302,213 +326,14 @@ async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
 async fn migrate(path: PathBuf) -> Result<(), String> {
     let mut config = Config::load(&path).map_err(|e| e.to_string())?;
     config.database.max_connections = 1;
-    app::open_store(&config, true)
-        .await
-        .map_err(|e| e.to_string())?;
+    if let Err(e) = app::open_store(&config, true).await {
+        return Err(check_config::explain_open_failure(&config, e.0).await);
+    }
     println!(
         "database {} is migrated",
         app::redact_url(&config.database.url)
     );
     Ok(())
-}
-
-/// The admin layer for the `jobs` and `reconcile` commands: a small pool, never
-/// migrating (an operator inspecting jobs must not change the schema under running
-/// replicas).
-async fn admin_service(path: &std::path::Path) -> Result<AdminService, String> {
-    let mut config = Config::load(path).map_err(|e| e.to_string())?;
-    config.database.max_connections = 2;
-    let store = app::open_store(&config, false)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut tenants = Vec::new();
-    for (name, tenant_config) in &config.tenants {
-        tenants.push(
-            app::build_tenant_in(name, tenant_config, Some(&store)).map_err(|e| e.to_string())?,
-        );
-    }
-    Ok(AdminService::new(
-        crate::provision::Provisioner::new(store),
-        std::sync::Arc::new(tenants),
-        &config,
-    ))
-}
-
-async fn jobs(command: JobsCommand) -> Result<(), String> {
-    let admin = Admin::cli();
-    match command {
-        JobsCommand::List {
-            config,
-            tenant,
-            state,
-            limit,
-        } => {
-            let (job_state, deprovision_state) = match state.as_deref() {
-                None => (None, None),
-                Some("held") => (None, Some(DeprovisionState::Held)),
-                Some(s) => {
-                    let parsed = crate::store::JobState::parse(s).ok_or_else(|| {
-                        format!("unknown state {s:?}; use pending, running, failed or held")
-                    })?;
-                    (Some(parsed), DeprovisionState::parse(s))
-                }
-            };
-            let service = admin_service(&config).await?;
-            let tenant = tenant.as_deref();
-            let waiting = service
-                .list_deprovisions(&admin, tenant, deprovision_state, limit)
-                .await
-                .map_err(|e| e.to_string())?;
-            if deprovision_state == Some(DeprovisionState::Held) {
-                print_deprovisions(&waiting);
-                return Ok(());
-            }
-            let jobs = service
-                .list_jobs(&admin, tenant, job_state, limit)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{:>8}  {:<12} {:<38} {:<8} {:>8}  {:<25} last error",
-                "id", "tenant", "user", "state", "attempts", "run at"
-            );
-            for job in &jobs {
-                println!(
-                    "{:>8}  {:<12} {:<38} {:<8} {:>8}  {:<25} {}",
-                    job.id,
-                    job.tenant,
-                    job.user_id,
-                    job.state.as_str(),
-                    job.attempts,
-                    job.run_at.to_rfc3339(),
-                    job.last_error.as_deref().unwrap_or("")
-                );
-            }
-            println!("{} job(s)", jobs.len());
-            print_deprovisions(&waiting);
-            Ok(())
-        }
-        JobsCommand::Approve { config, tenant, id } => {
-            let service = admin_service(&config).await?;
-            let n = service
-                .approve_deprovisions(&admin, &tenant, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
-            Ok(())
-        }
-        JobsCommand::Reject { config, tenant, id } => {
-            let service = admin_service(&config).await?;
-            let n = service
-                .reject_deprovisions(&admin, &tenant, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("rejected {n} held deprovision(s) of tenant {tenant}; the upstream users keep their access");
-            Ok(())
-        }
-        JobsCommand::Retry { config, tenant, id } => {
-            let service = admin_service(&config).await?;
-            let n = service
-                .retry_jobs(&admin, tenant.as_deref(), id)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("re-queued {n} failed job(s)");
-            Ok(())
-        }
-    }
-}
-
-/// Deprovisions waiting for approval or for the worker.
-fn print_deprovisions(waiting: &[crate::store::Deprovision]) {
-    if waiting.is_empty() {
-        return;
-    }
-    println!();
-    println!(
-        "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} last error",
-        "deprov", "tenant", "user", "action", "state", "created"
-    );
-    for d in waiting {
-        println!(
-            "{:>8}  {:<12} {:<38} {:<12} {:<8} {:<25} {}",
-            d.id,
-            d.request.tenant,
-            d.request.user_id,
-            d.request.action.as_str(),
-            d.state.as_str(),
-            d.created.to_rfc3339(),
-            d.last_error.as_deref().unwrap_or("")
-        );
-    }
-    let held = waiting
-        .iter()
-        .filter(|d| d.state == DeprovisionState::Held)
-        .count();
-    println!("{} deprovision(s), {held} held: release with `scim-bridge jobs approve --tenant T [--id N]` or drop with `jobs reject`", waiting.len());
-}
-
-async fn check_config(path: PathBuf) -> Result<(), String> {
-    let config = Config::load(&path).map_err(|e| e.to_string())?;
-    for advice in config.legacy_advice() {
-        println!("note: {advice}");
-    }
-    for warning in config.warnings() {
-        println!("warning: {warning}");
-    }
-    let mut problems = Vec::new();
-    for (name, tenant_config) in &config.tenants {
-        if tenant_config.tokens.is_empty()
-            && tenant_config.basic.is_empty()
-            && tenant_config.jwt.is_none()
-        {
-            problems.push(format!(
-                "tenant {name}: no tokens, basic or jwt credentials, so no IdP can call it"
-            ));
-        }
-        let tenant = match app::build_tenant(name, tenant_config) {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
-            }
-        };
-        if let Some(jwt) = &tenant_config.jwt {
-            match crate::http::auth::check_jwt_keys(jwt, &tenant).await {
-                Ok(0) => problems.push(format!("tenant {name}: jwt: no usable signing key")),
-                Ok(n) => println!("tenant {name}: {n} JWT signing key(s) loaded"),
-                Err(e) => problems.push(format!("tenant {name}: jwt: {e}")),
-            }
-        }
-        match app::unknown_roles(&tenant).await {
-            Ok((unknown, _)) if unknown.is_empty() => {
-                println!("tenant {name}: upstream reachable, role names valid")
-            }
-            Ok((unknown, valid)) => problems.push(format!(
-                "tenant {name}: unknown role name(s) {unknown:?}; valid: {}",
-                valid.join(", ")
-            )),
-            Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
-        }
-        match tenant.target.preflight().await {
-            Ok(report) => {
-                for note in report.notes {
-                    println!("tenant {name}: {note}");
-                }
-                problems.extend(
-                    report
-                        .problems
-                        .iter()
-                        .map(|p| format!("tenant {name}: {p}")),
-                );
-            }
-            Err(e) => problems.push(format!("tenant {name}: upstream check failed: {e}")),
-        }
-    }
-    if problems.is_empty() {
-        println!("configuration OK ({} tenant(s))", config.tenants.len());
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
-    }
 }
 
 #[cfg(test)]

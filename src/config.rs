@@ -198,6 +198,11 @@ pub struct TenantConfig {
     pub policy: PolicyConfig,
     #[serde(default)]
     pub groups: GroupMappingConfig,
+    /// Whether a user's own `roles` and `entitlements` (naming the tenant's `/Roles` and
+    /// `/Entitlements` resources) grant access, on top of base roles and groups. When
+    /// on, an assignment the upstream cannot grant is refused with 400.
+    #[serde(default = "default_true")]
+    pub direct_assignments: bool,
     /// SCIM extension schema URNs this tenant's IdP sends and wants kept: their objects
     /// are stored and returned as sent. Attributes of other unknown schemas are ignored.
     #[serde(default)]
@@ -284,7 +289,8 @@ fn default_guard_window() -> u64 {
 pub struct GroupMappingConfig {
     /// A group named `<prefix><Role Name>` grants that role (e.g. `bandwidth-role-Porting`).
     pub role_prefix: Option<String>,
-    /// Also grant the user's SCIM `roles` values (Entra app roles) as role names.
+    /// The older name of the tenant's `direct_assignments` (kept so existing files
+    /// still read): either one on honours a user's own `roles` and `entitlements`.
     pub use_scim_roles: bool,
     /// Explicit rules, matched by displayName (case-insensitive) or externalId.
     pub map: Vec<GroupRule>,
@@ -299,6 +305,10 @@ pub struct GroupRule {
     /// `ACCOUNT_ADMIN` makes members account admins.
     pub account_scope: Option<AccountScope>,
     pub accounts: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_base_roles() -> Vec<String> {

@@ -19,7 +19,9 @@ pub struct DemoArgs {
     /// Where the Bandwidth simulator listens.
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub sim_listen: String,
-    /// Keep the SQLite database here instead of in a temporary directory.
+    /// Keep the bridge's SQLite database here instead of in a temporary directory. The
+    /// simulator keeps its users in memory only and starts empty on every run, so users
+    /// kept in this database are not in the simulator on the next run.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -83,6 +85,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
 
     // The temporary directory lives as long as this function, i.e. the whole demo.
     let temp;
+    let kept = args.data_dir.is_some();
     let data_dir = match args.data_dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)
@@ -133,6 +136,11 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         "  admin console:  {}/admin/ (name: admin, password: {admin_password})",
         base.trim_end_matches("/scim/v2")
     );
+    if kept {
+        println!(
+            "  note:           the database is kept; the simulator is not (it starts empty on\n                  every run, so users from earlier runs are missing upstream)"
+        );
+    }
     println!();
     println!("Create a user:");
     println!(

@@ -5,6 +5,7 @@
 //! else a new one) in a task-local, so that the Bandwidth calls made for it carry the
 //! same id without threading it through the domain; worker jobs run under ids of their own.
 use std::future::Future;
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 
 use clap::ValueEnum;
@@ -19,11 +20,15 @@ pub enum LogFormat {
 }
 
 /// `RUST_LOG` overrides the default level (`info`, with sqlx's per-query lines off).
+/// Text logs are coloured only on a terminal (not in a file, a pipe or journald) and
+/// never when `NO_COLOR` is set.
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let colours = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -69,6 +74,78 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every metric the bridge records, with the `# HELP` text `/metrics` shows for it. A
+/// metric recorded anywhere in `src/` must be listed here (a test checks).
+const METRICS: &[(&str, Kind, &str)] = &[
+    (
+        "scim_bridge_scim_requests_total",
+        Kind::Counter,
+        "SCIM requests answered, by route template, method, status and tenant",
+    ),
+    (
+        "scim_bridge_scim_request_duration_seconds",
+        Kind::Histogram,
+        "Time to answer a SCIM request, by route template, method and tenant",
+    ),
+    (
+        "scim_bridge_scim_deadline_exceeded_total",
+        Kind::Counter,
+        "Requests answered 503 because they outlasted server.request_timeout_secs",
+    ),
+    (
+        "scim_bridge_upstream_requests_total",
+        Kind::Counter,
+        "Calls to the upstream API (Bandwidth), by account, operation and status",
+    ),
+    (
+        "scim_bridge_upstream_request_duration_seconds",
+        Kind::Histogram,
+        "Duration of upstream API calls, by account, operation and status",
+    ),
+    (
+        "scim_bridge_upstream_rate_limited_total",
+        Kind::Counter,
+        "Upstream calls that waited for or were refused by a rate limit",
+    ),
+    (
+        "scim_bridge_upstream_retries_total",
+        Kind::Counter,
+        "Upstream calls retried after a transient failure",
+    ),
+    (
+        "scim_bridge_upstream_breaker_state",
+        Kind::Gauge,
+        "Circuit breaker per upstream account: 0 closed, 1 half-open, 2 open",
+    ),
+    (
+        "scim_bridge_jobs",
+        Kind::Gauge,
+        "Role-sync jobs in the database, by tenant and state (read at each scrape)",
+    ),
+    (
+        "scim_bridge_drift_users",
+        Kind::Gauge,
+        "Users found drifted by the last reconcile, by tenant and kind",
+    ),
+];
+
+fn describe_metrics() {
+    for &(name, kind, help) in METRICS {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
+}
+
 /// The process's Prometheus recorder, installed as the global `metrics` recorder on first
 /// use; later calls (a second `build` in the same process, as tests do) share it. Any
 /// `metrics::` macro anywhere in the process therefore ends up in `/metrics`.
@@ -84,6 +161,7 @@ pub fn metrics() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("another metrics recorder was installed first; /metrics will miss what it records");
             }
+            describe_metrics();
             handle
         })
         .clone()
@@ -108,6 +186,57 @@ mod tests {
         assert_eq!(request_id(), None);
         let seen = with_request_id("abc".into(), async { request_id() }).await;
         assert_eq!(seen.as_deref(), Some("abc"));
+    }
+
+    /// The metric names recorded in `src/` (the string after `counter!(`, `gauge!(` or
+    /// `histogram!(`), so a new metric cannot ship without its `# HELP`.
+    fn recorded_metric_names() -> Vec<String> {
+        fn walk(dir: &std::path::Path, names: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, names);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for macro_call in ["counter!(", "gauge!(", "histogram!("] {
+                        for (at, _) in text.match_indices(macro_call) {
+                            let rest = text[at + macro_call.len()..].trim_start();
+                            let name = rest.strip_prefix('"').and_then(|r| r.split('"').next());
+                            // Only metric-shaped literals (this test's own strings are not).
+                            if let Some(name) = name.filter(|n| {
+                                !n.is_empty()
+                                    && n.bytes().all(|b| {
+                                        b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit()
+                                    })
+                            }) {
+                                names.push(name.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut names = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut names,
+        );
+        names
+    }
+
+    #[test]
+    fn every_recorded_metric_has_help() {
+        let names = recorded_metric_names();
+        assert!(
+            names.iter().any(|n| n == "scim_bridge_scim_requests_total"),
+            "{names:?}"
+        );
+        for name in names.iter().filter(|n| !n.starts_with("scim_bridge_test_")) {
+            assert!(
+                METRICS.iter().any(|m| m.0 == name),
+                "metric {name} has no entry in telemetry::METRICS"
+            );
+        }
     }
 
     #[test]

@@ -1,82 +1,142 @@
-//! `serve --log-format json` through the real binary: every line is a JSON object, the
-//! request's lines carry its request id, and no secret is logged.
+//! Logs and metrics through the real binary: `serve --log-format json` writes one JSON
+//! object per line, the request's lines carry its request id, every SCIM request has
+//! one INFO line (also a 401, and at the default level), no secret is logged, text logs
+//! written to a file carry no ANSI colours, and `/metrics` has `# HELP` for every family.
 mod common;
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{SimConfig, Simulator};
+use bandwidth_sim::{SimConfig, SimHandle, Simulator};
 use reqwest::StatusCode;
 
-/// Kills the bridge process if the test panics.
-struct Bridge(Child);
+/// The bridge process, killed when the test ends or panics, and where its stderr went.
+struct Bridge {
+    child: Child,
+    base: String,
+    log_path: PathBuf,
+    _dir: tempfile::TempDir,
+    _sim: SimHandle,
+}
 
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Bridge {
+    /// Starts `scim-bridge [args] serve` on a free port with `RUST_LOG` as given (unset:
+    /// the default level), and waits for `/healthz`.
+    async fn start(args: &[&str], rust_log: Option<&str>) -> Bridge {
+        let sim = Simulator::start(
+            SimConfig::default(),
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
+        let config = dir.path().join("bridge.toml");
+        std::fs::write(
+            &config,
+            format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{toml}"),
+        )
+        .unwrap();
+        let log_path = dir.path().join("stderr.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scim-bridge"));
+        command
+            .args(args)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        if let Some(filter) = rust_log {
+            command.env("RUST_LOG", filter);
+        }
+        let bridge = Bridge {
+            child: command.spawn().unwrap(),
+            base: format!("http://127.0.0.1:{port}"),
+            log_path,
+            _dir: dir,
+            _sim: sim,
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client
+            .get(format!("{}/healthz", bridge.base))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "bridge did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bridge
+    }
+
+    /// Stops the process and returns everything it logged.
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log_path).unwrap()
     }
 }
 
-#[tokio::test]
-async fn json_logs_carry_the_request_id_and_no_secret() {
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
-    let config = dir.path().join("bridge.toml");
-    std::fs::write(
-        &config,
-        format!("[server]\nlisten = \"127.0.0.1:{port}\"\n{toml}"),
-    )
-    .unwrap();
-    let log_path = dir.path().join("stderr.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["--log-format", "json", "serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "info,scim_bridge=debug,tower_http=debug")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let bridge = Bridge(child);
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "bridge did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
 
-    let response = client
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn assert_no_secret(text: &str) {
+    for secret in [
+        common::TOKEN,
+        "sim-secret",
+        "Sup3r$ecretFromOkta",
+        "Bearer ",
+        "wrong-token-value",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} in the logs");
+    }
+}
+
+async fn create_user(base: &str, request_id: &str) {
+    let response = reqwest::Client::new()
         .post(format!("{base}/scim/v2/Users"))
         .bearer_auth(common::TOKEN)
-        .header("x-request-id", "json-log-req-7")
+        .header("x-request-id", request_id)
         .header("content-type", "application/scim+json")
         .body(common::user("logged@x.com").to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    assert_eq!(response.headers()["x-request-id"], "json-log-req-7");
-    drop(bridge);
+    assert_eq!(response.headers()["x-request-id"], request_id);
+}
 
-    let text = std::fs::read_to_string(&log_path).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_no_secret() {
+    let bridge = Bridge::start(
+        &["--log-format", "json"],
+        Some("info,scim_bridge=debug,tower_http=debug"),
+    )
+    .await;
+    create_user(&bridge.base, "json-log-req-7").await;
+    let text = bridge.stop();
+
+    let lines = json_lines(&text);
     let of_request: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| {
@@ -91,12 +151,100 @@ async fn json_logs_carry_the_request_id_and_no_secret() {
             .any(|l| l["fields"]["message"] == "upstream call"),
         "the upstream calls are logged in the request's span: {text}"
     );
-    for secret in [
-        common::TOKEN,
-        "sim-secret",
-        "Sup3r$ecretFromOkta",
-        "Bearer ",
+    assert_no_secret(&text);
+}
+
+#[tokio::test]
+async fn every_scim_request_has_one_info_line_at_the_default_level() {
+    let bridge = Bridge::start(&["--log-format", "json"], None).await;
+    create_user(&bridge.base, "json-log-req-8").await;
+    let refused = reqwest::Client::new()
+        .get(format!(
+            "{}/scim/v2/Users?filter=userName%20eq%20%22a%22",
+            bridge.base
+        ))
+        .bearer_auth("wrong-token-value")
+        .header("x-request-id", "json-log-req-9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let text = bridge.stop();
+
+    let lines = json_lines(&text);
+    let request_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "scim request")
+        .collect();
+    assert_eq!(request_lines.len(), 2, "{text}");
+    let created = request_lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "json-log-req-8")
+        .unwrap_or_else(|| panic!("no line for the create: {text}"));
+    assert_eq!(created["level"], "INFO");
+    assert_eq!(created["fields"]["method"], "POST");
+    assert_eq!(created["fields"]["route"], "/scim/v2/Users");
+    assert_eq!(created["fields"]["status"], "201");
+    assert_eq!(created["fields"]["tenant"], "acme");
+    assert_eq!(created["fields"]["credential"], "acme-okta");
+    assert!(
+        created["fields"]["duration_ms"].as_f64().is_some(),
+        "{created}"
+    );
+
+    let refused = request_lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "json-log-req-9")
+        .unwrap_or_else(|| panic!("no line for the 401: {text}"));
+    assert_eq!(refused["fields"]["status"], "401");
+    assert_eq!(refused["fields"]["tenant"], "unauthenticated");
+    assert_eq!(refused["fields"]["method"], "GET");
+    assert_no_secret(&text);
+    assert!(
+        !text.contains("userName"),
+        "no query or body is logged: {text}"
+    );
+}
+
+#[tokio::test]
+async fn text_logs_to_a_file_have_no_colours() {
+    let bridge = Bridge::start(&[], None).await;
+    create_user(&bridge.base, "text-log-req-1").await;
+    let text = bridge.stop();
+    assert!(text.contains("scim request"), "{text}");
+    assert!(text.contains("text-log-req-1"), "{text}");
+    assert!(!text.contains('\u{1b}'), "ANSI escapes in a file: {text:?}");
+}
+
+#[tokio::test]
+async fn every_metric_family_has_help() {
+    let bridge = Bridge::start(&[], None).await;
+    create_user(&bridge.base, "metrics-req-1").await;
+    let body = reqwest::get(format!("{}/metrics", bridge.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let families: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for expected in [
+        "scim_bridge_scim_requests_total",
+        "scim_bridge_scim_request_duration_seconds",
+        "scim_bridge_upstream_requests_total",
+        "scim_bridge_jobs",
     ] {
-        assert!(!text.contains(secret), "{secret:?} in the logs");
+        assert!(families.contains(&expected), "{expected} missing: {body}");
     }
+    for family in families {
+        assert!(
+            body.lines()
+                .any(|l| l.starts_with(&format!("# HELP {family} ")) && l.len() > family.len() + 12),
+            "no # HELP for {family}: {body}"
+        );
+    }
+    drop(bridge);
 }

@@ -8,6 +8,7 @@ mod discovery;
 mod edges;
 pub mod error;
 pub mod extract;
+mod grants;
 mod groups;
 mod limits;
 mod list;
@@ -83,6 +84,10 @@ pub fn router(app: AppState) -> Router {
                 .patch(resource::write::<Groups>)
                 .delete(resource::delete::<Groups>),
         )
+        .route("/Roles", get(grants::list_roles))
+        .route("/Roles/{id}", get(grants::get_role))
+        .route("/Entitlements", get(grants::list_entitlements))
+        .route("/Entitlements/{id}", get(grants::get_entitlement))
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/ResourceTypes", get(discovery::resource_types))

@@ -14,10 +14,14 @@ use super::AppState;
 use crate::store::JobState;
 use crate::telemetry::{self, REQUEST_ID_HEADER};
 
-/// The tenant a request spoke for, left on the response by the auth middleware so the
-/// metrics (outside it) can label by tenant.
+/// The tenant a request spoke for and the id of the credential it used (never its
+/// value), left on the response by the auth middleware so the metrics and the request
+/// log line (outside it) can name them.
 #[derive(Clone, Debug)]
-pub struct TenantLabel(pub String);
+pub struct TenantLabel {
+    pub tenant: String,
+    pub credential: String,
+}
 
 /// Gives the request its id (the IdP's if sane), runs it in a span carrying the id and
 /// inside the id's task-local scope, and returns the id in the response header.
@@ -45,7 +49,9 @@ pub async fn request_context(request: Request, next: Next) -> Response {
 }
 
 /// Counts and times SCIM requests by route template (never the raw path with ids),
-/// method, status and tenant.
+/// method, status and tenant, and logs one INFO line per request with those, the
+/// credential id and the request id: an admin whose IdP gets a 401 sees it at the
+/// default level. Bodies, headers and query strings are never logged.
 pub async fn record(request: Request, next: Next) -> Response {
     let endpoint = request
         .extensions()
@@ -55,18 +61,30 @@ pub async fn record(request: Request, next: Next) -> Response {
     let method = request.method().as_str().to_string();
     let start = Instant::now();
     let response = next.run(request).await;
-    let tenant = response
-        .extensions()
-        .get::<TenantLabel>()
-        .map(|t| t.0.clone())
-        .unwrap_or_else(|| "unauthenticated".to_string());
+    let elapsed = start.elapsed();
+    let (tenant, credential) = match response.extensions().get::<TenantLabel>() {
+        Some(label) => (label.tenant.clone(), label.credential.clone()),
+        None => ("unauthenticated".to_string(), "none".to_string()),
+    };
     let status = response.status().as_str().to_string();
+    // The credential id goes last: `credential=acme-basic` followed by another field
+    // would read like an `Authorization: Basic ...` value to a log scanner.
+    tracing::info!(
+        method = %method,
+        route = %endpoint,
+        status = %status,
+        tenant = %tenant,
+        duration_ms = elapsed.as_micros() as f64 / 1000.0,
+        request_id = %telemetry::request_id().unwrap_or_default(),
+        credential = %credential,
+        "scim request"
+    );
     metrics::counter!("scim_bridge_scim_requests_total",
         "endpoint" => endpoint.clone(), "method" => method.clone(), "status" => status, "tenant" => tenant.clone())
     .increment(1);
     metrics::histogram!("scim_bridge_scim_request_duration_seconds",
         "endpoint" => endpoint, "method" => method, "tenant" => tenant)
-    .record(start.elapsed().as_secs_f64());
+    .record(elapsed.as_secs_f64());
     response
 }
 

@@ -15,6 +15,16 @@ use crate::store::UserRecord;
 
 pub struct Users;
 
+/// A user as its tenant's IdP reads it: with the access it inherits from base roles and
+/// groups shown beside its direct assignments when the tenant honours those.
+fn rendered(caller: &Caller, user: &UserRecord, base: &str) -> Value {
+    let mut out = render_user(user, base);
+    if caller.tenant.direct_assignments {
+        crate::provision::catalog::with_inherited_access(&mut out, &user.link);
+    }
+    out
+}
+
 fn project(full: &Value, params: &ListParams) -> Value {
     projection::project(
         full,
@@ -81,7 +91,11 @@ impl ScimResource for Users {
         params: &ListParams,
     ) -> Result<Value, ApiError> {
         let groups = app.provisioner.user_groups(caller, &user.id).await?;
-        let full = with_groups(render_user(user, &app.scim_base), &groups, &app.scim_base);
+        let full = with_groups(
+            rendered(caller, user, &app.scim_base),
+            &groups,
+            &app.scim_base,
+        );
         Ok(project(&full, params))
     }
 
@@ -98,7 +112,7 @@ impl ScimResource for Users {
         let resources = page
             .items
             .iter()
-            .map(|u| project(&render_user(u, &app.scim_base), params))
+            .map(|u| project(&rendered(caller, u, &app.scim_base), params))
             .collect();
         Ok((page.total, resources))
     }

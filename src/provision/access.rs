@@ -1,7 +1,18 @@
 //! What a user may do upstream, computed from scratch every time: tenant base roles +
-//! the roles, scope and accounts of every mapped group the user is in (+ SCIM `roles`
-//! values when enabled). Computed rather than patched, so a missed event can never
-//! leave a stale role behind: the next sync corrects it.
+//! the roles, scope and accounts of every mapped group the user is in + the user's
+//! direct assignments (`roles` and `entitlements` naming the tenant's Role and
+//! Entitlement resources, when the tenant honours them). Computed rather than patched,
+//! so a missed event can never leave a stale role behind: the next sync corrects it.
+//!
+//! Conflicts resolve by union, never by one source taking away what another grants:
+//!
+//! | grant        | base            | groups              | direct assignment        | result                  |
+//! |--------------|-----------------|---------------------|--------------------------|-------------------------|
+//! | roles        | `base_roles`    | prefix and map rules| `roles[].value`          | the union of the three  |
+//! | admin scope  | `account_scope` | a rule's `ACCOUNT_ADMIN` | `scope:ACCOUNT_ADMIN` | admin if any says admin |
+//! | accounts     | `accounts`      | a rule's `accounts` | `account:<id>`           | the union (base added once any other names one) |
+//!
+//! Removing a direct assignment removes that grant only when no group or base grants it.
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -52,6 +63,8 @@ pub struct AccessPolicy<'a> {
     pub base_scope: AccountScope,
     pub base_accounts: &'a [String],
     pub mapping: &'a GroupMappingConfig,
+    /// Whether the user's own `roles` / `entitlements` grant access.
+    pub direct_assignments: bool,
 }
 
 impl AccessPolicy<'_> {
@@ -79,8 +92,13 @@ impl AccessPolicy<'_> {
                 }
             }
         }
-        if self.mapping.use_scim_roles {
-            access.roles.extend(scim_roles(resource));
+        if self.direct_assignments {
+            let direct = super::catalog::direct_grants(resource);
+            access.roles.extend(direct.roles);
+            access.accounts.extend(direct.accounts);
+            if direct.admin {
+                access.scope = AccountScope::AccountAdmin;
+            }
         }
         if !access.accounts.is_empty() && !self.base_accounts.is_empty() {
             access.accounts.extend(self.base_accounts.iter().cloned());
@@ -148,6 +166,7 @@ mod tests {
             base_scope: AccountScope::Account,
             base_accounts: &[],
             mapping: m,
+            direct_assignments: false,
         }
     }
 
@@ -207,14 +226,109 @@ mod tests {
 
     #[test]
     fn scim_roles_count_only_when_enabled() {
-        let mut m = mapping();
+        let m = mapping();
         let user = json!({"roles": [{"value": "Porting"}, "Reporting", {"display": "no value"}]});
         assert!(policy(&m).compute(&[], &user).roles.is_empty());
-        m.use_scim_roles = true;
+        let honoured = AccessPolicy {
+            direct_assignments: true,
+            ..policy(&m)
+        };
         assert_eq!(
-            policy(&m).compute(&[], &user).roles(),
+            honoured.compute(&[], &user).roles(),
             vec!["Porting", "Reporting"]
         );
+    }
+
+    /// The union table in the module comment, case by case.
+    #[test]
+    fn direct_assignments_merge_with_base_and_groups_by_union() {
+        let m = mapping();
+        let base_roles = vec!["basicAccess".to_string()];
+        let base_accounts = vec!["9900000".to_string()];
+        let p = AccessPolicy {
+            base_roles: &base_roles,
+            base_accounts: &base_accounts,
+            direct_assignments: true,
+            ..policy(&m)
+        };
+        let admins = group("Bandwidth Admins", None);
+        const BASE: Option<&[&str]> = Some(&["9900000"]);
+        /// Groups, the user body, then the expected roles, scope and accounts.
+        type Case<'a> = (
+            &'a [GroupRef],
+            Value,
+            &'a [&'a str],
+            AccountScope,
+            Option<&'a [&'a str]>,
+        );
+        let cases: &[Case] = &[
+            // Nothing direct: base only.
+            (
+                &[],
+                json!({}),
+                &["basicAccess"],
+                AccountScope::Account,
+                BASE,
+            ),
+            // A direct role adds to base.
+            (
+                &[],
+                json!({"roles":["Porting"]}),
+                &["Porting", "basicAccess"],
+                AccountScope::Account,
+                BASE,
+            ),
+            // The same role from a group and directly: once.
+            (
+                &[group("bandwidth-role-Porting", None)],
+                json!({"roles":[{"value":"Porting"}]}),
+                &["Porting", "basicAccess"],
+                AccountScope::Account,
+                BASE,
+            ),
+            // Admin from a group stays admin without a direct admin entitlement.
+            (
+                std::slice::from_ref(&admins),
+                json!({"entitlements":[]}),
+                &["User Administrator", "basicAccess"],
+                AccountScope::AccountAdmin,
+                BASE,
+            ),
+            // Admin directly, no group.
+            (
+                &[],
+                json!({"entitlements":[{"value":"scope:ACCOUNT_ADMIN"}]}),
+                &["basicAccess"],
+                AccountScope::AccountAdmin,
+                BASE,
+            ),
+            // A direct account joins the base account.
+            (
+                &[],
+                json!({"entitlements":[{"value":"account:9900001"}]}),
+                &["basicAccess"],
+                AccountScope::Account,
+                Some(&["9900000", "9900001"]),
+            ),
+            // Inherited elements a read added grant nothing by themselves.
+            (
+                &[],
+                json!({"roles":[{"value":"Porting","type":"inherited"}]}),
+                &["basicAccess"],
+                AccountScope::Account,
+                BASE,
+            ),
+        ];
+        for (groups, user, roles, scope, accounts) in cases {
+            let a = p.compute(groups, user);
+            assert_eq!(a.roles(), roles.to_vec(), "{user}");
+            assert_eq!(a.scope, *scope, "{user}");
+            assert_eq!(
+                a.accounts(),
+                accounts.map(|list| list.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+                "{user}"
+            );
+        }
     }
 
     #[test]

@@ -18,8 +18,9 @@ use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
 
 impl Provisioner {
     pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
-        let resource =
+        let mut resource =
             validate::active_by_default(sanitize_user(body, &caller.tenant.input_rules)?);
+        caller.tenant.check_assignments(&mut resource).await?;
         let username = user_name(&resource).to_string();
         // Creates of one userName are serialised across replicas, so the second of two
         // racing creates finds the first's user locally (409) before touching the

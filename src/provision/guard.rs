@@ -23,7 +23,7 @@ pub enum Gate {
 
 /// The note recorded for a held deprovision: where it waits and how to release it.
 pub fn held_note(tenant: &str, id: i64) -> String {
-    format!("{HELD} as deprovision {id}; release with `scim-bridge jobs approve --tenant {tenant}`")
+    format!("{HELD} as deprovision {id}; release with `scim-bridge jobs approve --config FILE --tenant {tenant} --id {id}`")
 }
 
 impl Provisioner {
@@ -69,8 +69,9 @@ impl Provisioner {
                 window_secs = guard.window_secs,
                 recent,
                 "mass-deprovision guard tripped: upstream deactivations and deletions of tenant {0} are held; \
-                 review them with `scim-bridge jobs list --tenant {0}` and release them with \
-                 `scim-bridge jobs approve --tenant {0}`",
+                 review them with `scim-bridge jobs list --config FILE --tenant {0} --state held` \
+                 and release them with `scim-bridge jobs approve --config FILE --tenant {0}` \
+                 (FILE: this bridge's configuration)",
                 tenant.name
             );
             let entry = AuditEntry {

@@ -1,6 +1,7 @@
 //! The bridge's own logic: what a SCIM change means upstream, under the tenant's
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
+pub mod catalog;
 mod create;
 pub mod drift;
 pub mod groups;
@@ -39,6 +40,10 @@ pub struct Tenant {
     /// The tenant's inbound request budget; `None` = unlimited.
     pub inbound_limit: Option<governor::DefaultDirectRateLimiter>,
     pub deprovision_guard: Option<DeprovisionGuardConfig>,
+    /// Whether a user's own `roles` / `entitlements` grant access (and are checked).
+    pub direct_assignments: bool,
+    /// What the upstream can grant, read when first needed and kept a few minutes.
+    pub catalog: catalog::CatalogCache,
 }
 
 /// The inbound limiter `requests_per_second` and `burst` describe (none for 0 or absent).
@@ -74,7 +79,29 @@ impl Tenant {
             input_rules: config.input_rules(),
             inbound_limit: inbound_limiter(&config.limits),
             deprovision_guard: config.deprovision_guard.clone(),
+            direct_assignments: config.direct_assignments || config.groups.use_scim_roles,
+            catalog: catalog::CatalogCache::default(),
         }
+    }
+
+    /// The Role and Entitlement resources this tenant offers.
+    pub async fn catalog(&self) -> std::result::Result<Arc<catalog::Catalog>, TargetError> {
+        let mut accounts = self.accounts.clone();
+        for rule in &self.groups.map {
+            accounts.extend(rule.accounts.iter().cloned());
+        }
+        self.catalog.get(self.target.as_ref(), &accounts).await
+    }
+
+    /// Checks and normalises a user body's direct assignments when the tenant honours
+    /// them; otherwise only drops the inherited elements a read added.
+    pub async fn check_assignments(&self, resource: &mut serde_json::Value) -> Result<()> {
+        if self.direct_assignments {
+            self.catalog().await?.normalize_assignments(resource)?;
+        } else {
+            catalog::strip_inherited(resource);
+        }
+        Ok(())
     }
 
     pub fn access_policy(&self) -> access::AccessPolicy<'_> {
@@ -83,6 +110,7 @@ impl Tenant {
             base_scope: self.account_scope,
             base_accounts: &self.accounts,
             mapping: &self.groups,
+            direct_assignments: self.direct_assignments,
         }
     }
 }

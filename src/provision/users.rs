@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use super::access::scim_roles;
+use super::catalog::direct_grants;
 use super::guard::HELD;
 use super::lifecycle::{synced_link, Subject, UpstreamAction};
 use super::mapping::{is_active, map_user, Mapped};
@@ -233,7 +233,8 @@ impl Provisioner {
                 // version moved on, and 412 is the truthful answer.
                 check_if_match(if_match, old.version)?;
                 attempted.store(true, Ordering::Relaxed);
-                let new = make(&old)?;
+                let mut new = make(&old)?;
+                caller.tenant.check_assignments(&mut new).await?;
                 self.apply_change(caller, &old, new, attempt > 0).await
             }
         })
@@ -305,6 +306,8 @@ impl Provisioner {
         .map(|before| upstream_fields(&before) != upstream_fields(&mapped))
         .unwrap_or(true);
         let (was_active, now_active) = (is_active(&old.resource), is_active(&new));
+        let assignments_changed =
+            tenant.direct_assignments && direct_grants(&old.resource) != direct_grants(&new);
         let mut link = old.link.clone();
         let mut upstream = "unchanged";
 
@@ -324,9 +327,16 @@ impl Provisioner {
                 upstream = HELD;
                 None
             }
-            (Some(uid), _, active) if changed || resend => {
+            (Some(uid), _, active) if changed || resend || (assignments_changed && active) => {
                 let keep_active = active || policy.on_deactivate == DeactivatePolicy::StripRoles;
-                let desired = Self::desired(&mapped, None, keep_active);
+                // A changed direct assignment is written now, not by a job, so a grant
+                // the bridge's credential may not make is refused to the IdP (400)
+                // instead of failing later where only an admin sees it.
+                let access = match assignments_changed && active {
+                    true => Some(self.desired_access(tenant, &old.id, &new).await?),
+                    false => None,
+                };
+                let desired = Self::desired(&mapped, access.as_ref(), keep_active);
                 link = synced_link(
                     &self
                         .update_or_recreate(caller, &subject, &uid, &desired)
@@ -353,7 +363,7 @@ impl Provisioner {
             link,
         };
         self.store.update_user(&tenant.name, &user).await?;
-        if tenant.groups.use_scim_roles && scim_roles(&old.resource) != scim_roles(&user.resource) {
+        if assignments_changed && !is_active(&user.resource) {
             self.store
                 .enqueue_user_syncs(&tenant.name, std::slice::from_ref(&user.id))
                 .await?;

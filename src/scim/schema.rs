@@ -527,6 +527,7 @@ impl AttributeTypes for ResourceSchema {
 }
 
 mod defs;
+pub mod grants;
 pub use defs::{group, user};
 
 /// Every schema as its RFC 7643 §7 `/Schemas` resource, each schema once.
@@ -534,6 +535,8 @@ pub fn schema_documents() -> Vec<Value> {
     let mut docs = vec![user().core.to_document()];
     docs.extend(user().extensions.iter().map(|e| e.schema.to_document()));
     docs.push(group().core.to_document());
+    docs.push(grants::role().core.to_document());
+    docs.push(grants::entitlement().core.to_document());
     docs
 }
 
@@ -542,6 +545,8 @@ pub fn resource_type_documents() -> Vec<Value> {
     vec![
         user().resource_type_document(),
         group().resource_type_document(),
+        grants::role().resource_type_document(),
+        grants::entitlement().resource_type_document(),
     ]
 }
 

@@ -200,6 +200,10 @@ impl Target for DryRunTarget {
         self.inner.access_model()
     }
 
+    fn account_ids(&self) -> Vec<String> {
+        self.inner.account_ids()
+    }
+
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
         self.check_roles(user).await?;
         if self.find_by_username(&user.username).await?.is_some() {

@@ -194,6 +194,11 @@ pub trait Target: Send + Sync {
     fn user_rules(&self) -> UserRules;
     /// What this system can grant a user.
     fn access_model(&self) -> AccessModel;
+    /// Accounts this credential grants access to that no configuration names (offered
+    /// as entitlements when the [`AccessModel`] has accounts).
+    fn account_ids(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Creates the user. If the create may have happened although the answer was lost,
     /// the implementation looks the username up before retrying, so it never duplicates.
     async fn create_user(&self, user: &DesiredUser) -> Result<UpstreamUser, TargetError>;

@@ -56,6 +56,14 @@ impl TargetSettings {
         }
     }
 
+    /// The base URL of the system's API, for messages that say where a check failed.
+    pub fn endpoint(&self) -> &str {
+        match self {
+            TargetSettings::Bandwidth(s) => s.base_url.trim_end_matches('/'),
+            TargetSettings::Netsapiens(s) => s.base_url.trim_end_matches('/'),
+        }
+    }
+
     /// What serde cannot check (a credential complete for its mode, ...).
     pub fn validate(&self) -> Result<(), String> {
         match self {

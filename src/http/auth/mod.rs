@@ -177,7 +177,10 @@ pub async fn require_caller(
     match caller {
         Some(caller) => {
             tracing::debug!(tenant = %caller.tenant.name, credential = %caller.credential_id, "authenticated");
-            let tenant = super::observe::TenantLabel(caller.tenant.name.clone());
+            let tenant = super::observe::TenantLabel {
+                tenant: caller.tenant.name.clone(),
+                credential: caller.credential_id.clone(),
+            };
             let system = caller.tenant.target.user_rules().system;
             request.extensions_mut().insert(caller);
             let mut response = crate::upstream::for_system(system, next.run(request)).await;

@@ -74,7 +74,7 @@ fn check_attribute_doc(schema_id: &str, a: &Value) {
 #[test]
 fn every_attribute_document_has_the_required_fields() {
     let docs = schema_documents();
-    assert_eq!(docs.len(), 4);
+    assert_eq!(docs.len(), 6);
     for doc in &docs {
         let id = doc["id"].as_str().unwrap_or("");
         assert_eq!(doc["schemas"], json!([SCHEMA_SCHEMA]));
@@ -97,7 +97,9 @@ fn schema_ids_are_the_urns_and_meta_is_relative() {
             USER_SCHEMA,
             ENTERPRISE_USER_SCHEMA,
             BRIDGE_USER_SCHEMA,
-            GROUP_SCHEMA
+            GROUP_SCHEMA,
+            grants::OKTA_ROLE_SCHEMA,
+            grants::OKTA_ENTITLEMENT_SCHEMA,
         ]
     );
     for d in schema_documents() {
@@ -343,7 +345,9 @@ fn resolve_whole_extension() {
 #[test]
 fn resource_types() {
     let docs = resource_type_documents();
-    assert_eq!(docs.len(), 2);
+    assert_eq!(docs.len(), 4);
+    assert_eq!(docs[2]["id"], json!("Role"));
+    assert_eq!(docs[3]["id"], json!("Entitlement"));
     let u = &docs[0];
     assert_eq!(u["id"], json!("User"));
     assert_eq!(u["endpoint"], json!("/Users"));

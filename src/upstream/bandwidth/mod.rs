@@ -149,6 +149,13 @@ impl Target for BandwidthTarget {
         UserRules::all_required("Bandwidth", phone_format)
     }
 
+    fn account_ids(&self) -> Vec<String> {
+        match self.dialect {
+            Dialect::V1 => vec![self.account_id.clone()],
+            Dialect::Dashboard => Vec::new(),
+        }
+    }
+
     fn access_model(&self) -> AccessModel {
         AccessModel {
             accounts: self.dialect == Dialect::V1,
