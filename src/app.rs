@@ -149,16 +149,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         ),
         None => None,
     };
-    let accounts: Vec<(String, String)> = config
-        .tenants
-        .iter()
-        .map(|(name, t)| {
-            (
-                name.clone(),
-                t.target().map(|s| s.account_label()).unwrap_or_default(),
-            )
-        })
-        .collect();
+    let accounts = crate::admin::tenant_accounts(config);
     // Runs for the life of the process: the outbox outlives any one request.
     crate::notify::start(store.clone(), &config.notify, &accounts).map_err(StartupError)?;
     let provisioner = Provisioner::new(store);

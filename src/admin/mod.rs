@@ -93,16 +93,7 @@ impl AdminService {
         tenants: Arc<Vec<Arc<Tenant>>>,
         config: &crate::config::Config,
     ) -> Self {
-        let accounts = config
-            .tenants
-            .iter()
-            .map(|(name, t)| {
-                (
-                    name.clone(),
-                    t.target().map(|s| s.account_label()).unwrap_or_default(),
-                )
-            })
-            .collect();
+        let accounts = tenant_accounts(config).into_iter().collect();
         Self {
             provisioner,
             tenants,
@@ -216,6 +207,18 @@ impl AdminService {
         self.provisioner.store.append_audit(&entry).await?;
         Ok(())
     }
+}
+
+/// Each tenant with the upstream account its metrics and events are labelled with.
+pub fn tenant_accounts(config: &crate::config::Config) -> Vec<(String, String)> {
+    config
+        .tenants
+        .iter()
+        .map(|(name, t)| {
+            let account = t.target().map(|s| s.account_label()).unwrap_or_default();
+            (name.clone(), account)
+        })
+        .collect()
 }
 
 fn require_operator(admin: &Admin) -> Result<()> {
