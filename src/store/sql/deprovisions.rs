@@ -107,7 +107,7 @@ impl<B: Backend> DeprovisionStore for B {
     ) -> Result<Vec<Deprovision>, StoreError> {
         let due = |d: &Deprovision| (d.run_at, d.id);
         let table = ("deprovisions", DEPROVISION_COLUMNS);
-        claim::<B, StoredDeprovision>(self, table.0, table.1, owner, limit, lease, due).await
+        claim::<B, StoredDeprovision>(self, table.0, table.1, Some(owner), limit, lease, due).await
     }
 
     async fn renew_deprovision_leases(

@@ -69,7 +69,7 @@ pub(super) async fn claim<B: Backend, S: Stored>(
     backend: &B,
     table: &str,
     columns: &str,
-    owner: &str,
+    owner: Option<&str>,
     limit: u32,
     lease: Duration,
     due: fn(&S::Record) -> (DateTime<Utc>, i64),
@@ -85,17 +85,26 @@ pub(super) async fn claim<B: Backend, S: Stored>(
              ORDER BY run_at, id
              LIMIT $3{}
          )
-         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2,
-                            claimed_by = $4
+         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2{}
          WHERE id IN (SELECT id FROM due)
          RETURNING {columns}",
-        B::DIALECT.skip_locked
+        B::DIALECT.skip_locked,
+        // Jobs and deprovisions name their claimer (for renewal and the start-up
+        // give-back); the notification outbox does not.
+        if owner.is_some() {
+            ", claimed_by = $4"
+        } else {
+            ""
+        }
     );
     let stmt = Stmt::new(sql)
         .text(&timestamp(&now))
         .text(&timestamp(&lease_end(now, lease)))
-        .int(i64::from(limit))
-        .text(owner);
+        .int(i64::from(limit));
+    let stmt = match owner {
+        Some(owner) => stmt.text(owner),
+        None => stmt,
+    };
     let rows: Vec<S> = fetch_all(backend, stmt).await?;
     let mut claimed = records(rows)?;
     claimed.sort_by_key(due);
@@ -218,7 +227,7 @@ impl<B: Backend> JobStore for B {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<Job>, StoreError> {
-        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, owner, limit, lease, |j| {
+        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, Some(owner), limit, lease, |j| {
             (j.run_at, j.id)
         })
         .await

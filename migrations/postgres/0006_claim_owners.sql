@@ -1,4 +1,4 @@
--- PostgreSQL twin of migrations/sqlite/0005_claim_owners.sql: which process claimed a
+-- PostgreSQL twin of migrations/sqlite/0006_claim_owners.sql: which process claimed a
 -- running job or deprovision, for lease renewal and the start-up give-back of a
 -- crashed process's own claims.
 ALTER TABLE jobs ADD COLUMN claimed_by TEXT COLLATE "C";
