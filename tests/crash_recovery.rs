@@ -5,7 +5,7 @@
 //! or PostgreSQL with `SCIM_BRIDGE_TEST_BACKEND=postgres`.
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::{Faults, SimConfig, SimHandle, Simulator};
@@ -13,22 +13,7 @@ use reqwest::StatusCode;
 use scim_bridge::provision::create::COMMIT_WINDOW_FAULT_VAR;
 use serde_json::json;
 
-/// One `scim-bridge serve`, killed (SIGKILL) when dropped.
-struct Bridge(Child);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+use common::process::{free_port, Bridge};
 
 struct Setup {
     sim: SimHandle,

@@ -35,6 +35,43 @@ async fn hang_up_after(
     matches!(sent, Err(e) if e.is_timeout())
 }
 
+/// A create of `username` whose client hangs up mid-request; whether it did.
+async fn hang_up_on_create(h: &Harness, username: &str) -> bool {
+    let patience = Duration::from_millis(200);
+    hang_up_after(h, patience, Method::POST, "/Users", user(username)).await
+}
+
+/// The SCIM id of `username` once the bridge has stored it (within five seconds).
+async fn stored_in_time(h: &Harness, username: &str) -> String {
+    let mut stored = Value::Null;
+    for _ in 0..100 {
+        stored = h.find_by_username(username).await;
+        if stored["totalResults"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stored["totalResults"], 1,
+        "the write was not finished: {stored}"
+    );
+    stored["Resources"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// SCIM and upstream agree: the upstream user of `username` is linked to `id`.
+async fn assert_linked(h: &Harness, username: &str, id: &str) {
+    let upstream = h.upstream(username).expect("created upstream");
+    let linked = h
+        .store
+        .user_id_by_upstream("acme", &upstream.user_id)
+        .await
+        .unwrap();
+    assert_eq!(linked.as_deref(), Some(id), "SCIM and upstream disagree");
+}
+
 async fn slowed() -> Harness {
     let h = Harness::default().await;
     // Fetch the upstream token before slowing, so each write is one slow call.
@@ -49,44 +86,12 @@ async fn slowed() -> Harness {
 #[tokio::test]
 async fn a_create_the_idp_hung_up_on_is_committed_and_its_retry_gets_it() {
     let h = slowed().await;
-    let gave_up = hang_up_after(
-        &h,
-        Duration::from_millis(200),
-        Method::POST,
-        "/Users",
-        user("cut@x.com"),
-    )
-    .await;
+    let gave_up = hang_up_on_create(&h, "cut@x.com").await;
     assert!(gave_up, "the client was meant to hang up mid-create");
 
     // The create goes on without its client and commits.
-    let mut stored = Value::Null;
-    for _ in 0..100 {
-        stored = h.find_by_username("cut@x.com").await;
-        if stored["totalResults"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        stored["totalResults"], 1,
-        "the create was not finished: {stored}"
-    );
-    let id = stored["Resources"][0]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let upstream = h.upstream("cut@x.com").expect("created upstream");
-    let linked = h
-        .store
-        .user_id_by_upstream("acme", &upstream.user_id)
-        .await
-        .unwrap();
-    assert_eq!(
-        linked.as_deref(),
-        Some(id.as_str()),
-        "SCIM and upstream disagree"
-    );
+    let id = stored_in_time(&h, "cut@x.com").await;
+    assert_linked(&h, "cut@x.com", &id).await;
 
     // The IdP never heard: its retry of the same create gets the finished user.
     h.sim.set_faults(Faults::default());
@@ -113,14 +118,7 @@ async fn a_create_the_idp_hung_up_on_is_committed_and_its_retry_gets_it() {
 #[tokio::test]
 async fn a_retry_sent_while_the_unheard_create_runs_waits_for_it() {
     let h = slowed().await;
-    let gave_up = hang_up_after(
-        &h,
-        Duration::from_millis(200),
-        Method::POST,
-        "/Users",
-        user("eager@x.com"),
-    )
-    .await;
+    let gave_up = hang_up_on_create(&h, "eager@x.com").await;
     assert!(gave_up);
     // The retry comes at once, while the first try still waits on the upstream: the
     // create lock makes it wait, and it gets the first try's user.
@@ -133,13 +131,7 @@ async fn a_retry_sent_while_the_unheard_create_runs_waits_for_it() {
         "a duplicate upstream user: {:#?}",
         state.users
     );
-    let upstream = h.upstream("eager@x.com").expect("created upstream");
-    let linked = h
-        .store
-        .user_id_by_upstream("acme", &upstream.user_id)
-        .await
-        .unwrap();
-    assert_eq!(linked.as_deref(), body["id"].as_str());
+    assert_linked(&h, "eager@x.com", body["id"].as_str().expect("id")).await;
     assert_eq!(h.unmanaged_active("a create retried at once").await, 0);
 }
 
@@ -203,18 +195,8 @@ async fn a_create_past_the_request_deadline_is_committed() {
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     h.sim.set_faults(Faults::default());
-    let mut stored = Value::Null;
-    for _ in 0..100 {
-        stored = h.find_by_username("late@x.com").await;
-        if stored["totalResults"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        stored["totalResults"], 1,
-        "the create was dropped at the deadline"
-    );
+    let id = stored_in_time(&h, "late@x.com").await;
+    assert_linked(&h, "late@x.com", &id).await;
     assert_eq!(h.state().users.len(), 2);
     assert_eq!(
         h.unmanaged_active("a create past the request deadline")

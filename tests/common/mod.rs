@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod idp;
+pub mod process;
 pub mod webdriver;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::jobs::{claim, ended_lease, lease_own_claims, list_queue};
+use super::jobs::{claim, lease_own_claims, list_queue, release_claims};
 use super::rows::{StoredDeprovision, DEPROVISION_COLUMNS};
 use super::{execute, lease_end, Backend, Conn, Stmt};
 use crate::store::deprovision::{must_hold, outcome_columns};
@@ -120,7 +120,7 @@ impl<B: Backend> DeprovisionStore for B {
     }
 
     async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError> {
-        lease_own_claims(self, "deprovisions", owner, ended_lease()).await
+        release_claims(self, "deprovisions", owner).await
     }
 
     async fn finish_deprovision(

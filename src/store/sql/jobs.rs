@@ -125,10 +125,21 @@ pub(super) async fn lease_own_claims<B: Backend>(
     execute(backend, Stmt::new(sql).text(&timestamp(&until)).text(owner)).await
 }
 
-/// A lease that ended a moment ago: the next claim, by any process, takes the row.
-/// What a process starting up gives its earlier run's claims, which only a crash left.
-pub(super) fn ended_lease() -> DateTime<Utc> {
-    Utc::now() - chrono::Duration::milliseconds(1)
+/// Gives back every running row of `table` that `owner` claimed: its lease ends now
+/// and it names no claimer, so the next claim (by any process) takes it and `owner`'s
+/// heartbeat, which renews only what names it, cannot keep it. Called as `owner`
+/// starts, when such rows can only be a crashed run's.
+pub(super) async fn release_claims<B: Backend>(
+    backend: &B,
+    table: &str,
+    owner: &str,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE {table} SET lease_until = $1, claimed_by = NULL
+         WHERE state = 'running' AND claimed_by = $2"
+    );
+    let ended = Utc::now() - chrono::Duration::milliseconds(1);
+    execute(backend, Stmt::new(sql).text(&timestamp(&ended)).text(owner)).await
 }
 
 /// Rows of `table` (`jobs` or `deprovisions`) oldest first, of one tenant or all, in one
@@ -238,7 +249,7 @@ impl<B: Backend> JobStore for B {
     }
 
     async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError> {
-        lease_own_claims(self, "jobs", owner, ended_lease()).await
+        release_claims(self, "jobs", owner).await
     }
 
     async fn complete_job(&self, job: &Job) -> Result<(), StoreError> {
