@@ -116,6 +116,36 @@ pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     assert!(claim(&store).await.is_empty());
 }
 
+pub async fn own_leases_are_renewed_and_given_back(store: Arc<dyn Store>) {
+    users(&store, TENANT, &["u-1", "u-2"]).await;
+    store
+        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
+        .await
+        .unwrap();
+    let short = Duration::from_millis(800);
+    let mine = store.claim_jobs(OWNER, 10, short).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    store
+        .enqueue_user_syncs(TENANT, &ids(&["u-2"]))
+        .await
+        .unwrap();
+    let theirs = store.claim_jobs("another", 10, short).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    // The heartbeat keeps the owner's claim; the other process's lease runs out.
+    assert_eq!(store.renew_job_leases(OWNER, LEASE).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let taken = store.claim_jobs("third", 10, LEASE).await.unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].id, theirs[0].id);
+    // A restart of the owner gives its claim back at once, and no longer renews it.
+    assert_eq!(store.release_job_claims(OWNER).await.unwrap(), 1);
+    assert_eq!(store.renew_job_leases(OWNER, LEASE).await.unwrap(), 0);
+    let again = store.claim_jobs("third", 10, LEASE).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, mine[0].id);
+    assert_eq!(again[0].attempts, 2);
+}
+
 pub async fn complete_removes_the_job_and_older_failed_ones(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2"]).await;
     store
