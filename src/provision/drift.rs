@@ -104,7 +104,7 @@ pub struct Expected {
 }
 
 /// How the tenant and its upstream shape the expected state.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Rules<'a> {
     pub on_deactivate: DeactivatePolicy,
     /// What the target requires of a user and how it writes phones.
@@ -132,7 +132,7 @@ pub fn expected_user(
     let mapped = map_user(
         &user.resource,
         &user.link.upstream_username,
-        rules.user_rules,
+        rules.user_rules.clone(),
     )
     .map_err(|e| format!("user {}: {}", user.id, e.detail))?;
     let granted = |access: &Access| ExpectedAccess {
