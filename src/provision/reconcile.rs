@@ -100,6 +100,7 @@ impl Provisioner {
             .map(|r| r.name)
             .collect();
         let rules = Rules {
+            target: Some(&*tenant.target),
             on_deactivate: tenant.policy.on_deactivate,
             user_rules: tenant.target.user_rules(),
             known_roles: Some(&known_roles),

@@ -110,6 +110,9 @@ pub struct UpstreamUser {
     pub account_scope: AccountScope,
     pub accounts: Vec<String>,
     pub active: bool,
+    /// `None` where the target has no departments.
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -260,6 +263,12 @@ pub trait Target: Send + Sync {
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
     /// Cheap readiness probe: credentials accepted (token obtainable).
     async fn ping(&self) -> Result<(), TargetError>;
+    /// `desired` as this system holds it once written, for reconcile to compare with
+    /// what it has: e.g. the one scope chosen of several role names, or several emails
+    /// in one field. As it is by default.
+    fn as_held(&self, desired: &DesiredUser) -> DesiredUser {
+        desired.clone()
+    }
     /// Read-only checks for `check-config`; none beyond `ping` by default.
     async fn preflight(&self) -> Result<Preflight, TargetError> {
         Ok(Preflight::default())

@@ -267,6 +267,7 @@ pub(crate) fn to_upstream(u: RawUser) -> UpstreamUser {
         account_scope: AccountScope::Account,
         accounts: Vec::new(),
         active,
+        department: Some(u.department),
     }
 }
 
@@ -310,6 +311,22 @@ impl Target for NetsapiensTarget {
             roles: true,
             admin_scope: false,
             accounts: false,
+        }
+    }
+
+    /// One scope (the chosen one), every address joined and no phone, as NetSapiens
+    /// holds users.
+    fn as_held(&self, desired: &DesiredUser) -> DesiredUser {
+        let roles = match self.desired_scope(desired, None) {
+            Ok(scope) if desired.active => desired.roles.as_ref().map(|_| vec![scope]),
+            _ => desired.roles.clone(),
+        };
+        DesiredUser {
+            email: email_address(desired),
+            // Phones are not written to NetSapiens.
+            phone: None,
+            roles,
+            ..desired.clone()
         }
     }
 
