@@ -297,10 +297,10 @@ fn shows_attributes(u: &RawUser, user: &DesiredUser) -> bool {
 impl Target for NetsapiensTarget {
     fn user_rules(&self) -> UserRules {
         // Phones are not written to NetSapiens; the format only matters for parsing.
-        // The portal asks for a first name only; last name and email are optional.
+        // The portal lets a last name be left out, but ns-api v2's "Create User in
+        // Domain" marks name-last-name and email-address required (docs/netsapiens-
+        // wire.md [V]); refusing here names the rule before any upstream call.
         UserRules {
-            requires_last_name: false,
-            requires_email: false,
             fields: self.config.fields.clone(),
             ..UserRules::all_required("NetSapiens", PhoneFormat::E164)
         }
