@@ -35,14 +35,14 @@ pub fn extension_from(
     resource: &Value,
     source: &ExtensionSource,
 ) -> Result<Option<String>, String> {
-    let (raw, parse): (Option<String>, fn(&str) -> Option<String>) = match source {
-        ExtensionSource::EmployeeNumber => {
-            (enterprise(resource, "employeeNumber"), plain_extension)
-        }
-        ExtensionSource::Phone { phone_type } => {
-            (phone_of_type(resource, phone_type), phone_extension)
-        }
-        ExtensionSource::Attribute { path } => (attribute(resource, path), plain_extension),
+    let raw = match source {
+        ExtensionSource::EmployeeNumber => enterprise(resource, "employeeNumber"),
+        ExtensionSource::Phone { phone_type } => phone_of_type(resource, phone_type),
+        ExtensionSource::Attribute { path } => attribute(resource, path),
+    };
+    let parse = match source {
+        ExtensionSource::Phone { .. } => phone_extension,
+        _ => plain_extension,
     };
     match raw {
         None => Ok(None),
