@@ -22,6 +22,7 @@ cd "$(dirname "$0")/.."
 # Integration tests that take SCIM_BRIDGE_TEST_BACKEND (tests/common's harness).
 postgres_integration=(users_lifecycle users_errors groups replicas reconcile dry_run limits
   deprovision_guard guard_restart isolation auth no_secrets_in_logs resilience input_edges
+  admin_console notify
   netsapiens_lifecycle worker_throughput roles_entitlements)
 
 work=$(mktemp -d)

@@ -149,15 +149,35 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         ),
         None => None,
     };
+    let accounts = crate::admin::tenant_accounts(config);
+    // Runs for the life of the process: the outbox outlives any one request.
+    crate::notify::start(store.clone(), &config.notify, &accounts).map_err(StartupError)?;
+    let provisioner = Provisioner::new(store);
+    let tenants = Arc::new(tenants);
+    let admin = crate::admin::AdminService::new(provisioner.clone(), tenants.clone(), config);
+    let console = match &config.admin {
+        Some(section) => Some(Arc::new(
+            crate::http::admin::Console::new(
+                admin.clone(),
+                section,
+                config.server.tls.is_some(),
+                config.notify.iter().map(|s| s.name.clone()).collect(),
+            )
+            .map_err(StartupError)?,
+        )),
+        None => None,
+    };
     Ok(AppState {
-        provisioner: Provisioner::new(store),
+        provisioner,
         credentials: Arc::new(credentials),
-        tenants: Arc::new(tenants),
+        tenants,
         scim_base,
         max_page_size: u64::from(config.server.max_page_size.max(1)),
         max_body_bytes: config.server.max_body_bytes,
         request_timeout: Duration::from_secs(config.server.request_timeout_secs.max(1)),
         metrics_token,
+        admin,
+        console,
         connection_limits: config.connection_limits(),
     })
 }

@@ -1,11 +1,10 @@
 //! Command line: `serve`, `migrate`, `check-config`, `health`, `token new`, `basic new`,
-//! `jobs`, `reconcile`, `demo`.
+//! `admin new`, `jobs`, `reconcile`, `demo`. `jobs` and `reconcile` go through the admin
+//! layer, as the console does, and are audited as `admin:cli:<user>`.
 mod check_config;
 mod health;
 mod jobs;
 mod reconcile;
-
-pub use jobs::approve_deprovisions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -73,6 +72,11 @@ pub enum Command {
         #[command(subcommand)]
         command: BasicCommand,
     },
+    /// Admin console accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Inspect and re-queue the role-sync jobs; approve deprovisions the guard held.
     Jobs {
         #[command(subcommand)]
@@ -124,6 +128,16 @@ pub enum JobsCommand {
         #[arg(long)]
         id: Option<i64>,
     },
+    /// Drop deprovisions the guard held (all of the tenant's, or one by id): the
+    /// upstream users keep their access.
+    Reject {
+        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        id: Option<i64>,
+    },
     /// Re-queue failed jobs now: all of them, a tenant's, or one by id.
     Retry {
         #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
@@ -133,6 +147,27 @@ pub enum JobsCommand {
         #[arg(long)]
         id: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Print a fresh random password and the `[[admin.accounts]]` entry for a console
+    /// account with its argon2id hash.
+    New {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_enum, default_value_t = AdminRoleArg::Viewer)]
+        role: AdminRoleArg,
+        /// Limit the account to these tenants (repeat); default: every tenant.
+        #[arg(long)]
+        tenant: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AdminRoleArg {
+    Viewer,
+    Operator,
 }
 
 #[derive(Debug, Subcommand)]
@@ -179,6 +214,30 @@ fn print_new_basic(username: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn print_new_admin(name: &str, role: AdminRoleArg, tenants: &[String]) -> Result<(), String> {
+    if name.is_empty() || name.contains(['"', '\\']) {
+        return Err("the name must be non-empty and without quotes or backslashes".into());
+    }
+    let (password, hash) = new_basic_password()?;
+    let role = match role {
+        AdminRoleArg::Viewer => "viewer",
+        AdminRoleArg::Operator => "operator",
+    };
+    println!("name:     {name}");
+    println!("password: {password}");
+    println!();
+    println!("Sign in at /admin/ with the name and password; put this in the config:");
+    println!("  [[admin.accounts]]");
+    println!("  name = \"{name}\"");
+    println!("  role = \"{role}\"");
+    println!("  password_hash = '{hash}'");
+    if !tenants.is_empty() {
+        let list: Vec<String> = tenants.iter().map(|t| format!("{t:?}")).collect();
+        println!("  tenants = [{}]", list.join(", "));
+    }
+    Ok(())
+}
+
 pub async fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.log_format);
     let result = match cli.command {
@@ -205,6 +264,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             command: BasicCommand::New { username },
         } => print_new_basic(&username),
         Command::Demo(args) => crate::demo::run(args).await,
+        Command::Admin {
+            command: AdminCommand::New { name, role, tenant },
+        } => print_new_admin(&name, role, &tenant),
         Command::Jobs { command } => jobs::run(command).await,
         Command::Reconcile {
             config,
@@ -217,7 +279,10 @@ pub async fn run(cli: Cli) -> ExitCode {
                 repair,
                 deactivate_orphans,
             };
-            reconcile::run(&config, &tenant, options, format).await
+            match jobs::admin_service(&config).await {
+                Ok(service) => reconcile::run(&service, &tenant, options, format).await,
+                Err(e) => Err(e),
+            }
         }
     };
     match result {

@@ -26,6 +26,12 @@ pub struct Config {
     pub worker: WorkerConfig,
     #[serde(default)]
     pub tenants: BTreeMap<String, TenantConfig>,
+    /// The admin console; off when absent.
+    #[serde(default)]
+    pub admin: Option<crate::admin::AdminConfig>,
+    /// Notification sinks (`[[notify]]`).
+    #[serde(default)]
+    pub notify: Vec<crate::notify::NotifySink>,
     /// Tenants whose target was read from the legacy `bandwidth` section.
     #[serde(skip)]
     pub legacy_sections: Vec<String>,
@@ -512,6 +518,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(admin) = &self.admin {
+            admin
+                .validate(&self.tenants)
+                .map_err(ConfigError::Invalid)?;
+        }
+        crate::notify::config::validate(&self.notify, &self.tenants)
+            .map_err(ConfigError::Invalid)?;
         let mut seen = std::collections::HashSet::new();
         let mut basic_users = BTreeMap::new();
         let mut jwt_audiences = BTreeMap::new();

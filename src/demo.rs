@@ -222,13 +222,18 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         None => crate::http::auth::new_token(),
     };
     let database_url = format!("sqlite://{}", data_dir.join("scim-bridge.db").display());
-    let config_text = demo_config(
+    let (admin_password, admin_hash) = crate::cli::new_basic_password()?;
+    let mut config_text = demo_config(
         args.target,
         &sim.base_url(),
         &database_url,
         &hash,
         &args.listen,
     );
+    // The console, with one operator whose password is printed below.
+    config_text.push_str(&format!(
+        "\n[admin]\n[[admin.accounts]]\nname = \"admin\"\nrole = \"operator\"\npassword_hash = '{admin_hash}'\n"
+    ));
     let config = Config::from_toml_str_with_env(&config_text).map_err(|e| e.to_string())?;
     let state = app::build(&config).await.map_err(|e| e.to_string())?;
     let _worker = app::start_worker(&state, &config.worker);
@@ -249,6 +254,10 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         sim.base_url()
     );
     println!("  database:       {}", data_dir.display());
+    println!(
+        "  admin console:  {}/admin/ (name: admin, password: {admin_password})",
+        base.trim_end_matches("/scim/v2")
+    );
     if kept {
         println!(
             "  note:           the database is kept; the simulator is not (it starts empty on\n                  every run, so users from earlier runs are missing upstream)"

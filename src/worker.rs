@@ -145,6 +145,15 @@ impl Worker {
         let message = error.to_string();
         let state = if self.out_of_attempts(job.attempts, error) {
             tracing::warn!(job = job.id, tenant = %job.tenant, user = %job.user_id, error = %message, "job failed for good");
+            crate::notify::emit(
+                crate::notify::EventKind::JobFailed,
+                crate::notify::Scope::Tenant(job.tenant.clone()),
+                format!(
+                    "a role sync job failed for good (user {}): {message}",
+                    job.user_id
+                ),
+                serde_json::json!({"job": job.id, "user": job.user_id, "attempts": job.attempts, "error": message}),
+            );
             self.jobs.fail_job(job, &message).await?;
             SyncState::Failed
         } else {

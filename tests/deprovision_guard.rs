@@ -112,7 +112,10 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(h.upstream("c@x.com").is_some());
 
-    let released = scim_bridge::cli::approve_deprovisions(h.store.as_ref(), "acme", None)
+    let released = h
+        .app
+        .admin
+        .approve_deprovisions(&scim_bridge::admin::Admin::cli(), "acme", None)
         .await
         .unwrap();
     assert_eq!(released, 4);
@@ -165,7 +168,10 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
 
 /// Releases everything held for `acme` and waits until the worker has run it.
 async fn approve_and_wait(h: &Harness, count: usize) {
-    let released = scim_bridge::cli::approve_deprovisions(h.store.as_ref(), "acme", None)
+    let released = h
+        .app
+        .admin
+        .approve_deprovisions(&scim_bridge::admin::Admin::cli(), "acme", None)
         .await
         .unwrap();
     assert_eq!(released as usize, count);

@@ -7,6 +7,7 @@
 //! they print that they were skipped. `cargo test --test store_suite sqlite::` or
 //! `postgres::` runs one backend.
 mod store_suite {
+    pub mod admin;
     pub mod deprovisions;
     pub mod groups;
     pub mod jobs;
@@ -127,4 +128,7 @@ suite! {
     deprovisions::approve_claim_and_finish,
     deprovisions::an_expired_lease_is_claimed_again,
     deprovisions::concurrent_admissions_share_one_limit,
+    admin::audit_search_filters_and_pages,
+    admin::reject_removes_only_held_deprovisions,
+    admin::the_outbox_deduplicates_claims_and_retries,
 }

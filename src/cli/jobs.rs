@@ -1,26 +1,39 @@
 //! `scim-bridge jobs`: list the role-sync jobs and the guard's deprovisions, approve
-//! held deprovisions, re-queue failed jobs.
+//! or reject held deprovisions, re-queue failed jobs: through the admin layer, audited
+//! as `admin:cli:<user>`.
 use std::path::Path;
 
 use super::JobsCommand;
+use crate::admin::{Admin, AdminService};
 use crate::app;
 use crate::config::Config;
 use crate::store::{Deprovision, DeprovisionState};
 
-/// The store for the `jobs` commands: a small pool, never migrating (an operator
-/// inspecting jobs must not change the schema under running replicas).
-async fn open_store(
-    path: &std::path::Path,
-) -> Result<std::sync::Arc<dyn crate::store::Store>, String> {
+/// The admin layer for the `jobs` and `reconcile` commands: a small pool, never
+/// migrating (an operator inspecting jobs must not change the schema under running
+/// replicas).
+pub(super) async fn admin_service(path: &Path) -> Result<AdminService, String> {
     let mut config = Config::load(path).map_err(|e| e.to_string())?;
     config.database.max_connections = 2;
-    match app::open_store(&config, false).await {
-        Ok(store) => Ok(store),
-        Err(e) => Err(super::check_config::explain_open_failure(&config, e.0).await),
+    let store = match app::open_store(&config, false).await {
+        Ok(store) => store,
+        Err(e) => return Err(super::check_config::explain_open_failure(&config, e.0).await),
+    };
+    let mut tenants = Vec::new();
+    for (name, tenant_config) in &config.tenants {
+        tenants.push(
+            app::build_tenant_in(name, tenant_config, Some(&store)).map_err(|e| e.to_string())?,
+        );
     }
+    Ok(AdminService::new(
+        crate::provision::Provisioner::new(store),
+        std::sync::Arc::new(tenants),
+        &config,
+    ))
 }
 
 pub async fn run(command: JobsCommand) -> Result<(), String> {
+    let admin = Admin::cli();
     match command {
         JobsCommand::List {
             config,
@@ -38,19 +51,19 @@ pub async fn run(command: JobsCommand) -> Result<(), String> {
                     (Some(parsed), DeprovisionState::parse(s))
                 }
             };
-            let store = open_store(&config).await?;
-            if deprovision_state == Some(DeprovisionState::Held) {
-                return print_deprovisions(
-                    store.as_ref(),
-                    &config,
-                    tenant.as_deref(),
-                    Some(DeprovisionState::Held),
-                    limit,
-                )
-                .await;
+            let service = admin_service(&config).await?;
+            let scope = tenant.as_deref();
+            let waiting = service
+                .list_deprovisions(&admin, scope, deprovision_state, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            let held_only = deprovision_state == Some(DeprovisionState::Held);
+            if held_only {
+                print!("{}", deprovision_table(&waiting, &config, scope, true));
+                return Ok(());
             }
-            let jobs = store
-                .list_jobs(tenant.as_deref(), job_state, limit)
+            let jobs = service
+                .list_jobs(&admin, scope, job_state, limit)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(
@@ -70,54 +83,37 @@ pub async fn run(command: JobsCommand) -> Result<(), String> {
                 );
             }
             println!("{} job(s)", jobs.len());
-            print_deprovisions(
-                store.as_ref(),
-                &config,
-                tenant.as_deref(),
-                deprovision_state,
-                limit,
-            )
-            .await
+            print!("{}", deprovision_table(&waiting, &config, scope, false));
+            Ok(())
         }
         JobsCommand::Approve { config, tenant, id } => {
-            let store = open_store(&config).await?;
-            let n = approve_deprovisions(store.as_ref(), &tenant, id).await?;
+            let service = admin_service(&config).await?;
+            let n = service
+                .approve_deprovisions(&admin, &tenant, id)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
             Ok(())
         }
+        JobsCommand::Reject { config, tenant, id } => {
+            let service = admin_service(&config).await?;
+            let n = service
+                .reject_deprovisions(&admin, &tenant, id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("rejected {n} held deprovision(s) of tenant {tenant}; the upstream users keep their access");
+            Ok(())
+        }
         JobsCommand::Retry { config, tenant, id } => {
-            let store = open_store(&config).await?;
-            let n = store
-                .requeue_failed(tenant.as_deref(), id)
+            let service = admin_service(&config).await?;
+            let n = service
+                .retry_jobs(&admin, tenant.as_deref(), id)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("re-queued {n} failed job(s)");
             Ok(())
         }
     }
-}
-
-/// Deprovisions waiting for approval or for the worker (the guard's `done` rows are
-/// only its count, and not shown).
-async fn print_deprovisions(
-    store: &dyn crate::store::Store,
-    config: &Path,
-    tenant: Option<&str>,
-    state: Option<DeprovisionState>,
-    limit: u32,
-) -> Result<(), String> {
-    let all = store
-        .list_deprovisions(tenant, state, u32::MAX)
-        .await
-        .map_err(|e| e.to_string())?;
-    let waiting: Vec<_> = all
-        .into_iter()
-        .filter(|d| d.state != DeprovisionState::Done)
-        .take(limit as usize)
-        .collect();
-    let held_only = state == Some(DeprovisionState::Held);
-    print!("{}", deprovision_table(&waiting, config, tenant, held_only));
-    Ok(())
 }
 
 /// The deprovision rows, each with the upstream username an admin recognises, and the
@@ -168,39 +164,11 @@ fn deprovision_table(
     let _ = writeln!(
         out,
         "{} deprovision(s), {held} held: release with \
-         `scim-bridge jobs approve --config {} --tenant {tenant} [--id N]`",
+         `scim-bridge jobs approve --config {} --tenant {tenant} [--id N]` (or drop with `jobs reject`)",
         rows.len(),
         config.display()
     );
     out
-}
-
-/// `jobs approve`: held (and failed) deprovisions of `tenant` become pending for the
-/// worker; the audit records the release.
-pub async fn approve_deprovisions(
-    store: &dyn crate::store::Store,
-    tenant: &str,
-    id: Option<i64>,
-) -> Result<u64, String> {
-    let n = store
-        .approve_deprovisions(tenant, id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let entry = crate::store::AuditEntry {
-        at: chrono::Utc::now(),
-        tenant: tenant.to_string(),
-        actor: "cli".into(),
-        resource_type: "Tenant".into(),
-        resource_id: tenant.to_string(),
-        action: "deprovision_approve".into(),
-        outcome: "ok".into(),
-        detail: serde_json::json!({"released": n, "id": id}),
-    };
-    store
-        .append_audit(&entry)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(n)
 }
 
 #[cfg(test)]

@@ -1,14 +1,10 @@
 //! `scim-bridge reconcile`: one run of the drift check, its progress on stderr and its
 //! report on stdout (a table, or JSON with the field names of [`Report`]).
-use std::io::IsTerminal;
-use std::path::Path;
-
 use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
 
-use crate::app;
-use crate::config::Config;
+use crate::admin::{Admin, AdminService};
 use crate::provision::reconcile::{Options, Progress, Report};
-use crate::provision::Provisioner;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -66,28 +62,16 @@ fn progress() -> Shown {
 }
 
 pub async fn run(
-    path: &Path,
+    service: &AdminService,
     tenant: &str,
     options: Options,
     format: Format,
 ) -> Result<(), String> {
-    let mut config = Config::load(path).map_err(|e| e.to_string())?;
-    config.database.max_connections = 2;
-    let tenant_config = config
-        .tenants
-        .get(tenant)
-        .ok_or_else(|| format!("no tenant {tenant:?} in the configuration"))?;
-    // Never migrating: an operator's check must not change the schema under replicas.
-    let store = app::open_store(&config, false)
-        .await
-        .map_err(|e| e.to_string())?;
-    let tenant =
-        app::build_tenant_in(tenant, tenant_config, Some(&store)).map_err(|e| e.to_string())?;
     let progress = progress();
-    let report = Provisioner::new(store)
-        .reconcile(&tenant, options, &progress)
+    let report = service
+        .reconcile(&Admin::cli(), tenant, options, &progress)
         .await
-        .map_err(|e| format!("reconcile of tenant {}: {e}", tenant.name))?;
+        .map_err(|e| format!("reconcile of tenant {tenant}: {e}"))?;
     match format {
         Format::Json => println!(
             "{}",

@@ -1,6 +1,7 @@
 //! The HTTP surface: SCIM under `/scim/v2`, health under `/healthz` and `/readyz`,
-//! Prometheus metrics under `/metrics`.
+//! Prometheus metrics under `/metrics`, the admin console under `/admin/` when configured.
 //! Handlers are thin; all decisions are in `provision`.
+pub mod admin;
 pub mod auth;
 pub mod connections;
 mod discovery;
@@ -44,6 +45,10 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Bearer token `/metrics` requires, if any (`server.metrics_token`).
     pub metrics_token: Option<secrecy::SecretString>,
+    /// The admin layer (the console's and the CLI's).
+    pub admin: crate::admin::AdminService,
+    /// The console under `/admin/`, when `[admin]` is configured.
+    pub console: Option<Arc<admin::Console>>,
     /// Timeouts and the cap of client connections.
     pub connection_limits: connections::ConnectionLimits,
 }
@@ -100,8 +105,13 @@ pub fn router(app: AppState) -> Router {
         ))
         .route_layer(middleware::from_fn(observe::record))
         .layer(middleware::from_fn(timing::server_timing));
+    let console = match &app.console {
+        Some(console) => admin::router(console.clone()),
+        None => Router::new(),
+    };
     let app_router = Router::new()
         .nest("/scim/v2", scim)
+        .merge(console)
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(ready))
         .route("/metrics", get(observe::metrics))

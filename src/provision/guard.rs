@@ -92,6 +92,15 @@ impl Provisioner {
             if let Err(e) = self.store.append_audit(&entry).await {
                 tracing::error!(error = %e, "could not write the audit entry");
             }
+            crate::notify::emit(
+                crate::notify::EventKind::DeprovisionGuardTripped,
+                crate::notify::Scope::Tenant(tenant.name.clone()),
+                format!(
+                    "mass-deprovision guard tripped ({recent} deprovisions within {} s, limit {}): review and approve or reject them in the admin console",
+                    guard.window_secs, guard.max
+                ),
+                entry.detail.clone(),
+            );
         } else {
             tracing::debug!(tenant = %tenant.name, deprovision = id, "deprovision held by the guard");
         }

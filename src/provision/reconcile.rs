@@ -377,6 +377,19 @@ pub fn spawn_periodic(
                 }
             };
             match provisioner.reconcile(&tenant, options, &Quiet).await {
+                Ok(report) if !report.findings.is_empty() => {
+                    crate::notify::emit(
+                        crate::notify::EventKind::DriftFound,
+                        crate::notify::Scope::Tenant(tenant.name.clone()),
+                        format!(
+                            "the periodic reconcile found {} difference(s) between Bandwidth and the IdP's state{}",
+                            report.findings.len(),
+                            if options.repair { "; repairs were queued" } else { "" }
+                        ),
+                        serde_json::json!({"users_with_drift": report.users_with_drift, "findings": report.findings.len()}),
+                    );
+                    tracing::info!(tenant = %tenant.name, findings = report.findings.len(), "reconcile found drift");
+                }
                 Ok(report) => tracing::info!(
                     tenant = %tenant.name,
                     upstream_users = report.upstream_users,

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use super::admin::AdminStore;
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -207,11 +209,11 @@ pub trait AuditStore: Send + Sync {
 /// Everything the bridge keeps: the sum of the capabilities, implemented for every type
 /// that has them all (both SQL backends do).
 pub trait Store:
-    LockStore + UserStore + GroupStore + JobStore + DeprovisionStore + AuditStore
+    LockStore + UserStore + GroupStore + JobStore + DeprovisionStore + AuditStore + AdminStore
 {
 }
 
 impl<T> Store for T where
-    T: LockStore + UserStore + GroupStore + JobStore + DeprovisionStore + AuditStore
+    T: LockStore + UserStore + GroupStore + JobStore + DeprovisionStore + AuditStore + AdminStore
 {
 }

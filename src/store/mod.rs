@@ -12,6 +12,7 @@
 //! [`postgres`], which otherwise only open their pools. SQLite also answers point reads
 //! on the calling thread (`sqlite/point.rs`) with the same statement texts.
 //! One migrations folder per database.
+pub mod admin;
 pub mod capabilities;
 pub mod deprovision;
 pub mod postgres;
@@ -20,6 +21,7 @@ pub mod sql;
 pub mod sql_filter;
 pub mod sqlite;
 
+pub use admin::{AdminStore, AuditQuery, NewNotification, Notification, NotificationState};
 pub use capabilities::{
     AuditStore, DeprovisionStore, GroupStore, JobStore, LockStore, Store, UserStore,
 };

@@ -56,9 +56,23 @@ impl Http {
                 tracing::debug!("401 from upstream; retrying once with a fresh token");
                 continue;
             }
+            if resp.status == StatusCode::UNAUTHORIZED || resp.status == StatusCode::FORBIDDEN {
+                credential_rejected(self, resp.status.as_u16());
+            }
             return Ok(resp);
         }
     }
+}
+
+/// Raises `credential_rejected`: the upstream refused the bridge's own credentials
+/// (the token request, or a call with a fresh token: 401 or 403).
+pub(crate) fn credential_rejected(http: &Http, status: u16) {
+    crate::notify::emit(
+        crate::notify::EventKind::CredentialRejected,
+        crate::notify::Scope::Account(http.account().to_string()),
+        format!("the upstream refused the bridge's credentials (HTTP {status}); check the configured credential and its permissions"),
+        serde_json::json!({"account": http.account(), "status": status}),
+    );
 }
 
 /// A fixed header (API key, Basic auth): nothing to refresh.

@@ -124,6 +124,23 @@ impl Http {
             move |state| {
                 gauge.set(state.gauge());
                 tracing::warn!(account = %account, ?state, "upstream circuit breaker changed state");
+                let (kind, text) = match state {
+                    BreakerState::Open => (
+                        crate::notify::EventKind::BreakerOpened,
+                        "upstream circuit breaker opened: Bandwidth keeps failing; calls are paused",
+                    ),
+                    BreakerState::Closed => (
+                        crate::notify::EventKind::BreakerClosed,
+                        "upstream circuit breaker closed: Bandwidth answers again",
+                    ),
+                    BreakerState::HalfOpen => return,
+                };
+                crate::notify::emit(
+                    kind,
+                    crate::notify::Scope::Account(account.clone()),
+                    text,
+                    serde_json::json!({"account": account}),
+                );
             }
         });
         Ok(Http {
@@ -134,6 +151,11 @@ impl Http {
             max_retries: cfg.max_retries,
             max_rate_limit_wait: cfg.max_rate_limit_wait,
         })
+    }
+
+    /// The upstream account, as metrics and notifications name it.
+    pub(crate) fn account(&self) -> &str {
+        &self.account
     }
 
     pub(crate) async fn send(&self, req: &Outgoing<'_>) -> Result<Incoming, TargetError> {

@@ -29,6 +29,15 @@ impl TargetSettings {
         }
     }
 
+    /// The upstream account as the adapter's metrics and notification events name it
+    /// (the admin console maps it back to the tenant).
+    pub fn account_label(&self) -> String {
+        match self {
+            TargetSettings::Bandwidth(s) => s.account_id.clone(),
+            TargetSettings::Netsapiens(s) => s.domain.clone(),
+        }
+    }
+
     /// Whether the system can delete users; where it cannot, a SCIM DELETE deactivates
     /// by default (`policy.on_delete`).
     pub fn deletes_users(&self) -> bool {

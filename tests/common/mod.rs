@@ -7,7 +7,9 @@
 //! as a deployment would (`?options=-c search_path=...`).
 #![allow(dead_code)]
 
+pub mod console;
 pub mod idp;
+pub mod webdriver;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
 use reqwest::{Method, StatusCode};

@@ -6,6 +6,7 @@
 //! number, so one value may stand at several places). The backend supplies only what the
 //! databases really do differently: how a transaction begins, the row-locking clauses,
 //! how a list of ids is bound and read as rows, JSON access, and the cross-process locks.
+mod admin;
 mod audit;
 mod deprovisions;
 mod groups;

@@ -98,6 +98,7 @@ impl OAuth {
         {
             let why =
                 wire::error_description(ct, &resp.body).unwrap_or_else(|| resp.status.to_string());
+            crate::upstream::credential::credential_rejected(http, resp.status.as_u16());
             return Err(TargetError::Auth(format!("token request refused: {why}")));
         }
         if !resp.status.is_success() {

@@ -128,6 +128,7 @@ impl PasswordGrant {
         }
         if matches!(resp.status.as_u16(), 400 | 401 | 403) {
             let why = wire::error_message(&resp.body).unwrap_or_else(|| resp.status.to_string());
+            crate::upstream::credential::credential_rejected(http, resp.status.as_u16());
             return Err(TargetError::Auth(format!("token request refused: {why}")));
         }
         if !resp.status.is_success() {

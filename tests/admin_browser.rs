@@ -1,0 +1,142 @@
+//! The admin console in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`) through WebDriver. An operator signs in, sees a job that failed
+//! while the simulator answered 503, retries it and sees it succeed, approves a held
+//! deprovision and runs a reconcile. Two screenshots land in `docs/`.
+//!
+//! Without Chromium or its driver this test FAILS (with how to install them): it must
+//! never pass without having run.
+mod common;
+
+use std::time::Duration;
+
+use bandwidth_sim::Faults;
+use common::console::{admin_toml, PASSWORD};
+use common::webdriver::Browser;
+use common::{user, Harness, Options};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles() {
+    let extra = format!(
+        "[tenants.acme.deprovision_guard]\nmax = 1\nwindow_secs = 3600\n[worker]\nmax_attempts = 2\n{}",
+        admin_toml(&[("ops", "operator", &[])])
+    );
+    let h = Harness::start(Options {
+        extra_toml: extra,
+        ..Options::default()
+    })
+    .await;
+    let ann = h.create_ok(user("ann@x.com")).await;
+    let bob = h.create_ok(user("bob@x.com")).await;
+    let cat = h.create_ok(user("cat@x.com")).await;
+    // Bob's deactivation goes upstream; Cat's is one too many for the guard: held.
+    for id in [&bob, &cat] {
+        let (status, body) = h
+            .patch(id, json!([{"op": "replace", "value": {"active": false}}]))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(h.upstream("cat@x.com").unwrap().status, "ACTIVE");
+
+    // Every upstream call fails while Ann joins the admins group: her role sync job
+    // fails for good after its two attempts.
+    h.sim.set_faults(Faults {
+        fail_rate: 1.0,
+        ..Faults::default()
+    });
+    let group = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Bandwidth Admins",
+        "members": [{"value": ann}]
+    });
+    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let failed = h
+            .store
+            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
+            .await
+            .unwrap();
+        if !failed.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the job never failed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.sim.set_faults(Faults::default());
+    // The breaker's one-second cool-down passes before the retry.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let browser = Browser::start().await;
+    let root = h.root();
+    browser.goto(&format!("{root}/admin/")).await;
+    assert!(browser.url().await.ends_with("/admin/login"));
+    browser.type_into("#name", "ops").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#signin").await;
+    browser.shows("live refresh").await;
+    assert!(browser.url().await.ends_with("/admin/"), "signed in");
+    let overview = browser.text().await;
+    assert!(overview.contains("1\njobs failed"), "{overview}");
+    assert!(overview.contains("1\ndeprovisions held"), "{overview}");
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    browser.screenshot(&docs.join("admin-overview.png")).await;
+
+    browser.goto(&format!("{root}/admin/jobs")).await;
+    let jobs = browser.text().await;
+    assert!(jobs.contains(&ann), "the failed job names Ann: {jobs}");
+    assert!(
+        jobs.contains("cat@x.com") && jobs.contains("held"),
+        "{jobs}"
+    );
+    browser.screenshot(&docs.join("admin-jobs.png")).await;
+
+    browser.click("button.retry").await;
+    browser.shows("Re-queued 1 failed job(s).").await;
+    browser
+        .wait_for(
+            &format!("{root}/admin/jobs"),
+            "the retried job succeeds",
+            |t| t.contains("No failed jobs."),
+        )
+        .await;
+    h.eventually("Ann has the admins' role upstream", |s| {
+        Harness::roles_of(s, "ann@x.com").contains(&"User Administrator".to_string())
+    })
+    .await;
+
+    browser.click("button.approve").await;
+    browser
+        .shows("Released 1 held deprovision(s) to the worker.")
+        .await;
+    h.eventually("Cat is deactivated upstream", |s| {
+        s.users
+            .iter()
+            .any(|u| u.username == "cat@x.com" && u.status == "DEACTIVATED")
+    })
+    .await;
+
+    browser
+        .goto(&format!("{root}/admin/drift?tenant=acme"))
+        .await;
+    browser.click("button.run-reconcile").await;
+    let drift = browser
+        .wait_for(
+            &format!("{root}/admin/drift?tenant=acme"),
+            "the reconcile report appears",
+            |t| t.contains("by admin:ops") || t.contains("by reconcile"),
+        )
+        .await;
+    assert!(drift.contains("finding(s)"), "{drift}");
+    let audit = h.audit().await;
+    for action in ["job_retry", "deprovision_approve", "reconcile_run"] {
+        assert!(
+            audit
+                .iter()
+                .any(|e| e.actor == "admin:ops" && e.action == action),
+            "{action} audited"
+        );
+    }
+}
