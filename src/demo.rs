@@ -86,10 +86,9 @@ pub fn demo_config(
     token_sha256: &str,
     listen: &str,
 ) -> String {
-    match target {
-        DemoTarget::Bandwidth => bandwidth_config(sim_url, database_url, token_sha256, listen),
-        DemoTarget::Netsapiens => format!(
-            r#"
+    // The server, the database and the demo tenant's token; then the target's part.
+    let common = format!(
+        r#"
 [server]
 listen = "{listen}"
 
@@ -98,7 +97,12 @@ url = "{database_url}"
 
 [tenants.demo]
 tokens = [{{ id = "demo", sha256 = "{token_sha256}" }}]
-base_roles = []
+"#
+    );
+    let tenant = match target {
+        DemoTarget::Bandwidth => bandwidth_tenant(sim_url),
+        DemoTarget::Netsapiens => format!(
+            r#"base_roles = []
 
 # Group "PBX Admins" makes its members Office Managers, "Call Center" agents; a user
 # in both gets the higher scope (Office Manager).
@@ -121,22 +125,14 @@ site = "HQ"
 rate_limit_per_second = 50
 "#
         ),
-    }
+    };
+    common + &tenant
 }
 
-fn bandwidth_config(sim_url: &str, database_url: &str, token_sha256: &str, listen: &str) -> String {
+fn bandwidth_tenant(sim_url: &str) -> String {
     let sim = SimConfig::default();
     format!(
-        r#"
-[server]
-listen = "{listen}"
-
-[database]
-url = "{database_url}"
-
-[tenants.demo]
-tokens = [{{ id = "demo", sha256 = "{token_sha256}" }}]
-base_roles = ["basicAccess"]
+        r#"base_roles = ["basicAccess"]
 
 # Group "bandwidth-role-Porting" grants the Porting role; "Bandwidth Admins" makes
 # its members account admins.
