@@ -24,11 +24,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let db = format!("sqlite://{}", dir.path().join("bench.db").display());
     let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN));
-    let config = scim_bridge::demo::demo_config(&sim.base_url(), &db, &hash, "127.0.0.1:0")
-        .replace(
-            "rate_limit_per_second = 50",
-            &format!("rate_limit_per_second = {rate}"),
-        );
+    let config = scim_bridge::demo::demo_config(
+        scim_bridge::demo::DemoTarget::Bandwidth,
+        &sim.base_url(),
+        &db,
+        &hash,
+        "127.0.0.1:0",
+    )
+    .replace(
+        "rate_limit_per_second = 50",
+        &format!("rate_limit_per_second = {rate}"),
+    );
     let config = scim_bridge::config::Config::from_toml_str(&config)?;
     let state = scim_bridge::app::build(&config).await?;
     let worker_config = scim_bridge::config::WorkerConfig {

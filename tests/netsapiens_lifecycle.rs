@@ -18,6 +18,11 @@ struct Bridge {
 
 impl Bridge {
     async fn start() -> Bridge {
+        Bridge::start_with("").await
+    }
+
+    /// `target` is added to the tenant's `[target]` section.
+    async fn start_with(target: &str) -> Bridge {
         let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sim = NsSimulator::start(NsConfig::default(), sim_listener)
             .await
@@ -53,6 +58,7 @@ api_key = "{DOMAIN_KEY}"
 extension_range = [2000, 2099]
 rate_limit_per_second = 200
 request_timeout_secs = 3
+{target}
 "#,
             db.url(),
             sim.base_url()
@@ -198,4 +204,65 @@ async fn okta_style_lifecycle_ends_in_the_right_netsapiens_state() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     b.eventually("deleted", |u| u.len() == 1 && u[0].user == "2001")
         .await;
+}
+
+#[tokio::test]
+async fn extension_from_the_work_phone_department_site_and_every_work_email() {
+    let b = Bridge::start_with(
+        "extension_source = { kind = \"phone\", type = \"work\" }\nsite = \"HQ\"",
+    )
+    .await;
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let mut jane = user("jane@acme.test");
+    jane["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", enterprise]);
+    jane["phoneNumbers"] = json!([{"value": "+1 919 555 1234 x2042", "type": "work"}]);
+    jane["emails"] = json!([{"value": "desk@acme.test", "type": "work"},
+                            {"value": "jane@acme.test", "type": "work", "primary": true},
+                            {"value": "home@example.test", "type": "home"}]);
+    jane[enterprise] = json!({"department": "Sales"});
+    let (status, created) = b.call(Method::POST, "/Users", Some(jane)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let up = b.upstream();
+    assert_eq!(up.len(), 1);
+    assert_eq!(
+        up[0].user, "2042",
+        "the extension comes from the work phone"
+    );
+    assert_eq!(up[0].email_address, "jane@acme.test;desk@acme.test");
+    assert_eq!(
+        (up[0].department.as_str(), up[0].site.as_str()),
+        ("Sales", "HQ")
+    );
+
+    // A new source value is not sent (the extension never changes); the department is.
+    let ops = patch(json!([
+        {"op": "replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 919 555 1234 x2043"},
+        {"op": "replace", "path": format!("{enterprise}:department"), "value": "Ops"}
+    ]));
+    let (status, body) = b
+        .call(Method::PATCH, &format!("/Users/{id}"), Some(ops))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let up = b.upstream();
+    assert_eq!((up.len(), up[0].user.as_str()), (1, "2042"));
+    assert_eq!(up[0].department, "Ops");
+
+    // Without a usable suffix the extension is allocated from the range.
+    let (status, body) = b
+        .call(Method::POST, "/Users", Some(user("bob@acme.test")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(b.upstream()[0].user, "2000");
+
+    // A taken source extension is a SCIM 409 naming it.
+    let mut carol = user("carol@acme.test");
+    carol["phoneNumbers"] = json!([{"value": "tel:+1-919-555-1234;ext=2042", "type": "work"}]);
+    let (status, body) = b.call(Method::POST, "/Users", Some(carol)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap_or_default().contains("2042"),
+        "{body}"
+    );
 }

@@ -11,7 +11,7 @@ use super::access::Access;
 use super::mapping::{is_active, map_user};
 use crate::config::DeactivatePolicy;
 use crate::store::{fold, UserRecord};
-use crate::upstream::{AccessModel, AccountScope, UpstreamUser, UserRules};
+use crate::upstream::{AccessModel, AccountScope, DesiredUser, Target, UpstreamUser, UserRules};
 
 /// What kind of difference a finding is. The names are part of the JSON output and of
 /// the `scim_bridge_drift_users{kind}` metric: keep them stable.
@@ -27,7 +27,7 @@ pub enum DriftKind {
     /// SCIM create never completed (its create intent remains): deprovisioned by intent
     /// recovery, not made by hand.
     AbandonedCreate,
-    /// First or last name, email or phone differ.
+    /// First or last name, email, phone or department differ.
     Attribute,
     /// Roles, admin scope or accounts differ.
     Access,
@@ -67,7 +67,7 @@ impl DriftKind {
 }
 
 /// One difference. `field` names the attribute (`first_name`, `last_name`, `email`,
-/// `phone`, `roles`, `account_scope`, `accounts`, `active`); it is `None` for
+/// `phone`, `department`, `roles`, `account_scope`, `accounts`, `active`); it is `None` for
 /// missing and orphan findings, whose `expected`/`actual` are `null`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
@@ -103,6 +103,8 @@ pub struct Expected {
     pub last_name: String,
     pub email: String,
     pub phone: Option<String>,
+    /// `None` where the target has no departments or the tenant leaves them alone.
+    pub department: Option<String>,
     pub active: bool,
     /// `None` when the bridge leaves access as upstream has it (a deactivated user
     /// keeps its roles under the `deactivate` policy).
@@ -110,8 +112,11 @@ pub struct Expected {
 }
 
 /// How the tenant and its upstream shape the expected state.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Rules<'a> {
+    /// The target, to see the expected user as it holds users (one chosen scope,
+    /// several emails in one field); `None` compares the mapped user as it is.
+    pub target: Option<&'a dyn Target>,
     pub on_deactivate: DeactivatePolicy,
     /// What the target requires of a user and how it writes phones.
     pub user_rules: UserRules,
@@ -138,7 +143,7 @@ pub fn expected_user(
     let mapped = map_user(
         &user.resource,
         &user.link.upstream_username,
-        rules.user_rules,
+        rules.user_rules.clone(),
     )
     .map_err(|e| format!("user {}: {}", user.id, e.detail))?;
     let granted = |access: &Access| ExpectedAccess {
@@ -159,14 +164,28 @@ pub fn expected_user(
         // A linked inactive user under `delete` should be gone upstream.
         (false, DeactivatePolicy::Delete) => (false, None),
     };
+    let desired = DesiredUser {
+        roles: access.as_ref().map(|a| a.roles.iter().cloned().collect()),
+        active: upstream_active,
+        ..mapped.user
+    };
+    let held = match rules.target {
+        Some(target) => target.as_held(&desired),
+        None => desired,
+    };
+    let access = access.map(|a| ExpectedAccess {
+        roles: held.roles.map_or(a.roles, |r| r.into_iter().collect()),
+        ..a
+    });
     Ok(Some(Expected {
         scim_id: user.id.clone(),
         upstream_id: user.link.upstream_id.clone(),
         username: user.link.upstream_username.clone(),
-        first_name: mapped.user.first_name,
-        last_name: mapped.user.last_name,
-        email: mapped.user.email,
-        phone: mapped.user.phone,
+        first_name: held.first_name,
+        last_name: held.last_name,
+        email: held.email,
+        phone: held.phone,
+        department: held.department,
         active: upstream_active,
         access,
     }))
@@ -251,6 +270,17 @@ pub fn compare(
                 json!(want.phone),
                 json!(have.phone),
             );
+        }
+        if let Some(department) = &want.department {
+            let actual = have.department.as_deref().unwrap_or_default();
+            if department != actual {
+                differ(
+                    DriftKind::Attribute,
+                    "department",
+                    json!(department),
+                    json!(actual),
+                );
+            }
         }
         if want.active != have.active {
             differ(

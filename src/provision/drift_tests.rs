@@ -34,6 +34,7 @@ fn access(roles: &[&str]) -> Access {
 
 fn rules(policy: DeactivatePolicy) -> Rules<'static> {
     Rules {
+        target: None,
         on_deactivate: policy,
         user_rules: UserRules::all_required("Bandwidth", PhoneFormat::E164),
         known_roles: None,
@@ -54,6 +55,7 @@ fn upstream(id: &str) -> UpstreamUser {
         account_scope: AccountScope::Account,
         accounts: vec!["9900000".into()],
         active: true,
+        department: None,
     }
 }
 
@@ -385,4 +387,56 @@ fn findings_serialise_with_stable_names() {
         json!({"kind":"attribute","scim_id":"s1","upstream_id":"u1","username":"jdoe",
                "field":"last_name","expected":"Doe","actual":"Smith"})
     );
+}
+
+#[test]
+fn netsapiens_drift_compares_the_chosen_scope_joined_emails_and_department() {
+    use crate::upstream::netsapiens::{NetsapiensConfig, NetsapiensTarget, NsCredential};
+    use secrecy::SecretString;
+    let ns = NetsapiensTarget::new(NetsapiensConfig::new(
+        "http://127.0.0.1:18790",
+        "acme",
+        NsCredential::ApiKey(SecretString::from("nsd_test".to_string())),
+    ))
+    .expect("target");
+    let r = Rules {
+        target: Some(&ns),
+        user_rules: ns.user_rules(),
+        ..rules(DeactivatePolicy::Deactivate)
+    };
+    let mut res = resource(true);
+    res["emails"] = json!([{"value":"jane@example.com","primary":true},
+                           {"value":"desk@example.com","type":"work"}]);
+    res["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+        json!({"department": "Sales"});
+    let user = record("s1", Some("2001"), res);
+    let granted = access(&["Call Center Agent", "Office Manager"]);
+    let want = expected_user(&user, &granted, r).unwrap().unwrap();
+    assert_eq!(want.email, "jane@example.com;desk@example.com");
+    assert_eq!(want.department.as_deref(), Some("Sales"));
+    let mut have = UpstreamUser {
+        id: "2001".into(),
+        email: "jane@example.com;desk@example.com".into(),
+        phone: None,
+        roles: vec!["Office Manager".into()],
+        department: Some("Sales".into()),
+        ..upstream("2001")
+    };
+    let findings = compare(
+        std::slice::from_ref(&want),
+        &[have.clone()],
+        &HashSet::new(),
+    );
+    assert!(findings.is_empty(), "{findings:?}");
+    have.roles = vec!["Call Center Agent".into()];
+    have.department = Some("Ops".into());
+    let findings = compare(&[want], &[have], &HashSet::new());
+    assert_eq!(
+        fields(&findings),
+        vec![
+            (DriftKind::Attribute, Some("department")),
+            (DriftKind::Access, Some("roles")),
+        ]
+    );
+    assert_eq!(findings[1].expected, json!(["Office Manager"]));
 }

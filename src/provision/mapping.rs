@@ -70,20 +70,17 @@ pub fn map_user(
             normalised
         }
     };
-    Ok(Mapped {
-        user: DesiredUser {
-            username: upstream_username.to_string(),
-            first_name: name_part("givenName").unwrap_or_default(),
-            last_name: name_part("familyName").unwrap_or_default(),
-            email,
-            phone,
-            roles: None,
-            account_scope: None,
-            accounts: None,
-            active: is_active(resource),
-        },
-        notes,
-    })
+    let mut user = DesiredUser {
+        username: upstream_username.to_string(),
+        first_name: name_part("givenName").unwrap_or_default(),
+        last_name: name_part("familyName").unwrap_or_default(),
+        email,
+        phone,
+        active: is_active(resource),
+        ..DesiredUser::default()
+    };
+    super::target_fields::fill(resource, &rules.fields, &mut user, &mut notes);
+    Ok(Mapped { user, notes })
 }
 
 /// `active` as stored; absent means active (RFC 7643 leaves the default to the server).
@@ -267,7 +264,7 @@ mod tests {
         let m = map_user(
             &json!({"userName":"plain","name":{"givenName":"A"}}),
             "x",
-            relaxed,
+            relaxed.clone(),
         )
         .unwrap();
         assert_eq!((m.user.last_name.as_str(), m.user.email.as_str()), ("", ""));

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod mapping;
 pub mod reconcile;
 pub mod render;
+pub mod target_fields;
 pub mod users;
 
 use std::collections::HashMap;

@@ -100,6 +100,7 @@ impl Provisioner {
             .map(|r| r.name)
             .collect();
         let rules = Rules {
+            target: Some(&*tenant.target),
             on_deactivate: tenant.policy.on_deactivate,
             user_rules: tenant.target.user_rules(),
             known_roles: Some(&known_roles),
@@ -126,7 +127,7 @@ impl Provisioner {
                 let access = self
                     .desired_access(tenant, &user.id, &user.resource)
                     .await?;
-                match drift::expected_user(&user, &access, rules) {
+                match drift::expected_user(&user, &access, rules.clone()) {
                     Ok(Some(want)) => expected.push(want),
                     Ok(None) => {}
                     Err(e) => errors.push(e),
@@ -279,6 +280,7 @@ impl Provisioner {
                 account_scope: None,
                 accounts: None,
                 active: false,
+                ..DesiredUser::default()
             };
             let result = tenant.target.update_user(&user.id, &desired).await;
             let (outcome, detail) = match &result {

@@ -17,6 +17,7 @@ fn upstream(id: &str) -> UpstreamUser {
         account_scope: Default::default(),
         accounts: vec![],
         active: true,
+        department: None,
     }
 }
 

@@ -97,13 +97,36 @@ fn eq_filter(attr: &str, value: &str) -> Filter {
 }
 
 /// The upstream-visible part of a mapped user, to skip upstream writes that change nothing.
-fn upstream_fields(m: &Mapped) -> (&str, &str, &str, Option<&str>) {
+/// The attributes an update writes upstream; the extension is not one of them (it
+/// never changes after create), so a change of its source alone writes nothing.
+type UpstreamFields<'a> = (
+    [&'a str; 3],
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    &'a [String],
+);
+
+fn upstream_fields(m: &Mapped) -> UpstreamFields<'_> {
     (
-        &m.user.first_name,
-        &m.user.last_name,
-        &m.user.email,
+        [&m.user.first_name, &m.user.last_name, &m.user.email],
         m.user.phone.as_deref(),
+        m.user.department.as_deref(),
+        m.user.site.as_deref(),
+        &m.user.emails,
     )
+}
+
+/// The audit note for an extension source that changed: recorded, never sent.
+fn extension_note(before: &Mapped, after: &Mapped) -> Option<String> {
+    let (old, new) = (&before.user.extension, &after.user.extension);
+    (old != new).then(|| {
+        format!(
+            "extension source changed from {} to {}; not sent (an extension never changes after create)",
+            old.as_deref().unwrap_or("none"),
+            new.as_deref().unwrap_or("none")
+        )
+    })
 }
 
 /// What one operation did, for the audit.
@@ -327,13 +350,21 @@ impl Provisioner {
         let upstream_username = old.link.upstream_username.clone();
         let mapped = map_user(&new, &upstream_username, tenant.target.user_rules())?;
         notes.extend(mapped.notes.iter().cloned());
-        let changed = map_user(
+        let before = map_user(
             &old.resource,
             &upstream_username,
             tenant.target.user_rules(),
-        )
-        .map(|before| upstream_fields(&before) != upstream_fields(&mapped))
-        .unwrap_or(true);
+        );
+        if let Some(note) = before
+            .as_ref()
+            .ok()
+            .and_then(|b| extension_note(b, &mapped))
+        {
+            notes.push(note);
+        }
+        let changed = before
+            .map(|before| upstream_fields(&before) != upstream_fields(&mapped))
+            .unwrap_or(true);
         let (was_active, now_active) = (is_active(&old.resource), is_active(&new));
         let assignments_changed =
             tenant.direct_assignments && direct_grants(&old.resource) != direct_grants(&new);

@@ -172,6 +172,7 @@ fn merged(base: &UpstreamUser, user: &DesiredUser) -> UpstreamUser {
             .clone()
             .unwrap_or_else(|| base.accounts.clone()),
         active: user.active,
+        department: user.department.clone().or_else(|| base.department.clone()),
     }
 }
 
@@ -187,6 +188,7 @@ fn synthetic(id: &str, user: &DesiredUser) -> UpstreamUser {
         account_scope: user.account_scope.unwrap_or_default(),
         accounts: user.accounts.clone().unwrap_or_default(),
         active: user.active,
+        department: user.department.clone(),
     }
 }
 
@@ -198,6 +200,10 @@ impl Target for DryRunTarget {
 
     fn access_model(&self) -> AccessModel {
         self.inner.access_model()
+    }
+
+    fn as_held(&self, desired: &DesiredUser) -> DesiredUser {
+        self.inner.as_held(desired)
     }
 
     fn account_ids(&self) -> Vec<String> {

@@ -69,6 +69,7 @@ fn existing() -> UpstreamUser {
         account_scope: Default::default(),
         accounts: vec!["1".into()],
         active: true,
+        department: None,
     }
 }
 

@@ -50,6 +50,50 @@ pub struct DesiredUser {
     pub account_scope: Option<AccountScope>,
     pub accounts: Option<Vec<String>>,
     pub active: bool,
+    /// The extension from the configured source (see [`TargetFields`]); `None` lets the
+    /// target allocate one. Only written on create: an extension never changes.
+    pub extension: Option<String>,
+    /// `Some` when the target manages departments (enterprise `department`).
+    pub department: Option<String>,
+    /// `Some` when the tenant configures a site.
+    pub site: Option<String>,
+    /// Every work or primary address, primary first (targets that hold several).
+    pub emails: Vec<String>,
+}
+
+/// Where a target takes a user's extension from: SCIM has no such attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExtensionSource {
+    /// The enterprise extension's `employeeNumber`.
+    EmployeeNumber,
+    /// The `ext=` / `x` suffix of the `phoneNumbers` entry of this type.
+    Phone {
+        #[serde(rename = "type")]
+        phone_type: String,
+    },
+    /// Any attribute: `urn:...:User:attribute` or a dotted path such as `name.extension`.
+    Attribute { path: String },
+}
+
+/// Target-specific attributes the mapping fills beyond names, email and phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetFields {
+    /// `None`: no extension (Bandwidth), or always allocated.
+    pub extension: Option<ExtensionSource>,
+    /// Whether the enterprise `department` is carried over.
+    pub department: bool,
+    /// The site every user of the tenant is given.
+    pub site: Option<String>,
+}
+
+impl TargetFields {
+    /// None of them: what a target without extensions, departments or sites has.
+    pub const NONE: TargetFields = TargetFields {
+        extension: None,
+        department: false,
+        site: None,
+    };
 }
 
 /// A user as the upstream has it.
@@ -66,6 +110,9 @@ pub struct UpstreamUser {
     pub account_scope: AccountScope,
     pub accounts: Vec<String>,
     pub active: bool,
+    /// `None` where the target has no departments.
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,8 +129,9 @@ pub struct UserPage {
 }
 
 /// What a target needs of every user, so the mapping can refuse (400) a user it
-/// cannot hold before any upstream call, naming the system's rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// cannot hold before any upstream call, naming the system's rule; and which of its
+/// own attributes the mapping fills.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRules {
     /// The system's name as an admin knows it, for error texts.
     pub system: &'static str,
@@ -91,6 +139,7 @@ pub struct UserRules {
     pub requires_first_name: bool,
     pub requires_last_name: bool,
     pub requires_email: bool,
+    pub fields: TargetFields,
 }
 
 /// What a target can grant a user, so provisioning and reconcile only compute, write
@@ -116,6 +165,7 @@ impl UserRules {
             requires_first_name: true,
             requires_last_name: true,
             requires_email: true,
+            fields: TargetFields::NONE,
         }
     }
 }
@@ -213,6 +263,12 @@ pub trait Target: Send + Sync {
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
     /// Cheap readiness probe: credentials accepted (token obtainable).
     async fn ping(&self) -> Result<(), TargetError>;
+    /// `desired` as this system holds it once written, for reconcile to compare with
+    /// what it has: e.g. the one scope chosen of several role names, or several emails
+    /// in one field. As it is by default.
+    fn as_held(&self, desired: &DesiredUser) -> DesiredUser {
+        desired.clone()
+    }
     /// Read-only checks for `check-config`; none beyond `ping` by default.
     async fn preflight(&self) -> Result<Preflight, TargetError> {
         Ok(Preflight::default())

@@ -80,6 +80,7 @@ pub fn desired(dialect: Dialect, username: &str) -> DesiredUser {
         account_scope: None,
         accounts: None,
         active: true,
+        ..DesiredUser::default()
     }
 }
 

@@ -263,6 +263,7 @@ impl BandwidthTarget {
                 .accounts
                 .unwrap_or_else(|| vec![self.account_id.clone()]),
             active: raw.active,
+            department: None,
         })
     }
 }

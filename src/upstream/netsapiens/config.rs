@@ -6,6 +6,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::upstream::http::HttpSettings;
+use crate::upstream::TargetFields;
 
 /// How the bridge signs in to ns-api.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub struct NetsapiensConfig {
     /// Scopes in priority order, highest first: of several a user is granted, the
     /// first listed wins. Scopes not listed rank below every listed one.
     pub scope_priority: Vec<String>,
+    /// Where extensions come from (else allocated from the range), whether the
+    /// enterprise department is written, and the site of every user.
+    pub fields: TargetFields,
     /// How long to poll for a user an asynchronous (202) write has not made readable yet.
     pub readable_timeout: Duration,
     pub rate_limit_per_second: u32,
@@ -79,6 +83,10 @@ impl NetsapiensConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            fields: TargetFields {
+                department: true,
+                ..TargetFields::NONE
+            },
             readable_timeout: Duration::from_secs(10),
             rate_limit_per_second: 10,
             connect_timeout: Duration::from_secs(5),

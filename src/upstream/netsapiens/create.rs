@@ -2,6 +2,7 @@
 //! as the arbiter. Two replicas (or two requests) picking the same number is resolved by
 //! NetSapiens' 409 for a taken extension: the loser reads the extension back and, if the
 //! user there is not its own (a lost answer of its own create), moves on to the next.
+//! An extension from the user's configured source is tried alone: taken is a conflict.
 
 use std::collections::BTreeSet;
 
@@ -34,6 +35,15 @@ impl NetsapiensTarget {
         user: &DesiredUser,
         scope: &str,
     ) -> Result<RawUser, TargetError> {
+        if let Some(ext) = &user.extension {
+            return match self.try_create(user, scope, ext).await? {
+                Attempt::Done(u) => Ok(u),
+                Attempt::Taken => Err(TargetError::Conflict(format!(
+                    "extension (user) {ext} is taken in NetSapiens domain {}",
+                    self.config.domain
+                ))),
+            };
+        }
         let (low, high) = self.config.extension_range;
         let taken: BTreeSet<u32> = self
             .all_raw()
@@ -68,8 +78,10 @@ impl NetsapiensTarget {
             user: Some(ext.to_string()),
             name_first_name: Some(user.first_name.clone()),
             name_last_name: Some(user.last_name.clone()),
-            email_address: Some(user.email.clone()),
+            email_address: Some(super::email_address(user)),
             user_scope: Some(scope.to_string()),
+            department: user.department.clone().filter(|d| !d.is_empty()),
+            site: user.site.clone(),
             login_username: Some(user.username.clone()),
             synchronous: SYNCHRONOUS,
         };

@@ -267,6 +267,7 @@ pub(crate) fn to_upstream(u: RawUser) -> UpstreamUser {
         account_scope: AccountScope::Account,
         accounts: Vec::new(),
         active,
+        department: Some(u.department),
     }
 }
 
@@ -274,11 +275,35 @@ fn changed(current: &str, wanted: &str) -> Option<String> {
     (current != wanted).then(|| wanted.to_string())
 }
 
+/// `email-address`: every work or primary address joined with `;`, else the one email.
+pub(crate) fn email_address(user: &DesiredUser) -> String {
+    if user.emails.is_empty() {
+        user.email.clone()
+    } else {
+        user.emails.join(";")
+    }
+}
+
+/// Whether `u` shows the attributes of `user` a write sets (`None` fields unmanaged).
+fn shows_attributes(u: &RawUser, user: &DesiredUser) -> bool {
+    u.name_first_name == user.first_name
+        && u.name_last_name == user.last_name
+        && u.email_address == email_address(user)
+        && user.department.as_ref().is_none_or(|d| &u.department == d)
+        && user.site.as_ref().is_none_or(|s| &u.site == s)
+}
+
 #[async_trait]
 impl Target for NetsapiensTarget {
     fn user_rules(&self) -> UserRules {
         // Phones are not written to NetSapiens; the format only matters for parsing.
-        UserRules::all_required("NetSapiens", PhoneFormat::E164)
+        // The portal lets a last name be left out, but ns-api v2's "Create User in
+        // Domain" marks name-last-name and email-address required (docs/netsapiens-
+        // wire.md [V]); refusing here names the rule before any upstream call.
+        UserRules {
+            fields: self.config.fields.clone(),
+            ..UserRules::all_required("NetSapiens", PhoneFormat::E164)
+        }
     }
 
     fn access_model(&self) -> AccessModel {
@@ -286,6 +311,22 @@ impl Target for NetsapiensTarget {
             roles: true,
             admin_scope: false,
             accounts: false,
+        }
+    }
+
+    /// One scope (the chosen one), every address joined and no phone, as NetSapiens
+    /// holds users.
+    fn as_held(&self, desired: &DesiredUser) -> DesiredUser {
+        let roles = match self.desired_scope(desired, None) {
+            Ok(scope) if desired.active => desired.roles.as_ref().map(|_| vec![scope]),
+            _ => desired.roles.clone(),
+        };
+        DesiredUser {
+            email: email_address(desired),
+            // Phones are not written to NetSapiens.
+            phone: None,
+            roles,
+            ..desired.clone()
         }
     }
 
@@ -324,11 +365,17 @@ impl Target for NetsapiensTarget {
             tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
         }
         let scope = self.desired_scope(user, Some(&current.user_scope))?;
+        let emails = email_address(user);
         let write = WriteUser {
             name_first_name: changed(&current.name_first_name, &user.first_name),
             name_last_name: changed(&current.name_last_name, &user.last_name),
-            email_address: changed(&current.email_address, &user.email),
+            email_address: changed(&current.email_address, &emails),
             user_scope: changed(&current.user_scope, &scope),
+            department: user
+                .department
+                .as_ref()
+                .and_then(|d| changed(&current.department, d)),
+            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
             synchronous: SYNCHRONOUS,
             ..WriteUser::default()
         };
@@ -344,12 +391,7 @@ impl Target for NetsapiensTarget {
                 true,
             )
             .await?;
-        let shows_write = |u: &RawUser| {
-            u.name_first_name == user.first_name
-                && u.name_last_name == user.last_name
-                && u.email_address == user.email
-                && u.user_scope == scope
-        };
+        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
         match resp.status {
             StatusCode::OK => match wire::decode_user(&resp.body) {
                 Ok(u) if shows_write(&u) => Ok(to_upstream(u)),

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::config::{NetsapiensConfig, NsCredential, DEFAULT_SCOPE_PRIORITY};
 use crate::secret::SecretRef;
 use crate::upstream::settings::{defaults, resolve};
+use crate::upstream::{ExtensionSource, TargetFields};
 
 /// A NetSapiens domain and the bridge's credential for it: an API key, or the OAuth
 /// password grant (client id and secret, a portal user and password).
@@ -28,6 +29,14 @@ pub struct NetsapiensSettings {
     /// `[first, last]` extension new users are given numbers from.
     #[serde(default = "default_range")]
     pub extension_range: [u32; 2],
+    /// Where a user's extension comes from; absent: allocated from `extension_range`.
+    /// A source without a usable value also falls back to the range.
+    pub extension_source: Option<ExtensionSource>,
+    /// Whether the enterprise `department` is written to NetSapiens.
+    #[serde(default = "yes")]
+    pub department_from_enterprise: bool,
+    /// The `site` every user of this tenant is given; absent: sites are left alone.
+    pub site: Option<String>,
     #[serde(default = "default_scope")]
     pub default_scope: String,
     /// Highest first; empty means the built-in order (Super User ... No Portal).
@@ -52,6 +61,9 @@ pub struct NetsapiensSettings {
 
 fn default_range() -> [u32; 2] {
     [2000, 2999]
+}
+fn yes() -> bool {
+    true
 }
 fn default_scope() -> String {
     "Basic User".into()
@@ -108,6 +120,11 @@ impl NetsapiensSettings {
         };
         let mut config = NetsapiensConfig::new(&self.base_url, &self.domain, credential);
         config.extension_range = (self.extension_range[0], self.extension_range[1]);
+        config.fields = TargetFields {
+            extension: self.extension_source.clone(),
+            department: self.department_from_enterprise,
+            site: self.site.clone().filter(|s| !s.trim().is_empty()),
+        };
         config.default_scope = self.default_scope.clone();
         config.scope_priority = if self.scope_priority.is_empty() {
             DEFAULT_SCOPE_PRIORITY

@@ -62,6 +62,10 @@ pub(crate) struct WriteUser {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_username: Option<String>,
     pub synchronous: &'static str,
 }
@@ -74,6 +78,8 @@ impl WriteUser {
             && self.name_last_name.is_none()
             && self.email_address.is_none()
             && self.user_scope.is_none()
+            && self.department.is_none()
+            && self.site.is_none()
             && self.login_username.is_none()
     }
 }
