@@ -228,6 +228,18 @@ pub fn start_reconcilers(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         .collect()
 }
 
+/// Starts the recovery of every tenant's stale create intents (at once, then
+/// periodically).
+pub fn start_intent_recovery(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    state
+        .tenants
+        .iter()
+        .map(|tenant| {
+            crate::provision::intents::spawn_periodic(state.provisioner.clone(), tenant.clone())
+        })
+        .collect()
+}
+
 /// Serves until ctrl-c or SIGTERM, finishing requests in flight.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let limits = state.connection_limits;

@@ -307,8 +307,13 @@ async fn serve(path: PathBuf, no_migrate: bool) -> Result<(), String> {
         }
         Err(e) => return Err(e.0),
     };
-    let _worker = app::start_worker(&state, &config.worker);
+    let mut worker = config.worker.clone();
+    worker.instance_id = worker
+        .instance_id
+        .or_else(|| Some(crate::worker::default_instance_id(&config.server.listen)));
+    let _worker = app::start_worker(&state, &worker);
     let _reconcilers = app::start_reconcilers(&state);
+    let _intent_recovery = app::start_intent_recovery(&state);
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.server.listen))?;

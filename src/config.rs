@@ -50,8 +50,13 @@ pub struct WorkerConfig {
     /// First retry delay; doubles per attempt, with full jitter, up to `backoff_max_secs`.
     pub backoff_base_ms: u64,
     pub backoff_max_secs: u64,
-    /// A claimed job whose worker died is taken again after this long.
+    /// A claimed job whose worker died is taken again after this long. A running job's
+    /// lease is renewed every third of it, so a few seconds are enough.
     pub lease_secs: u64,
+    /// Names this process in the claims it makes, so that on restart it takes its own
+    /// crashed claims back at once. Stable across restarts and unique among replicas;
+    /// the default is the host name and the listen address.
+    pub instance_id: Option<String>,
 }
 
 impl Default for WorkerConfig {
@@ -62,7 +67,8 @@ impl Default for WorkerConfig {
             max_attempts: 8,
             backoff_base_ms: 1000,
             backoff_max_secs: 300,
-            lease_secs: 120,
+            lease_secs: 15,
+            instance_id: None,
         }
     }
 }
@@ -399,6 +405,9 @@ pub struct PolicyConfig {
     pub on_username_change: UsernameChangePolicy,
     /// Link an upstream user that already has the username instead of answering 409.
     pub adopt_existing: bool,
+    /// How long a create whose IdP never got the answer waits for the IdP's retry before
+    /// its upstream user is deprovisioned (under `on_delete`) as an abandoned create.
+    pub abandoned_create_grace_secs: u64,
 }
 
 impl Default for PolicyConfig {
@@ -409,6 +418,7 @@ impl Default for PolicyConfig {
             on_delete_in_file: None,
             on_username_change: UsernameChangePolicy::KeepUpstream,
             adopt_existing: false,
+            abandoned_create_grace_secs: 900,
         }
     }
 }

@@ -26,6 +26,29 @@ pub struct Worker {
     deprovisions: Arc<dyn DeprovisionStore>,
     tenants: Arc<HashMap<String, Arc<Tenant>>>,
     config: WorkerConfig,
+    /// This instance's name in its claims ([`WorkerConfig::instance_id`]).
+    owner: Arc<str>,
+}
+
+/// The heartbeat's task, stopped with the worker.
+struct HeartbeatTask(tokio::task::JoinHandle<()>);
+
+impl Drop for HeartbeatTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The host name and `listen`: stable across restarts of one deployment, distinct for
+/// replicas (another host, or another port on one host).
+pub fn default_instance_id(listen: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}@{listen}")
 }
 
 impl Worker {
@@ -34,7 +57,12 @@ impl Worker {
             .iter()
             .map(|t| (t.name.clone(), t.clone()))
             .collect();
+        let owner = config
+            .instance_id
+            .clone()
+            .unwrap_or_else(|| default_instance_id(""));
         Self {
+            owner: owner.into(),
             jobs: provisioner.store.clone(),
             deprovisions: provisioner.store.clone(),
             provisioner,
@@ -51,9 +79,11 @@ impl Worker {
     }
 
     async fn run(self) {
-        let lease = Duration::from_secs(self.config.lease_secs.max(10));
+        let lease = Duration::from_secs(self.config.lease_secs.max(2));
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
         let concurrency = self.config.concurrency.max(1) as usize;
+        self.release_own_claims().await;
+        let _heartbeat = self.clone().spawn_heartbeat(lease);
         let mut running = JoinSet::new();
         loop {
             let free = concurrency.saturating_sub(running.len());
@@ -70,13 +100,56 @@ impl Worker {
         }
     }
 
+    /// Whatever this instance had claimed when it last stopped is a crashed run's: it
+    /// becomes due again now instead of when its lease would have run out.
+    async fn release_own_claims(&self) {
+        let owner = &self.owner;
+        let released = async {
+            let jobs = self.jobs.release_job_claims(owner).await?;
+            let deprovisions = self.deprovisions.release_deprovision_claims(owner).await?;
+            Ok::<_, StoreError>((jobs, deprovisions))
+        }
+        .await;
+        match released {
+            Ok((0, 0)) => {}
+            Ok((jobs, deprovisions)) => {
+                tracing::info!(jobs, deprovisions, owner = %owner, "took back the claims of this instance's earlier run")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not take back this instance's earlier claims; their leases will expire")
+            }
+        }
+    }
+
+    /// Renews the leases of this instance's running claims every third of a lease, so a
+    /// slow job keeps its claim and a dead instance's claims free up within one lease.
+    fn spawn_heartbeat(self, lease: Duration) -> HeartbeatTask {
+        HeartbeatTask(tokio::spawn(async move {
+            let mut beat = tokio::time::interval(lease / 3);
+            beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                beat.tick().await;
+                let renewed = async {
+                    self.jobs.renew_job_leases(&self.owner, lease).await?;
+                    self.deprovisions
+                        .renew_deprovision_leases(&self.owner, lease)
+                        .await
+                }
+                .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(error = %e, "could not renew the leases of running jobs");
+                }
+            }
+        }))
+    }
+
     /// Claims up to `free` due items (approved deprovisions first: rare, and a
     /// backlog of role syncs must not delay them) and starts each; returns how many.
     async fn claim(&self, free: usize, lease: Duration, running: &mut JoinSet<()>) -> usize {
         let limit = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let deprovisions = match self
             .deprovisions
-            .claim_deprovisions(limit(free), lease)
+            .claim_deprovisions(&self.owner, limit(free), lease)
             .await
         {
             Ok(claimed) => claimed,
@@ -93,7 +166,11 @@ impl Worker {
         if started >= free {
             return started;
         }
-        let jobs = match self.jobs.claim_jobs(limit(free - started), lease).await {
+        let jobs = match self
+            .jobs
+            .claim_jobs(&self.owner, limit(free - started), lease)
+            .await
+        {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");

@@ -3,28 +3,13 @@
 //! runs to see and release what it held.
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::{SimConfig, Simulator};
 use reqwest::StatusCode;
 
-/// Kills the bridge process when dropped (also if the test panics).
-struct Bridge(Child);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+use common::process::{free_port, Bridge};
 
 async fn start_bridge(config: &std::path::Path, base: &str, client: &reqwest::Client) -> Bridge {
     let child = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))

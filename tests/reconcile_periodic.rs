@@ -124,7 +124,11 @@ async fn the_periodic_run_repairs_audits_and_sets_the_drift_gauges() {
     })
     .await;
     assert_eq!(first.get("orphan"), Some(&1.0), "{first:?}");
-    assert_eq!(first.len(), 5, "every kind is set: {first:?}");
+    assert_eq!(
+        first.len(),
+        scim_bridge::provision::drift::DriftKind::ALL.len(),
+        "every kind is set: {first:?}"
+    );
     let later = gauges_until(&snapshotter, "a later run's gauges", |g| {
         g.get("orphan") == Some(&1.0)
     })

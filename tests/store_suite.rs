@@ -115,6 +115,7 @@ suite! {
     jobs::enqueue_coalesces,
     jobs::claim_marks_running_with_a_lease,
     jobs::expired_lease_is_claimed_again,
+    jobs::own_leases_are_renewed_and_given_back,
     jobs::complete_removes_the_job_and_older_failed_ones,
     jobs::retry_returns_to_pending_later,
     jobs::retry_is_dropped_when_another_job_is_pending,

@@ -6,6 +6,8 @@ use chrono::Utc;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::detached::{run_to_completion, Reply};
+use super::intents::create_key;
 use super::lifecycle::synced_link;
 use super::mapping::map_user;
 use super::users::{sanitize_user, user_name, Outcome};
@@ -17,21 +19,37 @@ use crate::store::{fold, StoreError, SyncState, UpstreamLink, UserRecord};
 use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
 
 impl Provisioner {
+    /// Creates the user in a task of its own ([`run_to_completion`]), so a create
+    /// that reached the upstream is committed locally even when the IdP stops waiting.
     pub async fn create_user(&self, caller: &Caller, body: Value) -> Result<UserRecord> {
         let mut resource =
             validate::active_by_default(sanitize_user(body, &caller.tenant.input_rules)?);
         caller.tenant.check_assignments(&mut resource).await?;
+        let (this, caller) = (self.clone(), caller.clone());
+        run_to_completion(|reply| async move {
+            this.create_user_detached(&caller, resource, reply).await
+        })
+        .await
+    }
+
+    async fn create_user_detached(
+        &self,
+        caller: &Caller,
+        resource: Value,
+        reply: Reply<UserRecord>,
+    ) {
         let username = user_name(&resource).to_string();
         // Creates of one userName are serialised across replicas, so the second of two
         // racing creates finds the first's user locally (409) before touching the
         // upstream, and the create intent is never shared by two racers.
-        let _guard = self
-            .lock(format!(
-                "{}/userName/{}",
-                caller.tenant.name,
-                fold(&username)
-            ))
-            .await?;
+        let key = create_key(&caller.tenant.name, &username);
+        let _guard = match self.lock(key).await {
+            Ok(guard) => guard,
+            Err(e) => {
+                reply.send(Err(e.into()));
+                return;
+            }
+        };
         let result = self.create_user_locked(caller, resource, &username).await;
         let id = result
             .as_ref()
@@ -39,7 +57,17 @@ impl Provisioner {
             .unwrap_or_default();
         self.audit(caller, &id, "create", result.as_ref().map(|(_, o)| o))
             .await;
-        result.map(|(user, _)| user)
+        if let Some(Ok(user)) = reply.send(result.map(|(user, _)| user)) {
+            // Nobody heard the answer: the create intent, naming the new user, tells
+            // the IdP's retry (still under this lock) that the user is its own.
+            if let Err(e) = self
+                .store
+                .put_create_intent(&caller.tenant.name, &username, &user.id)
+                .await
+            {
+                tracing::warn!(error = %e, id = user.id, "could not record an unheard create");
+            }
+        }
     }
 
     async fn create_user_locked(
@@ -49,11 +77,20 @@ impl Provisioner {
         username: &str,
     ) -> Result<(UserRecord, Outcome)> {
         let tenant = &caller.tenant;
-        if self
-            .find_local(caller, "userName", username)
-            .await?
-            .is_some()
-        {
+        let prior_intent = self.store.create_intent(&tenant.name, username).await?;
+        if let Some(existing) = self.find_local(caller, "userName", username).await? {
+            // An earlier try of this create finished after its IdP stopped waiting:
+            // the retry gets that try's user instead of a 409 for its own work.
+            if prior_intent.as_deref() == Some(existing.id.as_str()) {
+                self.store
+                    .clear_create_intent(&tenant.name, username)
+                    .await?;
+                let outcome = Outcome {
+                    notes: Vec::new(),
+                    upstream: "none (an earlier try whose answer was lost created it)",
+                };
+                return Ok((existing, outcome));
+            }
             return Err(Error::uniqueness(format!(
                 "a User with userName {username:?} already exists"
             )));
@@ -70,7 +107,6 @@ impl Provisioner {
             }
         }
         let mapped = map_user(&resource, username, tenant.target.user_rules())?;
-        let prior_intent = self.store.create_intent(&tenant.name, username).await?;
         let id = prior_intent
             .clone()
             .unwrap_or_else(|| Uuid::new_v4().to_string());
@@ -100,6 +136,7 @@ impl Provisioner {
                 .create_upstream(caller, &id, &desired, prior_intent.is_some())
                 .await?;
             outcome.upstream = how;
+            commit_window_fault().await;
             synced_link(&upstream)
         };
 
@@ -206,5 +243,22 @@ impl Provisioner {
         Err(Error::uniqueness(format!(
             "already exists in Bandwidth: {detail}"
         )))
+    }
+}
+
+/// Names a test-only fault: a pause of this many milliseconds between the upstream
+/// create and the local commit, so a kill test can land in that window.
+pub const COMMIT_WINDOW_FAULT_VAR: &str = "SCIM_BRIDGE_FAULT_CREATE_COMMIT_DELAY_MS";
+
+async fn commit_window_fault() {
+    let pause = std::env::var(COMMIT_WINDOW_FAULT_VAR)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok());
+    if let Some(ms) = pause {
+        tracing::warn!(
+            ms,
+            "fault: pausing between the upstream create and the local commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::access::Access;
 use super::mapping::{is_active, map_user};
 use crate::config::DeactivatePolicy;
-use crate::store::UserRecord;
+use crate::store::{fold, UserRecord};
 use crate::upstream::{AccessModel, AccountScope, DesiredUser, Target, UpstreamUser, UserRules};
 
 /// What kind of difference a finding is. The names are part of the JSON output and of
@@ -23,6 +23,10 @@ pub enum DriftKind {
     MissingUpstream,
     /// An upstream user no stored user links to.
     Orphan,
+    /// An upstream user no stored user links to that the bridge itself created for a
+    /// SCIM create never completed (its create intent remains): deprovisioned by intent
+    /// recovery, not made by hand.
+    AbandonedCreate,
     /// First or last name, email, phone or department differ.
     Attribute,
     /// Roles, admin scope or accounts differ.
@@ -32,9 +36,10 @@ pub enum DriftKind {
 }
 
 impl DriftKind {
-    pub const ALL: [DriftKind; 5] = [
+    pub const ALL: [DriftKind; 6] = [
         DriftKind::MissingUpstream,
         DriftKind::Orphan,
+        DriftKind::AbandonedCreate,
         DriftKind::Attribute,
         DriftKind::Access,
         DriftKind::Status,
@@ -44,6 +49,7 @@ impl DriftKind {
         match self {
             DriftKind::MissingUpstream => "missing_upstream",
             DriftKind::Orphan => "orphan",
+            DriftKind::AbandonedCreate => "abandoned_create",
             DriftKind::Attribute => "attribute",
             DriftKind::Access => "access",
             DriftKind::Status => "status",
@@ -330,6 +336,16 @@ pub fn compare(
         actual: json!({"active": u.active}),
     }));
     findings
+}
+
+/// Tells the bridge's own abandoned creates from hand-made orphans: an orphan whose
+/// folded username has a create intent (`intents`) is an [`DriftKind::AbandonedCreate`].
+pub fn mark_abandoned_creates(findings: &mut [Finding], intents: &HashSet<String>) {
+    for finding in findings.iter_mut() {
+        if finding.kind == DriftKind::Orphan && intents.contains(&fold(&finding.username)) {
+            finding.kind = DriftKind::AbandonedCreate;
+        }
+    }
 }
 
 /// How many distinct users each kind of finding touches (every kind present, zeros

@@ -2,10 +2,12 @@
 //! policies. Knows neither HTTP nor SQL; talks to a [`Store`] and a [`Target`].
 pub mod access;
 pub mod catalog;
-mod create;
+pub mod create;
+mod detached;
 pub mod drift;
 pub mod groups;
 pub mod guard;
+pub mod intents;
 pub mod jobs;
 pub mod lifecycle;
 pub mod mapping;

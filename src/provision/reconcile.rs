@@ -141,7 +141,15 @@ impl Provisioner {
         }
         // Findings in username order, whatever order the store keeps.
         expected.sort_by(|a, b| a.username.cmp(&b.username));
-        let findings = drift::compare(&expected, &upstream, &linked);
+        let mut findings = drift::compare(&expected, &upstream, &linked);
+        let intents: HashSet<String> = self
+            .store
+            .create_intents(&tenant.name)
+            .await?
+            .into_iter()
+            .map(|intent| intent.username)
+            .collect();
+        drift::mark_abandoned_creates(&mut findings, &intents);
 
         let mut repair = Repair::default();
         if options.repair {

@@ -7,6 +7,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::catalog::direct_grants;
+use super::detached::run_to_completion;
 use super::guard::HELD;
 use super::lifecycle::{synced_link, Subject, UpstreamAction};
 use super::mapping::{is_active, map_user, Mapped};
@@ -197,6 +198,9 @@ impl Provisioner {
         }
     }
 
+    /// Replaces the user in a task of its own ([`run_to_completion`]), so a change that
+    /// reached the upstream is committed locally even when the IdP stops waiting (else
+    /// a later role sync would write the stale values back upstream).
     pub async fn replace_user(
         &self,
         caller: &Caller,
@@ -205,10 +209,13 @@ impl Provisioner {
         if_match: Option<&str>,
     ) -> Result<UserRecord> {
         let resource = sanitize_user(body, &caller.tenant.input_rules)?;
-        self.change_user(caller, id, if_match, "replace", |_| Ok(resource.clone()))
-            .await
+        self.change_user_detached(caller, id, if_match, "replace", move |_, _| {
+            Ok(resource.clone())
+        })
+        .await
     }
 
+    /// Patches the user in a task of its own, as [`Self::replace_user`] does.
     pub async fn patch_user(
         &self,
         caller: &Caller,
@@ -216,10 +223,32 @@ impl Provisioner {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<UserRecord> {
-        self.change_user(caller, id, if_match, "patch", |old| {
+        self.change_user_detached(caller, id, if_match, "patch", move |old, caller| {
             let mut doc = old.resource.clone();
             patch::apply_patch(&mut doc, &body, schema::user())?;
             Ok(sanitize_user(doc, &caller.tenant.input_rules)?)
+        })
+        .await
+    }
+
+    async fn change_user_detached(
+        &self,
+        caller: &Caller,
+        id: &str,
+        if_match: Option<&str>,
+        action: &'static str,
+        make: impl Fn(&UserRecord, &Caller) -> Result<Value> + Send + Sync + 'static,
+    ) -> Result<UserRecord> {
+        let (this, caller) = (self.clone(), caller.clone());
+        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
+        run_to_completion(|reply| async move {
+            let result = this
+                .change_user(&caller, &id, if_match.as_deref(), action, |old| {
+                    make(old, &caller)
+                })
+                .await;
+            // A PATCH or PUT re-sent by the IdP re-applies; nothing to leave behind.
+            let _ = reply.send(result);
         })
         .await
     }

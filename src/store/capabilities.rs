@@ -9,9 +9,9 @@ use super::admin::AdminStore;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Admission, AuditEntry, Deprovision, DeprovisionState, GroupRecord, GroupRef, GuardLimit, Job,
-    JobState, ListPage, ListQuery, Member, NewDeprovision, SharedLock, StoreError, UpstreamLink,
-    UserRecord,
+    Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
+    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, SharedLock, StoreError,
+    UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.
@@ -63,6 +63,8 @@ pub trait UserStore: Send + Sync {
         tenant: &str,
         username: &str,
     ) -> Result<Option<String>, StoreError>;
+    /// The tenant's create intents, oldest first (intent recovery, reconcile).
+    async fn create_intents(&self, tenant: &str) -> Result<Vec<CreateIntent>, StoreError>;
     async fn clear_create_intent(&self, tenant: &str, username: &str) -> Result<(), StoreError>;
     /// Writes what the bridge saw upstream without touching the SCIM resource or its
     /// version (the worker's outcome is not an IdP change, so the ETag stays).
@@ -131,7 +133,19 @@ pub trait JobStore: Send + Sync {
     /// Claims up to `limit` jobs whose `run_at` has come: pending ones, and running ones
     /// whose lease expired (a crashed worker's). Claimed jobs are `running` with a lease
     /// of `lease` and `attempts` + 1. Safe to call from several replicas at once.
-    async fn claim_jobs(&self, limit: u32, lease: Duration) -> Result<Vec<Job>, StoreError>;
+    /// `owner` names the claiming process (see [`JobStore::renew_job_leases`]).
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError>;
+    /// Extends the lease of the running jobs `owner` claimed (its heartbeat while they
+    /// run, so a lease of seconds is enough); returns how many.
+    async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError>;
+    /// Ends the lease of the running jobs `owner` claimed, so they are claimed again at
+    /// once: called as `owner` starts, when they can only be a crashed run's.
+    async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError>;
     /// The job is done: it is removed, and so are earlier `failed` jobs of the same user.
     async fn complete_job(&self, job: &Job) -> Result<(), StoreError>;
     /// Back to pending at `run_at` with the error kept; removed instead if the user
@@ -186,9 +200,18 @@ pub trait DeprovisionStore: Send + Sync {
     /// as [`JobStore::claim_jobs`] does for jobs.
     async fn claim_deprovisions(
         &self,
+        owner: &str,
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<Deprovision>, StoreError>;
+    /// As [`JobStore::renew_job_leases`], for deprovisions.
+    async fn renew_deprovision_leases(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<u64, StoreError>;
+    /// As [`JobStore::release_job_claims`], for deprovisions.
+    async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError>;
     /// The worker's outcome: `Ok` = done; `Err((error, Some(at)))` = pending again at
     /// `at`; `Err((error, None))` = failed for good.
     async fn finish_deprovision(

@@ -316,3 +316,13 @@ pub fn sort_key(view: &Value, path: &AttrPath) -> (bool, String) {
         Some(other) => (false, other.to_string()),
     }
 }
+
+/// An upstream create the bridge started for a userName and has not seen through: the
+/// user it was for, the SCIM id it would have (or has), and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateIntent {
+    /// The userName, folded as the store compares it.
+    pub username: String,
+    pub scim_id: String,
+    pub created_at: DateTime<Utc>,
+}

@@ -24,9 +24,19 @@ pub async fn measure<F: Future>(work: F) -> (F::Output, Duration, u32) {
 /// Adds one upstream call's time to the current request, if there is one (a worker
 /// job is not a request and records nothing).
 pub fn record(elapsed: Duration) {
+    add(elapsed, 1);
+}
+
+/// The upstream time and call count recorded so far in the current scope.
+pub fn so_far() -> (Duration, u32) {
+    UPSTREAM.try_with(Cell::get).unwrap_or_default()
+}
+
+/// Adds what a task of the request's own (a detached write) recorded to the request.
+pub fn add(elapsed: Duration, calls: u32) {
     let _ = UPSTREAM.try_with(|cell| {
-        let (time, calls) = cell.get();
-        cell.set((time + elapsed, calls + 1));
+        let (time, count) = cell.get();
+        cell.set((time + elapsed, count + calls));
     });
 }
 

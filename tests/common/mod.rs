@@ -9,6 +9,7 @@
 
 pub mod console;
 pub mod idp;
+pub mod process;
 pub mod webdriver;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
@@ -420,6 +421,24 @@ impl Harness {
             .users
             .into_iter()
             .find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+
+    /// How many upstream users are active and linked to no SCIM user: each is access
+    /// the IdP can never take away. Printed, so a run's log carries the measurement.
+    pub async fn unmanaged_active(&self, scenario: &str) -> usize {
+        let mut count = 0;
+        for user in self.state().users {
+            let linked = self
+                .store
+                .user_id_by_upstream("acme", &user.user_id)
+                .await
+                .unwrap();
+            if linked.is_none() && user.status == "ACTIVE" {
+                count += 1;
+            }
+        }
+        eprintln!("unmanaged active upstream users after {scenario}: {count}");
+        count
     }
 
     pub async fn find_by_username(&self, username: &str) -> Value {

@@ -175,7 +175,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .claim_deprovisions(10, LEASE)
+            .claim_deprovisions(OWNER, 10, LEASE)
             .await
             .unwrap()
             .is_empty(),
@@ -190,7 +190,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
         0
     );
     assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 2);
-    let claimed = store.claim_deprovisions(10, LEASE).await.unwrap();
+    let claimed = store.claim_deprovisions(OWNER, 10, LEASE).await.unwrap();
     let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
     assert_eq!(
         ids,
@@ -201,7 +201,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
         .iter()
         .all(|d| d.state == DeprovisionState::Running && d.attempts == 1));
     assert!(store
-        .claim_deprovisions(10, LEASE)
+        .claim_deprovisions(OWNER, 10, LEASE)
         .await
         .unwrap()
         .is_empty());
@@ -215,7 +215,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
         .finish_deprovision(c, Err(("permanent".into(), None)))
         .await
         .unwrap();
-    let again = store.claim_deprovisions(10, LEASE).await.unwrap();
+    let again = store.claim_deprovisions(OWNER, 10, LEASE).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempts), (b, 2));
     assert_eq!(again[0].last_error.as_deref(), Some("upstream down"));
@@ -247,12 +247,12 @@ pub async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     );
     store.approve_deprovisions(TENANT, None).await.unwrap();
     let first = store
-        .claim_deprovisions(10, Duration::from_millis(100))
+        .claim_deprovisions(OWNER, 10, Duration::from_millis(100))
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let second = store.claim_deprovisions(10, LEASE).await.unwrap();
+    let second = store.claim_deprovisions(OWNER, 10, LEASE).await.unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!((second[0].id, second[0].attempts), (id, 2));
 }

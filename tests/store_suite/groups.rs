@@ -439,7 +439,7 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
         .unwrap();
     // u-1 has a pending, a running and a failed job.
     let claimed = store
-        .claim_jobs(10, std::time::Duration::from_secs(60))
+        .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
         .await
         .unwrap();
     let first = claimed.iter().find(|j| j.user_id == "u-1").unwrap().clone();
@@ -449,7 +449,7 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
         .await
         .unwrap();
     store
-        .claim_jobs(10, std::time::Duration::from_secs(60))
+        .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
         .await
         .unwrap();
     store

@@ -10,6 +10,8 @@ use serde_json::{json, Value};
 
 pub const TENANT: &str = "acme";
 pub const OTHER: &str = "globex";
+/// The process the suite claims jobs and deprovisions as.
+pub const OWNER: &str = "suite";
 
 /// Now, at the database's precision (microseconds), so records compare equal after a
 /// round trip.
@@ -132,7 +134,7 @@ pub async fn users_with_jobs(store: &Arc<dyn Store>, state: JobState) -> Vec<Str
 pub async fn drain(store: &Arc<dyn Store>) {
     loop {
         let jobs = store
-            .claim_jobs(1000, std::time::Duration::from_secs(60))
+            .claim_jobs(OWNER, 1000, std::time::Duration::from_secs(60))
             .await
             .unwrap();
         if jobs.is_empty() {

@@ -95,6 +95,7 @@ impl<B: Backend> AdminStore for B {
             self,
             "notify_outbox",
             NOTIFICATION_COLUMNS,
+            None,
             limit,
             lease,
             due,

@@ -8,9 +8,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::jobs::{claim, list_queue};
+use super::jobs::{claim, lease_own_claims, list_queue, release_claims};
 use super::rows::{StoredDeprovision, DEPROVISION_COLUMNS};
-use super::{execute, Backend, Conn, Stmt};
+use super::{execute, lease_end, Backend, Conn, Stmt};
 use crate::store::deprovision::{must_hold, outcome_columns};
 use crate::store::{
     timestamp, Admission, Deprovision, DeprovisionState, DeprovisionStore, GuardLimit,
@@ -101,12 +101,26 @@ impl<B: Backend> DeprovisionStore for B {
 
     async fn claim_deprovisions(
         &self,
+        owner: &str,
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<Deprovision>, StoreError> {
         let due = |d: &Deprovision| (d.run_at, d.id);
-        claim::<B, StoredDeprovision>(self, "deprovisions", DEPROVISION_COLUMNS, limit, lease, due)
-            .await
+        let table = ("deprovisions", DEPROVISION_COLUMNS);
+        claim::<B, StoredDeprovision>(self, table.0, table.1, Some(owner), limit, lease, due).await
+    }
+
+    async fn renew_deprovision_leases(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> Result<u64, StoreError> {
+        let until = lease_end(Utc::now(), lease);
+        lease_own_claims(self, "deprovisions", owner, until).await
+    }
+
+    async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError> {
+        release_claims(self, "deprovisions", owner).await
     }
 
     async fn finish_deprovision(

@@ -69,6 +69,7 @@ pub(super) async fn claim<B: Backend, S: Stored>(
     backend: &B,
     table: &str,
     columns: &str,
+    owner: Option<&str>,
     limit: u32,
     lease: Duration,
     due: fn(&S::Record) -> (DateTime<Utc>, i64),
@@ -84,19 +85,61 @@ pub(super) async fn claim<B: Backend, S: Stored>(
              ORDER BY run_at, id
              LIMIT $3{}
          )
-         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2
+         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2{}
          WHERE id IN (SELECT id FROM due)
          RETURNING {columns}",
-        B::DIALECT.skip_locked
+        B::DIALECT.skip_locked,
+        // Jobs and deprovisions name their claimer (for renewal and the start-up
+        // give-back); the notification outbox does not.
+        if owner.is_some() {
+            ", claimed_by = $4"
+        } else {
+            ""
+        }
     );
     let stmt = Stmt::new(sql)
         .text(&timestamp(&now))
         .text(&timestamp(&lease_end(now, lease)))
         .int(i64::from(limit));
+    let stmt = match owner {
+        Some(owner) => stmt.text(owner),
+        None => stmt,
+    };
     let rows: Vec<S> = fetch_all(backend, stmt).await?;
     let mut claimed = records(rows)?;
     claimed.sort_by_key(due);
     Ok(claimed)
+}
+
+/// Sets the lease of every running row of `table` that `owner` claimed to end at
+/// `until`; returns how many. A row another process took over after this one's lease
+/// ran out is not touched.
+pub(super) async fn lease_own_claims<B: Backend>(
+    backend: &B,
+    table: &str,
+    owner: &str,
+    until: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let sql =
+        format!("UPDATE {table} SET lease_until = $1 WHERE state = 'running' AND claimed_by = $2");
+    execute(backend, Stmt::new(sql).text(&timestamp(&until)).text(owner)).await
+}
+
+/// Gives back every running row of `table` that `owner` claimed: its lease ends now
+/// and it names no claimer, so the next claim (by any process) takes it and `owner`'s
+/// heartbeat, which renews only what names it, cannot keep it. Called as `owner`
+/// starts, when such rows can only be a crashed run's.
+pub(super) async fn release_claims<B: Backend>(
+    backend: &B,
+    table: &str,
+    owner: &str,
+) -> Result<u64, StoreError> {
+    let sql = format!(
+        "UPDATE {table} SET lease_until = $1, claimed_by = NULL
+         WHERE state = 'running' AND claimed_by = $2"
+    );
+    let ended = Utc::now() - chrono::Duration::milliseconds(1);
+    execute(backend, Stmt::new(sql).text(&timestamp(&ended)).text(owner)).await
 }
 
 /// Rows of `table` (`jobs` or `deprovisions`) oldest first, of one tenant or all, in one
@@ -189,11 +232,24 @@ impl<B: Backend> JobStore for B {
         enqueue::<B>(&mut conn, tenant, user_ids).await
     }
 
-    async fn claim_jobs(&self, limit: u32, lease: Duration) -> Result<Vec<Job>, StoreError> {
-        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, limit, lease, |j| {
+    async fn claim_jobs(
+        &self,
+        owner: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
+        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, Some(owner), limit, lease, |j| {
             (j.run_at, j.id)
         })
         .await
+    }
+
+    async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
+        lease_own_claims(self, "jobs", owner, lease_end(Utc::now(), lease)).await
+    }
+
+    async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError> {
+        release_claims(self, "jobs", owner).await
     }
 
     async fn complete_job(&self, job: &Job) -> Result<(), StoreError> {

@@ -3,10 +3,12 @@ use async_trait::async_trait;
 
 use super::list::{list, USERS};
 use super::rows::{Stored, StoredUser};
-use super::{execute, fetch_id, fetch_optional, json_text, missing_or_stale, Backend, Conn, Stmt};
+use super::{
+    execute, fetch_all, fetch_id, fetch_optional, json_text, missing_or_stale, Backend, Conn, Stmt,
+};
 use crate::store::{
-    fold, timestamp, ListPage, ListQuery, StoreError, UpstreamLink, UserColumns, UserRecord,
-    UserStore,
+    fold, parse_timestamp, timestamp, CreateIntent, ListPage, ListQuery, StoreError, UpstreamLink,
+    UserColumns, UserRecord, UserStore,
 };
 
 /// Selects [`USER_COLUMNS`]; also a point read (SQLite answers it on the calling thread).
@@ -37,6 +39,8 @@ const PUT_INTENT: &str =
      DO UPDATE SET scim_id = excluded.scim_id, created_at = excluded.created_at";
 const GET_INTENT: &str =
     "SELECT scim_id FROM create_intents WHERE tenant = $1 AND user_name_fold = $2";
+const LIST_INTENTS: &str = "SELECT user_name_fold, scim_id, created_at FROM create_intents
+     WHERE tenant = $1 ORDER BY created_at, user_name_fold";
 const CLEAR_INTENT: &str = "DELETE FROM create_intents WHERE tenant = $1 AND user_name_fold = $2";
 
 /// The user's row values in the order of [`INSERT_USER`] (and [`UPDATE_USER`], which
@@ -163,6 +167,20 @@ impl<B: Backend> UserStore for B {
             Stmt::new(GET_INTENT).text(tenant).text(&fold(username)),
         )
         .await
+    }
+
+    async fn create_intents(&self, tenant: &str) -> Result<Vec<CreateIntent>, StoreError> {
+        let rows: Vec<(String, String, String)> =
+            fetch_all(self, Stmt::new(LIST_INTENTS).text(tenant)).await?;
+        rows.into_iter()
+            .map(|(username, scim_id, created_at)| {
+                Ok(CreateIntent {
+                    username,
+                    scim_id,
+                    created_at: parse_timestamp(&created_at)?,
+                })
+            })
+            .collect()
     }
 
     async fn clear_create_intent(&self, tenant: &str, username: &str) -> Result<(), StoreError> {
