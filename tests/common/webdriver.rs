@@ -215,7 +215,10 @@ impl Browser {
 
     /// Reloads `url` until `check` holds on the page's text.
     pub async fn wait_for(&self, url: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: a console reconcile lists the whole upstream in the background, and on
+        // a loaded CI machine (or after the simulator's injected failures, with their
+        // retries) that took longer than 30 s once.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             self.goto(url).await;
             let text = self.text().await;
