@@ -324,3 +324,22 @@ async fn entra_app_roles_arrive_in_its_patch_dialect() {
         Some(vec!["basicAccess".to_string()])
     );
 }
+
+#[tokio::test]
+async fn an_unavailable_upstream_makes_the_catalog_503_not_an_empty_list() {
+    let h = harness().await;
+    h.sim.set_faults(bandwidth_sim::Faults {
+        fail_rate: 1.0,
+        ..bandwidth_sim::Faults::default()
+    });
+    let (status, headers, body) = h.call(Method::GET, "/Roles", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_scim_error(&body, 503, None);
+    // A create naming a role cannot be checked either: refused, nothing created.
+    let mut body = user("later@example.com");
+    body["roles"] = json!([{"value": "Porting"}]);
+    let (status, answer) = h.create(body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert!(h.upstream("later@example.com").is_none());
+}

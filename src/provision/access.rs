@@ -39,25 +39,6 @@ impl Access {
     }
 }
 
-/// The SCIM `roles` values of a user (`[{"value": "Porting"}]` or bare strings).
-pub fn scim_roles(resource: &Value) -> Vec<String> {
-    resource
-        .get("roles")
-        .and_then(Value::as_array)
-        .map(|roles| {
-            roles
-                .iter()
-                .filter_map(|r| {
-                    r.get("value")
-                        .and_then(Value::as_str)
-                        .or_else(|| r.as_str())
-                })
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 pub struct AccessPolicy<'a> {
     pub base_roles: &'a [String],
     pub base_scope: AccountScope,

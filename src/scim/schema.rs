@@ -528,7 +528,9 @@ impl AttributeTypes for ResourceSchema {
 
 mod defs;
 pub mod grants;
+mod legacy;
 pub use defs::{group, user};
+pub use legacy::normalize_schemas;
 
 /// Every schema as its RFC 7643 §7 `/Schemas` resource, each schema once.
 pub fn schema_documents() -> Vec<Value> {
@@ -548,66 +550,6 @@ pub fn resource_type_documents() -> Vec<Value> {
         grants::role().resource_type_document(),
         grants::entitlement().resource_type_document(),
     ]
-}
-
-/// Rewrites legacy (OneLogin) core URNs to the current ones in `schemas`, and lifts any
-/// attributes nested under a legacy-URN key to the top level, so everything downstream
-/// sees one spelling. An attribute nested under the legacy key overrides a top-level one
-/// of the same name (the nested object is what the client meant to send).
-pub fn normalize_schemas(resource: &mut Value) {
-    let Some(obj) = resource.as_object_mut() else {
-        return;
-    };
-    if let Some(schemas) = obj.get_mut("schemas") {
-        if let Some(list) = schemas.as_array_mut() {
-            let mut out: Vec<Value> = Vec::with_capacity(list.len());
-            for entry in list.drain(..) {
-                let mapped = match entry.as_str() {
-                    Some(u)
-                        if u.eq_ignore_ascii_case(LEGACY_CORE_SCHEMA)
-                            || u.eq_ignore_ascii_case(LEGACY_CORE_USER_SCHEMA) =>
-                    {
-                        Value::String(USER_SCHEMA.into())
-                    }
-                    Some(u) if u.eq_ignore_ascii_case(LEGACY_CORE_GROUP_SCHEMA) => {
-                        Value::String(GROUP_SCHEMA.into())
-                    }
-                    _ => entry,
-                };
-                if !out.contains(&mapped) {
-                    out.push(mapped);
-                }
-            }
-            *list = out;
-        }
-    }
-    let legacy_keys: Vec<String> = obj
-        .keys()
-        .filter(|k| {
-            k.eq_ignore_ascii_case(LEGACY_CORE_SCHEMA)
-                || k.eq_ignore_ascii_case(LEGACY_CORE_USER_SCHEMA)
-                || k.eq_ignore_ascii_case(LEGACY_CORE_GROUP_SCHEMA)
-        })
-        .cloned()
-        .collect();
-    for key in legacy_keys {
-        if !obj.get(&key).is_some_and(Value::is_object) {
-            continue;
-        }
-        if let Some(Value::Object(nested)) = obj.remove(&key) {
-            for (k, v) in nested {
-                let existing: Vec<String> = obj
-                    .keys()
-                    .filter(|e| e.eq_ignore_ascii_case(&k))
-                    .cloned()
-                    .collect();
-                for e in existing {
-                    obj.remove(&e);
-                }
-                obj.insert(k, v);
-            }
-        }
-    }
 }
 
 #[cfg(test)]
