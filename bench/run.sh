@@ -9,7 +9,8 @@
 # Knobs: N users stored for the read path (100000), DURATION per wrk run (10s),
 # BACKENDS (sqlite postgres), SAMPLES write-latency samples (500), BULK creates (10000),
 # CLIENTS concurrent IdP clients (16), RATE upstream limit in requests/s (100),
-# MEMBERS in the propagated group (5000), POSTGRES_URL. Needs wrk, curl and psql.
+# MEMBERS in the propagated group (5000), POSTGRES_URL, READ_ONLY=1 to measure the
+# read path only (no write latency, bulk or propagation). Needs wrk, curl, python3 and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-100000}"
@@ -20,6 +21,7 @@ BULK="${BULK:-10000}"
 CLIENTS="${CLIENTS:-16}"
 RATE="${RATE:-100}"
 MEMBERS="${MEMBERS:-5000}"
+READ_ONLY="${READ_ONLY:-0}"
 PG_URL="${POSTGRES_URL:-${SCIM_BRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 BRIDGE_PORT=18080
@@ -120,6 +122,8 @@ start() {
 rss_mib() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
 now_rss_mib() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
 
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k{print $2}'; }
+
 # lua script, connections -> "req/s | p50 | p99"
 wrk_row() {
   local out
@@ -132,11 +136,33 @@ wrk_row() {
   awk '/Requests\/sec/{rps=$2} /^ +50%/{p50=$2} /^ +99%/{p99=$2} END{printf "%.0f | %s | %s", rps, p50, p99}' <<<"$out"
 }
 
+# Full paged list (issue 18): every stored user in pages of 100, startIndex 1, 101, ...
+# as Okta and Entra read a directory. backend -> stores its result in PAGED[backend].
+declare -A PAGED
+paged_list() {
+  PAGED[$1]="$(python3 bench/full_list.py "$BRIDGE_URL" bench-token "$N" 100 | grep '^RESULT')"
+}
+
+paged_list_table() {
+  echo
+  echo "## Full paged list ($N users, pages of 100, one keep-alive client)"
+  echo
+  echo "First and last page: medians of five pages each. Targets: last within 2x of first;"
+  echo "total for 100,000 users under 20 s on SQLite, under 40 s on PostgreSQL."
+  echo
+  echo "| backend | pages | first page | last page | last / first | total |"
+  echo "|---|---|---|---|---|---|"
+  for backend in $BACKENDS; do
+    local r="${PAGED[$backend]}"
+    echo "| $backend | $(field "$r" pages) | $(field "$r" first_ms) ms | $(field "$r" last_ms) ms | $(field "$r" ratio) | $(field "$r" total_s) s |"
+  done
+}
+
 echo "# scim-bridge benchmarks"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); load generator on the same cores."
 echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
-echo "Command: N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS bash bench/run.sh"
+echo "Command: READ_ONLY=$READ_ONLY N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS bash bench/run.sh"
 echo
 echo "## Read path ($N users stored)"
 echo
@@ -165,12 +191,30 @@ for backend in $BACKENDS; do
   for c in 1 8 32; do
     echo "| $backend | \`GET /Users/{id}\` | $c | $(wrk_row by_id.lua "$c") |"
   done
+  paged_list "$backend"
   READ_PEAK[$backend]="$(rss_mib)"
   stop
 done
+paged_list_table
+
+# The memory table's read-path rows (the write runs add theirs).
+read_memory_rows() {
+  echo
+  echo "## Memory (peak RSS of the bridge process)"
+  echo
+  echo "| moment | RSS |"
+  echo "|---|---|"
+  for backend in $BACKENDS; do
+    echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
+    echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
+  done
+}
+if [[ "$READ_ONLY" == 1 ]]; then
+  read_memory_rows
+  exit 0
+fi
 
 WRITES="$TARGET/release/examples/bench_writes"
-field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k{print $2}'; }
 
 # Write latency: the upstream unlimited on both sides, so no pacing is counted.
 fresh_db sqlite
@@ -201,13 +245,5 @@ echo "| run | wall time | bound (upstream calls / R) | ratio | upstream 429s | e
 echo "|---|---|---|---|---|---|"
 echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
 echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
-echo
-echo "## Memory (peak RSS of the bridge process)"
-echo
-echo "| moment | RSS |"
-echo "|---|---|"
-for backend in $BACKENDS; do
-  echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
-  echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
-done
+read_memory_rows
 echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"

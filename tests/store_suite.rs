@@ -11,6 +11,7 @@ mod store_suite {
     pub mod deprovisions;
     pub mod groups;
     pub mod jobs;
+    pub mod paging;
     pub mod support;
     pub mod unique;
     pub mod users;
@@ -102,6 +103,9 @@ suite! {
     users::existing_users_picks_the_tenants_users,
     users::concurrent_updates_of_one_version_serialise,
     users::point_lookups_see_every_commit,
+    paging::paging_reads_what_one_page_reads,
+    paging::paging_past_inserts_and_deletes_skips_and_repeats_nothing,
+    paging::paging_while_another_task_writes,
     groups::insert_group_with_members_enqueues_each,
     groups::group_display_name_and_external_id_are_unique,
     groups::update_group_diffs_members,

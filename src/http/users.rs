@@ -11,9 +11,22 @@ use crate::provision::render::{render_user, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::scim::{projection, schema};
-use crate::store::UserRecord;
+use crate::store::{GroupRef, UserRecord};
 
 pub struct Users;
+
+/// A user as a handler loaded it: a read brings its groups along (one statement), a
+/// write leaves them to be read for the answer.
+pub struct UserView {
+    user: UserRecord,
+    groups: Option<Vec<GroupRef>>,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(user: UserRecord) -> Self {
+        Self { user, groups: None }
+    }
+}
 
 /// A user as its tenant's IdP reads it: with the access it inherits from base roles and
 /// groups shown beside its direct assignments when the tenant honours those.
@@ -36,19 +49,19 @@ fn project(full: &Value, params: &ListParams) -> Value {
 
 #[async_trait]
 impl ScimResource for Users {
-    type Loaded = UserRecord;
+    type Loaded = UserView;
     const ENDPOINT: &'static str = "Users";
 
-    fn id(user: &UserRecord) -> &str {
-        &user.id
+    fn id(view: &UserView) -> &str {
+        &view.user.id
     }
 
-    fn version(user: &UserRecord) -> i64 {
-        user.version
+    fn version(view: &UserView) -> i64 {
+        view.user.version
     }
 
-    async fn create(app: &AppState, caller: &Caller, body: Value) -> Result<UserRecord, ApiError> {
-        Ok(app.provisioner.create_user(caller, body).await?)
+    async fn create(app: &AppState, caller: &Caller, body: Value) -> Result<UserView, ApiError> {
+        Ok(app.provisioner.create_user(caller, body).await?.into())
     }
 
     async fn get(
@@ -56,8 +69,12 @@ impl ScimResource for Users {
         caller: &Caller,
         id: &str,
         _: &ListParams,
-    ) -> Result<UserRecord, ApiError> {
-        Ok(app.provisioner.get_user(caller, id).await?)
+    ) -> Result<UserView, ApiError> {
+        let (user, groups) = app.provisioner.get_user_with_groups(caller, id).await?;
+        Ok(UserView {
+            user,
+            groups: Some(groups),
+        })
     }
 
     async fn write(
@@ -67,12 +84,13 @@ impl ScimResource for Users {
         how: Write,
         body: Value,
         if_match: Option<&str>,
-    ) -> Result<UserRecord, ApiError> {
+    ) -> Result<UserView, ApiError> {
         let provisioner = &app.provisioner;
         Ok(match how {
             Write::Replace => provisioner.replace_user(caller, id, body, if_match).await?,
             Write::Patch => provisioner.patch_user(caller, id, body, if_match).await?,
-        })
+        }
+        .into())
     }
 
     async fn delete(
@@ -87,13 +105,21 @@ impl ScimResource for Users {
     async fn render(
         app: &AppState,
         caller: &Caller,
-        user: &UserRecord,
+        view: &UserView,
         params: &ListParams,
     ) -> Result<Value, ApiError> {
-        let groups = app.provisioner.user_groups(caller, &user.id).await?;
+        let user = &view.user;
+        let read;
+        let groups = match &view.groups {
+            Some(groups) => groups,
+            None => {
+                read = app.provisioner.user_groups(caller, &user.id).await?;
+                &read
+            }
+        };
         let full = with_groups(
             rendered(caller, user, &app.scim_base),
-            &groups,
+            groups,
             &app.scim_base,
         );
         Ok(project(&full, params))

@@ -119,14 +119,17 @@ impl Provisioner {
                 .await?;
             let total = page.total as usize;
             let got = page.items.len() as u64;
+            // The page's memberships in one query, not one per user.
+            let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
+            let groups = self.store.users_groups(&tenant.name, &ids).await?;
+            let policy = tenant.access_policy();
             for user in page.items {
                 stored += 1;
                 if let Some(id) = &user.link.upstream_id {
                     linked.insert(id.clone());
                 }
-                let access = self
-                    .desired_access(tenant, &user.id, &user.resource)
-                    .await?;
+                let user_groups = groups.get(&user.id).map(Vec::as_slice).unwrap_or_default();
+                let access = policy.compute(user_groups, &user.resource);
                 match drift::expected_user(&user, &access, rules.clone()) {
                     Ok(Some(want)) => expected.push(want),
                     Ok(None) => {}

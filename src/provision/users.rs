@@ -143,6 +143,18 @@ impl Provisioner {
             .ok_or_else(|| ScimError::not_found(format!("User {id} not found")).into())
     }
 
+    /// The user and its groups, read together (one statement on PostgreSQL).
+    pub async fn get_user_with_groups(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(UserRecord, Vec<GroupRef>)> {
+        self.store
+            .get_user_with_groups(&caller.tenant.name, id)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("User {id} not found")).into())
+    }
+
     pub async fn list_users(
         &self,
         caller: &Caller,

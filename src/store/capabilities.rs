@@ -1,6 +1,7 @@
 //! The store's capabilities, one trait each, and [`Store`], their sum. Code that needs
 //! one capability can ask for just that trait; `Arc<dyn Store>` offers them all (a
 //! trait object's supertrait methods need no import).
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,6 +36,13 @@ pub trait LockStore: Send + Sync {
 pub trait UserStore: Send + Sync {
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError>;
     async fn get_user(&self, tenant: &str, id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// The user and the groups it is in (as [`GroupStore::user_groups`] orders them),
+    /// read together: `GET /Users/{id}` in one statement.
+    async fn get_user_with_groups(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(UserRecord, Vec<GroupRef>)>, StoreError>;
     /// Writes `user` if the stored version is still `user.version - 1`.
     async fn update_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError>;
     async fn delete_user(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
@@ -118,6 +126,13 @@ pub trait GroupStore: Send + Sync {
     async fn delete_group(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
     /// The groups a user is in, ordered by display name.
     async fn user_groups(&self, tenant: &str, user_id: &str) -> Result<Vec<GroupRef>, StoreError>;
+    /// The groups of each of `user_ids` (ordered as [`GroupStore::user_groups`]) in one
+    /// query; a user in no group is absent. Reconcile reads a page of users at a time.
+    async fn users_groups(
+        &self,
+        tenant: &str,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Vec<GroupRef>>, StoreError>;
 }
 
 /// `sync_user` jobs: enqueued coalesced, claimed with a lease, retried or failed.

@@ -336,6 +336,25 @@ pub async fn members_and_user_groups_are_ordered(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .is_empty());
+
+    // Read with the user (one statement), and for a page of users at once: same order.
+    let of_a = store.user_groups(TENANT, "u-a").await.unwrap();
+    let of_b = store.user_groups(TENANT, "u-b").await.unwrap();
+    let (user, groups) = store
+        .get_user_with_groups(TENANT, "u-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((user.id.as_str(), &groups), ("u-a", &of_a));
+    assert_eq!(
+        store.get_user_with_groups(TENANT, "nobody").await.unwrap(),
+        None
+    );
+    let page = store
+        .users_groups(TENANT, &ids(&["u-a", "u-b", "nobody"]))
+        .await
+        .unwrap();
+    assert_eq!((page.len(), &page["u-a"], &page["u-b"]), (2, &of_a, &of_b));
 }
 
 pub async fn list_groups_filters(store: Arc<dyn Store>) {

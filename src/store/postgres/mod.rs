@@ -26,6 +26,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
+use super::sql::cursor::Cursors;
 use super::sql::{sqlx_conn, Arg, Backend, Conn, Dialect, Stmt};
 #[cfg(doc)]
 use super::LockStore;
@@ -40,6 +41,8 @@ pub struct PostgresStore {
     /// holding its N connections as locks would each wait for an (N+1)th forever.
     /// Opened lazily: a replica that never writes never connects it.
     locks: PgPool,
+    /// Keyset positions of recent listings.
+    cursors: Cursors,
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -81,10 +84,19 @@ impl PostgresStore {
             PgPoolOptions::new()
                 .max_connections(options.max_connections.max(1))
                 .acquire_timeout(options.acquire_timeout)
+                // No ping before each use: it is a round trip per statement, as much as a
+                // point read itself. A connection the server dropped (a restart, a
+                // failover) fails its next statement instead; sqlx then closes it, the
+                // request answers 503 and the IdP retries on a fresh connection.
+                .test_before_acquire(false)
         };
         let pool = pool_options().connect_with(connect.clone()).await?;
         let locks = pool_options().connect_lazy_with(connect);
-        let store = Self { pool, locks };
+        let store = Self {
+            pool,
+            locks,
+            cursors: Cursors::default(),
+        };
         store.migrate_or_check(options.migrate).await?;
         Ok(store)
     }
@@ -164,6 +176,9 @@ impl Backend for PostgresStore {
         json_text: "({column}::json ->> '{key}')",
         // `to_regclass` resolves through search_path, as sqlx's own bookkeeping does.
         has_migrations: "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
+        // `json_agg` keeps the order of a sorted subquery it reads.
+        json_rows: "(SELECT COALESCE(json_agg(json_build_array({columns})), '[]')::text \
+             FROM ({rows}) AS r)",
     };
 
     fn migrator() -> &'static Migrator {
@@ -172,6 +187,10 @@ impl Backend for PostgresStore {
 
     fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn cursors(&self) -> &Cursors {
+        &self.cursors
     }
 
     /// A transaction on the lock pool holding [`ADVISORY_LOCK`] on `key`. Transaction-

@@ -1,6 +1,8 @@
 //! Groups and memberships. Every membership change enqueues its `sync_user` jobs in the
 //! same transaction; member sets travel as one bound list, so a 10,000-member change is
 //! a handful of statements.
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde_json::Value;
 
@@ -27,10 +29,21 @@ const REMOVE_ALL_MEMBERS: &str =
     "DELETE FROM group_members WHERE tenant = $1 AND group_id = $2 RETURNING user_id";
 
 /// A point read on SQLite.
-const USER_GROUPS: &str = "SELECT g.id, g.display_name, g.external_id
+pub(super) const USER_GROUPS: &str = "SELECT g.id, g.display_name, g.external_id
      FROM group_members m JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
      WHERE m.tenant = $1 AND m.user_id = $2
      ORDER BY g.display_name_fold, g.display_name, g.id";
+
+/// The groups of each user listed at `$2`, as [`USER_GROUPS`] orders them.
+fn users_groups<B: Backend>() -> String {
+    format!(
+        "SELECT m.user_id, g.id, g.display_name, g.external_id
+         FROM group_members m JOIN groups g ON g.tenant = m.tenant AND g.id = m.group_id
+         WHERE m.tenant = $1 AND m.user_id IN (SELECT id FROM {})
+         ORDER BY m.user_id, g.display_name_fold, g.display_name, g.id",
+        B::DIALECT.texts(2)
+    )
+}
 
 /// Adds the members listed at `$3` (already members are left alone); returns the added.
 fn add_members<B: Backend>() -> String {
@@ -188,6 +201,27 @@ impl<B: Backend> GroupStore for B {
         enqueue_sorted::<B>(&mut tx, tenant, former).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn users_groups(
+        &self,
+        tenant: &str,
+        user_ids: &[String],
+    ) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+        let mut groups: HashMap<String, Vec<GroupRef>> = HashMap::new();
+        if user_ids.is_empty() {
+            return Ok(groups);
+        }
+        let stmt = Stmt::new(users_groups::<B>()).text(tenant).texts(user_ids);
+        let rows: Vec<(String, String, String, Option<String>)> = fetch_all(self, stmt).await?;
+        for (user_id, id, display_name, external_id) in rows {
+            groups.entry(user_id).or_default().push(GroupRef {
+                id,
+                display_name,
+                external_id,
+            });
+        }
+        Ok(groups)
     }
 
     async fn user_groups(&self, tenant: &str, user_id: &str) -> Result<Vec<GroupRef>, StoreError> {

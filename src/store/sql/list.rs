@@ -5,6 +5,7 @@ use std::ops::DerefMut;
 
 use serde_json::Value;
 
+use super::cursor::{self, CursorKey, Position};
 use super::rows::{records, Stored, StoredGroup, StoredUser, GROUP_COLUMNS, USER_COLUMNS};
 use super::{Backend, Conn, Stmt};
 use crate::scim::filter::matches;
@@ -52,19 +53,73 @@ fn total_from_page(offset: u64, count: u64, page_len: usize) -> Option<u64> {
     (offset == 0 && (page_len as u64) < count).then_some(page_len as u64)
 }
 
-/// `ORDER BY` for a list answered in SQL, or `None` when `sortBy` names something SQL
-/// has no column for. Missing values sort as the greatest (last ascending, first
-/// descending, RFC 7644 3.4.2.3), ties by id.
-fn order_by(query: &ListQuery, resource: Resource) -> Option<String> {
-    match &query.sort_by {
-        None => Some("id".to_string()),
-        Some(path) => sql_filter::sort_column(path, resource).map(|c| {
-            if query.descending {
-                format!("{c} DESC NULLS FIRST, id")
-            } else {
-                format!("{c} ASC NULLS LAST, id")
-            }
-        }),
+/// How a list answered in SQL is ordered: by id, or by a sort column with missing
+/// values as the greatest (last ascending, first descending, RFC 7644 3.4.2.3), ties by
+/// id ascending.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Sort {
+    Id,
+    Column {
+        column: &'static str,
+        descending: bool,
+    },
+}
+
+impl Sort {
+    /// `None` when `sortBy` names something SQL has no column for.
+    fn of(query: &ListQuery, resource: Resource) -> Option<Self> {
+        match &query.sort_by {
+            None => Some(Sort::Id),
+            Some(path) => sql_filter::sort_column(path, resource).map(|column| Sort::Column {
+                column,
+                descending: query.descending,
+            }),
+        }
+    }
+
+    fn order_by(&self) -> String {
+        match self {
+            Sort::Id => "id".to_string(),
+            Sort::Column {
+                column,
+                descending: true,
+            } => format!("{column} DESC NULLS FIRST, id"),
+            Sort::Column { column, .. } => format!("{column} ASC NULLS LAST, id"),
+        }
+    }
+
+    /// The value a row is sorted by, selected as `sort_key` so that the last row of a
+    /// page can be remembered ([`cursor`]).
+    fn key(&self) -> &'static str {
+        match self {
+            Sort::Id => "id",
+            Sort::Column { column, .. } => column,
+        }
+    }
+}
+
+/// A row with its position in the order: its sort value and id.
+struct Keyed<S> {
+    row: S,
+    position: Position,
+}
+
+impl<'r, R, S> sqlx::FromRow<'r, R> for Keyed<S>
+where
+    R: sqlx::Row,
+    S: sqlx::FromRow<'r, R>,
+    &'r str: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            row: S::from_row(row)?,
+            position: Position {
+                sort_key: row.try_get("sort_key")?,
+                id: row.try_get("id")?,
+            },
+        })
     }
 }
 
@@ -87,31 +142,59 @@ fn renumber(sql: &str, first: usize) -> String {
     out
 }
 
-/// `SELECT` (a page of) the tenant's rows matching `cond`, or `COUNT(*)` them when
-/// `order` is `None`.
+/// `cond AND after`, either possibly absent.
+fn both(cond: Option<&SqlExpr>, after: Option<SqlExpr>) -> Option<SqlExpr> {
+    match (cond, after) {
+        (Some(c), Some(a)) => Some(SqlExpr {
+            sql: format!("({}) AND {}", c.sql, a.sql),
+            binds: c.binds.iter().chain(&a.binds).cloned().collect(),
+        }),
+        (Some(c), None) => Some(c.clone()),
+        (None, after) => after,
+    }
+}
+
+/// What a list statement selects.
+enum Select<'a> {
+    /// `COUNT(*)` of the matches.
+    Count,
+    /// The matches in `sort` order, `skip` of them skipped, at most `limit`.
+    Rows {
+        sort: &'a Sort,
+        skip: u64,
+        limit: Option<u64>,
+    },
+}
+
+/// The statement selecting the tenant's rows matching `cond` as `select` says.
 fn statement<S: Stored>(
     table: &Table<S>,
     tenant: &str,
     cond: Option<&SqlExpr>,
-    order: Option<&str>,
-    page: Option<(u64, u64)>,
+    select: Select,
 ) -> Stmt {
-    let what = if order.is_some() {
-        table.columns
-    } else {
-        "COUNT(*)"
+    let mut sql = match &select {
+        Select::Count => format!("SELECT COUNT(*) FROM {} WHERE tenant = $1", table.name),
+        Select::Rows { sort, .. } => format!(
+            "SELECT {}, {} AS sort_key FROM {} WHERE tenant = $1",
+            table.columns,
+            sort.key(),
+            table.name
+        ),
     };
-    let mut sql = format!("SELECT {what} FROM {} WHERE tenant = $1", table.name);
     if let Some(cond) = cond {
         sql.push_str(" AND ");
         sql.push_str(&renumber(&cond.sql, 2));
     }
-    if let Some(order) = order {
+    if let Select::Rows { sort, skip, limit } = select {
         sql.push_str(" ORDER BY ");
-        sql.push_str(order);
-    }
-    if let Some((offset, limit)) = page {
-        sql.push_str(&format!(" LIMIT {limit} OFFSET {offset}"));
+        sql.push_str(&sort.order_by());
+        if let Some(limit) = limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+            if skip > 0 {
+                sql.push_str(&format!(" OFFSET {skip}"));
+            }
+        }
     }
     let mut stmt = Stmt::new(sql).text(tenant);
     for bind in cond.map(|c| c.binds.as_slice()).unwrap_or_default() {
@@ -128,12 +211,17 @@ enum Source<'a, C, S> {
 }
 
 impl<C: DerefMut<Target = K> + Send, K: Conn, S: Stored> Source<'_, C, S> {
-    async fn rows(&mut self, stmt: Stmt) -> Result<Vec<S::Record>, StoreError> {
-        let rows = match self {
-            Source::Point(reader, row) => reader.fetch_all(&stmt, *row)?,
-            Source::Pool(conn) => conn.fetch_all(stmt).await?,
-        };
-        records(rows)
+    /// A page's records and, on the pool, the position of its last row. Point reads
+    /// find a handful of rows, never paged through, so they remember nothing.
+    async fn page(&mut self, stmt: Stmt) -> Result<(Vec<S::Record>, Option<Position>), StoreError> {
+        match self {
+            Source::Point(reader, row) => Ok((records(reader.fetch_all(&stmt, *row)?)?, None)),
+            Source::Pool(conn) => {
+                let rows: Vec<Keyed<S>> = conn.fetch_all(stmt).await?;
+                let last = rows.last().map(|k| k.position.clone());
+                Ok((records(rows.into_iter().map(|k| k.row).collect())?, last))
+            }
+        }
     }
 
     async fn count(&mut self, stmt: Stmt) -> Result<u64, StoreError> {
@@ -156,7 +244,7 @@ pub(crate) async fn list<B: Backend, S: Stored>(
         None => Some(None),
         Some(f) => sql_filter::translate(f, table.resource).map(Some),
     };
-    if let (Some(cond), Some(order)) = (&exact, order_by(query, table.resource)) {
+    if let (Some(cond), Some(sort)) = (&exact, Sort::of(query, table.resource)) {
         let cond = cond.as_ref();
         let is_point = query
             .filter
@@ -169,16 +257,30 @@ pub(crate) async fn list<B: Backend, S: Stored>(
         let items = if query.count == 0 {
             Vec::new()
         } else {
-            let page = Some((offset, query.count));
-            source
-                .rows(statement(table, tenant, cond, Some(&order), page))
-                .await?
+            let key = CursorKey::new(table.name, tenant, cond, &sort.order_by());
+            let (after, skip) = match backend.cursors().resume(&key, offset) {
+                Some((last, skip)) => (Some(cursor::after(&sort, &last)), skip),
+                None => (None, offset),
+            };
+            let select = Select::Rows {
+                sort: &sort,
+                skip,
+                limit: Some(query.count),
+            };
+            let stmt = statement(table, tenant, both(cond, after).as_ref(), select);
+            let (items, last) = source.page(stmt).await?;
+            if let Some(last) = last {
+                backend
+                    .cursors()
+                    .remember(key, offset + items.len() as u64, last);
+            }
+            items
         };
         let total = match total_from_page(offset, query.count, items.len()) {
             Some(total) => total,
             None => {
                 source
-                    .count(statement(table, tenant, cond, None, None))
+                    .count(statement(table, tenant, cond, Select::Count))
                     .await?
             }
         };
@@ -188,7 +290,12 @@ pub(crate) async fn list<B: Backend, S: Stored>(
         .filter
         .as_ref()
         .and_then(|f| sql_filter::prefilter(f, table.resource));
-    let stmt = statement(table, tenant, narrowed.as_ref(), Some("id"), None);
+    let select = Select::Rows {
+        sort: &Sort::Id,
+        skip: 0,
+        limit: None,
+    };
+    let stmt = statement(table, tenant, narrowed.as_ref(), select);
     let rows: Vec<S> = backend.acquire().await?.fetch_all(stmt).await?;
     let types = (table.types)();
     let mut matching: Vec<(Value, S::Record)> = records(rows)?

@@ -8,6 +8,7 @@
 //! how a list of ids is bound and read as rows, JSON access, and the cross-process locks.
 mod admin;
 mod audit;
+pub(crate) mod cursor;
 mod deprovisions;
 mod groups;
 mod jobs;
@@ -193,6 +194,10 @@ pub struct Dialect {
     pub json_text: &'static str,
     /// A row when sqlx's migration bookkeeping table exists, none otherwise.
     pub has_migrations: &'static str,
+    /// A scalar subquery: the rows of the query `{rows}` (aliased `r`) as one JSON
+    /// array text of arrays of `{columns}`, in the query's order. Lets a point read
+    /// bring a row and its children in one statement.
+    pub json_rows: &'static str,
 }
 
 impl Dialect {
@@ -202,6 +207,12 @@ impl Dialect {
 
     pub fn ints(&self, at: usize) -> String {
         numbered(self.ints, at)
+    }
+
+    pub fn json_rows(&self, columns: &str, rows: &str) -> String {
+        self.json_rows
+            .replace("{columns}", columns)
+            .replace("{rows}", rows)
     }
 
     pub fn json_text(&self, column: &str, key: &str) -> String {
@@ -265,6 +276,9 @@ pub trait Backend: Send + Sync + 'static {
     async fn shared_lock(&self, key: &str) -> Result<SharedLock, StoreError>;
     /// See [`super::LockStore::try_lock`].
     async fn try_shared_lock(&self, key: &str) -> Result<Option<SharedLock>, StoreError>;
+
+    /// Where recent pages of listings ended, for keyset paging ([`cursor`]).
+    fn cursors(&self) -> &cursor::Cursors;
 
     /// Connections for reads answered on the calling thread, if this backend has them.
     fn point(&self) -> Option<&PointReader> {

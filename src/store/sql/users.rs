@@ -1,14 +1,18 @@
 //! Users, their emails, upstream links and create intents.
 use async_trait::async_trait;
 
+use super::groups::USER_GROUPS;
 use super::list::{list, USERS};
-use super::rows::{Stored, StoredUser};
+use super::rows::{Stored, StoredUser, USER_COLUMNS};
+#[cfg(doc)]
+use super::Dialect;
 use super::{
-    execute, fetch_all, fetch_id, fetch_optional, json_text, missing_or_stale, Backend, Conn, Stmt,
+    execute, fetch_all, fetch_id, fetch_optional, json_text, missing_or_stale, parse_json, Backend,
+    Conn, Stmt,
 };
 use crate::store::{
-    fold, parse_timestamp, timestamp, CreateIntent, ListPage, ListQuery, StoreError, UpstreamLink,
-    UserColumns, UserRecord, UserStore,
+    fold, parse_timestamp, timestamp, CreateIntent, GroupRef, GroupStore, ListPage, ListQuery,
+    StoreError, UpstreamLink, UserColumns, UserRecord, UserStore,
 };
 
 /// Selects [`USER_COLUMNS`]; also a point read (SQLite answers it on the calling thread).
@@ -83,6 +87,19 @@ async fn write_emails<C: Conn>(
     Ok(())
 }
 
+/// The row of [`GET_USER`] and the user's groups (see [`Dialect::json_rows`]).
+#[derive(sqlx::FromRow)]
+struct UserWithGroups {
+    #[sqlx(flatten)]
+    user: StoredUser,
+    groups: String,
+}
+
+fn get_user_with_groups<B: Backend>() -> String {
+    let groups = B::DIALECT.json_rows("r.id, r.display_name, r.external_id", USER_GROUPS);
+    format!("SELECT {USER_COLUMNS}, {groups} AS groups FROM users WHERE tenant = $1 AND id = $2")
+}
+
 #[async_trait]
 impl<B: Backend> UserStore for B {
     async fn insert_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {
@@ -104,6 +121,35 @@ impl<B: Backend> UserStore for B {
             None => fetch_optional(self, stmt).await?,
         };
         row.map(Stored::record).transpose()
+    }
+
+    /// SQLite reads both on the calling thread (two index lookups, no round trip);
+    /// elsewhere one statement brings both.
+    async fn get_user_with_groups(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(UserRecord, Vec<GroupRef>)>, StoreError> {
+        if self.point().is_some() {
+            let Some(user) = self.get_user(tenant, id).await? else {
+                return Ok(None);
+            };
+            return Ok(Some((user, self.user_groups(tenant, id).await?)));
+        }
+        let stmt = Stmt::new(get_user_with_groups::<B>()).text(tenant).text(id);
+        let Some(row) = fetch_optional::<B, UserWithGroups>(self, stmt).await? else {
+            return Ok(None);
+        };
+        let groups: Vec<(String, String, Option<String>)> = parse_json(&row.groups)?;
+        let groups = groups
+            .into_iter()
+            .map(|(id, display_name, external_id)| GroupRef {
+                id,
+                display_name,
+                external_id,
+            })
+            .collect();
+        Ok(Some((row.user.record()?, groups)))
     }
 
     async fn update_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError> {
@@ -229,7 +275,6 @@ impl<B: Backend> UserStore for B {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sql::rows::USER_COLUMNS;
 
     #[test]
     fn get_user_selects_the_decoded_columns() {

@@ -13,6 +13,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use super::sql::cursor::Cursors;
 use super::sql::{sqlx_conn, Arg, Backend, Dialect, Stmt};
 use super::{SharedLock, StoreError};
 
@@ -20,6 +21,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// `None` for an in-memory database; point reads then use the pool.
     point: Option<point::PointReader>,
+    /// Keyset positions of recent listings.
+    cursors: Cursors,
 }
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -48,7 +51,11 @@ impl SqliteStore {
             .connect_with(connect.clone())
             .await?;
         let point = point::PointReader::for_file(connect.get_filename());
-        let store = Self { pool, point };
+        let store = Self {
+            pool,
+            point,
+            cursors: Cursors::default(),
+        };
         store.migrate_or_check(options.migrate).await?;
         Ok(store)
     }
@@ -73,6 +80,7 @@ impl Backend for SqliteStore {
         json_text: "json_extract({column}, '$.{key}')",
         has_migrations:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        json_rows: "(SELECT json_group_array(json_array({columns})) FROM ({rows}) AS r)",
     };
 
     fn migrator() -> &'static Migrator {
@@ -88,6 +96,10 @@ impl Backend for SqliteStore {
 
     fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn cursors(&self) -> &Cursors {
+        &self.cursors
     }
 
     /// No cross-process lock: the store belongs to one process, whose in-process locks
