@@ -125,7 +125,7 @@ impl Provisioner {
                     linked.insert(id.clone());
                 }
                 let access = self
-                    .desired_access(tenant, &user.id, &user.resource)
+                    .desired_access(tenant, &user.id, &user.resource, &user.link.prior)
                     .await?;
                 match drift::expected_user(&user, &access, rules.clone()) {
                     Ok(Some(want)) => expected.push(want),

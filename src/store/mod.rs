@@ -32,7 +32,7 @@ pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,
     CreateIntent, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, SyncState,
-    UpstreamLink, UserRecord,
+    Prior, UpstreamLink, UserRecord,
 };
 
 #[derive(Debug, thiserror::Error)]
