@@ -246,22 +246,12 @@ impl Provisioner {
         let Some(desired) = self.desired_after(caller, subject, action).await? else {
             return self.recreate(caller, subject).await;
         };
+        if action == UpstreamAction::Deactivate && target.access_model().deactivation_replaces_roles
+        {
+            self.remember_roles(caller, subject, uid).await?;
+        }
         match target.update_user(uid, &desired).await {
-            Ok(user) => {
-                // A deactivation that replaced the roles (NetSapiens: the scope becomes
-                // `No Portal`) remembers them, for reactivation to give back.
-                if action == UpstreamAction::Deactivate
-                    && user.roles.is_empty()
-                    && !subject.link.roles.is_empty()
-                {
-                    let prior = Prior {
-                        roles: subject.link.roles.clone(),
-                        ..subject.link.prior.clone()
-                    };
-                    self.remember(caller, subject, &prior).await?;
-                }
-                Ok(Carried::synced(done_word(action), &user))
-            }
+            Ok(user) => Ok(Carried::synced(done_word(action), &user)),
             Err(TargetError::NotFound) if action == UpstreamAction::Reactivate => {
                 let recreated = self.recreate(caller, subject).await?;
                 Ok(Carried {
@@ -308,6 +298,25 @@ impl Provisioner {
             }
         }
         self.carry_out(caller, subject, action).await
+    }
+
+    /// Before a deactivation replaces the roles (NetSapiens: scope `No Portal`): remembers
+    /// the ones upstream has now (an admin may have set a scope by hand since the last
+    /// sync), else the last seen. A user already without any keeps what was remembered.
+    async fn remember_roles(&self, caller: &Caller, subject: &Subject<'_>, uid: &str) -> Result<()> {
+        let roles = match caller.tenant.target.get_user(uid).await? {
+            Some(current) if current.active => current.roles,
+            Some(_) => Vec::new(),
+            None => subject.link.roles.clone(),
+        };
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let prior = Prior {
+            roles,
+            ..subject.link.prior.clone()
+        };
+        self.remember(caller, subject, &prior).await
     }
 
     /// Stores what a deprovision took from `subject`; a user already gone locally (a

@@ -161,6 +161,9 @@ pub struct AccessModel {
     /// user to one account (Bandwidth's dashboard dialect), so reconcile does not report
     /// accounts it could never change.
     pub accounts: bool,
+    /// Deactivating a user replaces its roles (NetSapiens: the scope becomes `No
+    /// Portal`), so the bridge remembers them to give back on reactivation.
+    pub deactivation_replaces_roles: bool,
 }
 
 impl UserRules {
@@ -184,6 +187,7 @@ impl AccessModel {
         roles: true,
         admin_scope: true,
         accounts: true,
+        deactivation_replaces_roles: false,
     };
 }
 

@@ -312,6 +312,7 @@ impl Target for NetsapiensTarget {
             roles: true,
             admin_scope: false,
             accounts: false,
+            deactivation_replaces_roles: true,
         }
     }
 
