@@ -94,7 +94,8 @@ async fn extensions_are_allocated_in_order_and_a_taken_login_username_is_409() {
 }
 
 /// Deactivation is scope `No Portal`; the scope it replaced (here one an admin set by
-/// hand) comes back on reactivation and stays, unless a group rule now grants one.
+/// hand) comes back on reactivation and stays, unless a group rule now grants one. A
+/// scope a rule granted is not remembered: leaving the group while inactive takes it.
 #[tokio::test]
 async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_another() {
     let h = netsapiens(Options::default()).await;
@@ -132,6 +133,16 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     .await;
     settle(&h).await;
     assert_eq!(scope_of(&h, "jane@acme.test"), "Office Manager");
+
+    // Deactivated while the rule grants it, then out of the group: the default.
+    set_active(&h, &id, false).await;
+    let gid = body["id"].as_str().unwrap();
+    let (status, _, _) = h.call(Method::DELETE, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&h).await;
+    set_active(&h, &id, true).await;
+    settle(&h).await;
+    assert_eq!(scope_of(&h, "jane@acme.test"), "Basic User");
     assert_eq!(h.held("jane@acme.test").unwrap().user_id, "2000");
 }
 

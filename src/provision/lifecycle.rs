@@ -302,14 +302,28 @@ impl Provisioner {
 
     /// Before a deactivation replaces the roles (NetSapiens: scope `No Portal`): remembers
     /// the ones upstream has now (an admin may have set a scope by hand since the last
-    /// sync), else the last seen. A user already without any keeps what was remembered.
+    /// sync), else the last seen, when no group rule grants any. Roles a rule granted
+    /// are not remembered: the rules decide again on reactivation, so leaving the group
+    /// meanwhile takes them away. A user already without any keeps what was remembered.
     async fn remember_roles(&self, caller: &Caller, subject: &Subject<'_>, uid: &str) -> Result<()> {
-        let roles = match caller.tenant.target.get_user(uid).await? {
-            Some(current) if current.active => current.roles,
-            Some(_) => Vec::new(),
-            None => subject.link.roles.clone(),
+        let by_rules = self
+            .desired_access(
+                &caller.tenant,
+                subject.scim_id,
+                subject.resource,
+                &Prior::default(),
+            )
+            .await?;
+        let roles = if !by_rules.roles.is_empty() {
+            Vec::new()
+        } else {
+            match caller.tenant.target.get_user(uid).await? {
+                Some(current) if current.active => current.roles,
+                Some(_) => return Ok(()),
+                None => subject.link.roles.clone(),
+            }
         };
-        if roles.is_empty() {
+        if roles == subject.link.prior.roles {
             return Ok(());
         }
         let prior = Prior {

@@ -7,7 +7,7 @@
 
 use bandwidth_sim::Faults;
 use bandwidth_sim::ns::{NsConfig, NsSimHandle, NsSimulator, NsUser, DOMAIN_KEY};
-use bandwidth_sim::{SimHandle, SnapshotUser};
+use bandwidth_sim::{SimHandle, SimStats, SnapshotUser};
 
 /// The NetSapiens domain of the harness's tenant.
 pub const NS_DOMAIN: &str = "acme";
@@ -22,6 +22,14 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    /// The system's name as the bridge's error texts give it.
+    pub fn system(self) -> &'static str {
+        match self {
+            TargetKind::Bandwidth => "Bandwidth",
+            TargetKind::Netsapiens => "NetSapiens",
+        }
+    }
+
     /// What a user in no mapped group holds: the tenant's base role, or the default
     /// scope.
     pub fn base_access(self) -> Vec<String> {
@@ -192,11 +200,11 @@ impl Upstream {
             .find(|u| u.username.eq_ignore_ascii_case(username))
     }
 
-    /// API requests the simulator has answered.
-    pub fn requests(&self) -> u64 {
+    /// What the simulator counted: requests, injected faults, creates.
+    pub fn stats(&self) -> SimStats {
         match self {
-            Upstream::Bandwidth(sim) => sim.snapshot().stats.requests,
-            Upstream::Netsapiens(sim) => sim.snapshot().stats.requests,
+            Upstream::Bandwidth(sim) => sim.snapshot().stats,
+            Upstream::Netsapiens(sim) => sim.snapshot().stats,
         }
     }
 
@@ -204,6 +212,45 @@ impl Upstream {
         match self {
             Upstream::Bandwidth(sim) => sim.set_faults(faults),
             Upstream::Netsapiens(sim) => sim.set_faults(faults),
+        }
+    }
+
+    /// Stops the simulator: the upstream is gone.
+    pub fn shutdown(&self) {
+        match self {
+            Upstream::Bandwidth(sim) => sim.shutdown(),
+            Upstream::Netsapiens(sim) => sim.shutdown(),
+        }
+    }
+
+    /// Edits a user behind the bridge's back (an admin in the upstream's portal): a new
+    /// last name, and roles (NetSapiens: the first is the scope).
+    pub async fn edit(&self, user_id: &str, last_name: &str, roles: &[&str]) {
+        match self {
+            Upstream::Bandwidth(sim) => {
+                let edit = bandwidth_sim::UserEdit {
+                    last_name: Some(last_name.into()),
+                    roles: Some(roles.iter().map(|r| r.to_string()).collect()),
+                    ..bandwidth_sim::UserEdit::default()
+                };
+                assert!(sim.edit_user(user_id, edit), "no user {user_id}");
+            }
+            Upstream::Netsapiens(sim) => {
+                let url = format!(
+                    "{}/ns-api/v2/domains/{NS_DOMAIN}/users/{user_id}",
+                    sim.base_url()
+                );
+                let body = serde_json::json!({"name-last-name": last_name,
+                    "user-scope": roles[0], "synchronous": "yes"});
+                let resp = reqwest::Client::new()
+                    .put(url)
+                    .bearer_auth(DOMAIN_KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success(), "edit {user_id}: {resp:?}");
+            }
         }
     }
 
