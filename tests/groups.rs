@@ -65,8 +65,10 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
         .call(
             Method::POST,
             "/Groups",
-            Some(json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":group(t, "Porting"),"members":[{"value":a},{"value":b}]})),
+            Some(
+                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName":group(t, "Porting"),"members":[{"value":a},{"value":b}]}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -189,7 +191,8 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let admin = |s: &[Held], name: &str| roles_of(s, name) == t.admin_access() && admin_scope(&h, name);
+    let admin =
+        |s: &[Held], name: &str| roles_of(s, name) == t.admin_access() && admin_scope(&h, name);
     h.eventually_held("both become admins", |s| {
         admin(s, "e1@x.com") && admin(s, "e2@x.com")
     })
@@ -467,9 +470,7 @@ async fn flaky_rate_limited_upstream_still_converges(t: TargetKind) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     h.eventually_held("every member converges", |s| {
-        names
-            .iter()
-            .all(|n| roles_of(s, n) == with(t, "Reporting"))
+        names.iter().all(|n| roles_of(s, n) == with(t, "Reporting"))
     })
     .await;
     assert_eq!(h.held_users().len(), 30, "no duplicates");

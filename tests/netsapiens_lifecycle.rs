@@ -137,7 +137,9 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     // Deactivated while the rule grants it, then out of the group: the default.
     set_active(&h, &id, false).await;
     let gid = body["id"].as_str().unwrap();
-    let (status, _, _) = h.call(Method::DELETE, &format!("/Groups/{gid}"), None).await;
+    let (status, _, _) = h
+        .call(Method::DELETE, &format!("/Groups/{gid}"), None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     settle(&h).await;
     set_active(&h, &id, true).await;
@@ -195,11 +197,17 @@ async fn login_username_can_be_extension_at_domain() {
     .await;
     let id = h.create_ok(user("jane@acme.test")).await;
     let up = h.held("2000@acme").expect("held as 2000@acme");
-    assert_eq!((up.user_id.as_str(), up.email.as_str()), ("2000", "jane@acme.test"));
+    assert_eq!(
+        (up.user_id.as_str(), up.email.as_str()),
+        ("2000", "jane@acme.test")
+    );
     let found = h.find_by_username("jane@acme.test").await;
     assert_eq!(found["totalResults"], 1, "{found}");
     let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]))
+        .patch(
+            &id,
+            json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.held("2000@acme").unwrap().last_name, "Smith");
@@ -226,12 +234,17 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
     jane[enterprise] = json!({"department": "Sales"});
     let id = h.create_ok(jane).await;
     let raw = |h: &Harness| match &h.upstream {
-        common::target::Upstream::Netsapiens(sim) => sim.snapshot().domains[NS_DOMAIN].users.clone(),
+        common::target::Upstream::Netsapiens(sim) => {
+            sim.snapshot().domains[NS_DOMAIN].users.clone()
+        }
         common::target::Upstream::Bandwidth(_) => unreachable!("a NetSapiens harness"),
     };
     let up = raw(&h);
     assert_eq!(up.len(), 1);
-    assert_eq!(up[0].user, "2042", "the extension comes from the work phone");
+    assert_eq!(
+        up[0].user, "2042",
+        "the extension comes from the work phone"
+    );
     assert_eq!(up[0].email_address, "jane@acme.test;desk@acme.test");
     assert_eq!(
         (up[0].department.as_str(), up[0].site.as_str()),

@@ -97,11 +97,8 @@ async fn idp_flows_converge(h: &Harness, tag: &str) {
             .cloned()
     };
     h.eventually_held("the flows' end state upstream", |s| {
-        let renamed = find(s, &names[0]).is_some_and(|u| {
-            u.first_name == "Renamed"
-                && u.status == "ACTIVE"
-                && u.roles == held
-        });
+        let renamed = find(s, &names[0])
+            .is_some_and(|u| u.first_name == "Renamed" && u.status == "ACTIVE" && u.roles == held);
         let off = find(s, &names[1]).is_some_and(|u| u.status == "DEACTIVATED");
         renamed && off && find(s, &names[2]).is_none()
     })
@@ -139,7 +136,10 @@ async fn flows_converge_with_30_percent_5xx(t: TargetKind) {
     )
     .await;
     idp_flows_converge(&h, "fail").await;
-    assert!(h.upstream.stats().failed_injected > 0, "no fault was injected");
+    assert!(
+        h.upstream.stats().failed_injected > 0,
+        "no fault was injected"
+    );
 }
 
 async fn flows_converge_through_429_bursts(t: TargetKind) {
@@ -189,7 +189,10 @@ async fn flows_converge_through_dropped_connections(t: TargetKind) {
     )
     .await;
     idp_flows_converge(&h, "drop").await;
-    assert!(h.upstream.stats().dropped_responses > 0, "nothing was dropped");
+    assert!(
+        h.upstream.stats().dropped_responses > 0,
+        "nothing was dropped"
+    );
 }
 
 #[tokio::test]

@@ -44,9 +44,7 @@ async fn lifecycle(target: TargetKind, dialect: Dialect) {
     let ext = &body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
     assert_eq!(ext["syncState"], "synced");
     assert_eq!(ext["roles"], json!(target.base_access()));
-    let up = h
-        .held("jdoe@example.com")
-        .expect("user created upstream");
+    let up = h.held("jdoe@example.com").expect("user created upstream");
     assert_eq!(ext["upstreamId"], up.user_id);
     assert_eq!(
         (up.first_name.as_str(), up.last_name.as_str()),
@@ -117,10 +115,7 @@ async fn lifecycle(target: TargetKind, dialect: Dialect) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
-    assert_eq!(
-        h.held("jdoe@example.com").unwrap().status,
-        "DEACTIVATED"
-    );
+    assert_eq!(h.held("jdoe@example.com").unwrap().status, "DEACTIVATED");
     let (status, _) = h
         .patch(&id, json!([{"op":"replace","value":{"active":true}}]))
         .await;
@@ -241,10 +236,7 @@ async fn on_delete_deactivate_keeps_the_upstream_user(target: TargetKind) {
     let id = h.create_ok(user("keep@example.com")).await;
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        h.held("keep@example.com").unwrap().status,
-        "DEACTIVATED"
-    );
+    assert_eq!(h.held("keep@example.com").unwrap().status, "DEACTIVATED");
     let (status, _, _) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -290,10 +282,7 @@ async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        h.held("old.upn@example.com").unwrap().last_name,
-        "Renamed"
-    );
+    assert_eq!(h.held("old.upn@example.com").unwrap().last_name, "Renamed");
 }
 
 async fn rename_rejected_under_reject_policy(target: TargetKind) {
@@ -403,8 +392,7 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
         .patch(&leaver, json!([{"op":"replace","value":{"active":true}}]))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let up = h.held("leaver@example.com")
-        .expect("re-created upstream");
+    let up = h.held("leaver@example.com").expect("re-created upstream");
     assert_eq!((up.status.as_str(), up.roles.len()), ("ACTIVE", 1));
     assert_eq!(body[ext]["upstreamId"], up.user_id);
 
@@ -439,8 +427,12 @@ async fn deactivating_or_deleting_a_user_gone_upstream_succeeds(target: TargetKi
 /// Bandwidth only: NetSapiens has no roles to strip beside the one scope.
 #[tokio::test]
 async fn stripping_or_deactivating_on_delete_a_user_gone_upstream_succeeds() {
-    deprovisioning_a_user_gone_upstream_succeeds(TargetKind::Bandwidth, "strip_roles", "deactivate")
-        .await;
+    deprovisioning_a_user_gone_upstream_succeeds(
+        TargetKind::Bandwidth,
+        "strip_roles",
+        "deactivate",
+    )
+    .await;
 }
 
 async fn deleting_on_deactivate_a_user_gone_upstream_succeeds(target: TargetKind) {

@@ -305,7 +305,12 @@ impl Provisioner {
     /// sync), else the last seen, when no group rule grants any. Roles a rule granted
     /// are not remembered: the rules decide again on reactivation, so leaving the group
     /// meanwhile takes them away. A user already without any keeps what was remembered.
-    async fn remember_roles(&self, caller: &Caller, subject: &Subject<'_>, uid: &str) -> Result<()> {
+    async fn remember_roles(
+        &self,
+        caller: &Caller,
+        subject: &Subject<'_>,
+        uid: &str,
+    ) -> Result<()> {
         let by_rules = self
             .desired_access(
                 &caller.tenant,
@@ -449,11 +454,11 @@ impl Provisioner {
                     None => {
                         let access = self
                             .desired_access(
-                &caller.tenant,
-                subject.scim_id,
-                subject.resource,
-                &subject.link.prior,
-            )
+                                &caller.tenant,
+                                subject.scim_id,
+                                subject.resource,
+                                &subject.link.prior,
+                            )
                             .await?;
                         DesiredUser {
                             roles: Some(access.roles()),

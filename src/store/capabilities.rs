@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, SharedLock, StoreError,
-    Prior, UpstreamLink, UserRecord,
+    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Prior, SharedLock,
+    StoreError, UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.

@@ -384,17 +384,7 @@ impl Harness {
     /// Waits until `check` holds for what the target holds (the worker is
     /// asynchronous), failing the test after 20 s with the last state.
     pub async fn eventually_held(&self, what: &str, check: impl Fn(&[Held]) -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let users = self.held_users();
-            if check(&users) {
-                return;
-            }
-            if std::time::Instant::now() > deadline {
-                panic!("timed out waiting for: {what}; the target holds: {users:#?}");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_for(what, || self.held_users(), |users| check(users)).await
     }
 
     /// The bridge's root (`/healthz`, `/metrics` live there).
@@ -518,17 +508,7 @@ impl Harness {
     /// Waits until `check` holds for the simulator's state (the worker is asynchronous),
     /// failing the test after 20 s with the last state.
     pub async fn eventually(&self, what: &str, check: impl Fn(&SimSnapshot) -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let state = self.state();
-            if check(&state) {
-                return;
-            }
-            if std::time::Instant::now() > deadline {
-                panic!("timed out waiting for: {what}; simulator state: {state:#?}");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_for(what, || self.state(), check).await
     }
 
     /// The roles the simulator holds for a username, sorted.
@@ -548,6 +528,26 @@ impl Harness {
             .call(Method::PATCH, &format!("/Groups/{id}"), Some(body))
             .await;
         (status, body)
+    }
+}
+
+/// Reads until `check` holds for what `read` gives, failing the test after 20 s with
+/// the last reading.
+async fn wait_for<T: std::fmt::Debug>(
+    what: &str,
+    read: impl Fn() -> T,
+    check: impl Fn(&T) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen = read();
+        if check(&seen) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}; upstream: {seen:#?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

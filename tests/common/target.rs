@@ -5,8 +5,8 @@
 //! [`both_targets!`](crate::both_targets) instantiates a test `async fn name(target)`
 //! as `name::bandwidth` and `name::netsapiens`.
 
-use bandwidth_sim::Faults;
 use bandwidth_sim::ns::{NsConfig, NsSimHandle, NsSimulator, NsUser, DOMAIN_KEY};
+use bandwidth_sim::Faults;
 use bandwidth_sim::{SimHandle, SimStats, SnapshotUser};
 
 /// The NetSapiens domain of the harness's tenant.

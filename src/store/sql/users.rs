@@ -8,8 +8,7 @@ use super::{
 };
 use crate::store::{
     fold, parse_timestamp, timestamp, CreateIntent, ListPage, ListQuery, Prior, StoreError,
-    UpstreamLink,
-    UserColumns, UserRecord, UserStore,
+    UpstreamLink, UserColumns, UserRecord, UserStore,
 };
 
 /// Selects [`USER_COLUMNS`]; also a point read (SQLite answers it on the calling thread).

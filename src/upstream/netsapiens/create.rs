@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 
-use super::wire::{self, RawUser, Taken, WriteUser, SYNCHRONOUS};
 use super::config::LoginUsername;
+use super::wire::{self, RawUser, Taken, WriteUser, SYNCHRONOUS};
 use super::NetsapiensTarget;
 use crate::upstream::http;
 use crate::upstream::{DesiredUser, TargetError};
