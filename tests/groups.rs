@@ -425,12 +425,22 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind)
         assert!(std::time::Instant::now() < deadline, "job never failed");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (_, _, got) = h
-        .call(Method::GET, &format!("/Users/{}", ids[0]), None)
-        .await;
-    let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
-    assert_eq!(ext["syncState"], "failed");
-    assert!(ext["lastError"].is_string());
+    // The user's link says so too (written just after the job's state).
+    loop {
+        let (_, _, got) = h
+            .call(Method::GET, &format!("/Users/{}", ids[0]), None)
+            .await;
+        let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
+        if ext["syncState"] == "failed" {
+            assert!(ext["lastError"].is_string(), "{ext}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "link never failed: {ext}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     h.upstream.set_faults(Faults::default());
     assert_eq!(h.store.requeue_failed(Some("acme"), None).await.unwrap(), 1);

@@ -87,9 +87,9 @@ async fn two_instances_allocating_extensions_at_once_never_collide() {
     assert_eq!(extensions.len(), USERS, "an extension given twice");
     let range = common::target::NS_RANGE;
     assert!(
-        extensions
-            .iter()
-            .all(|e| e.parse::<u32>().is_ok_and(|n| n >= range.0 && n <= range.1)),
+        extensions.iter().all(|e| e
+            .parse::<u32>()
+            .is_ok_and(|n| (range.0..=range.1).contains(&n))),
         "{extensions:?}"
     );
     let want: BTreeMap<String, String> = held
