@@ -1,10 +1,12 @@
 //! A dry-run tenant against the real simulator: a full IdP lifecycle is answered as if
 //! it had happened, nothing reaches the simulator's state, and the audit shows every
-//! write that would have been made, without secrets.
+//! write that would have been made, without secrets. The target-neutral core runs for
+//! a Bandwidth and a NetSapiens tenant alike.
 mod common;
 
 use std::time::{Duration, Instant};
 
+use common::target::TargetKind;
 use common::{user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -206,3 +208,64 @@ async fn a_dry_run_tenant_still_reconciles_from_real_reads() {
         .iter()
         .any(|r| r.action == "dry_run_update_user" && r.detail["request"]["active"] == false));
 }
+
+/// What a dry run promises on any target: the IdP's whole lifecycle (create, update,
+/// deactivate, reactivate, a group granting a role or scope, delete) is answered, the
+/// target holds exactly what it held before, and the audit records each write.
+async fn a_dry_run_lifecycle_leaves_the_target_untouched(t: TargetKind) {
+    let h = Harness::start(Options {
+        dry_run: true,
+        target: t,
+        ..Options::default()
+    })
+    .await;
+    let counts = |h: &Harness| {
+        let s = h.upstream.stats();
+        (s.creates, s.updates, s.deletes)
+    };
+    let (held_before, counts_before) = (h.held_users(), counts(&h));
+
+    let id = h.create_ok(user("dry@example.com")).await;
+    for op in [
+        json!({"op":"replace","path":"name.familyName","value":"Renamed"}),
+        json!({"op":"replace","path":"active","value":false}),
+        json!({"op":"replace","path":"active","value":true}),
+    ] {
+        let (status, body) = h.patch(&id, json!([op])).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let granted = match t {
+        TargetKind::Bandwidth => "Porting",
+        TargetKind::Netsapiens => "Advanced User",
+    };
+    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": format!("bandwidth-role-{granted}"), "members":[{"value": id}]});
+    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = skipped(&h).await;
+        let grant = rows.iter().any(|r| {
+            r.action == "dry_run_update_user"
+                && r.detail["request"]["roles"]
+                    .as_array()
+                    .is_some_and(|roles| roles.contains(&json!(granted)))
+        });
+        if grant {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no grant recorded: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    assert_eq!(h.held_users(), held_before, "the target holds what it held");
+    assert_eq!(counts(&h), counts_before, "no write reached the target");
+    let rows = skipped(&h).await;
+    let ops: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    assert_eq!(ops.first(), Some(&"dry_run_create_user"), "{ops:?}");
+    assert_eq!(ops.last(), Some(&"dry_run_delete_user"), "{ops:?}");
+}
+
+crate::both_targets!(a_dry_run_lifecycle_leaves_the_target_untouched);

@@ -1,8 +1,10 @@
 //! Groups as Okta's group push and Entra's group provisioning send them, checked by the
-//! roles, scope and accounts that end up on every user in the simulator.
+//! roles, scope and accounts that end up on every user in the simulator; the push,
+//! deactivation and failure tests for a Bandwidth and a NetSapiens tenant alike.
 mod common;
 
 use bandwidth_sim::Faults;
+use common::target::{Held, TargetKind};
 use common::{assert_scim_error, user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -13,6 +15,38 @@ fn roles(list: &[&str]) -> Vec<String> {
     v
 }
 
+/// The role a `bandwidth-role-<name>` group grants, as the target has it: a Bandwidth
+/// role, or a NetSapiens scope.
+fn role(t: TargetKind, name: &str) -> String {
+    match (t, name) {
+        (TargetKind::Bandwidth, _) => name.to_string(),
+        (TargetKind::Netsapiens, "Porting") => "Advanced User".into(),
+        (TargetKind::Netsapiens, "Ordering") => "Call Center Supervisor".into(),
+        (TargetKind::Netsapiens, _) => "Simple User".into(),
+    }
+}
+
+fn group(t: TargetKind, name: &str) -> String {
+    format!("bandwidth-role-{}", role(t, name))
+}
+
+/// What a member of that group (and of no other) holds.
+fn with(t: TargetKind, name: &str) -> Vec<String> {
+    match t {
+        TargetKind::Bandwidth => roles(&[name, "basicAccess"]),
+        TargetKind::Netsapiens => vec![role(t, name)],
+    }
+}
+
+/// The roles the target holds for a username.
+fn roles_of(users: &[Held], username: &str) -> Vec<String> {
+    users
+        .iter()
+        .find(|u| u.username.eq_ignore_ascii_case(username))
+        .map(|u| u.roles.clone())
+        .unwrap_or_default()
+}
+
 async fn users(h: &Harness, names: &[&str]) -> Vec<String> {
     let mut ids = Vec::new();
     for name in names {
@@ -21,9 +55,8 @@ async fn users(h: &Harness, names: &[&str]) -> Vec<String> {
     ids
 }
 
-#[tokio::test]
-async fn okta_group_push_lifecycle() {
-    let h = Harness::default().await;
+async fn okta_group_push_lifecycle(t: TargetKind) {
+    let h = Harness::on(t).await;
     let ids = users(&h, &["a@x.com", "b@x.com", "c@x.com"]).await;
     let (a, b, c) = (&ids[0], &ids[1], &ids[2]);
 
@@ -32,24 +65,26 @@ async fn okta_group_push_lifecycle() {
         .call(
             Method::POST,
             "/Groups",
-            Some(json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":"bandwidth-role-Porting","members":[{"value":a},{"value":b}]})),
+            Some(
+                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                        "displayName":group(t, "Porting"),"members":[{"value":a},{"value":b}]}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let gid = body["id"].as_str().unwrap().to_string();
     assert_eq!(body["members"].as_array().unwrap().len(), 2);
-    h.eventually("a and b get Porting", |s| {
-        Harness::roles_of(s, "a@x.com") == roles(&["Porting", "basicAccess"])
-            && Harness::roles_of(s, "b@x.com") == roles(&["Porting", "basicAccess"])
-            && Harness::roles_of(s, "c@x.com") == roles(&["basicAccess"])
+    h.eventually_held("a and b get Porting", |s| {
+        roles_of(s, "a@x.com") == with(t, "Porting")
+            && roles_of(s, "b@x.com") == with(t, "Porting")
+            && roles_of(s, "c@x.com") == t.base_access()
     })
     .await;
 
     // The user's read-only groups attribute is computed from memberships.
     let (_, _, got) = h.call(Method::GET, &format!("/Users/{a}"), None).await;
     assert_eq!(got["groups"][0]["value"], gid.as_str());
-    assert_eq!(got["groups"][0]["display"], "bandwidth-role-Porting");
+    assert_eq!(got["groups"][0]["display"], group(t, "Porting"));
 
     // Add a member.
     let (status, body) = h
@@ -59,8 +94,8 @@ async fn okta_group_push_lifecycle() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    h.eventually("c gets Porting", |s| {
-        Harness::roles_of(s, "c@x.com") == roles(&["Porting", "basicAccess"])
+    h.eventually_held("c gets Porting", |s| {
+        roles_of(s, "c@x.com") == with(t, "Porting")
     })
     .await;
 
@@ -72,8 +107,8 @@ async fn okta_group_push_lifecycle() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    h.eventually("a loses Porting", |s| {
-        Harness::roles_of(s, "a@x.com") == roles(&["basicAccess"])
+    h.eventually_held("a loses Porting", |s| {
+        roles_of(s, "a@x.com") == t.base_access()
     })
     .await;
 
@@ -81,14 +116,14 @@ async fn okta_group_push_lifecycle() {
     let (status, body) = h
         .group_patch(
             &gid,
-            json!([{"op":"replace","value":{"id":gid,"displayName":"bandwidth-role-Ordering"}}]),
+            json!([{"op":"replace","value":{"id":gid,"displayName":group(t, "Ordering")}}]),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["displayName"], "bandwidth-role-Ordering");
-    h.eventually("b and c switch to Ordering", |s| {
-        Harness::roles_of(s, "b@x.com") == roles(&["Ordering", "basicAccess"])
-            && Harness::roles_of(s, "c@x.com") == roles(&["Ordering", "basicAccess"])
+    assert_eq!(body["displayName"], group(t, "Ordering"));
+    h.eventually_held("b and c switch to Ordering", |s| {
+        roles_of(s, "b@x.com") == with(t, "Ordering")
+            && roles_of(s, "c@x.com") == with(t, "Ordering")
     })
     .await;
 
@@ -99,15 +134,15 @@ async fn okta_group_push_lifecycle() {
             &format!("/Groups/{gid}"),
             Some(
                 json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":"bandwidth-role-Ordering","members":[{"value":a}]}),
+                        "displayName":group(t, "Ordering"),"members":[{"value":a}]}),
             ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    h.eventually("only a has Ordering", |s| {
-        Harness::roles_of(s, "a@x.com") == roles(&["Ordering", "basicAccess"])
-            && Harness::roles_of(s, "b@x.com") == roles(&["basicAccess"])
-            && Harness::roles_of(s, "c@x.com") == roles(&["basicAccess"])
+    h.eventually_held("only a has Ordering", |s| {
+        roles_of(s, "a@x.com") == with(t, "Ordering")
+            && roles_of(s, "b@x.com") == t.base_access()
+            && roles_of(s, "c@x.com") == t.base_access()
     })
     .await;
 
@@ -116,17 +151,16 @@ async fn okta_group_push_lifecycle() {
         .call(Method::DELETE, &format!("/Groups/{gid}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    h.eventually("a back to basicAccess", |s| {
-        Harness::roles_of(s, "a@x.com") == roles(&["basicAccess"])
+    h.eventually_held("a back to basicAccess", |s| {
+        roles_of(s, "a@x.com") == t.base_access()
     })
     .await;
     let (status, _, _) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn entra_group_provisioning_dialect() {
-    let h = Harness::default().await;
+async fn entra_group_provisioning_dialect(t: TargetKind) {
+    let h = Harness::on(t).await;
     let ids = users(&h, &["e1@x.com", "e2@x.com"]).await;
     let (e1, e2) = (&ids[0], &ids[1]);
 
@@ -157,14 +191,9 @@ async fn entra_group_provisioning_dialect() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let admin = |s: &bandwidth_sim::SimSnapshot, name: &str| {
-        s.users.iter().any(|u| {
-            u.username == name
-                && u.account_scope == "ACCOUNT_ADMIN"
-                && u.roles.contains(&"User Administrator".to_string())
-        })
-    };
-    h.eventually("both become admins", |s| {
+    let admin =
+        |s: &[Held], name: &str| roles_of(s, name) == t.admin_access() && admin_scope(&h, name);
+    h.eventually_held("both become admins", |s| {
         admin(s, "e1@x.com") && admin(s, "e2@x.com")
     })
     .await;
@@ -177,7 +206,7 @@ async fn entra_group_provisioning_dialect() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    h.eventually("only e1 loses admin", |s| {
+    h.eventually_held("only e1 loses admin", |s| {
         !admin(s, "e1@x.com") && admin(s, "e2@x.com")
     })
     .await;
@@ -203,13 +232,23 @@ async fn entra_group_provisioning_dialect() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    h.eventually("e2 loses admin", |s| !admin(s, "e2@x.com"))
+    h.eventually_held("e2 loses admin", |s| !admin(s, "e2@x.com"))
         .await;
-    let state = h.state();
-    assert!(state
-        .users
-        .iter()
-        .all(|u| u.account_scope == "ACCOUNT" && u.roles == vec!["basicAccess"]));
+    assert!(h.held_users().iter().all(|u| u.roles == t.base_access()));
+    if t == TargetKind::Bandwidth {
+        assert!(h.state().users.iter().all(|u| u.account_scope == "ACCOUNT"));
+    }
+}
+
+/// Bandwidth's admin level goes with the admin group's roles; NetSapiens has only the
+/// scope.
+fn admin_scope(h: &Harness, name: &str) -> bool {
+    match h.kind() {
+        TargetKind::Bandwidth => h
+            .upstream(name)
+            .is_some_and(|u| u.account_scope == "ACCOUNT_ADMIN"),
+        TargetKind::Netsapiens => true,
+    }
 }
 
 #[tokio::test]
@@ -326,9 +365,8 @@ async fn deleted_user_leaves_its_groups() {
     assert_eq!(group["members"][0]["display"], "d2@x.com");
 }
 
-#[tokio::test]
-async fn deactivated_users_get_no_roles_until_reactivated() {
-    let h = Harness::default().await;
+async fn deactivated_users_get_no_roles_until_reactivated(t: TargetKind) {
+    let h = Harness::on(t).await;
     let ids = users(&h, &["z@x.com"]).await;
     h.patch(&ids[0], json!([{"op":"replace","value":{"active":false}}]))
         .await;
@@ -336,30 +374,28 @@ async fn deactivated_users_get_no_roles_until_reactivated() {
         .call(
             Method::POST,
             "/Groups",
-            Some(json!({"displayName":"bandwidth-role-Porting","members":[{"value":ids[0]}]})),
+            Some(json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]})),
         )
         .await;
     assert!(body["id"].is_string());
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert_eq!(
-        Harness::roles_of(&h.state(), "z@x.com"),
-        roles(&["basicAccess"])
-    );
+    let z = h.held("z@x.com").unwrap();
+    assert!(!z.active(), "{z:?}");
+    assert!(!z.roles.contains(&role(t, "Porting")), "{z:?}");
     let (status, _) = h
         .patch(&ids[0], json!([{"op":"replace","value":{"active":true}}]))
         .await;
     assert_eq!(status, StatusCode::OK);
-    h.eventually("roles on reactivation", |s| {
-        Harness::roles_of(s, "z@x.com") == roles(&["Porting", "basicAccess"])
+    h.eventually_held("roles on reactivation", |s| {
+        roles_of(s, "z@x.com") == with(t, "Porting")
     })
     .await;
 }
 
-#[tokio::test]
-async fn failing_upstream_marks_jobs_failed_and_requeue_converges() {
-    let h = Harness::default().await;
+async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind) {
+    let h = Harness::on(t).await;
     let ids = users(&h, &["r@x.com"]).await;
-    h.sim.set_faults(Faults {
+    h.upstream.set_faults(Faults {
         fail_rate: 1.0,
         ..Faults::default()
     });
@@ -367,7 +403,7 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges() {
         .call(
             Method::POST,
             "/Groups",
-            Some(json!({"displayName":"bandwidth-role-Porting","members":[{"value":ids[0]}]})),
+            Some(json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]})),
         )
         .await;
     assert!(body["id"].is_string());
@@ -389,24 +425,36 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges() {
         assert!(std::time::Instant::now() < deadline, "job never failed");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (_, _, got) = h
-        .call(Method::GET, &format!("/Users/{}", ids[0]), None)
-        .await;
-    let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
-    assert_eq!(ext["syncState"], "failed");
-    assert!(ext["lastError"].is_string());
+    // The user's link says so too (written just after the job's state).
+    loop {
+        let (_, _, got) = h
+            .call(Method::GET, &format!("/Users/{}", ids[0]), None)
+            .await;
+        let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
+        if ext["syncState"] == "failed" {
+            assert!(ext["lastError"].is_string(), "{ext}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "link never failed: {ext}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
-    h.sim.set_faults(Faults::default());
+    h.upstream.set_faults(Faults::default());
     assert_eq!(h.store.requeue_failed(Some("acme"), None).await.unwrap(), 1);
-    h.eventually("converges after requeue", |s| {
-        Harness::roles_of(s, "r@x.com") == roles(&["Porting", "basicAccess"])
+    h.eventually_held("converges after requeue", |s| {
+        roles_of(s, "r@x.com") == with(t, "Porting")
     })
     .await;
 }
 
-#[tokio::test]
-async fn flaky_rate_limited_upstream_still_converges() {
-    let mut options = Options::default();
+async fn flaky_rate_limited_upstream_still_converges(t: TargetKind) {
+    let mut options = Options {
+        target: t,
+        ..Options::default()
+    };
     options.sim.faults = Faults {
         rate_limit: Some(40),
         ..Faults::default()
@@ -417,7 +465,7 @@ async fn flaky_rate_limited_upstream_still_converges() {
     for name in &names {
         ids.push(h.create_ok(user(name)).await);
     }
-    h.sim.set_faults(Faults {
+    h.upstream.set_faults(Faults {
         rate_limit: Some(40),
         fail_rate: 0.2,
         ..Faults::default()
@@ -427,15 +475,21 @@ async fn flaky_rate_limited_upstream_still_converges() {
         .call(
             Method::POST,
             "/Groups",
-            Some(json!({"displayName":"bandwidth-role-Reporting","members":members})),
+            Some(json!({"displayName":group(t, "Reporting"),"members":members})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    h.eventually("every member converges", |s| {
-        names
-            .iter()
-            .all(|n| Harness::roles_of(s, n) == roles(&["Reporting", "basicAccess"]))
+    h.eventually_held("every member converges", |s| {
+        names.iter().all(|n| roles_of(s, n) == with(t, "Reporting"))
     })
     .await;
-    assert_eq!(h.state().users.len(), 30, "no duplicates");
+    assert_eq!(h.held_users().len(), 30, "no duplicates");
 }
+
+crate::both_targets!(
+    okta_group_push_lifecycle,
+    entra_group_provisioning_dialect,
+    deactivated_users_get_no_roles_until_reactivated,
+    failing_upstream_marks_jobs_failed_and_requeue_converges,
+    flaky_rate_limited_upstream_still_converges,
+);

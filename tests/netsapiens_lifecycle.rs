@@ -1,216 +1,228 @@
-//! A NetSapiens tenant end to end: the real bridge (SCIM over HTTP, the store, the
-//! worker) in front of the simulator's NetSapiens side, checked through `/_sim/state`.
+//! What only a NetSapiens tenant does, end to end through the common harness (the
+//! shared lifecycle, groups, errors... run on both targets in their own files):
+//! extensions, the remembered scope, re-creating at the old extension, and
+//! `login_username`. Checked through the simulator's state.
 
 mod common;
 
-use bandwidth_sim::ns::{NsConfig, NsSimHandle, NsSimulator, NsUser, DOMAIN_KEY};
-use common::{serve_bridge, user, TestDatabase, TOKEN};
+use bandwidth_sim::ns::{NsUser, DOMAIN_KEY};
+use common::target::{TargetKind, NS_DOMAIN};
+use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
+use scim_bridge::store::JobState;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
-struct Bridge {
-    base: String,
-    sim: NsSimHandle,
-    client: reqwest::Client,
-    _db: TestDatabase,
+async fn netsapiens(options: Options) -> Harness {
+    Harness::start(Options {
+        target: TargetKind::Netsapiens,
+        ..options
+    })
+    .await
 }
 
-impl Bridge {
-    async fn start() -> Bridge {
-        Bridge::start_with("").await
-    }
-
-    /// `target` is added to the tenant's `[target]` section.
-    async fn start_with(target: &str) -> Bridge {
-        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let sim = NsSimulator::start(NsConfig::default(), sim_listener)
-            .await
-            .unwrap();
-        let db = TestDatabase::from_env().await;
-        let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN));
-        let toml = format!(
-            r#"
-[database]
-url = "{}"
-
-[tenants.pbx]
-tokens = [{{ id = "pbx-okta", sha256 = "{hash}" }}]
-base_roles = []
-
-[tenants.pbx.policy]
-on_deactivate = "deactivate"
-on_delete = "delete"
-
-[[tenants.pbx.groups.map]]
-display_name = "Call Center"
-roles = ["Call Center Agent"]
-
-[[tenants.pbx.groups.map]]
-display_name = "PBX Admins"
-roles = ["Office Manager"]
-
-[tenants.pbx.target]
-kind = "netsapiens"
-base_url = "{}"
-domain = "acme"
-api_key = "{DOMAIN_KEY}"
-extension_range = [2000, 2099]
-rate_limit_per_second = 200
-request_timeout_secs = 3
-{target}
-"#,
-            db.url(),
-            sim.base_url()
-        );
-        let (base, _app) = serve_bridge(&toml).await;
-        Bridge {
-            base,
-            sim,
-            client: reqwest::Client::new(),
-            _db: db,
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(TOKEN);
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/scim+json")
-                .body(b.to_string());
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    fn upstream(&self) -> Vec<NsUser> {
-        self.sim.snapshot().domains["acme"].users.clone()
-    }
-
-    async fn eventually(&self, what: &str, check: impl Fn(&[NsUser]) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !check(&self.upstream()) {
-            assert!(
-                Instant::now() < deadline,
-                "never happened: {what}: {:?}",
-                self.upstream()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+fn scope_of(h: &Harness, username: &str) -> String {
+    h.held(username)
+        .and_then(|u| u.scope)
+        .unwrap_or_else(|| panic!("{username} is not held"))
 }
 
-fn patch(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+/// Sets a scope by hand in the portal (here: ns-api with the domain's key).
+async fn set_scope_upstream(h: &Harness, ext: &str, scope: &str) {
+    let url = format!(
+        "{}/ns-api/v2/domains/{NS_DOMAIN}/users/{ext}",
+        h.upstream.base_url()
+    );
+    let resp = reqwest::Client::new()
+        .put(url)
+        .bearer_auth(DOMAIN_KEY)
+        .json(&json!({"user-scope": scope, "synchronous": "yes"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{resp:?}");
+}
+
+async fn set_active(h: &Harness, id: &str, active: bool) -> Value {
+    let (status, body) = h
+        .patch(id, json!([{"op": "replace", "value": {"active": active}}]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Waits until the job worker has run whatever the last change queued, so a check that
+/// something stays as it is sees the worker's write too.
+async fn settle(h: &Harness) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let jobs = h.store.list_jobs(Some("acme"), None, 10).await.unwrap();
+        if jobs.iter().all(|j| j.state == JobState::Failed) {
+            assert!(jobs.is_empty(), "failed jobs: {jobs:?}");
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "jobs left: {jobs:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
-async fn okta_style_lifecycle_ends_in_the_right_netsapiens_state() {
-    let b = Bridge::start().await;
-    let (status, created) = b
-        .call(Method::POST, "/Users", Some(user("jane@acme.test")))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let up = b.upstream();
-    assert_eq!(up.len(), 1);
-    assert_eq!(up[0].user, "2000");
-    assert_eq!(up[0].login_username, "jane@acme.test");
-    assert_eq!(up[0].email_address, "jane@acme.test");
-    assert_eq!(up[0].user_scope, "Basic User");
+async fn extensions_are_allocated_in_order_and_a_taken_login_username_is_409() {
+    let h = netsapiens(Options::default()).await;
+    h.create_ok(user("jane@acme.test")).await;
+    h.create_ok(user("bob@acme.test")).await;
+    let exts: Vec<String> = h.held_users().into_iter().map(|u| u.user_id).collect();
+    assert_eq!(exts, ["2000", "2001"]);
 
-    // Lookup as Okta does.
-    let (status, found) = b
-        .call(
-            Method::GET,
-            "/Users?filter=userName%20eq%20%22jane%40acme.test%22",
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(found["totalResults"], 1, "{found}");
-
-    // Update.
-    let ops = patch(json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]));
-    let (status, body) = b
-        .call(Method::PATCH, &format!("/Users/{id}"), Some(ops))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(b.upstream()[0].name_last_name, "Smith");
-
-    // Group push granting a scope.
-    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "Call Center", "members": [{"value": id}]});
-    let (status, body) = b.call(Method::POST, "/Groups", Some(group)).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    b.eventually("scope from the group", |u| {
-        u[0].user_scope == "Call Center Agent"
-    })
-    .await;
-
-    // Deactivate keeps the extension with scope No Portal; reactivate restores a scope.
-    let off = patch(json!([{"op": "replace", "value": {"active": false}}]));
-    let (status, body) = b
-        .call(Method::PATCH, &format!("/Users/{id}"), Some(off))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["active"], false);
-    b.eventually("No Portal", |u| u[0].user_scope == "No Portal")
-        .await;
-    let on = patch(json!([{"op": "replace", "value": {"active": true}}]));
-    let (status, body) = b
-        .call(Method::PATCH, &format!("/Users/{id}"), Some(on))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    b.eventually("scope back", |u| u[0].user_scope == "Call Center Agent")
-        .await;
-    assert_eq!(b.upstream()[0].user, "2000", "the extension never changes");
-
-    // A second user gets the next extension; a taken login-username is a SCIM 409.
-    let (status, _) = b
-        .call(Method::POST, "/Users", Some(user("bob@acme.test")))
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(b.upstream()[1].user, "2001");
-    b.sim.seed_user(NsUser {
-        user: "100".into(),
-        domain: "other".into(),
-        name_first_name: "Carol".into(),
-        name_last_name: "Elsewhere".into(),
-        email_address: "carol@other.test".into(),
-        login_username: "carol@acme.test".into(),
-        ..NsUser::default()
-    });
-    let (status, body) = b
-        .call(Method::POST, "/Users", Some(user("carol@acme.test")))
-        .await;
+    // login-username is unique across the whole system, here taken in another domain.
+    if let common::target::Upstream::Netsapiens(sim) = &h.upstream {
+        sim.seed_user(NsUser {
+            user: "100".into(),
+            domain: "other".into(),
+            name_first_name: "Carol".into(),
+            name_last_name: "Elsewhere".into(),
+            email_address: "carol@other.test".into(),
+            login_username: "carol@acme.test".into(),
+            ..NsUser::default()
+        });
+    }
+    let (status, body) = h.create(user("carol@acme.test")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["scimType"], "uniqueness", "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("login-username"),
-        "{body}"
-    );
-    assert_eq!(b.upstream().len(), 2);
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("login-username"), "{body}");
+    assert_eq!(h.held_users().len(), 2);
+}
 
-    let (status, _) = b.call(Method::DELETE, &format!("/Users/{id}"), None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    b.eventually("deleted", |u| u.len() == 1 && u[0].user == "2001")
+/// Deactivation is scope `No Portal`; the scope it replaced (here one an admin set by
+/// hand) comes back on reactivation and stays, unless a group rule now grants one. A
+/// scope a rule granted is not remembered: leaving the group while inactive takes it.
+#[tokio::test]
+async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_another() {
+    let h = netsapiens(Options::default()).await;
+    let id = h.create_ok(user("jane@acme.test")).await;
+    assert_eq!(scope_of(&h, "jane@acme.test"), "Basic User");
+    set_scope_upstream(&h, "2000", "Site Manager").await;
+
+    set_active(&h, &id, false).await;
+    assert_eq!(scope_of(&h, "jane@acme.test"), "No Portal");
+    set_active(&h, &id, true).await;
+    assert_eq!(scope_of(&h, "jane@acme.test"), "Site Manager");
+    settle(&h).await;
+    assert_eq!(
+        scope_of(&h, "jane@acme.test"),
+        "Site Manager",
+        "the worker keeps it"
+    );
+
+    // Deactivated again; while inactive she joins a group whose rule grants a scope.
+    set_active(&h, &id, false).await;
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Bandwidth Admins", "members": [{"value": id}]});
+    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    settle(&h).await;
+    assert_eq!(
+        scope_of(&h, "jane@acme.test"),
+        "No Portal",
+        "inactive stays so"
+    );
+    set_active(&h, &id, true).await;
+    h.eventually_held("the rule's scope", |u| {
+        u[0].scope.as_deref() == Some("Office Manager")
+    })
+    .await;
+    settle(&h).await;
+    assert_eq!(scope_of(&h, "jane@acme.test"), "Office Manager");
+
+    // Deactivated while the rule grants it, then out of the group: the default.
+    set_active(&h, &id, false).await;
+    let gid = body["id"].as_str().unwrap();
+    let (status, _, _) = h
+        .call(Method::DELETE, &format!("/Groups/{gid}"), None)
         .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    settle(&h).await;
+    set_active(&h, &id, true).await;
+    settle(&h).await;
+    assert_eq!(scope_of(&h, "jane@acme.test"), "Basic User");
+    assert_eq!(h.held("jane@acme.test").unwrap().user_id, "2000");
+}
+
+/// Under `on_deactivate = "delete"`, reactivation re-creates the user at its old
+/// extension while that is free; when someone took it meanwhile, at the next free one
+/// of the range, and the audit says so.
+#[tokio::test]
+async fn a_re_created_user_whose_extension_was_taken_gets_another_and_the_audit_says_so() {
+    let h = netsapiens(Options {
+        on_deactivate: "delete",
+        ..Options::default()
+    })
+    .await;
+    let jane = h.create_ok(user("jane@acme.test")).await;
+    h.create_ok(user("bob@acme.test")).await;
+    set_active(&h, &jane, false).await;
+    assert!(h.held("jane@acme.test").is_none(), "deleted upstream");
+    if let common::target::Upstream::Netsapiens(sim) = &h.upstream {
+        sim.seed_user(NsUser {
+            user: "2000".into(),
+            domain: NS_DOMAIN.into(),
+            name_first_name: "Desk".into(),
+            name_last_name: "Phone".into(),
+            email_address: "desk@acme.test".into(),
+            ..NsUser::default()
+        });
+    }
+    let body = set_active(&h, &jane, true).await;
+    assert_eq!(body["id"], jane.as_str());
+    let up = h.held("jane@acme.test").expect("re-created");
+    assert_eq!(up.user_id, "2002", "the lowest free one");
+    let audit = h.audit().await;
+    let notes = audit[0].detail["notes"].to_string();
+    assert!(
+        notes.contains("2000") && notes.contains("2002"),
+        "{:?}",
+        audit[0].detail
+    );
+    assert_eq!(audit[0].detail["upstream"], "re-created");
+}
+
+/// `login_username = "user@domain"`: NetSapiens' own `<extension>@<domain>`; the SCIM
+/// side keeps the IdP's userName.
+#[tokio::test]
+async fn login_username_can_be_extension_at_domain() {
+    let h = netsapiens(Options {
+        extra_toml: "login_username = \"user@domain\"".into(),
+        ..Options::default()
+    })
+    .await;
+    let id = h.create_ok(user("jane@acme.test")).await;
+    let up = h.held("2000@acme").expect("held as 2000@acme");
+    assert_eq!(
+        (up.user_id.as_str(), up.email.as_str()),
+        ("2000", "jane@acme.test")
+    );
+    let found = h.find_by_username("jane@acme.test").await;
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let (status, body) = h
+        .patch(
+            &id,
+            json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h.held("2000@acme").unwrap().last_name, "Smith");
+    // Two users never clash on login-username: each has its own extension.
+    h.create_ok(user("bob@acme.test")).await;
+    assert!(h.held("2001@acme").is_some());
 }
 
 #[tokio::test]
 async fn extension_from_the_work_phone_department_site_and_every_work_email() {
-    let b = Bridge::start_with(
-        "extension_source = { kind = \"phone\", type = \"work\" }\nsite = \"HQ\"",
-    )
+    let h = netsapiens(Options {
+        extra_toml: "extension_source = { kind = \"phone\", type = \"work\" }\nsite = \"HQ\""
+            .into(),
+        ..Options::default()
+    })
     .await;
     let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     let mut jane = user("jane@acme.test");
@@ -220,10 +232,14 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
                             {"value": "jane@acme.test", "type": "work", "primary": true},
                             {"value": "home@example.test", "type": "home"}]);
     jane[enterprise] = json!({"department": "Sales"});
-    let (status, created) = b.call(Method::POST, "/Users", Some(jane)).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_string();
-    let up = b.upstream();
+    let id = h.create_ok(jane).await;
+    let raw = |h: &Harness| match &h.upstream {
+        common::target::Upstream::Netsapiens(sim) => {
+            sim.snapshot().domains[NS_DOMAIN].users.clone()
+        }
+        common::target::Upstream::Bandwidth(_) => unreachable!("a NetSapiens harness"),
+    };
+    let up = raw(&h);
     assert_eq!(up.len(), 1);
     assert_eq!(
         up[0].user, "2042",
@@ -236,29 +252,24 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
     );
 
     // A new source value is not sent (the extension never changes); the department is.
-    let ops = patch(json!([
+    let ops = json!([
         {"op": "replace", "path": "phoneNumbers[type eq \"work\"].value", "value": "+1 919 555 1234 x2043"},
         {"op": "replace", "path": format!("{enterprise}:department"), "value": "Ops"}
-    ]));
-    let (status, body) = b
-        .call(Method::PATCH, &format!("/Users/{id}"), Some(ops))
-        .await;
+    ]);
+    let (status, body) = h.patch(&id, ops).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let up = b.upstream();
+    let up = raw(&h);
     assert_eq!((up.len(), up[0].user.as_str()), (1, "2042"));
     assert_eq!(up[0].department, "Ops");
 
     // Without a usable suffix the extension is allocated from the range.
-    let (status, body) = b
-        .call(Method::POST, "/Users", Some(user("bob@acme.test")))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(b.upstream()[0].user, "2000");
+    h.create_ok(user("bob@acme.test")).await;
+    assert_eq!(raw(&h)[0].user, "2000");
 
     // A taken source extension is a SCIM 409 naming it.
     let mut carol = user("carol@acme.test");
     carol["phoneNumbers"] = json!([{"value": "tel:+1-919-555-1234;ext=2042", "type": "work"}]);
-    let (status, body) = b.call(Method::POST, "/Users", Some(carol)).await;
+    let (status, body) = h.create(carol).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["scimType"], "uniqueness", "{body}");
     assert!(

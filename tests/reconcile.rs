@@ -1,11 +1,13 @@
 //! Reconcile against the real simulator: edits made behind the bridge's back are
 //! reported exactly, repaired through the job worker, and orphans are reported or
-//! deactivated. Runs on SQLite, or PostgreSQL with SCIM_BRIDGE_TEST_BACKEND=postgres.
+//! deactivated. Runs on SQLite, or PostgreSQL with SCIM_BRIDGE_TEST_BACKEND=postgres;
+//! the drift report and repair for a Bandwidth and a NetSapiens tenant alike.
 mod common;
 
 use std::sync::Arc;
 
 use bandwidth_sim::{SeedUser, UserEdit};
+use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use scim_bridge::provision::drift::DriftKind;
@@ -40,26 +42,26 @@ fn summary(report: &Report) -> Vec<(DriftKind, String, Option<&'static str>)> {
 }
 
 fn upstream_id(h: &Harness, username: &str) -> String {
-    h.upstream(username).unwrap().user_id
+    h.held(username).unwrap().user_id
 }
 
-#[tokio::test]
-async fn edits_behind_the_bridges_back_are_reported_exactly_and_repaired() {
-    let h = Harness::default().await;
+async fn edits_behind_the_bridges_back_are_reported_exactly_and_repaired(t: TargetKind) {
+    let h = Harness::on(t).await;
+    // Another role granted by hand: beside the base role, or instead of the scope.
+    let granted: Vec<String> = match t {
+        TargetKind::Bandwidth => vec!["Porting".into(), "basicAccess".into()],
+        TargetKind::Netsapiens => vec!["Advanced User".into()],
+    };
     let alice = h.create_ok(user("alice@example.com")).await;
     h.create_ok(user("bob@example.com")).await;
     let clean = reconcile(&h, RunOptions::default()).await;
     assert!(clean.findings.is_empty(), "{:?}", clean.findings);
     assert_eq!((clean.upstream_users, clean.stored_users), (2, 2));
 
-    assert!(h.sim.edit_user(
-        &upstream_id(&h, "alice@example.com"),
-        UserEdit {
-            last_name: Some("Smith".into()),
-            roles: Some(vec!["basicAccess".into(), "Porting".into()]),
-            ..UserEdit::default()
-        },
-    ));
+    let roles: Vec<&str> = granted.iter().map(String::as_str).collect();
+    h.upstream
+        .edit(&upstream_id(&h, "alice@example.com"), "Smith", &roles)
+        .await;
     let report = reconcile(&h, RunOptions::default()).await;
     assert_eq!(
         summary(&report),
@@ -75,21 +77,19 @@ async fn edits_behind_the_bridges_back_are_reported_exactly_and_repaired() {
     assert_eq!(report.findings[0].scim_id.as_deref(), Some(alice.as_str()));
     assert_eq!(report.findings[0].expected, json!("Doe"));
     assert_eq!(report.findings[0].actual, json!("Smith"));
-    assert_eq!(report.findings[1].expected, json!(["basicAccess"]));
-    assert_eq!(report.findings[1].actual, json!(["Porting", "basicAccess"]));
+    assert_eq!(report.findings[1].expected, json!(t.base_access()));
+    assert_eq!(report.findings[1].actual, json!(granted));
     assert_eq!(report.users_with_drift["attribute"], 1);
     assert_eq!(report.users_with_drift["orphan"], 0);
     // Reporting changes nothing.
-    assert_eq!(h.upstream("alice@example.com").unwrap().last_name, "Smith");
+    assert_eq!(h.held("alice@example.com").unwrap().last_name, "Smith");
     assert!(report.repair.sync_enqueued.is_empty());
 
     let repaired = reconcile(&h, REPAIR).await;
     assert_eq!(repaired.repair.sync_enqueued, vec![alice.clone()]);
-    h.eventually("the worker restored alice", |s| {
-        s.users.iter().any(|u| {
-            u.username == "alice@example.com"
-                && u.last_name == "Doe"
-                && u.roles == vec!["basicAccess".to_string()]
+    h.eventually_held("the worker restored alice", |s| {
+        s.iter().any(|u| {
+            u.username == "alice@example.com" && u.last_name == "Doe" && u.roles == t.base_access()
         })
     })
     .await;
@@ -364,3 +364,5 @@ async fn a_user_re_made_by_hand_upstream_is_linked_again_not_deactivated_as_an_o
     let after = reconcile(&h, RunOptions::default()).await;
     assert!(after.findings.is_empty(), "{:?}", after.findings);
 }
+
+crate::both_targets!(edits_behind_the_bridges_back_are_reported_exactly_and_repaired);

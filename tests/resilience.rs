@@ -1,12 +1,14 @@
 //! The bridge end to end under the simulator's faults: the IdP flows still converge on
 //! the right upstream state with no duplicate user; the breaker, the 429 budget and the
 //! IdP deadline answer 503 with Retry-After quickly; `/metrics` and request ids work.
+//! The fault flows run for a Bandwidth and a NetSapiens tenant alike.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{Dialect, Faults, SimSnapshot};
+use bandwidth_sim::{Dialect, Faults};
+use common::target::{Held, TargetKind};
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -66,7 +68,13 @@ async fn idp_flows_converge(h: &Harness, tag: &str) {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"bandwidth-role-Porting"});
+    // A role (Bandwidth) or a scope (NetSapiens) through a prefixed group.
+    let (granted, held) = match h.kind() {
+        TargetKind::Bandwidth => ("Porting", vec!["Porting".to_string(), "basicAccess".into()]),
+        TargetKind::Netsapiens => ("Advanced User", vec!["Advanced User".to_string()]),
+    };
+    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": format!("bandwidth-role-{granted}")});
     let (status, body) = idp(h, Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let group_id = body["id"].as_str().expect("group id").to_string();
@@ -83,51 +91,43 @@ async fn idp_flows_converge(h: &Harness, tag: &str) {
         "{status} {body}"
     );
 
-    let find = |s: &SimSnapshot, n: &str| {
-        s.users
-            .iter()
+    let find = |s: &[Held], n: &str| {
+        s.iter()
             .find(|u| u.username.eq_ignore_ascii_case(n))
             .cloned()
     };
-    h.eventually("the flows' end state upstream", |s| {
-        let renamed = find(s, &names[0]).is_some_and(|u| {
-            u.first_name == "Renamed"
-                && u.status == "ACTIVE"
-                && u.roles == vec!["Porting".to_string(), "basicAccess".to_string()]
-        });
+    h.eventually_held("the flows' end state upstream", |s| {
+        let renamed = find(s, &names[0])
+            .is_some_and(|u| u.first_name == "Renamed" && u.status == "ACTIVE" && u.roles == held);
         let off = find(s, &names[1]).is_some_and(|u| u.status == "DEACTIVATED");
         renamed && off && find(s, &names[2]).is_none()
     })
     .await;
-    let state = h.state();
-    let mut usernames: Vec<String> = state
-        .users
+    let users = h.held_users();
+    let mut usernames: Vec<String> = users
         .iter()
         .map(|u| u.username.to_ascii_lowercase())
         .collect();
     usernames.sort();
     usernames.dedup();
-    assert_eq!(
-        usernames.len(),
-        state.users.len(),
-        "a duplicate upstream user"
-    );
-    assert_eq!(state.users.len(), 2, "{:#?}", state.users);
+    assert_eq!(usernames.len(), users.len(), "a duplicate upstream user");
+    assert_eq!(users.len(), 2, "{users:#?}");
 }
 
-async fn under(dialect: Dialect, faults: Faults) -> Harness {
+async fn under(target: TargetKind, dialect: Dialect, faults: Faults) -> Harness {
     // The harness's breaker recovers within a second, as a fault test needs.
     let mut o = Options {
         dialect,
+        target,
         ..Options::default()
     };
     o.sim.faults = faults;
     Harness::start(o).await
 }
 
-#[tokio::test]
-async fn flows_converge_with_30_percent_5xx() {
+async fn flows_converge_with_30_percent_5xx(t: TargetKind) {
     let h = under(
+        t,
         Dialect::V1,
         Faults {
             fail_rate: 0.3,
@@ -136,13 +136,15 @@ async fn flows_converge_with_30_percent_5xx() {
     )
     .await;
     idp_flows_converge(&h, "fail").await;
-    assert!(h.state().stats.failed_injected > 0, "no fault was injected");
+    assert!(
+        h.upstream.stats().failed_injected > 0,
+        "no fault was injected"
+    );
 }
 
-#[tokio::test]
-async fn flows_converge_through_429_bursts() {
-    let h = under(Dialect::V1, Faults::default()).await;
-    let sim = h.sim.clone();
+async fn flows_converge_through_429_bursts(t: TargetKind) {
+    let h = under(t, Dialect::V1, Faults::default()).await;
+    let sim = h.upstream.clone();
     // A burst of throttling every 3 s, for as long as the flows run.
     let bursts = tokio::spawn(async move {
         loop {
@@ -155,12 +157,12 @@ async fn flows_converge_through_429_bursts() {
     });
     idp_flows_converge(&h, "burst").await;
     bursts.abort();
-    assert!(h.state().stats.rate_limited > 0, "no 429 was sent");
+    assert!(h.upstream.stats().rate_limited > 0, "no 429 was sent");
 }
 
-#[tokio::test]
-async fn flows_converge_through_2s_latency_spikes() {
+async fn flows_converge_through_2s_latency_spikes(t: TargetKind) {
     let h = under(
+        t,
         Dialect::V1,
         Faults {
             latency_spike_rate: 0.2,
@@ -172,9 +174,9 @@ async fn flows_converge_through_2s_latency_spikes() {
     idp_flows_converge(&h, "slow").await;
 }
 
-#[tokio::test]
-async fn flows_converge_through_dropped_connections() {
+async fn flows_converge_through_dropped_connections(t: TargetKind) {
     let h = under(
+        t,
         Dialect::V1,
         Faults {
             drop_rate: 0.2,
@@ -187,12 +189,16 @@ async fn flows_converge_through_dropped_connections() {
     )
     .await;
     idp_flows_converge(&h, "drop").await;
-    assert!(h.state().stats.dropped_responses > 0, "nothing was dropped");
+    assert!(
+        h.upstream.stats().dropped_responses > 0,
+        "nothing was dropped"
+    );
 }
 
 #[tokio::test]
 async fn flows_converge_with_xml_bodies_and_failures() {
     let h = under(
+        TargetKind::Bandwidth,
         Dialect::Dashboard,
         Faults {
             xml_always: true,
@@ -204,9 +210,9 @@ async fn flows_converge_with_xml_bodies_and_failures() {
     idp_flows_converge(&h, "xml").await;
 }
 
-#[tokio::test]
-async fn a_dropped_create_answer_is_found_not_duplicated_end_to_end() {
+async fn a_dropped_create_answer_is_found_not_duplicated_end_to_end(t: TargetKind) {
     let h = under(
+        t,
         Dialect::V1,
         Faults {
             drop_next_create_responses: 1,
@@ -216,10 +222,10 @@ async fn a_dropped_create_answer_is_found_not_duplicated_end_to_end() {
     .await;
     let (status, body) = idp(&h, Method::POST, "/Users", Some(user("lost@x.com"))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let state = h.state();
-    assert_eq!(state.stats.dropped_responses, 1);
-    assert_eq!(state.stats.creates, 1, "the retry must not create again");
-    assert_eq!(state.users.len(), 1);
+    let stats = h.upstream.stats();
+    assert_eq!(stats.dropped_responses, 1);
+    assert_eq!(stats.creates, 1, "the retry must not create again");
+    assert_eq!(h.held_users().len(), 1);
     let linked = h.find_by_username("lost@x.com").await;
     assert_eq!(linked["totalResults"], 1);
 }
@@ -562,3 +568,11 @@ async fn metrics_can_require_a_token() {
     assert_eq!(allowed.status(), StatusCode::OK);
     assert!(allowed.text().await.expect("body").contains("scim_bridge_"));
 }
+
+crate::both_targets!(
+    flows_converge_with_30_percent_5xx,
+    flows_converge_through_429_bursts,
+    flows_converge_through_2s_latency_spikes,
+    flows_converge_through_dropped_connections,
+    a_dropped_create_answer_is_found_not_duplicated_end_to_end,
+);

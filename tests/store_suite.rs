@@ -100,6 +100,7 @@ suite! {
     users::create_intents_put_get_clear,
     users::audit_lists_newest_first,
     users::user_link_update_keeps_version,
+    users::prior_access_is_kept_apart_from_the_link,
     users::existing_users_picks_the_tenants_users,
     users::concurrent_updates_of_one_version_serialise,
     users::point_lookups_see_every_commit,

@@ -1,25 +1,25 @@
 //! Error paths an IdP really hits: each answers a SCIM error with the right status and
-//! `scimType`, and nothing already stored is lost or half-written.
+//! `scimType`, and nothing already stored is lost or half-written. Those that involve
+//! the upstream run for a Bandwidth and a NetSapiens tenant alike.
 mod common;
 
 use bandwidth_sim::{Faults, SeedUser};
+use common::target::TargetKind;
 use common::{assert_scim_error, user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-#[tokio::test]
-async fn duplicate_username_is_409_uniqueness_in_any_case() {
-    let h = Harness::default().await;
+async fn duplicate_username_is_409_uniqueness_in_any_case(t: TargetKind) {
+    let h = Harness::on(t).await;
     h.create_ok(user("dup@example.com")).await;
     let (status, body) = h.create(user("DUP@example.com")).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_scim_error(&body, 409, Some("uniqueness"));
-    assert_eq!(h.state().users.len(), 1, "no second upstream user");
+    assert_eq!(h.held_users().len(), 1, "no second upstream user");
 }
 
-#[tokio::test]
-async fn duplicate_external_id_is_409() {
-    let h = Harness::default().await;
+async fn duplicate_external_id_is_409(t: TargetKind) {
+    let h = Harness::on(t).await;
     let mut a = user("a@example.com");
     a["externalId"] = json!("00u1");
     h.create_ok(a).await;
@@ -27,7 +27,7 @@ async fn duplicate_external_id_is_409() {
     b["externalId"] = json!("00u1");
     let (status, body) = h.create(b).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(h.state().users.len(), 1);
+    assert_eq!(h.held_users().len(), 1);
 }
 
 #[tokio::test]
@@ -168,11 +168,10 @@ async fn missing_name_or_username_is_400_invalid_value() {
     assert!(h.state().users.is_empty());
 }
 
-#[tokio::test]
-async fn upstream_failing_is_503_and_nothing_is_stored() {
-    let h = Harness::default().await;
+async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
+    let h = Harness::on(t).await;
     let id = h.create_ok(user("kept@example.com")).await;
-    h.sim.set_faults(Faults {
+    h.upstream.set_faults(Faults {
         fail_rate: 1.0,
         ..Faults::default()
     });
@@ -186,7 +185,7 @@ async fn upstream_failing_is_503_and_nothing_is_stored() {
     assert!(
         body["detail"]
             .as_str()
-            .is_some_and(|d| d.starts_with("Bandwidth ")),
+            .is_some_and(|d| d.starts_with(&format!("{} ", t.system()))),
         "the error names the tenant's target: {body}"
     );
     let (status, body) = h
@@ -197,7 +196,7 @@ async fn upstream_failing_is_503_and_nothing_is_stored() {
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    h.sim.set_faults(Faults::default());
+    h.upstream.set_faults(Faults::default());
     assert_eq!(
         h.find_by_username("new@example.com").await["totalResults"],
         0,
@@ -212,13 +211,12 @@ async fn upstream_failing_is_503_and_nothing_is_stored() {
     // upstream circuit breaker, which the harness lets probe again after a second).
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     h.create_ok(user("new@example.com")).await;
-    assert_eq!(h.state().users.len(), 2);
+    assert_eq!(h.held_users().len(), 2);
 }
 
-#[tokio::test]
-async fn upstream_gone_is_503() {
-    let h = Harness::default().await;
-    h.sim.shutdown();
+async fn upstream_gone_is_503(t: TargetKind) {
+    let h = Harness::on(t).await;
+    h.upstream.shutdown();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let (status, headers, body) = h
         .call(Method::POST, "/Users", Some(user("down@example.com")))
@@ -234,16 +232,15 @@ async fn upstream_gone_is_503() {
     );
 }
 
-#[tokio::test]
-async fn lost_create_answer_is_found_not_duplicated() {
-    let h = Harness::default().await;
-    h.sim.set_faults(Faults {
+async fn lost_create_answer_is_found_not_duplicated(t: TargetKind) {
+    let h = Harness::on(t).await;
+    h.upstream.set_faults(Faults {
         drop_next_create_responses: 1,
         ..Faults::default()
     });
     let (status, body) = h.create(user("lost@example.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(h.state().users.len(), 1);
+    assert_eq!(h.held_users().len(), 1);
     assert_eq!(
         h.find_by_username("lost@example.com").await["totalResults"],
         1
@@ -486,3 +483,11 @@ async fn upstream_refusal_is_400_invalid_value_with_bandwidths_words() {
         );
     }
 }
+
+crate::both_targets!(
+    duplicate_username_is_409_uniqueness_in_any_case,
+    duplicate_external_id_is_409,
+    upstream_failing_is_503_and_nothing_is_stored,
+    upstream_gone_is_503,
+    lost_create_answer_is_found_not_duplicated,
+);

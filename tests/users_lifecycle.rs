@@ -1,14 +1,17 @@
-//! The whole user lifecycle over HTTP, checked against what reached the simulator.
+//! The whole user lifecycle over HTTP, checked against what reached the simulator, for
+//! a Bandwidth and a NetSapiens tenant alike (`common::target`).
 mod common;
 
 use bandwidth_sim::Dialect;
+use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-async fn lifecycle(dialect: Dialect) {
+async fn lifecycle(target: TargetKind, dialect: Dialect) {
     let h = Harness::start(Options {
         dialect,
+        target,
         ..Options::default()
     })
     .await;
@@ -40,24 +43,22 @@ async fn lifecycle(dialect: Dialect) {
     );
     let ext = &body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
     assert_eq!(ext["syncState"], "synced");
-    assert_eq!(ext["roles"], json!(["basicAccess"]));
-    let up = h
-        .upstream("jdoe@example.com")
-        .expect("user created upstream");
+    assert_eq!(ext["roles"], json!(target.base_access()));
+    let up = h.held("jdoe@example.com").expect("user created upstream");
     assert_eq!(ext["upstreamId"], up.user_id);
     assert_eq!(
         (up.first_name.as_str(), up.last_name.as_str()),
         ("Jane", "Doe")
     );
     assert_eq!(up.email, "jdoe@example.com");
-    assert_eq!(up.roles, vec!["basicAccess"]);
+    assert_eq!(up.roles, target.base_access());
     assert_eq!(up.status, "ACTIVE");
-    let phone = if dialect == Dialect::V1 {
-        "+19195551234"
-    } else {
-        "9195551234"
+    let phone = match (target, dialect) {
+        (TargetKind::Netsapiens, _) => None,
+        (_, Dialect::V1) => Some("+19195551234"),
+        (_, Dialect::Dashboard) => Some("9195551234"),
     };
-    assert_eq!(up.phone_number.as_deref(), Some(phone));
+    assert_eq!(up.phone_number.as_deref(), phone);
 
     // Find by userName in another case.
     let found = h.find_by_username("JDOE@Example.COM").await;
@@ -78,7 +79,7 @@ async fn lifecycle(dialect: Dialect) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["etag"], "W/\"2\"");
-    assert_eq!(h.upstream("jdoe@example.com").unwrap().last_name, "Smith");
+    assert_eq!(h.held("jdoe@example.com").unwrap().last_name, "Smith");
 
     // Okta-style PATCH of name, email and phone.
     let (status, body) = h
@@ -93,18 +94,18 @@ async fn lifecycle(dialect: Dialect) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"]["givenName"], "Janet");
-    let up = h.upstream("jdoe@example.com").unwrap();
+    let up = h.held("jdoe@example.com").unwrap();
     assert_eq!(up.first_name, "Janet");
     assert_eq!(up.email, "janet@example.com");
-    let phone = if dialect == Dialect::V1 {
-        "+14155550000"
-    } else {
-        "4155550000"
+    let phone = match (target, dialect) {
+        (TargetKind::Netsapiens, _) => None,
+        (_, Dialect::V1) => Some("+14155550000"),
+        (_, Dialect::Dashboard) => Some("4155550000"),
     };
-    assert_eq!(up.phone_number.as_deref(), Some(phone));
+    assert_eq!(up.phone_number.as_deref(), phone);
     assert_eq!(
         up.roles,
-        vec!["basicAccess"],
+        target.base_access(),
         "an attribute update keeps the roles"
     );
 
@@ -114,34 +115,30 @@ async fn lifecycle(dialect: Dialect) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
-    assert_eq!(
-        h.upstream("jdoe@example.com").unwrap().status,
-        "DEACTIVATED"
-    );
+    assert_eq!(h.held("jdoe@example.com").unwrap().status, "DEACTIVATED");
     let (status, _) = h
         .patch(&id, json!([{"op":"replace","value":{"active":true}}]))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(h.upstream("jdoe@example.com").unwrap().status, "ACTIVE");
+    assert_eq!(h.held("jdoe@example.com").unwrap().status, "ACTIVE");
 
     // Delete: gone upstream and in SCIM.
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(h.upstream("jdoe@example.com").is_none());
+    assert!(h.held("jdoe@example.com").is_none());
     let (status, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     common::assert_scim_error(&body, 404, None);
-    assert_eq!(h.state().users.len(), 0);
+    assert_eq!(h.held_users().len(), 0);
 }
 
-#[tokio::test]
-async fn lifecycle_v1_dialect() {
-    lifecycle(Dialect::V1).await;
+async fn okta_lifecycle(target: TargetKind) {
+    lifecycle(target, Dialect::V1).await;
 }
 
 #[tokio::test]
 async fn lifecycle_dashboard_dialect() {
-    lifecycle(Dialect::Dashboard).await;
+    lifecycle(TargetKind::Bandwidth, Dialect::Dashboard).await;
 }
 
 #[tokio::test]
@@ -159,7 +156,7 @@ async fn strip_roles_policy_removes_and_restores_roles() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let up = h.upstream("strip@example.com").unwrap();
+    let up = h.held("strip@example.com").unwrap();
     assert_eq!((up.status.as_str(), up.roles.len()), ("ACTIVE", 0));
     let (status, _) = h
         .patch(
@@ -169,26 +166,30 @@ async fn strip_roles_policy_removes_and_restores_roles() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        h.upstream("strip@example.com").unwrap().roles,
+        h.held("strip@example.com").unwrap().roles,
         vec!["basicAccess"]
     );
 }
 
-#[tokio::test]
-async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id() {
+/// Re-created under the same SCIM id; on NetSapiens, whose extensions the bridge
+/// chooses, with the same extension too.
+async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id(
+    target: TargetKind,
+) {
     let h = Harness::start(Options {
         on_deactivate: "delete",
+        target,
         ..Options::default()
     })
     .await;
     let id = h.create_ok(user("gone@example.com")).await;
-    let first_upstream = h.upstream("gone@example.com").unwrap().user_id;
+    let first_upstream = h.held("gone@example.com").unwrap().user_id;
 
     let (status, body) = h
         .patch(&id, json!([{"op":"replace","value":{"active":false}}]))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(h.upstream("gone@example.com").is_none(), "deleted upstream");
+    assert!(h.held("gone@example.com").is_none(), "deleted upstream");
     let ext = &body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
     assert_eq!(ext["syncState"], "deprovisioned");
     // The SCIM resource stays, inactive.
@@ -205,59 +206,57 @@ async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id
         .call(Method::PUT, &format!("/Users/{id}"), Some(inactive))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(h.upstream("gone@example.com").is_none());
+    assert!(h.held("gone@example.com").is_none());
 
     let (status, body) = h
         .patch(&id, json!([{"op":"replace","value":{"active":true}}]))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["id"], id.as_str(), "same SCIM id");
-    let up = h.upstream("gone@example.com").expect("re-created upstream");
-    assert_ne!(up.user_id, first_upstream);
+    let up = h.held("gone@example.com").expect("re-created upstream");
+    match target {
+        TargetKind::Bandwidth => assert_ne!(up.user_id, first_upstream),
+        TargetKind::Netsapiens => assert_eq!(up.user_id, first_upstream, "same extension"),
+    }
     assert_eq!(up.last_name, "Later");
-    assert_eq!(up.roles, vec!["basicAccess"]);
+    assert_eq!(up.roles, target.base_access());
     assert_eq!(
         body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"]["upstreamId"],
         up.user_id
     );
 }
 
-#[tokio::test]
-async fn on_delete_deactivate_keeps_the_upstream_user() {
+async fn on_delete_deactivate_keeps_the_upstream_user(target: TargetKind) {
     let h = Harness::start(Options {
         on_delete: "deactivate",
+        target,
         ..Options::default()
     })
     .await;
     let id = h.create_ok(user("keep@example.com")).await;
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        h.upstream("keep@example.com").unwrap().status,
-        "DEACTIVATED"
-    );
+    assert_eq!(h.held("keep@example.com").unwrap().status, "DEACTIVATED");
     let (status, _, _) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn onelogin_put_suspends_and_created_inactive_user_is_deactivated() {
-    let h = Harness::default().await;
+async fn onelogin_put_suspends_and_created_inactive_user_is_deactivated(target: TargetKind) {
+    let h = Harness::on(target).await;
     let mut suspended = user("ol@example.com");
     suspended["active"] = json!(false);
     let id = h.create_ok(suspended.clone()).await;
-    assert_eq!(h.upstream("ol@example.com").unwrap().status, "DEACTIVATED");
+    assert_eq!(h.held("ol@example.com").unwrap().status, "DEACTIVATED");
     suspended["active"] = json!(true);
     let (status, _, _) = h
         .call(Method::PUT, &format!("/Users/{id}"), Some(suspended))
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(h.upstream("ol@example.com").unwrap().status, "ACTIVE");
+    assert_eq!(h.held("ol@example.com").unwrap().status, "ACTIVE");
 }
 
-#[tokio::test]
-async fn entra_rename_keeps_upstream_username_by_default() {
-    let h = Harness::default().await;
+async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
+    let h = Harness::on(target).await;
     let id = h.create_ok(user("old.upn@example.com")).await;
     let (status, body) = h
         .patch(
@@ -269,8 +268,8 @@ async fn entra_rename_keeps_upstream_username_by_default() {
     assert_eq!(body["userName"], "new.upn@example.com");
     let ext = &body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
     assert_eq!(ext["upstreamUsername"], "old.upn@example.com");
-    assert!(h.upstream("old.upn@example.com").is_some());
-    assert!(h.upstream("new.upn@example.com").is_none());
+    assert!(h.held("old.upn@example.com").is_some());
+    assert!(h.held("new.upn@example.com").is_none());
     assert_eq!(
         h.find_by_username("new.upn@example.com").await["totalResults"],
         1
@@ -283,16 +282,13 @@ async fn entra_rename_keeps_upstream_username_by_default() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        h.upstream("old.upn@example.com").unwrap().last_name,
-        "Renamed"
-    );
+    assert_eq!(h.held("old.upn@example.com").unwrap().last_name, "Renamed");
 }
 
-#[tokio::test]
-async fn rename_rejected_under_reject_policy() {
+async fn rename_rejected_under_reject_policy(target: TargetKind) {
     let h = Harness::start(Options {
         on_username_change: "reject",
+        target,
         ..Options::default()
     })
     .await;
@@ -309,9 +305,8 @@ async fn rename_rejected_under_reject_policy() {
     assert_eq!(got["userName"], "fixed@example.com", "nothing changed");
 }
 
-#[tokio::test]
-async fn unknown_attributes_round_trip_and_password_is_never_kept() {
-    let h = Harness::default().await;
+async fn unknown_attributes_round_trip_and_password_is_never_kept(target: TargetKind) {
+    let h = Harness::on(target).await;
     let mut u = user("ext@example.com");
     u["schemas"] = json!([
         "urn:ietf:params:scim:schemas:core:2.0:User",
@@ -325,9 +320,8 @@ async fn unknown_attributes_round_trip_and_password_is_never_kept() {
     assert!(!got.to_string().contains("Sup3r$ecretFromOkta"));
 }
 
-#[tokio::test]
-async fn audit_records_each_action_with_the_credential_id() {
-    let h = Harness::default().await;
+async fn audit_records_each_action_with_the_credential_id(target: TargetKind) {
+    let h = Harness::on(target).await;
     let id = h.create_ok(user("audit@example.com")).await;
     h.patch(&id, json!([{"op":"replace","value":{"active":false}}]))
         .await;
@@ -356,20 +350,22 @@ fn gone_words(policy: &str) -> &'static [&'static str] {
 /// the change asked for: a deactivated user kept but unlinked (so a reactivation
 /// creates it again), a deleted one gone.
 async fn deprovisioning_a_user_gone_upstream_succeeds(
+    target: TargetKind,
     on_deactivate: &'static str,
     on_delete: &'static str,
 ) {
     let h = Harness::start(Options {
         on_deactivate,
         on_delete,
+        target,
         ..Options::default()
     })
     .await;
     let ext = "urn:scim-bridge:schemas:extension:bandwidth:2.0:User";
 
     let leaver = h.create_ok(user("leaver@example.com")).await;
-    let upstream_id = h.upstream("leaver@example.com").unwrap().user_id;
-    assert!(h.sim.remove_user(&upstream_id));
+    let upstream_id = h.held("leaver@example.com").unwrap().user_id;
+    h.upstream.remove(&upstream_id).await;
     let (status, body) = h
         .patch(&leaver, json!([{"op":"replace","value":{"active":false}}]))
         .await;
@@ -396,15 +392,13 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
         .patch(&leaver, json!([{"op":"replace","value":{"active":true}}]))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let up = h
-        .upstream("leaver@example.com")
-        .expect("re-created upstream");
+    let up = h.held("leaver@example.com").expect("re-created upstream");
     assert_eq!((up.status.as_str(), up.roles.len()), ("ACTIVE", 1));
     assert_eq!(body[ext]["upstreamId"], up.user_id);
 
     let deleted = h.create_ok(user("deleted@example.com")).await;
-    let upstream_id = h.upstream("deleted@example.com").unwrap().user_id;
-    assert!(h.sim.remove_user(&upstream_id));
+    let upstream_id = h.held("deleted@example.com").unwrap().user_id;
+    h.upstream.remove(&upstream_id).await;
     let (status, _, body) = h
         .call(Method::DELETE, &format!("/Users/{deleted}"), None)
         .await;
@@ -413,7 +407,7 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
         .call(Method::GET, &format!("/Users/{deleted}"), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(h.upstream("deleted@example.com").is_none());
+    assert!(h.held("deleted@example.com").is_none());
     let audit = h.audit().await;
     assert_eq!(
         (audit[0].action.as_str(), audit[0].outcome.as_str()),
@@ -426,17 +420,34 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
     );
 }
 
-#[tokio::test]
-async fn deactivating_or_deleting_a_user_gone_upstream_succeeds() {
-    deprovisioning_a_user_gone_upstream_succeeds("deactivate", "delete").await;
+async fn deactivating_or_deleting_a_user_gone_upstream_succeeds(target: TargetKind) {
+    deprovisioning_a_user_gone_upstream_succeeds(target, "deactivate", "delete").await;
 }
 
+/// Bandwidth only: NetSapiens has no roles to strip beside the one scope.
 #[tokio::test]
 async fn stripping_or_deactivating_on_delete_a_user_gone_upstream_succeeds() {
-    deprovisioning_a_user_gone_upstream_succeeds("strip_roles", "deactivate").await;
+    deprovisioning_a_user_gone_upstream_succeeds(
+        TargetKind::Bandwidth,
+        "strip_roles",
+        "deactivate",
+    )
+    .await;
 }
 
-#[tokio::test]
-async fn deleting_on_deactivate_a_user_gone_upstream_succeeds() {
-    deprovisioning_a_user_gone_upstream_succeeds("delete", "delete").await;
+async fn deleting_on_deactivate_a_user_gone_upstream_succeeds(target: TargetKind) {
+    deprovisioning_a_user_gone_upstream_succeeds(target, "delete", "delete").await;
 }
+
+crate::both_targets!(
+    okta_lifecycle,
+    delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id,
+    on_delete_deactivate_keeps_the_upstream_user,
+    onelogin_put_suspends_and_created_inactive_user_is_deactivated,
+    entra_rename_keeps_upstream_username_by_default,
+    rename_rejected_under_reject_policy,
+    unknown_attributes_round_trip_and_password_is_never_kept,
+    audit_records_each_action_with_the_credential_id,
+    deactivating_or_deleting_a_user_gone_upstream_succeeds,
+    deleting_on_deactivate_a_user_gone_upstream_succeeds,
+);

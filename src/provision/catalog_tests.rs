@@ -57,6 +57,7 @@ fn the_catalog_offers_roles_by_name_and_the_models_entitlements() {
             roles: false,
             admin_scope: false,
             accounts: false,
+            deactivation_replaces_roles: false,
         },
         &[],
         "PBX",

@@ -181,7 +181,7 @@ impl Provisioner {
             return self.hold_to_policy(tenant, &user, &upstream_id).await;
         }
         let mut access = self
-            .desired_access(tenant, &user.id, &user.resource)
+            .desired_access(tenant, &user.id, &user.resource, &user.link.prior)
             .await?;
         // A role name the upstream does not have (a typo in a prefixed group's name) is
         // left out and reported, rather than blocking the user's other roles forever.

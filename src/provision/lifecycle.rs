@@ -19,7 +19,7 @@ use super::mapping::{is_active, map_user, Mapped};
 use super::users::Outcome;
 use super::{user_key, Caller, Provisioner, Result, Tenant};
 use crate::config::{DeactivatePolicy, DeletePolicy};
-use crate::store::{DeprovisionAction, SyncState, UpstreamLink};
+use crate::store::{DeprovisionAction, Prior, StoreError, SyncState, UpstreamLink};
 use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
 
 /// What happens to a user's upstream account.
@@ -121,6 +121,8 @@ pub(super) fn synced_link(upstream: &UpstreamUser) -> UpstreamLink {
         sync_state: SyncState::Synced,
         last_error: None,
         last_synced_at: Some(Utc::now()),
+        // Only a deprovision writes it (see `Prior`); a link write leaves it stored.
+        prior: Prior::default(),
     }
 }
 
@@ -191,7 +193,12 @@ impl Provisioner {
     async fn active_desired(&self, caller: &Caller, subject: &Subject<'_>) -> Result<DesiredUser> {
         let mapped = subject.mapped(caller)?;
         let access = self
-            .desired_access(&caller.tenant, subject.scim_id, subject.resource)
+            .desired_access(
+                &caller.tenant,
+                subject.scim_id,
+                subject.resource,
+                &subject.link.prior,
+            )
             .await?;
         Ok(Self::desired(&mapped, Some(&access), true))
     }
@@ -219,11 +226,19 @@ impl Provisioner {
             };
         };
         if action == UpstreamAction::Delete {
-            return match target.delete_user(uid).await {
-                Ok(()) => Ok(Carried::unlinked("deleted", subject)),
-                Err(TargetError::NotFound) => Ok(Carried::unlinked(ALREADY_GONE, subject)),
-                Err(e) => Err(e.into()),
+            let word = match target.delete_user(uid).await {
+                Ok(()) => "deleted",
+                Err(TargetError::NotFound) => ALREADY_GONE,
+                Err(e) => return Err(e.into()),
             };
+            if target.user_rules().reuses_ids {
+                let prior = Prior {
+                    upstream_id: Some(uid.to_string()),
+                    ..subject.link.prior.clone()
+                };
+                self.remember(caller, subject, &prior).await?;
+            }
+            return Ok(Carried::unlinked(word, subject));
         }
         if action == UpstreamAction::Recreate {
             return self.recreate(caller, subject).await;
@@ -231,14 +246,17 @@ impl Provisioner {
         let Some(desired) = self.desired_after(caller, subject, action).await? else {
             return self.recreate(caller, subject).await;
         };
+        if action == UpstreamAction::Deactivate && target.access_model().deactivation_replaces_roles
+        {
+            self.remember_roles(caller, subject, uid).await?;
+        }
         match target.update_user(uid, &desired).await {
             Ok(user) => Ok(Carried::synced(done_word(action), &user)),
             Err(TargetError::NotFound) if action == UpstreamAction::Reactivate => {
                 let recreated = self.recreate(caller, subject).await?;
                 Ok(Carried {
                     upstream: done_word(action),
-                    link: recreated.link,
-                    notes: vec![],
+                    ..recreated
                 })
             }
             Err(TargetError::NotFound) => Ok(Carried::unlinked(ALREADY_GONE, subject)),
@@ -282,17 +300,80 @@ impl Provisioner {
         self.carry_out(caller, subject, action).await
     }
 
+    /// Before a deactivation replaces the roles (NetSapiens: scope `No Portal`): remembers
+    /// the ones upstream has now (an admin may have set a scope by hand since the last
+    /// sync), else the last seen, when no group rule grants any. Roles a rule granted
+    /// are not remembered: the rules decide again on reactivation, so leaving the group
+    /// meanwhile takes them away. A user already without any keeps what was remembered.
+    async fn remember_roles(
+        &self,
+        caller: &Caller,
+        subject: &Subject<'_>,
+        uid: &str,
+    ) -> Result<()> {
+        let by_rules = self
+            .desired_access(
+                &caller.tenant,
+                subject.scim_id,
+                subject.resource,
+                &Prior::default(),
+            )
+            .await?;
+        let roles = if !by_rules.roles.is_empty() {
+            Vec::new()
+        } else {
+            match caller.tenant.target.get_user(uid).await? {
+                Some(current) if current.active => current.roles,
+                Some(_) => return Ok(()),
+                None => subject.link.roles.clone(),
+            }
+        };
+        if roles == subject.link.prior.roles {
+            return Ok(());
+        }
+        let prior = Prior {
+            roles,
+            ..subject.link.prior.clone()
+        };
+        self.remember(caller, subject, &prior).await
+    }
+
+    /// Stores what a deprovision took from `subject`; a user already gone locally (a
+    /// SCIM DELETE) has nothing to remember it for.
+    async fn remember(&self, caller: &Caller, subject: &Subject<'_>, prior: &Prior) -> Result<()> {
+        match self
+            .store
+            .remember_prior(&caller.tenant.name, subject.scim_id, prior)
+            .await
+        {
+            Ok(()) | Err(StoreError::NotFound) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Creates `subject` upstream again with its groups' access (or links the user an
-    /// earlier attempt created), keeping its SCIM id.
+    /// earlier attempt created), keeping its SCIM id; where the bridge chooses upstream
+    /// ids, with the one a deletion freed if it is still free (the audit notes it when
+    /// it was not).
     async fn recreate(&self, caller: &Caller, subject: &Subject<'_>) -> Result<Carried> {
-        let desired = self.active_desired(caller, subject).await?;
+        let mut desired = self.active_desired(caller, subject).await?;
+        if caller.tenant.target.user_rules().reuses_ids {
+            desired.previous_id = subject.link.prior.upstream_id.clone();
+        }
         let (user, how) = self
             .recreate_upstream(caller, subject.scim_id, &desired)
             .await?;
+        let notes = match &desired.previous_id {
+            Some(previous) if *previous != user.id => vec![format!(
+                "upstream id {previous} was taken meanwhile; re-created as {}",
+                user.id
+            )],
+            _ => vec![],
+        };
         Ok(Carried {
             upstream: if how == "created" { "re-created" } else { how },
             link: synced_link(&user),
-            notes: vec![],
+            notes,
         })
     }
 
@@ -372,7 +453,12 @@ impl Provisioner {
                     Some(_) => desired.clone(),
                     None => {
                         let access = self
-                            .desired_access(&caller.tenant, subject.scim_id, subject.resource)
+                            .desired_access(
+                                &caller.tenant,
+                                subject.scim_id,
+                                subject.resource,
+                                &subject.link.prior,
+                            )
                             .await?;
                         DesiredUser {
                             roles: Some(access.roles()),

@@ -248,14 +248,31 @@ impl Provisioner {
         })
     }
 
-    /// The access a stored user should have upstream, from its groups.
+    /// The access a stored user should have upstream, from its groups. While no rule
+    /// grants a role, the roles a deactivation replaced (`prior`: the NetSapiens scope
+    /// the user had before `No Portal`) stand in, so reactivation gives them back and
+    /// later syncs and reconcile keep them; a rule's grant always wins.
     pub async fn desired_access(
         &self,
         tenant: &Tenant,
         user_id: &str,
         resource: &serde_json::Value,
+        prior: &crate::store::Prior,
     ) -> Result<access::Access> {
         let groups = self.store.user_groups(&tenant.name, user_id).await?;
-        Ok(tenant.access_policy().compute(&groups, resource))
+        Ok(with_prior(
+            tenant.access_policy().compute(&groups, resource),
+            prior,
+        ))
     }
+}
+
+/// `access` with the roles a deactivation replaced standing in while no rule grants
+/// any (see [`Provisioner::desired_access`]); also used where the groups are read for a
+/// whole page of users at once (reconcile).
+pub(crate) fn with_prior(mut access: access::Access, prior: &crate::store::Prior) -> access::Access {
+    if access.roles.is_empty() {
+        access.roles.extend(prior.roles.iter().cloned());
+    }
+    access
 }

@@ -129,7 +129,10 @@ impl Provisioner {
                     linked.insert(id.clone());
                 }
                 let user_groups = groups.get(&user.id).map(Vec::as_slice).unwrap_or_default();
-                let access = policy.compute(user_groups, &user.resource);
+                let access = super::with_prior(
+                    policy.compute(user_groups, &user.resource),
+                    &user.link.prior,
+                );
                 match drift::expected_user(&user, &access, rules.clone()) {
                     Ok(Some(want)) => expected.push(want),
                     Ok(None) => {}

@@ -405,7 +405,10 @@ impl Provisioner {
                 // the bridge's credential may not make is refused to the IdP (400)
                 // instead of failing later where only an admin sees it.
                 let access = match assignments_changed && active {
-                    true => Some(self.desired_access(tenant, &old.id, &new).await?),
+                    true => Some(
+                        self.desired_access(tenant, &old.id, &new, &old.link.prior)
+                            .await?,
+                    ),
                     false => None,
                 };
                 let desired = Self::desired(&mapped, access.as_ref(), keep_active);

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, SharedLock, StoreError,
-    UpstreamLink, UserRecord,
+    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Prior, SharedLock,
+    StoreError, UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.
@@ -81,6 +81,14 @@ pub trait UserStore: Send + Sync {
         tenant: &str,
         user_id: &str,
         link: &UpstreamLink,
+    ) -> Result<(), StoreError>;
+    /// Replaces what a deprovision took from the user's upstream account (given back on
+    /// reactivation); the link and the SCIM resource are left alone.
+    async fn remember_prior(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        prior: &Prior,
     ) -> Result<(), StoreError>;
     /// Which of `ids` are users of this tenant (member validation).
     async fn existing_users(&self, tenant: &str, ids: &[String])

@@ -31,8 +31,8 @@ pub use deprovision::{
 pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,
-    CreateIntent, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, SyncState,
-    UpstreamLink, UserRecord,
+    CreateIntent, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, Prior,
+    SyncState, UpstreamLink, UserRecord,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -34,6 +34,20 @@ pub struct UpstreamLink {
     pub sync_state: SyncState,
     pub last_error: Option<String>,
     pub last_synced_at: Option<DateTime<Utc>>,
+    /// What a deprovision took away, kept in columns of its own (see [`Prior`]).
+    #[serde(skip)]
+    pub prior: Prior,
+}
+
+/// What a deprovision took from a user's upstream account, to give back when the user
+/// is active again. Stored apart from the rest of the link, which every sync rewrites
+/// from what upstream answers; only [`super::UserStore::remember_prior`] writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Prior {
+    /// The roles (a NetSapiens scope) a deactivation replaced; empty when none.
+    pub roles: Vec<String>,
+    /// The upstream id (a NetSapiens extension) a deletion freed.
+    pub upstream_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

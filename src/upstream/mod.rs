@@ -59,6 +59,10 @@ pub struct DesiredUser {
     pub site: Option<String>,
     /// Every work or primary address, primary first (targets that hold several).
     pub emails: Vec<String>,
+    /// The upstream id the user had before a deletion freed it. A target whose ids the
+    /// bridge chooses ([`UserRules::reuses_ids`]: a NetSapiens extension) asks for it
+    /// again first when re-creating, and falls back to its usual rules if it is taken.
+    pub previous_id: Option<String>,
 }
 
 /// Where a target takes a user's extension from: SCIM has no such attribute.
@@ -140,6 +144,9 @@ pub struct UserRules {
     pub requires_last_name: bool,
     pub requires_email: bool,
     pub fields: TargetFields,
+    /// The bridge chooses upstream ids (NetSapiens extensions), so a user deleted and
+    /// re-created can get its old id back ([`DesiredUser::previous_id`]).
+    pub reuses_ids: bool,
 }
 
 /// What a target can grant a user, so provisioning and reconcile only compute, write
@@ -154,6 +161,9 @@ pub struct AccessModel {
     /// user to one account (Bandwidth's dashboard dialect), so reconcile does not report
     /// accounts it could never change.
     pub accounts: bool,
+    /// Deactivating a user replaces its roles (NetSapiens: the scope becomes `No
+    /// Portal`), so the bridge remembers them to give back on reactivation.
+    pub deactivation_replaces_roles: bool,
 }
 
 impl UserRules {
@@ -166,6 +176,7 @@ impl UserRules {
             requires_last_name: true,
             requires_email: true,
             fields: TargetFields::NONE,
+            reuses_ids: false,
         }
     }
 }
@@ -176,6 +187,7 @@ impl AccessModel {
         roles: true,
         admin_scope: true,
         accounts: true,
+        deactivation_replaces_roles: false,
     };
 }
 

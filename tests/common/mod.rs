@@ -10,11 +10,13 @@
 pub mod console;
 pub mod idp;
 pub mod process;
+pub mod target;
 pub mod webdriver;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use target::{Held, TargetKind, Upstream};
 
 pub const TOKEN: &str = "test-token-acme";
 /// The second tenant's token (see [`Options::second_tenant`]).
@@ -41,6 +43,8 @@ pub struct Options {
     pub extra_toml: String,
     /// A second tenant, `globex`, with its own token, simulator, account and credentials.
     pub second_tenant: bool,
+    /// The system `acme` provisions into; `sim`'s faults apply to either.
+    pub target: TargetKind,
 }
 
 impl Default for Options {
@@ -56,6 +60,7 @@ impl Default for Options {
             breaker_cooldown_secs: 1,
             extra_toml: String::new(),
             second_tenant: false,
+            target: TargetKind::Bandwidth,
         }
     }
 }
@@ -71,6 +76,9 @@ pub struct Harness {
     pub config_text: String,
     /// The second tenant's simulator, when [`Options::second_tenant`].
     pub sim_b: Option<SimHandle>,
+    /// The simulator `acme` provisions into: `sim` for Bandwidth, or NetSapiens'
+    /// (then `sim` is started but the bridge never calls it).
+    pub upstream: Upstream,
     _db: TestDatabase,
 }
 
@@ -196,23 +204,8 @@ pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
             o.sim.basic_user, o.sim.basic_password
         ),
     };
-    format!(
+    let bandwidth = format!(
         r#"
-[database]
-url = "{db_url}"
-
-[tenants.acme]
-tokens = [{{ id = "acme-okta", sha256 = "{hash}" }}]
-base_roles = ["basicAccess"]
-dry_run = {}
-extensions = ["urn:example:custom"]
-
-[tenants.acme.policy]
-on_deactivate = "{}"
-on_delete = "{}"
-on_username_change = "{}"
-adopt_existing = {}
-
 [tenants.acme.groups]
 role_prefix = "bandwidth-role-"
 
@@ -230,6 +223,29 @@ accounts = ["9900001"]
 kind = "bandwidth"
 {upstream}
 account_id = "{account}"
+"#
+    );
+    let base_roles = match o.target {
+        TargetKind::Bandwidth => r#"["basicAccess"]"#,
+        TargetKind::Netsapiens => "[]",
+    };
+    format!(
+        r#"
+[database]
+url = "{db_url}"
+
+[tenants.acme]
+tokens = [{{ id = "acme-okta", sha256 = "{hash}" }}]
+base_roles = {base_roles}
+dry_run = {}
+extensions = ["urn:example:custom"]
+
+[tenants.acme.policy]
+on_deactivate = "{}"
+on_delete = "{}"
+on_username_change = "{}"
+adopt_existing = {}
+{}
 rate_limit_per_second = 200
 request_timeout_secs = 3
 max_retries = 2
@@ -241,6 +257,7 @@ breaker_cooldown_secs = {}
         o.on_delete,
         o.on_username_change,
         o.adopt_existing,
+        o.target.tenant_toml(&bandwidth, sim_url),
         o.breaker_cooldown_secs,
         o.extra_toml.replace("{sim_url}", sim_url)
     )
@@ -304,10 +321,17 @@ impl Harness {
         let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut sim_config = options.sim.clone();
         sim_config.dialect = options.dialect;
+        let faults = sim_config.faults.clone();
         let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
+        let upstream = match options.target {
+            TargetKind::Bandwidth => Upstream::Bandwidth(sim.clone()),
+            TargetKind::Netsapiens => {
+                Upstream::Netsapiens(Upstream::start_netsapiens(faults).await)
+            }
+        };
         let db = TestDatabase::from_env().await;
         let db_url = db.url();
-        let mut config_text = config_toml(&options, &sim.base_url(), &db_url);
+        let mut config_text = config_toml(&options, &upstream.base_url(), &db_url);
         let sim_b = if options.second_tenant {
             let sim_b = Simulator::start(second_sim_config(), {
                 tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
@@ -329,8 +353,38 @@ impl Harness {
             app,
             config_text,
             sim_b,
+            upstream,
             _db: db,
         }
+    }
+
+    /// A harness provisioning into `target`, with the default options.
+    pub async fn on(target: TargetKind) -> Harness {
+        Self::start(Options {
+            target,
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub fn kind(&self) -> TargetKind {
+        self.upstream.kind()
+    }
+
+    /// The user the target holds under this username, in target-neutral terms.
+    pub fn held(&self, username: &str) -> Option<Held> {
+        self.upstream.user(username)
+    }
+
+    /// Every user the target holds.
+    pub fn held_users(&self) -> Vec<Held> {
+        self.upstream.users()
+    }
+
+    /// Waits until `check` holds for what the target holds (the worker is
+    /// asynchronous), failing the test after 20 s with the last state.
+    pub async fn eventually_held(&self, what: &str, check: impl Fn(&[Held]) -> bool) {
+        wait_for(what, || self.held_users(), |users| check(users)).await
     }
 
     /// The bridge's root (`/healthz`, `/metrics` live there).
@@ -454,17 +508,7 @@ impl Harness {
     /// Waits until `check` holds for the simulator's state (the worker is asynchronous),
     /// failing the test after 20 s with the last state.
     pub async fn eventually(&self, what: &str, check: impl Fn(&SimSnapshot) -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let state = self.state();
-            if check(&state) {
-                return;
-            }
-            if std::time::Instant::now() > deadline {
-                panic!("timed out waiting for: {what}; simulator state: {state:#?}");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_for(what, || self.state(), check).await
     }
 
     /// The roles the simulator holds for a username, sorted.
@@ -484,6 +528,26 @@ impl Harness {
             .call(Method::PATCH, &format!("/Groups/{id}"), Some(body))
             .await;
         (status, body)
+    }
+}
+
+/// Reads until `check` holds for what `read` gives, failing the test after 20 s with
+/// the last reading.
+async fn wait_for<T: std::fmt::Debug>(
+    what: &str,
+    read: impl Fn() -> T,
+    check: impl Fn(&T) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen = read();
+        if check(&seen) {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("timed out waiting for: {what}; upstream: {seen:#?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

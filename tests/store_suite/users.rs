@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use scim_bridge::store::{AuditEntry, Store, StoreError, SyncState, UpstreamLink};
+use scim_bridge::store::{AuditEntry, Prior, Store, StoreError, SyncState, UpstreamLink};
 use serde_json::json;
 
 use super::support::*;
@@ -415,6 +415,7 @@ pub async fn user_link_update_keeps_version(store: Arc<dyn Store>) {
         sync_state: SyncState::Failed,
         last_error: Some("upstream said no".into()),
         last_synced_at: Some(now()),
+        prior: Prior::default(),
     };
     store.update_user_link(TENANT, "u-1", &link).await.unwrap();
     let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
@@ -432,6 +433,55 @@ pub async fn user_link_update_keeps_version(store: Arc<dyn Store>) {
     store.update_user(TENANT, &v2).await.unwrap();
     assert!(matches!(
         store.update_user_link(TENANT, "ghost", &link).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// What a deprovision took (a scope, an extension) survives the link rewrites of later
+/// syncs and of IdP updates, in a list as in a point read, until it is replaced.
+pub async fn prior_access_is_kept_apart_from_the_link(store: Arc<dyn Store>) {
+    let u = user("u-1", "jane", json!({}));
+    store.insert_user(TENANT, &u).await.unwrap();
+    let prior = Prior {
+        roles: vec!["Office Manager".into()],
+        upstream_id: Some("2042".into()),
+    };
+    store.remember_prior(TENANT, "u-1", &prior).await.unwrap();
+    let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
+    assert_eq!(stored.link.prior, prior);
+    // A sync's link write and an IdP update leave it alone.
+    let link = UpstreamLink {
+        upstream_id: Some("2042".into()),
+        roles: vec!["No Portal".into()],
+        ..UpstreamLink::default()
+    };
+    store.update_user_link(TENANT, "u-1", &link).await.unwrap();
+    let mut v2 = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
+    v2.version = 2;
+    v2.link.prior = Prior::default();
+    store.update_user(TENANT, &v2).await.unwrap();
+    let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
+    assert_eq!(stored.link.prior, prior);
+    assert_eq!(stored.link.roles, ["No Portal"]);
+    let listed = store
+        .list_users(TENANT, &scim_bridge::store::ListQuery::page(None, 1, 10))
+        .await
+        .unwrap();
+    assert_eq!(listed.items[0].link.prior, prior);
+    // Replaced as a whole; empty roles read back as none.
+    let freed = Prior {
+        roles: vec![],
+        upstream_id: Some("2043".into()),
+    };
+    store.remember_prior(TENANT, "u-1", &freed).await.unwrap();
+    let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
+    assert_eq!(stored.link.prior, freed);
+    assert!(matches!(
+        store.remember_prior(TENANT, "ghost", &prior).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.remember_prior(OTHER, "u-1", &prior).await,
         Err(StoreError::NotFound)
     ));
 }

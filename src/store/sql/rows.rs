@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::parse_json;
 use crate::store::{
     parse_timestamp, AuditEntry, Deprovision, DeprovisionAction, DeprovisionState, GroupRecord,
-    GroupRef, Job, JobState, NewDeprovision, StoreError, UserRecord,
+    GroupRef, Job, JobState, NewDeprovision, Prior, StoreError, UpstreamLink, UserRecord,
 };
 
 /// A stored row that becomes a record.
@@ -16,7 +16,8 @@ pub(crate) trait Stored: super::Decode {
 }
 
 pub(crate) const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_modified";
-pub(crate) const USER_COLUMNS: &str = "id, resource, version, created_at, last_modified, link";
+pub(crate) const USER_COLUMNS: &str =
+    "id, resource, version, created_at, last_modified, link, prior_roles, prior_upstream_id";
 
 /// The columns every SCIM resource row has: a group's whole row, a user's but its link.
 #[derive(sqlx::FromRow)]
@@ -46,6 +47,8 @@ pub(crate) struct StoredUser {
     #[sqlx(flatten)]
     resource: StoredGroup,
     link: String,
+    prior_roles: Option<String>,
+    prior_upstream_id: Option<String>,
 }
 
 impl StoredUser {
@@ -61,6 +64,8 @@ impl StoredUser {
         Ok(Self {
             resource,
             link: row.get("link")?,
+            prior_roles: row.get("prior_roles")?,
+            prior_upstream_id: row.get("prior_upstream_id")?,
         })
     }
 }
@@ -81,7 +86,16 @@ impl Stored for StoredUser {
             version,
             created,
             last_modified,
-            link: parse_json(&self.link)?,
+            link: UpstreamLink {
+                prior: Prior {
+                    roles: match &self.prior_roles {
+                        Some(text) => parse_json(text)?,
+                        None => Vec::new(),
+                    },
+                    upstream_id: self.prior_upstream_id,
+                },
+                ..parse_json(&self.link)?
+            },
         })
     }
 }

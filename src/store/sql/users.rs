@@ -12,12 +12,12 @@ use super::{
 };
 use crate::store::{
     fold, parse_timestamp, timestamp, CreateIntent, GroupRef, GroupStore, ListPage, ListQuery,
-    StoreError, UpstreamLink, UserColumns, UserRecord, UserStore,
+    Prior, StoreError, UpstreamLink, UserColumns, UserRecord, UserStore,
 };
 
 /// Selects [`USER_COLUMNS`]; also a point read (SQLite answers it on the calling thread).
-const GET_USER: &str = "SELECT id, resource, version, created_at, last_modified, link \
-     FROM users WHERE tenant = $1 AND id = $2";
+const GET_USER: &str = "SELECT id, resource, version, created_at, last_modified, link, \
+     prior_roles, prior_upstream_id FROM users WHERE tenant = $1 AND id = $2";
 
 const INSERT_USER: &str = "INSERT INTO users (tenant, id, user_name, user_name_fold, external_id,
         display_name_fold, active, resource, version, created_at, last_modified, link, upstream_id)
@@ -36,6 +36,9 @@ const DELETE_USER: &str = "DELETE FROM users WHERE tenant = $1 AND id = $2";
 const USER_BY_UPSTREAM: &str = "SELECT id FROM users WHERE tenant = $1 AND upstream_id = $2";
 const UPDATE_LINK: &str =
     "UPDATE users SET link = $3, upstream_id = $4 WHERE tenant = $1 AND id = $2";
+
+const UPDATE_PRIOR: &str =
+    "UPDATE users SET prior_roles = $3, prior_upstream_id = $4 WHERE tenant = $1 AND id = $2";
 
 const PUT_INTENT: &str =
     "INSERT INTO create_intents (tenant, user_name_fold, scim_id, created_at) VALUES ($1, $2, $3, $4)
@@ -249,6 +252,27 @@ impl<B: Backend> UserStore for B {
             .text(user_id)
             .text(&json_text(link)?)
             .opt_text(link.upstream_id.as_deref());
+        if execute(self, stmt).await? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn remember_prior(
+        &self,
+        tenant: &str,
+        user_id: &str,
+        prior: &Prior,
+    ) -> Result<(), StoreError> {
+        let roles = match prior.roles.is_empty() {
+            true => None,
+            false => Some(json_text(&prior.roles)?),
+        };
+        let stmt = Stmt::new(UPDATE_PRIOR)
+            .text(tenant)
+            .text(user_id)
+            .opt_text(roles.as_deref())
+            .opt_text(prior.upstream_id.as_deref());
         if execute(self, stmt).await? == 0 {
             return Err(StoreError::NotFound);
         }

@@ -8,6 +8,19 @@ use secrecy::SecretString;
 use crate::upstream::http::HttpSettings;
 use crate::upstream::TargetFields;
 
+/// What a new user's `login-username` is (`login_username` in the tenant's target).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum LoginUsername {
+    /// The SCIM `userName` (unique across the whole NetSapiens system: a taken one is a
+    /// SCIM 409).
+    #[default]
+    #[serde(rename = "username")]
+    Username,
+    /// `<extension>@<domain>`, NetSapiens' own default (unique by construction).
+    #[serde(rename = "user@domain")]
+    UserAtDomain,
+}
+
 /// How the bridge signs in to ns-api.
 #[derive(Debug, Clone)]
 pub enum NsCredential {
@@ -28,6 +41,7 @@ pub struct NetsapiensConfig {
     pub base_url: String,
     pub domain: String,
     pub credential: NsCredential,
+    pub login_username: LoginUsername,
     /// Inclusive range new users' extensions are allocated from.
     pub extension_range: (u32, u32),
     /// The scope of a user no rule grants another.
@@ -77,6 +91,7 @@ impl NetsapiensConfig {
             base_url: base_url.into(),
             domain: domain.into(),
             credential,
+            login_username: LoginUsername::Username,
             extension_range: (2000, 2999),
             default_scope: "Basic User".into(),
             scope_priority: DEFAULT_SCOPE_PRIORITY

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use reqwest::{Method, StatusCode};
 
+use super::config::LoginUsername;
 use super::wire::{self, RawUser, Taken, WriteUser, SYNCHRONOUS};
 use super::NetsapiensTarget;
 use crate::upstream::http;
@@ -35,6 +36,15 @@ impl NetsapiensTarget {
         user: &DesiredUser,
         scope: &str,
     ) -> Result<RawUser, TargetError> {
+        // A user deleted and re-created gets its old extension back while it is free.
+        if let Some(previous) = &user.previous_id {
+            match self.try_create(user, scope, previous).await? {
+                Attempt::Done(u) => return Ok(u),
+                Attempt::Taken => {
+                    tracing::info!(extension = %previous, "the user's earlier extension is taken; allocating another");
+                }
+            }
+        }
         if let Some(ext) = &user.extension {
             return match self.try_create(user, scope, ext).await? {
                 Attempt::Done(u) => Ok(u),
@@ -68,6 +78,25 @@ impl NetsapiensTarget {
         )))
     }
 
+    /// The `login-username` a user created at `ext` gets, per the tenant's setting.
+    pub(crate) fn login_username(&self, user: &DesiredUser, ext: &str) -> String {
+        match self.config.login_username {
+            LoginUsername::Username => user.username.clone(),
+            LoginUsername::UserAtDomain => format!("{ext}@{}", self.config.domain),
+        }
+    }
+
+    /// Whether the user at `ext` is `user` (a create whose answer was lost). Under
+    /// `user@domain` every user at `ext` has the same login-username, so the names and
+    /// emails must match too.
+    fn is_ours(&self, found: &RawUser, user: &DesiredUser, ext: &str) -> bool {
+        found
+            .login_username
+            .eq_ignore_ascii_case(&self.login_username(user, ext))
+            && (self.config.login_username == LoginUsername::Username
+                || super::shows_attributes(found, user))
+    }
+
     async fn try_create(
         &self,
         user: &DesiredUser,
@@ -82,11 +111,11 @@ impl NetsapiensTarget {
             user_scope: Some(scope.to_string()),
             department: user.department.clone().filter(|d| !d.is_empty()),
             site: user.site.clone(),
-            login_username: Some(user.username.clone()),
+            login_username: Some(self.login_username(user, ext)),
             synchronous: SYNCHRONOUS,
         };
         let body = wire::encode(&write)?;
-        let ours = |u: &RawUser| u.login_username.eq_ignore_ascii_case(&user.username);
+        let ours = |u: &RawUser| self.is_ours(u, user, ext);
         let mut failures = 0u32;
         loop {
             let why = match self

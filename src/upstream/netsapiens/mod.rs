@@ -29,7 +29,7 @@ use url::Url;
 
 use self::auth::NsAuth;
 use self::wire::{KeyAccess, RawUser, WriteUser, NO_PORTAL, SYNCHRONOUS, USER_SCOPES};
-pub use config::{NetsapiensConfig, NsCredential};
+pub use config::{LoginUsername, NetsapiensConfig, NsCredential};
 
 use super::http::{self, Http, Incoming};
 use super::{
@@ -285,7 +285,7 @@ pub(crate) fn email_address(user: &DesiredUser) -> String {
 }
 
 /// Whether `u` shows the attributes of `user` a write sets (`None` fields unmanaged).
-fn shows_attributes(u: &RawUser, user: &DesiredUser) -> bool {
+pub(crate) fn shows_attributes(u: &RawUser, user: &DesiredUser) -> bool {
     u.name_first_name == user.first_name
         && u.name_last_name == user.last_name
         && u.email_address == email_address(user)
@@ -302,6 +302,7 @@ impl Target for NetsapiensTarget {
         // wire.md [V]); refusing here names the rule before any upstream call.
         UserRules {
             fields: self.config.fields.clone(),
+            reuses_ids: true,
             ..UserRules::all_required("NetSapiens", PhoneFormat::E164)
         }
     }
@@ -311,6 +312,7 @@ impl Target for NetsapiensTarget {
             roles: true,
             admin_scope: false,
             accounts: false,
+            deactivation_replaces_roles: true,
         }
     }
 
@@ -361,7 +363,8 @@ impl Target for NetsapiensTarget {
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
         let current = self.get_raw(id).await?.ok_or(TargetError::NotFound)?;
-        if !current.login_username.eq_ignore_ascii_case(&user.username) {
+        let login = self.login_username(user, id);
+        if !current.login_username.eq_ignore_ascii_case(&login) {
             tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
         }
         let scope = self.desired_scope(user, Some(&current.user_scope))?;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::config::{NetsapiensConfig, NsCredential, DEFAULT_SCOPE_PRIORITY};
+use super::config::{LoginUsername, NetsapiensConfig, NsCredential, DEFAULT_SCOPE_PRIORITY};
 use crate::secret::SecretRef;
 use crate::upstream::settings::{defaults, resolve};
 use crate::upstream::{ExtensionSource, TargetFields};
@@ -26,6 +26,10 @@ pub struct NetsapiensSettings {
     #[serde(default)]
     pub username: String,
     pub password: Option<SecretRef>,
+    /// A new user's `login-username`: `"username"` (the SCIM userName, the default) or
+    /// `"user@domain"` (`<extension>@<domain>`).
+    #[serde(default)]
+    pub login_username: LoginUsername,
     /// `[first, last]` extension new users are given numbers from.
     #[serde(default = "default_range")]
     pub extension_range: [u32; 2],
@@ -119,6 +123,7 @@ impl NetsapiensSettings {
             },
         };
         let mut config = NetsapiensConfig::new(&self.base_url, &self.domain, credential);
+        config.login_username = self.login_username;
         config.extension_range = (self.extension_range[0], self.extension_range[1]);
         config.fields = TargetFields {
             extension: self.extension_source.clone(),
