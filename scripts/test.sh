@@ -23,7 +23,8 @@ cd "$(dirname "$0")/.."
 postgres_integration=(users_lifecycle users_errors groups replicas reconcile dry_run limits
   deprovision_guard guard_restart isolation auth no_secrets_in_logs resilience input_edges
   admin_console notify
-  netsapiens_lifecycle worker_throughput roles_entitlements crash_recovery unheard_writes)
+  netsapiens_lifecycle worker_throughput roles_entitlements crash_recovery unheard_writes
+  batch_reads)
 
 work=$(mktemp -d)
 chmod 755 "$work"

@@ -19,9 +19,12 @@ use crate::store::{Deprovision, DeprovisionStore, Job, JobStore, StoreError, Syn
 use crate::upstream::{Seen, TargetError};
 
 /// Role syncs claimed beyond the running ones, so that a burst for one tenant can be
-/// served by page reads (`provision::prefetch`). Their leases are renewed with the
-/// running ones'; a restart releases them as it does running claims.
-const READ_AHEAD: usize = 1000;
+/// served by page reads (`provision::prefetch`). A round of pages serves the jobs in
+/// hand as it passes their users, so the whole of a large group push (10,000 members)
+/// should be in hand: a job claimed after its user's page went by waits for the next
+/// round. Their leases are renewed with the running ones'; a restart releases them as
+/// it does running claims.
+const READ_AHEAD: usize = 10_000;
 
 /// A claimed role sync not started yet, with the upstream user it will write when its
 /// tenant reads pages (`None`: it reads its user singly).
@@ -271,20 +274,11 @@ impl Worker {
                 return Some(Unit::Page(tenant.clone(), page));
             }
         }
-        let found = |c: &Claimed| {
-            c.upstream_id
-                .as_deref()
-                .is_some_and(|id| self.prefetch.ready(&c.job.tenant, id))
-        };
-        let waits = |c: &Claimed| {
-            c.upstream_id
-                .as_deref()
-                .is_some_and(|id| self.prefetch.waits(&c.job.tenant, id))
-        };
-        let at = backlog
-            .iter()
-            .position(found)
-            .or_else(|| backlog.iter().position(|c| !waits(c)))?;
+        let at = self.prefetch.pick(
+            backlog
+                .iter()
+                .map(|c| (c.job.tenant.as_str(), c.upstream_id.as_deref())),
+        )?;
         let Claimed { job, upstream_id } = backlog.remove(at)?;
         let seen = upstream_id.and_then(|id| self.prefetch.take(&job.tenant, &id));
         Some(Unit::Job(job, seen))

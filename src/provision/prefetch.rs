@@ -45,6 +45,21 @@ impl Scan {
         self.wanted.len() - self.views.len()
     }
 
+    fn ready(&self, upstream_id: &str) -> bool {
+        self.views.get(upstream_id).is_some_and(Seen::fresh)
+    }
+
+    fn waits(&self, upstream_id: &str) -> bool {
+        let Some(&since) = self.wanted.get(upstream_id) else {
+            return false;
+        };
+        !self.views.contains_key(upstream_id)
+            && self.worthwhile()
+            && self
+                .total_pages
+                .is_none_or(|p| self.pages_read - since < u64::from(p))
+    }
+
     /// Whether a round of page reads is cheaper than reading the missing users singly:
     /// each page costs one call, each user found saves one.
     fn worthwhile(&self) -> bool {
@@ -98,23 +113,30 @@ impl Prefetch {
 
     /// Whether a page found `upstream_id` and its view may still be written from.
     pub fn ready(&self, tenant: &str, upstream_id: &str) -> bool {
-        self.with(tenant, |s| s.views.get(upstream_id).is_some_and(Seen::fresh))
+        self.with(tenant, |s| s.ready(upstream_id))
     }
 
     /// Whether the job for `upstream_id` should wait for the pages rather than read its
     /// user singly: a round is worthwhile and has not yet passed every page since the
     /// user was wanted.
     pub fn waits(&self, tenant: &str, upstream_id: &str) -> bool {
-        self.with(tenant, |s| {
-            let Some(&since) = s.wanted.get(upstream_id) else {
-                return false;
-            };
-            !s.views.contains_key(upstream_id)
-                && s.worthwhile()
-                && s
-                    .total_pages
-                    .is_none_or(|p| s.pages_read - since < u64::from(p))
-        })
+        self.with(tenant, |s| s.waits(upstream_id))
+    }
+
+    /// Which of `jobs` (tenant, upstream id if it may wait for pages) to start next: the
+    /// first whose user a page found, else the first that does not wait for a page.
+    /// One look under the lock for the whole backlog.
+    pub fn pick<'a>(
+        &self,
+        mut jobs: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
+    ) -> Option<usize> {
+        let scans = self.scans.lock().unwrap_or_else(|p| p.into_inner());
+        let on = |tenant: &str, id: Option<&str>, f: fn(&Scan, &str) -> bool| {
+            id.zip(scans.get(tenant)).is_some_and(|(id, s)| f(s, id))
+        };
+        jobs.clone()
+            .position(|(t, id)| on(t, id, Scan::ready))
+            .or_else(|| jobs.position(|(t, id)| !on(t, id, Scan::waits)))
     }
 
     /// The page of `tenant` to read now, if one is worth reading: a round is
@@ -231,6 +253,8 @@ mod tests {
         }
         assert!(!p.waits("t", "u0"));
         assert_eq!(p.next_read("t", 4), None);
+        let jobs = [("t", Some("u0")), ("t", None)];
+        assert_eq!(p.pick(jobs.iter().copied()), Some(0), "the oldest first");
     }
 
     #[tokio::test]
@@ -250,6 +274,8 @@ mod tests {
         }
         assert_eq!(reads, 5);
         assert!(p.ready("t", "u48"));
+        let jobs = [("t", Some("gone")), ("t", Some("u48"))];
+        assert_eq!(p.pick(jobs.iter().copied()), Some(1), "a found user first");
         assert!(!p.waits("t", "gone"), "a whole round passed without it");
         assert!(p.take("t", "u48").is_some());
         assert!(p.take("t", "u48").is_none(), "a view serves one write");
@@ -268,6 +294,32 @@ mod tests {
         // 100 pages for 19 users still missing: singly is cheaper.
         assert_eq!(p.next_read("t", 100), None);
         assert!(!p.waits("t", "u950"));
+    }
+
+    #[tokio::test]
+    async fn a_view_past_the_bound_is_not_written_from() {
+        let p = Prefetch::default();
+        for i in 0..MIN_BATCH {
+            p.want("t", &format!("u{i}"));
+        }
+        let dir = Directory { n: 8, size: 10 };
+        let page = p.next_read("t", 100).unwrap();
+        p.read(&dir, "t", page).await.unwrap();
+        assert!(p.ready("t", "u0"));
+        let Some(long_ago) =
+            Instant::now().checked_sub(crate::upstream::SEEN_MAX_AGE + Duration::from_secs(1))
+        else {
+            return; // the machine has been up for less than the bound
+        };
+        p.with("t", |s| {
+            if let Some(v) = s.views.get_mut("u0") {
+                v.read_at = long_ago;
+            }
+        });
+        assert!(!p.ready("t", "u0"));
+        assert!(!p.waits("t", "u0"), "found, though too old: read singly");
+        assert!(p.take("t", "u0").is_none());
+        assert!(p.take("t", "u1").is_some());
     }
 
     #[tokio::test]
