@@ -209,7 +209,12 @@ impl Worker {
     /// Claims up to `room` due role syncs into `backlog`; true if it got as many as it
     /// asked for. A tenant with enough of them to make page reads pay says which
     /// upstream users they need.
-    async fn claim_jobs(&self, room: usize, lease: Duration, backlog: &mut VecDeque<Claimed>) -> bool {
+    async fn claim_jobs(
+        &self,
+        room: usize,
+        lease: Duration,
+        backlog: &mut VecDeque<Claimed>,
+    ) -> bool {
         if room == 0 {
             return false;
         }
@@ -238,7 +243,11 @@ impl Worker {
             .collect();
         for job in jobs {
             let upstream_id = if batched.contains(&job.tenant) {
-                match self.provisioner.upstream_id_of(&job.tenant, &job.user_id).await {
+                match self
+                    .provisioner
+                    .upstream_id_of(&job.tenant, &job.user_id)
+                    .await
+                {
                     Ok(id) => id,
                     Err(e) => {
                         tracing::debug!(error = %e, job = job.id, "no upstream id for a batch read; the job reads singly");

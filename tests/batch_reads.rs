@@ -53,7 +53,10 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
         if failed.iter().any(|j| j.user_id == ids[7]) {
             break;
         }
-        assert!(Instant::now() < deadline, "the removed member's job never failed");
+        assert!(
+            Instant::now() < deadline,
+            "the removed member's job never failed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let after = h.state().stats;

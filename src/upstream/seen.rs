@@ -83,6 +83,9 @@ pub trait PagedReads: Send + Sync {
     /// [`super::Target::update_user`] starting from `seen` instead of reading the user
     /// again: one call when something differs, none otherwise. The caller keeps `seen`
     /// within [`SEEN_MAX_AGE`].
-    async fn update_seen(&self, seen: &Seen, user: &DesiredUser)
-        -> Result<UpstreamUser, TargetError>;
+    async fn update_seen(
+        &self,
+        seen: &Seen,
+        user: &DesiredUser,
+    ) -> Result<UpstreamUser, TargetError>;
 }

@@ -39,8 +39,8 @@ use super::http::{self, Http};
 pub use config::{BandwidthConfig, Dialect};
 
 use super::{
-    AccessModel, DesiredUser, PagedReads, PhoneFormat, Role, Seen, SeenPage, Target,
-    TargetError, UpstreamUser, UserPage, UserRules,
+    AccessModel, DesiredUser, PagedReads, PhoneFormat, Role, Seen, SeenPage, Target, TargetError,
+    UpstreamUser, UserPage, UserRules,
 };
 
 /// The role every created user gets when the bridge names none.
