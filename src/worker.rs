@@ -35,7 +35,7 @@ struct Claimed {
 
 /// What a slot runs.
 enum Unit {
-    Job(Job, Option<Seen>),
+    Job(Box<(Job, Option<Seen>)>),
     Page(Arc<Tenant>, u32),
 }
 
@@ -290,13 +290,14 @@ impl Worker {
         )?;
         let Claimed { job, upstream_id } = backlog.remove(at)?;
         let seen = upstream_id.and_then(|id| self.prefetch.take(&job.tenant, &id));
-        Some(Unit::Job(job, seen))
+        Some(Unit::Job(Box::new((job, seen))))
     }
 
     fn start(&self, unit: Unit, running: &mut JoinSet<()>) {
         let worker = self.clone();
         match unit {
-            Unit::Job(job, seen) => {
+            Unit::Job(unit) => {
+                let (job, seen) = *unit;
                 // Its upstream calls carry this id, as a request's carry the request's.
                 let id = format!("job-{}", job.id);
                 running.spawn(crate::telemetry::with_request_id(id, async move {
