@@ -11,6 +11,8 @@
 # CLIENTS concurrent IdP clients (16), RATE upstream limit in requests/s (100),
 # MEMBERS in the propagated group (5000), POSTGRES_URL, READ_ONLY=1 to measure the
 # read path only (no write latency, bulk or propagation). Needs wrk, curl, python3 and psql.
+# A zero skips a part: N=0 the read path, SAMPLES=0 the write latency, BULK=0 the bulk
+# creates (propagation then creates its members first, unmeasured), MEMBERS=0 propagation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-100000}"
@@ -169,7 +171,9 @@ echo
 echo "| backend | request | connections | requests/s | p50 | p99 |"
 echo "|---|---|---|---|---|---|"
 declare -A IDLE READ_PEAK
-for backend in $BACKENDS; do
+READ_BACKENDS="$BACKENDS"
+(( N > 0 )) || READ_BACKENDS=""
+for backend in $READ_BACKENDS; do
   fresh_db "$backend"
   url="$DB_URL"
   "$TARGET/release/scim-bridge" migrate --config "$(config "$url" 100)" >/dev/null
@@ -204,7 +208,7 @@ read_memory_rows() {
   echo
   echo "| moment | RSS |"
   echo "|---|---|"
-  for backend in $BACKENDS; do
+  for backend in $READ_BACKENDS; do
     echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
     echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
   done
@@ -217,17 +221,30 @@ fi
 WRITES="$TARGET/release/examples/bench_writes"
 
 # Write latency: the upstream unlimited on both sides, so no pacing is counted.
-fresh_db sqlite
-start "$DB_URL" 100000
-LAT="$("$WRITES" latency "$SAMPLES" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
-stop
+LAT=""
+if (( SAMPLES > 0 )); then
+  fresh_db sqlite
+  start "$DB_URL" 100000
+  LAT="$("$WRITES" latency "$SAMPLES" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+  stop
+fi
 
 # Bulk creates and propagation: the simulator limits to RATE and the bridge paces to it.
-fresh_db sqlite
-start "$DB_URL" "$RATE"
-BULK_OUT="$("$WRITES" bulk "$BULK" "$CLIENTS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
-PROP="$("$WRITES" propagate "$MEMBERS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
-stop
+# Propagation runs on the bulk run's users (creating them first when BULK=0).
+bulk_and_propagation() {
+  BULK_OUT="" PROP=""
+  (( BULK > 0 || MEMBERS > 0 )) || return 0
+  fresh_db sqlite
+  start "$DB_URL" "$RATE"
+  if (( BULK > 0 )); then
+    BULK_OUT="$("$WRITES" bulk "$BULK" "$CLIENTS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+  fi
+  if (( MEMBERS > 0 )); then
+    PROP="$("$WRITES" propagate "$MEMBERS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+  fi
+  stop
+}
+bulk_and_propagation
 
 echo
 echo "## Write path: bridge-added latency (SQLite, $SAMPLES sequential samples, simulator without delay)"
@@ -236,14 +253,14 @@ echo "Bridge-added = the client's latency minus the upstream time the bridge rep
 echo
 echo "| request | added p50 | added p99 | total p50 | total p99 |"
 echo "|---|---|---|---|---|"
-echo "| POST /Users | $(field "$LAT" post_added_p50_ms) ms | $(field "$LAT" post_added_p99_ms) ms | $(field "$LAT" post_total_p50_ms) ms | $(field "$LAT" post_total_p99_ms) ms |"
-echo "| PATCH /Users/{id} | $(field "$LAT" patch_added_p50_ms) ms | $(field "$LAT" patch_added_p99_ms) ms | $(field "$LAT" patch_total_p50_ms) ms | $(field "$LAT" patch_total_p99_ms) ms |"
+[[ -z "$LAT" ]] || echo "| POST /Users | $(field "$LAT" post_added_p50_ms) ms | $(field "$LAT" post_added_p99_ms) ms | $(field "$LAT" post_total_p50_ms) ms | $(field "$LAT" post_total_p99_ms) ms |"
+[[ -z "$LAT" ]] || echo "| PATCH /Users/{id} | $(field "$LAT" patch_added_p50_ms) ms | $(field "$LAT" patch_added_p99_ms) ms | $(field "$LAT" patch_total_p50_ms) ms | $(field "$LAT" patch_total_p99_ms) ms |"
 echo
 echo "## Bulk and propagation (SQLite, upstream limited to $RATE requests/s)"
 echo
 echo "| run | wall time | bound (upstream calls / R) | ratio | upstream 429s | errors to the IdP |"
 echo "|---|---|---|---|---|---|"
-echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
-echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
+[[ -z "$BULK_OUT" ]] || echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
+[[ -z "$PROP" ]] || echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls, $(field "$PROP" calls_per_member) per member) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
 read_memory_rows
-echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"
+[[ -z "$BULK_OUT" ]] || echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"

@@ -6,8 +6,9 @@
 //!   in its `Server-Timing: upstream;dur=` header.
 //! - `bulk USERS CLIENTS RATE`: USERS creates from CLIENTS concurrent clients with the
 //!   simulator limited to RATE requests/s; wall time against the bound calls / RATE.
-//! - `propagate MEMBERS RATE`: one group of the first MEMBERS bulk-created users, mapped
-//!   to a role; time until the simulator holds the role for every member.
+//! - `propagate MEMBERS RATE`: one group of the first MEMBERS bulk-created users (created
+//!   first, unmeasured, when `bulk` did not run), mapped to a role; time until the
+//!   simulator holds the role for every member, and upstream calls per member.
 //!
 //! Peak RSS of the bridge (`--pid`) is read from /proc after each phase, after resetting
 //! the peak at its start. Output lines start with `RESULT ` and are `key=value` pairs.
@@ -293,26 +294,44 @@ impl Bench {
         Ok(())
     }
 
-    async fn propagate(&self, members: usize, rate: u64) -> Result<(), BoxError> {
-        self.set_sim_rate(None).await?;
+    /// The SCIM id of `bulk{i}@example.com`, if the bridge has it.
+    async fn bulk_user_id(&self, i: usize) -> Result<Option<String>, BoxError> {
+        let filter = format!("userName eq \"bulk{i}@example.com\"");
+        let body: Value = self
+            .client
+            .get(self.url("/Users"))
+            .query(&[("filter", filter.as_str()), ("attributes", "id")])
+            .bearer_auth(&self.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(body["Resources"][0]["id"].as_str().map(str::to_string))
+    }
+
+    /// The first `members` bulk users' ids, creating those `bulk` did not (one at a
+    /// time: the bridge paces creates to the upstream rate anyway).
+    async fn members(&self, members: usize) -> Result<Vec<String>, BoxError> {
         let mut ids = Vec::with_capacity(members);
         for i in 0..members {
-            let filter = format!("userName eq \"bulk{i}@example.com\"");
-            let body: Value = self
-                .client
-                .get(self.url("/Users"))
-                .query(&[("filter", filter.as_str()), ("attributes", "id")])
-                .bearer_auth(&self.token)
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
-            let id = body["Resources"][0]["id"]
-                .as_str()
-                .ok_or_else(|| format!("bulk{i}@example.com not found; run bulk first"))?;
-            ids.push(id.to_string());
+            if let Some(id) = self.bulk_user_id(i).await? {
+                ids.push(id);
+                continue;
+            }
+            let (response, _) = self.create(&format!("bulk{i}@example.com")).await?;
+            if response.status() != reqwest::StatusCode::CREATED {
+                return Err(format!("creating member {i}: {}", response.status()).into());
+            }
+            let body: Value = response.json().await?;
+            ids.push(body["id"].as_str().ok_or("POST gave no id")?.to_string());
         }
+        Ok(ids)
+    }
+
+    async fn propagate(&self, members: usize, rate: u64) -> Result<(), BoxError> {
+        self.set_sim_rate(None).await?;
+        let ids = self.members(members).await?;
         let group: Value = self
             .client
             .post(self.url("/Groups"))
@@ -371,8 +390,9 @@ impl Bench {
         let bound = (calls - limited) as f64 / rate as f64;
         println!(
             "RESULT phase=propagate members={members} rate={rate} patch_ms={patch_ms:.1} wall_s={wall:.2} \
-             upstream_calls={} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",
+             upstream_calls={} calls_per_member={:.3} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",
             calls - limited,
+            (calls - limited) as f64 / members as f64,
             wall / bound,
             100.0 * limited as f64 / calls.max(1) as f64
         );

@@ -24,7 +24,7 @@ postgres_integration=(users_lifecycle users_errors groups replicas reconcile dry
   deprovision_guard guard_restart isolation auth no_secrets_in_logs resilience input_edges
   admin_console notify
   netsapiens_lifecycle netsapiens_replicas worker_throughput roles_entitlements crash_recovery
-  unheard_writes held_lock)
+  unheard_writes held_lock batch_reads)
 
 work=$(mktemp -d)
 chmod 755 "$work"

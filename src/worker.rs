@@ -3,7 +3,7 @@
 //! and the audit), and records the outcome in the queue. Failures retry with
 //! exponential backoff and full jitter; a job out of attempts is marked failed and
 //! shown, never dropped.
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +13,31 @@ use tokio::task::JoinSet;
 
 use crate::config::WorkerConfig;
 use crate::provision::jobs::JobError;
+use crate::provision::prefetch::{Prefetch, MIN_BATCH};
 use crate::provision::{Provisioner, Tenant};
 use crate::store::{Deprovision, DeprovisionStore, Job, JobStore, StoreError, SyncState};
-use crate::upstream::TargetError;
+use crate::upstream::{Seen, TargetError};
+
+/// Role syncs claimed beyond the running ones, so that a burst for one tenant can be
+/// served by page reads (`provision::prefetch`). A round of pages serves the jobs in
+/// hand as it passes their users, so the whole of a large group push (10,000 members)
+/// should be in hand: a job claimed after its user's page went by waits for the next
+/// round. Their leases are renewed with the running ones'; a restart releases them as
+/// it does running claims.
+const READ_AHEAD: usize = 10_000;
+
+/// A claimed role sync not started yet, with the upstream user it will write when its
+/// tenant reads pages (`None`: it reads its user singly).
+struct Claimed {
+    job: Job,
+    upstream_id: Option<String>,
+}
+
+/// What a slot runs.
+enum Unit {
+    Job(Box<(Job, Option<Seen>)>),
+    Page(Arc<Tenant>, u32),
+}
 
 #[derive(Clone)]
 pub struct Worker {
@@ -28,6 +50,7 @@ pub struct Worker {
     config: WorkerConfig,
     /// This instance's name in its claims ([`WorkerConfig::instance_id`]).
     owner: Arc<str>,
+    prefetch: Arc<Prefetch>,
 }
 
 /// The heartbeat's task, stopped with the worker.
@@ -68,12 +91,13 @@ impl Worker {
             provisioner,
             tenants: Arc::new(tenants),
             config,
+            prefetch: Arc::default(),
         }
     }
 
-    /// Runs until the task is dropped: keeps up to `concurrency` jobs running, claiming
-    /// more as each one ends (a slow upstream call holds only its own slot), and sleeps
-    /// when the queue is empty until woken by a local change or the poll interval.
+    /// Runs until the task is dropped: keeps up to `concurrency` jobs running, starting
+    /// another as each one ends (a slow upstream call holds only its own slot), and
+    /// sleeps when the queue is empty until woken by a local change or the poll interval.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move { self.run().await })
     }
@@ -85,11 +109,23 @@ impl Worker {
         self.release_own_claims().await;
         let _heartbeat = self.clone().spawn_heartbeat(lease);
         let mut running = JoinSet::new();
+        let mut backlog = VecDeque::new();
         loop {
             let free = concurrency.saturating_sub(running.len());
-            let queue_drained = free == 0 || self.claim(free, lease, &mut running).await < free;
-            if !queue_drained {
-                // Every free slot got work: there may be more due right now.
+            let mut more_due = free > 0 && self.claim_deprovisions(free, lease, &mut running).await;
+            // Claimed in batches, not one query per finished job.
+            let room = (concurrency + READ_AHEAD).saturating_sub(running.len() + backlog.len());
+            if backlog.len() < concurrency || room >= READ_AHEAD / 4 {
+                more_due |= self.claim_jobs(room, lease, &mut backlog).await;
+            }
+            while running.len() < concurrency {
+                let Some(unit) = self.next_unit(&mut backlog, concurrency) else {
+                    break;
+                };
+                self.start(unit, &mut running);
+            }
+            if more_due && running.len() < concurrency {
+                // Every claim was filled and a slot is still free: more may be due now.
                 continue;
             }
             tokio::select! {
@@ -143,10 +179,14 @@ impl Worker {
         }))
     }
 
-    /// Claims up to `free` due items (approved deprovisions first: rare, and a
-    /// backlog of role syncs must not delay them) and starts each; returns how many.
-    async fn claim(&self, free: usize, lease: Duration, running: &mut JoinSet<()>) -> usize {
-        let limit = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    /// Claims up to `free` approved deprovisions (rare, and a backlog of role syncs
+    /// must not delay them) and starts each; true if it got as many as it asked for.
+    async fn claim_deprovisions(
+        &self,
+        free: usize,
+        lease: Duration,
+        running: &mut JoinSet<()>,
+    ) -> bool {
         let deprovisions = match self
             .deprovisions
             .claim_deprovisions(&self.owner, limit(free), lease)
@@ -158,35 +198,129 @@ impl Worker {
                 vec![]
             }
         };
-        let mut started = deprovisions.len();
+        let full = deprovisions.len() >= free;
         for deprovision in deprovisions {
             let worker = self.clone();
             running.spawn(async move { worker.finish_deprovision(deprovision).await });
         }
-        if started >= free {
-            return started;
+        full
+    }
+
+    /// Claims up to `room` due role syncs into `backlog`; true if it got as many as it
+    /// asked for. A tenant with enough of them to make page reads pay says which
+    /// upstream users they need.
+    async fn claim_jobs(
+        &self,
+        room: usize,
+        lease: Duration,
+        backlog: &mut VecDeque<Claimed>,
+    ) -> bool {
+        if room == 0 {
+            return false;
         }
-        let jobs = match self
-            .jobs
-            .claim_jobs(&self.owner, limit(free - started), lease)
-            .await
-        {
+        let jobs = match self.jobs.claim_jobs(&self.owner, limit(room), lease).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");
-                vec![]
+                return false;
             }
         };
-        started += jobs.len();
-        for job in jobs {
-            let worker = self.clone();
-            // Its upstream calls carry this id, as a request's carry the request's.
-            let id = format!("job-{}", job.id);
-            running.spawn(crate::telemetry::with_request_id(id, async move {
-                worker.finish(job).await
-            }));
+        let full = jobs.len() >= room;
+        let mut per_tenant: HashMap<&str, usize> = HashMap::new();
+        for job in backlog.iter().map(|c| &c.job).chain(&jobs) {
+            *per_tenant.entry(job.tenant.as_str()).or_default() += 1;
         }
-        started
+        let batched: Vec<String> = per_tenant
+            .into_iter()
+            .filter(|(tenant, n)| {
+                *n >= MIN_BATCH
+                    && self
+                        .tenants
+                        .get(*tenant)
+                        .is_some_and(|t| t.target.paged_reads().is_some())
+            })
+            .map(|(tenant, _)| tenant.to_string())
+            .collect();
+        for job in jobs {
+            let upstream_id = if batched.contains(&job.tenant) {
+                match self
+                    .provisioner
+                    .upstream_id_of(&job.tenant, &job.user_id)
+                    .await
+                {
+                    Ok(id) => id,
+                    Err(e) => {
+                        tracing::debug!(error = %e, job = job.id, "no upstream id for a batch read; the job reads singly");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            if let Some(id) = &upstream_id {
+                self.prefetch.want(&job.tenant, id);
+            }
+            backlog.push_back(Claimed { job, upstream_id });
+        }
+        full
+    }
+
+    /// What to run in a free slot: the next page a tenant's waiting jobs need (read
+    /// before the views in hand run out), else the oldest job whose user a page found,
+    /// else the oldest job that does not wait for a page.
+    fn next_unit(&self, backlog: &mut VecDeque<Claimed>, low_water: usize) -> Option<Unit> {
+        let mut tenants: Vec<&str> = Vec::new();
+        for c in backlog.iter().filter(|c| c.upstream_id.is_some()) {
+            if !tenants.contains(&c.job.tenant.as_str()) {
+                tenants.push(&c.job.tenant);
+            }
+        }
+        for name in tenants {
+            if let (Some(page), Some(tenant)) = (
+                self.prefetch.next_read(name, low_water),
+                self.tenants.get(name),
+            ) {
+                return Some(Unit::Page(tenant.clone(), page));
+            }
+        }
+        let at = self.prefetch.pick(
+            backlog
+                .iter()
+                .map(|c| (c.job.tenant.as_str(), c.upstream_id.as_deref())),
+        )?;
+        let Claimed { job, upstream_id } = backlog.remove(at)?;
+        let seen = upstream_id.and_then(|id| self.prefetch.take(&job.tenant, &id));
+        Some(Unit::Job(Box::new((job, seen))))
+    }
+
+    fn start(&self, unit: Unit, running: &mut JoinSet<()>) {
+        let worker = self.clone();
+        match unit {
+            Unit::Job(unit) => {
+                let (job, seen) = *unit;
+                // Its upstream calls carry this id, as a request's carry the request's.
+                let id = format!("job-{}", job.id);
+                running.spawn(crate::telemetry::with_request_id(id, async move {
+                    worker.finish(job, seen).await
+                }));
+            }
+            Unit::Page(tenant, page) => {
+                let id = format!("pages-{}-{page}", tenant.name);
+                running.spawn(crate::telemetry::with_request_id(id, async move {
+                    let Some(paged) = tenant.target.paged_reads() else {
+                        return;
+                    };
+                    match worker.prefetch.read(paged, &tenant.name, page).await {
+                        Ok(found) => {
+                            tracing::debug!(tenant = %tenant.name, page, found, "read a page for waiting role syncs")
+                        }
+                        Err(e) => {
+                            tracing::warn!(tenant = %tenant.name, page, error = %e, "could not read a page of users; role syncs read their users singly for now")
+                        }
+                    }
+                }));
+            }
+        }
     }
 
     fn tenant(&self, name: &str) -> Result<&Arc<Tenant>, JobError> {
@@ -196,11 +330,11 @@ impl Worker {
     }
 
     /// Runs one job and records its outcome in the queue (and, on failure, on the user).
-    async fn finish(&self, job: Job) {
+    async fn finish(&self, job: Job, seen: Option<Seen>) {
         let result = match self.tenant(&job.tenant) {
             Ok(tenant) => {
                 self.provisioner
-                    .sync_user(tenant, &job.user_id, job.attempts)
+                    .sync_user(tenant, &job.user_id, job.attempts, seen)
                     .await
             }
             Err(e) => Err(e),
@@ -279,6 +413,10 @@ impl Worker {
             .min(cap);
         Duration::from_millis(rand::thread_rng().gen_range(base / 2..=ceiling.max(base / 2)))
     }
+}
+
+fn limit(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn retry_at(delay: Duration) -> chrono::DateTime<Utc> {

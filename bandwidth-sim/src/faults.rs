@@ -61,6 +61,7 @@ pub async fn guard<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next:
     let (latency, rate_limit, fail_rate, drop_rate) = shared.with_faults(|v| {
         let f = &v.faults;
         let spike = f.latency_spike_rate > 0.0 && rand::random::<f64>() < f.latency_spike_rate;
+        v.stats.latency_spikes += u64::from(spike);
         (
             f.latency_ms + if spike { f.latency_spike_ms } else { 0 },
             f.rate_limit,
@@ -153,12 +154,31 @@ fn over_limit(shared: &impl Guarded, credential: &str, limit: u32) -> Option<u64
     })
 }
 
+/// Adds the time a request was here to `busy_us` when it ends, answered or abandoned
+/// by its client (a timed-out call still held the client that long).
+struct Busy<'a, S: Guarded> {
+    shared: &'a S,
+    arrived: std::time::Instant,
+}
+
+impl<S: Guarded> Drop for Busy<'_, S> {
+    fn drop(&mut self) {
+        let took = u64::try_from(self.arrived.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.shared
+            .with_faults(|v| v.stats.busy_us = v.stats.busy_us.saturating_add(took));
+    }
+}
+
 pub async fn count<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let _busy = Busy {
+        shared: &*shared,
+        arrived: std::time::Instant::now(),
+    };
     let resp = next.run(req).await;
     shared.with_faults(|v| {
         v.stats.requests += 1;

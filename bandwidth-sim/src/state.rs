@@ -122,6 +122,12 @@ pub struct SimStats {
     pub tokens_issued: u64,
     /// Responses withheld by `drop_next_create_responses` or `drop_rate`.
     pub dropped_responses: u64,
+    /// Requests delayed by a `latency_spike_ms` (counted as the delay starts).
+    pub latency_spikes: u64,
+    /// The time API requests took here, from arrival to answer (or to the client
+    /// giving up), summed in microseconds: a client with N slots waits at least this
+    /// divided by N.
+    pub busy_us: u64,
     /// The distinct `X-Request-Id` values clients sent (the first 1000), so a test can
     /// see the bridge passes its request ids on.
     pub request_ids: Vec<String>,

@@ -13,7 +13,7 @@ use super::lifecycle::{synced_link, Subject, UpstreamAction};
 use super::mapping::{is_active, map_user};
 use super::{user_key, Caller, Error, Provisioner, Tenant};
 use crate::store::{AuditEntry, Deprovision, StoreError, SyncState, UpstreamLink, UserRecord};
-use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
+use crate::upstream::{DesiredUser, Seen, TargetError, UpstreamUser};
 
 /// Why one job did not finish.
 #[derive(Debug, thiserror::Error)]
@@ -139,14 +139,18 @@ impl Provisioner {
     /// whole, so without it a PATCH's PUT could carry the roles it read before the
     /// job's PUT, or the job's PUT the names from before the PATCH's, and undo the
     /// other's change upstream.
+    ///
+    /// `seen` is the user as a page read found it (`prefetch`): the write starts from it
+    /// instead of reading the user again, if it is still fresh when the write starts.
     pub async fn sync_user(
         &self,
         tenant: &Arc<Tenant>,
         user_id: &str,
         attempt: u32,
+        seen: Option<Seen>,
     ) -> Result<Done, JobError> {
         let result = match self.lock(user_key(&tenant.name, user_id)).await {
-            Ok(_guard) => self.sync_user_locked(tenant, user_id).await,
+            Ok(_guard) => self.sync_user_locked(tenant, user_id, seen).await,
             Err(e) => Err(JobError::Store(e)),
         };
         let detail = match &result {
@@ -162,6 +166,7 @@ impl Provisioner {
         &self,
         tenant: &Arc<Tenant>,
         user_id: &str,
+        seen: Option<Seen>,
     ) -> Result<Done, JobError> {
         let Some(user) = self.store.get_user(&tenant.name, user_id).await? else {
             return Ok(Done::nothing("unchanged"));
@@ -209,7 +214,12 @@ impl Provisioner {
         )
         .map_err(Error::from)?;
         let desired = Self::desired(&mapped, Some(&access), true);
-        let after = match tenant.target.update_user(&upstream_id, &desired).await {
+        let seen = seen.filter(|s| s.user.id == upstream_id && s.fresh());
+        let written = match (seen, tenant.target.paged_reads()) {
+            (Some(seen), Some(paged)) => paged.update_seen(&seen, &desired).await,
+            _ => tenant.target.update_user(&upstream_id, &desired).await,
+        };
+        let after = match written {
             Err(TargetError::NotFound) => {
                 return Err(JobError::Permanent(format!(
                     "upstream user {upstream_id} no longer exists"
@@ -232,6 +242,19 @@ impl Provisioner {
             .update_user_link(&tenant.name, &user.id, &link)
             .await?;
         Ok(Done { upstream, notes })
+    }
+
+    /// The upstream id the user is linked to, if any: what a batch read looks for.
+    pub async fn upstream_id_of(
+        &self,
+        tenant: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .store
+            .get_user(tenant, user_id)
+            .await?
+            .and_then(|u| u.link.upstream_id))
     }
 
     /// Brings an inactive user's upstream user to what the deactivation policy says:

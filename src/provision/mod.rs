@@ -11,6 +11,7 @@ pub mod intents;
 pub mod jobs;
 pub mod lifecycle;
 pub mod mapping;
+pub mod prefetch;
 pub mod reconcile;
 pub mod render;
 pub mod target_fields;

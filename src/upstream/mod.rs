@@ -7,9 +7,11 @@ pub(crate) mod credential;
 pub mod dry_run;
 pub(crate) mod http;
 pub mod netsapiens;
+pub mod seen;
 pub mod settings;
 pub mod timing;
 
+pub use seen::{PagedReads, Seen, SeenPage, SEEN_MAX_AGE};
 pub use settings::TargetSettings;
 
 use async_trait::async_trait;
@@ -280,6 +282,11 @@ pub trait Target: Send + Sync {
     /// in one field. As it is by default.
     fn as_held(&self, desired: &DesiredUser) -> DesiredUser {
         desired.clone()
+    }
+    /// Batch reads through the paged list endpoint, if this target offers them (a
+    /// decorator that must see every write, such as dry run, does not).
+    fn paged_reads(&self) -> Option<&dyn PagedReads> {
+        None
     }
     /// Read-only checks for `check-config`; none beyond `ping` by default.
     async fn preflight(&self) -> Result<Preflight, TargetError> {

@@ -152,16 +152,18 @@ impl BandwidthTarget {
         wire::decode_roles(self.dialect, resp.content_type.as_deref(), &resp.body)
     }
 
-    /// The cached role table; `refresh` fetches it anew.
+    /// The cached role table; `refresh` fetches it anew. The cache's lock is never held
+    /// across the roles call, so a slow refresh delays only its own caller: every other
+    /// call goes on with the table it has. Callers that refresh together may each fetch.
     pub(crate) async fn role_table(&self, refresh: bool) -> Result<Arc<RoleTable>, TargetError> {
-        let mut guard = self.roles.lock().await;
         if !refresh {
-            if let Some(t) = guard.as_ref() {
-                return Ok(t.clone());
+            let cached = self.roles.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if let Some(t) = cached {
+                return Ok(t);
             }
         }
         let table = Arc::new(RoleTable::new(self.fetch_roles().await?));
-        *guard = Some(table.clone());
+        *self.roles.lock().unwrap_or_else(|p| p.into_inner()) = Some(table.clone());
         Ok(table)
     }
 

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use reqwest::Method;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use self::auth::Credentials;
 use self::client::Lookup;
@@ -39,8 +39,8 @@ use super::http::{self, Http};
 pub use config::{BandwidthConfig, Dialect};
 
 use super::{
-    AccessModel, DesiredUser, PhoneFormat, Role, Target, TargetError, UpstreamUser, UserPage,
-    UserRules,
+    AccessModel, DesiredUser, PagedReads, PhoneFormat, Role, Seen, SeenPage, Target, TargetError,
+    UpstreamUser, UserPage, UserRules,
 };
 
 /// The role every created user gets when the bridge names none.
@@ -119,6 +119,74 @@ impl BandwidthTarget {
             failures += 1;
             tokio::time::sleep(http::backoff(failures)).await;
         }
+    }
+
+    /// Applies `user` over `current` (leaving its `None` fields as upstream has them)
+    /// and writes the whole user back, unless nothing would change.
+    async fn write_over(
+        &self,
+        current: RawUser,
+        user: &DesiredUser,
+    ) -> Result<UpstreamUser, TargetError> {
+        let id = current.id.clone();
+        if !current.username.eq_ignore_ascii_case(&user.username) {
+            tracing::warn!(user_id = %id, "username differs from upstream; usernames cannot change, keeping upstream's");
+        }
+        let role_ids = match &user.roles {
+            Some(names) => self.role_ids(names).await?,
+            None => self.kept_role_ids(&current).await?,
+        };
+        let accounts = match (self.dialect, &user.accounts, &current.accounts) {
+            (Dialect::Dashboard, _, _) => Vec::new(),
+            (Dialect::V1, Some(a), _) => a.clone(),
+            (Dialect::V1, None, Some(a)) => a.clone(),
+            (Dialect::V1, None, None) => {
+                // A PUT without them would strip every account.
+                return Err(TargetError::Protocol(
+                    "upstream user came without accounts; cannot keep them".into(),
+                ));
+            }
+        };
+        let write = WriteUser {
+            username: current.username.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+            role_ids,
+            account_scope: user.account_scope.unwrap_or(current.account_scope),
+            accounts,
+            active: user.active,
+            password: None,
+        };
+        if self.unchanged(&current, &write).await? {
+            // Nothing to write: one call saved, and no needless audit trail upstream.
+            return self.to_upstream(current).await;
+        }
+        let written = self.put_raw(&id, &write).await?;
+        self.to_upstream(written).await
+    }
+
+    /// Page `page` of the users, the page after it and the number of pages (if said).
+    async fn list_raw(
+        &self,
+        page: u32,
+    ) -> Result<(Vec<RawUser>, Option<u32>, Option<u32>), TargetError> {
+        let mut url = self.users_url(None)?;
+        url.query_pairs_mut()
+            .append_pair("page", &page.to_string())
+            .append_pair("size", &PAGE_SIZE.to_string());
+        let resp = self.call(Method::GET, url, None, true).await?;
+        if !resp.status.is_success() {
+            return Err(Self::classify(&resp));
+        }
+        let raw = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
+        let next = match raw.total_pages {
+            Some(total) => (page + 1 < total).then_some(page + 1),
+            // Without page info (XML): a full page suggests there is more.
+            None => (raw.users.len() as u32 >= PAGE_SIZE).then_some(page + 1),
+        };
+        Ok((raw.users, next, raw.total_pages))
     }
 
     /// Writes `user` back whole with only its status changed.
@@ -225,42 +293,7 @@ impl Target for BandwidthTarget {
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
         let current = self.get_raw(id).await?.ok_or(TargetError::NotFound)?;
-        if !current.username.eq_ignore_ascii_case(&user.username) {
-            tracing::warn!(user_id = %id, "username differs from upstream; usernames cannot change, keeping upstream's");
-        }
-        let role_ids = match &user.roles {
-            Some(names) => self.role_ids(names).await?,
-            None => self.kept_role_ids(&current).await?,
-        };
-        let accounts = match (self.dialect, &user.accounts, &current.accounts) {
-            (Dialect::Dashboard, _, _) => Vec::new(),
-            (Dialect::V1, Some(a), _) => a.clone(),
-            (Dialect::V1, None, Some(a)) => a.clone(),
-            (Dialect::V1, None, None) => {
-                // A PUT without them would strip every account.
-                return Err(TargetError::Protocol(
-                    "upstream user came without accounts; cannot keep them".into(),
-                ));
-            }
-        };
-        let write = WriteUser {
-            username: current.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            email: user.email.clone(),
-            phone: user.phone.clone(),
-            role_ids,
-            account_scope: user.account_scope.unwrap_or(current.account_scope),
-            accounts,
-            active: user.active,
-            password: None,
-        };
-        if self.unchanged(&current, &write).await? {
-            // Nothing to write: one call saved, and no needless audit trail upstream.
-            return self.to_upstream(current).await;
-        }
-        let written = self.put_raw(id, &write).await?;
-        self.to_upstream(written).await
+        self.write_over(current, user).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
@@ -275,22 +308,9 @@ impl Target for BandwidthTarget {
     }
 
     async fn list_users(&self, page: u32) -> Result<UserPage, TargetError> {
-        let mut url = self.users_url(None)?;
-        url.query_pairs_mut()
-            .append_pair("page", &page.to_string())
-            .append_pair("size", &PAGE_SIZE.to_string());
-        let resp = self.call(Method::GET, url, None, true).await?;
-        if !resp.status.is_success() {
-            return Err(Self::classify(&resp));
-        }
-        let raw = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
-        let next = match raw.total_pages {
-            Some(total) => (page + 1 < total).then_some(page + 1),
-            // Without page info (XML): a full page suggests there is more.
-            None => (raw.users.len() as u32 >= PAGE_SIZE).then_some(page + 1),
-        };
-        let mut users = Vec::with_capacity(raw.users.len());
-        for u in raw.users {
+        let (raw, next, _) = self.list_raw(page).await?;
+        let mut users = Vec::with_capacity(raw.len());
+        for u in raw {
             users.push(self.to_upstream(u).await?);
         }
         Ok(UserPage { users, next })
@@ -300,11 +320,41 @@ impl Target for BandwidthTarget {
         Ok(self.role_table(true).await?.roles().to_vec())
     }
 
+    fn paged_reads(&self) -> Option<&dyn PagedReads> {
+        Some(self)
+    }
+
     async fn ping(&self) -> Result<(), TargetError> {
         match self.dialect {
             Dialect::V1 => self.creds.header(&self.http).await.map(|_| ()),
             // Basic credentials are checked by any call; this one also warms the role cache.
             Dialect::Dashboard => self.role_table(true).await.map(|_| ()),
         }
+    }
+}
+
+#[async_trait]
+impl PagedReads for BandwidthTarget {
+    async fn seen_page(&self, page: u32) -> Result<SeenPage, TargetError> {
+        let read_at = std::time::Instant::now();
+        let (raw, next, total_pages) = self.list_raw(page).await?;
+        let mut users = Vec::with_capacity(raw.len());
+        for u in raw {
+            users.push(Seen::new(self.to_upstream(u.clone()).await?, u, read_at));
+        }
+        Ok(SeenPage {
+            users,
+            next,
+            total_pages,
+        })
+    }
+
+    async fn update_seen(
+        &self,
+        seen: &Seen,
+        user: &DesiredUser,
+    ) -> Result<UpstreamUser, TargetError> {
+        let current: &RawUser = seen.raw()?;
+        self.write_over(current.clone(), user).await
     }
 }

@@ -33,8 +33,8 @@ pub use config::{LoginUsername, NetsapiensConfig, NsCredential};
 
 use super::http::{self, Http, Incoming};
 use super::{
-    AccessModel, AccountScope, DesiredUser, PhoneFormat, Preflight, Role, Target, TargetError,
-    UpstreamUser, UserPage, UserRules,
+    AccessModel, AccountScope, DesiredUser, PagedReads, PhoneFormat, Preflight, Role, Seen,
+    SeenPage, Target, TargetError, UpstreamUser, UserPage, UserRules,
 };
 
 /// Page size of `list_users` and of the lookups that page.
@@ -238,6 +238,57 @@ impl NetsapiensTarget {
         }
     }
 
+    /// Writes what differs between `current` and `user` (`None` fields unmanaged),
+    /// unless nothing does.
+    async fn write_over(
+        &self,
+        current: RawUser,
+        user: &DesiredUser,
+    ) -> Result<UpstreamUser, TargetError> {
+        let id = current.user.clone();
+        let id = id.as_str();
+        let login = self.login_username(user, id);
+        if !current.login_username.eq_ignore_ascii_case(&login) {
+            tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
+        }
+        let scope = self.desired_scope(user, Some(&current.user_scope))?;
+        let emails = email_address(user);
+        let write = WriteUser {
+            name_first_name: changed(&current.name_first_name, &user.first_name),
+            name_last_name: changed(&current.name_last_name, &user.last_name),
+            email_address: changed(&current.email_address, &emails),
+            user_scope: changed(&current.user_scope, &scope),
+            department: user
+                .department
+                .as_ref()
+                .and_then(|d| changed(&current.department, d)),
+            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
+            synchronous: SYNCHRONOUS,
+            ..WriteUser::default()
+        };
+        if write.is_empty() {
+            // Nothing to write: one call saved, and no needless audit trail upstream.
+            return Ok(to_upstream(current));
+        }
+        let resp = self
+            .call(
+                Method::PUT,
+                self.users_url(Some(id))?,
+                Some(wire::encode(&write)?),
+                true,
+            )
+            .await?;
+        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
+        match resp.status {
+            StatusCode::OK => match wire::decode_user(&resp.body) {
+                Ok(u) if shows_write(&u) => Ok(to_upstream(u)),
+                _ => self.read_back(id, shows_write).await.map(to_upstream),
+            },
+            StatusCode::ACCEPTED => self.read_back(id, shows_write).await.map(to_upstream),
+            _ => Err(Self::classify(&resp)),
+        }
+    }
+
     /// What the bridge's credential may do (`GET /apikeys/~`), for check-config.
     pub async fn key_access(&self) -> Result<KeyAccess, TargetError> {
         let resp = self
@@ -363,46 +414,7 @@ impl Target for NetsapiensTarget {
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
         let current = self.get_raw(id).await?.ok_or(TargetError::NotFound)?;
-        let login = self.login_username(user, id);
-        if !current.login_username.eq_ignore_ascii_case(&login) {
-            tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
-        }
-        let scope = self.desired_scope(user, Some(&current.user_scope))?;
-        let emails = email_address(user);
-        let write = WriteUser {
-            name_first_name: changed(&current.name_first_name, &user.first_name),
-            name_last_name: changed(&current.name_last_name, &user.last_name),
-            email_address: changed(&current.email_address, &emails),
-            user_scope: changed(&current.user_scope, &scope),
-            department: user
-                .department
-                .as_ref()
-                .and_then(|d| changed(&current.department, d)),
-            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
-            synchronous: SYNCHRONOUS,
-            ..WriteUser::default()
-        };
-        if write.is_empty() {
-            // Nothing to write: one call saved, and no needless audit trail upstream.
-            return Ok(to_upstream(current));
-        }
-        let resp = self
-            .call(
-                Method::PUT,
-                self.users_url(Some(id))?,
-                Some(wire::encode(&write)?),
-                true,
-            )
-            .await?;
-        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
-        match resp.status {
-            StatusCode::OK => match wire::decode_user(&resp.body) {
-                Ok(u) if shows_write(&u) => Ok(to_upstream(u)),
-                _ => self.read_back(id, shows_write).await.map(to_upstream),
-            },
-            StatusCode::ACCEPTED => self.read_back(id, shows_write).await.map(to_upstream),
-            _ => Err(Self::classify(&resp)),
-        }
+        self.write_over(current, user).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
@@ -423,6 +435,10 @@ impl Target for NetsapiensTarget {
             users: users.into_iter().map(to_upstream).collect(),
             next,
         })
+    }
+
+    fn paged_reads(&self) -> Option<&dyn PagedReads> {
+        Some(self)
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError> {
@@ -495,5 +511,31 @@ impl Target for NetsapiensTarget {
         } else {
             Err(Self::classify(&resp))
         }
+    }
+}
+
+#[async_trait]
+impl PagedReads for NetsapiensTarget {
+    async fn seen_page(&self, page: u32) -> Result<SeenPage, TargetError> {
+        let read_at = Instant::now();
+        let users = self.list_raw(page).await?;
+        let next = (users.len() as u32 >= PAGE_SIZE).then_some(page + 1);
+        Ok(SeenPage {
+            users: users
+                .into_iter()
+                .map(|u| Seen::new(to_upstream(u.clone()), u, read_at))
+                .collect(),
+            next,
+            total_pages: None,
+        })
+    }
+
+    async fn update_seen(
+        &self,
+        seen: &Seen,
+        user: &DesiredUser,
+    ) -> Result<UpstreamUser, TargetError> {
+        let current: &RawUser = seen.raw()?;
+        self.write_over(current.clone(), user).await
     }
 }

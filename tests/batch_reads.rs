@@ -1,0 +1,152 @@
+//! A group push reads the upstream users it needs through the paged list endpoint (one
+//! call per page) and writes each changed user with one call, for Bandwidth and
+//! NetSapiens alike; a user no page shows is read singly. Upstream calls are counted by
+//! the simulators.
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bandwidth_sim::ns::{NsConfig, NsSimulator};
+use common::{serve_bridge, user, Harness, TestDatabase, TOKEN};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+fn group(name: &str, members: &[String]) -> Value {
+    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+           "displayName": name, "members": members})
+}
+
+#[tokio::test]
+async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
+    let h = Harness::default().await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(h.create_ok(user(&format!("b{n}@x.com"))).await);
+    }
+    // One member is removed upstream behind the bridge's back: no page shows it.
+    let gone = h.upstream("b7@x.com").unwrap().user_id;
+    assert!(h.sim.remove_user(&gone));
+    let before = h.state().stats;
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(group("bandwidth-role-Porting", &ids)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    h.eventually("every remaining member has the role", |s| {
+        (0..40)
+            .filter(|n| *n != 7)
+            .all(|n| Harness::roles_of(s, &format!("b{n}@x.com")).contains(&"Porting".into()))
+    })
+    .await;
+    // The removed member's job reads it singly, finds it gone and fails for good.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let failed = h
+            .store
+            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
+            .await
+            .unwrap();
+        if failed.iter().any(|j| j.user_id == ids[7]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the removed member's job never failed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = h.state().stats;
+    let calls = after.requests - before.requests;
+    // 39 writes, one page (40 users fit in one), the removed member's single read and
+    // the role list: about 42. Read one by one it would be about 80.
+    assert!(
+        (39..=45).contains(&calls),
+        "{calls} upstream calls for 40 members"
+    );
+    assert_eq!(after.updates - before.updates, 39, "one write per member");
+}
+
+#[tokio::test]
+async fn a_netsapiens_group_push_costs_about_one_call_per_member() {
+    let sim = NsSimulator::start(
+        NsConfig::default(),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap();
+    let db = TestDatabase::from_env().await;
+    let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN));
+    let toml = format!(
+        r#"
+[database]
+url = "{}"
+
+[tenants.pbx]
+tokens = [{{ id = "pbx-okta", sha256 = "{hash}" }}]
+base_roles = []
+
+[[tenants.pbx.groups.map]]
+display_name = "Call Center"
+roles = ["Call Center Agent"]
+
+[tenants.pbx.target]
+kind = "netsapiens"
+base_url = "{}"
+domain = "acme"
+api_key = "{}"
+extension_range = [2000, 2099]
+rate_limit_per_second = 200
+request_timeout_secs = 3
+"#,
+        db.url(),
+        sim.base_url(),
+        bandwidth_sim::ns::DOMAIN_KEY
+    );
+    let (base, _app) = serve_bridge(&toml).await;
+    let client = reqwest::Client::new();
+    let call = |method: Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+    };
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let resp = call(Method::POST, "/Users", user(&format!("n{n}@acme.test")))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let body: Value = resp.json().await.unwrap();
+        ids.push(body["id"].as_str().unwrap().to_string());
+    }
+    let before = sim.snapshot().stats;
+    let resp = call(Method::POST, "/Groups", group("Call Center", &ids))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let users = sim.snapshot().domains["acme"].users.clone();
+        let done = users
+            .iter()
+            .filter(|u| u.user_scope == "Call Center Agent")
+            .count();
+        if done == 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{done} of 30 have the scope");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = sim.snapshot().stats.requests - before.requests;
+    // 30 writes and one page of 200; read one by one it would be about 60.
+    assert!(
+        (30..=34).contains(&calls),
+        "{calls} upstream calls for 30 members"
+    );
+}
