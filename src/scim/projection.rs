@@ -22,14 +22,17 @@ use super::schema::{AttributeDef, ResolvedPath, ResourceSchema, Returned};
 
 /// Projects `resource` for a response. `attributes`/`excluded` are the parsed query
 /// parameters (empty = not given).
+///
+/// Takes the resource by value: an answer renders each resource once and projects it
+/// once, so what is sent is moved, not copied (most reads name no attributes at all).
 pub fn project(
-    resource: &Value,
+    resource: Value,
     schema: &ResourceSchema,
     attributes: &[AttrPath],
     excluded: &[AttrPath],
 ) -> Value {
-    let Some(obj) = resource.as_object() else {
-        return resource.clone();
+    let Value::Object(obj) = resource else {
+        return resource;
     };
     let selected: Vec<ResolvedPath<'_>> = attributes.iter().map(|p| schema.resolve(p)).collect();
     let excluded: Vec<ResolvedPath<'_>> = excluded.iter().map(|p| schema.resolve(p)).collect();
@@ -40,38 +43,41 @@ pub fn project(
     let mut out = Map::new();
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
-            out.insert(key.clone(), value.clone());
+            out.insert(key, value);
             continue;
         }
-        if let (true, Some(inner)) = (is_urn(key), value.as_object()) {
-            // An extension object: project its attributes one by one.
-            let ext = schema.extension(key);
-            let container = ext.map_or(key.as_str(), |e| e.schema.id);
-            let mut projected = Map::new();
-            for (name, v) in inner {
-                let def = ext.and_then(|e| e.schema.attribute(name));
-                let at = Place {
-                    container: Some(container),
-                    stored_key: key,
-                    name,
-                };
-                if let Some(v) = rules.project_attr(&at, def, v) {
-                    projected.insert(name.clone(), v);
+        let value = match value {
+            Value::Object(inner) if is_urn(&key) => {
+                // An extension object: project its attributes one by one.
+                let ext = schema.extension(&key);
+                let container = ext.map_or(key.as_str(), |e| e.schema.id);
+                let mut projected = Map::new();
+                for (name, v) in inner {
+                    let def = ext.and_then(|e| e.schema.attribute(&name));
+                    let at = Place {
+                        container: Some(container),
+                        stored_key: &key,
+                        name: &name,
+                    };
+                    if let Some(v) = rules.project_attr(&at, def, v) {
+                        projected.insert(name, v);
+                    }
                 }
+                if !projected.is_empty() {
+                    out.insert(key, Value::Object(projected));
+                }
+                continue;
             }
-            if !projected.is_empty() {
-                out.insert(key.clone(), Value::Object(projected));
-            }
-            continue;
-        }
-        let def = schema.top_attribute(key);
+            other => other,
+        };
+        let def = schema.top_attribute(&key);
         let at = Place {
             container: None,
-            stored_key: key,
-            name: key,
+            stored_key: &key,
+            name: &key,
         };
         if let Some(v) = rules.project_attr(&at, def, value) {
-            out.insert(key.clone(), v);
+            out.insert(key, v);
         }
     }
     Value::Object(out)
@@ -144,23 +150,23 @@ impl Rules<'_, '_> {
         &self,
         at: &Place<'_>,
         def: Option<&AttributeDef>,
-        value: &Value,
+        value: Value,
     ) -> Option<Value> {
         let returned = def.map_or(Returned::Default, |d| d.returned);
         match returned {
             Returned::Never => return None,
-            Returned::Always => return Some(value.clone()),
+            Returned::Always => return Some(value),
             Returned::Default | Returned::Request => {}
         }
         let (mut v, named_subs) = if self.selected.is_empty() {
             if returned == Returned::Request {
                 return None;
             }
-            (value.clone(), Vec::new())
+            (value, Vec::new())
         } else {
             let m = mention(self.selected, at);
             if m.whole || (m.whole_container && returned == Returned::Default) {
-                (value.clone(), Vec::new())
+                (value, Vec::new())
             } else if !m.subs.is_empty() {
                 (keep_subs(value, &m.subs)?, m.subs)
             } else {
@@ -190,12 +196,11 @@ impl Rules<'_, '_> {
 
 /// Keeps only `subs` of a complex value (or of each element of a list); `None` if
 /// nothing remains.
-fn keep_subs(value: &Value, subs: &[String]) -> Option<Value> {
-    let keep = |m: &Map<String, Value>| -> Option<Value> {
+fn keep_subs(value: Value, subs: &[String]) -> Option<Value> {
+    let keep = |m: Map<String, Value>| -> Option<Value> {
         let kept: Map<String, Value> = m
-            .iter()
+            .into_iter()
             .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         (!kept.is_empty()).then_some(Value::Object(kept))
     };
@@ -203,8 +208,11 @@ fn keep_subs(value: &Value, subs: &[String]) -> Option<Value> {
         Value::Object(m) => keep(m),
         Value::Array(items) => {
             let kept: Vec<Value> = items
-                .iter()
-                .filter_map(|e| e.as_object().and_then(keep))
+                .into_iter()
+                .filter_map(|e| match e {
+                    Value::Object(m) => keep(m),
+                    _ => None,
+                })
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
