@@ -143,7 +143,7 @@ echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname 
 echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
 echo "Command: N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS PARTS=\"$PARTS\" bash bench/run.sh"
 echo
-declare -A IDLE READ_PEAK LOAD LOOKUP
+declare -A IDLE READ_PEAK LOAD LOOKUP PAGES
 
 # backend url: N users into the fresh database; LOAD[backend] = seconds it took.
 seed_users() {
@@ -157,30 +157,47 @@ seed_users() {
   LOAD[$1]="$(sed -n 's/^seeded .* in \(.*\)s$/\1/p' <<<"$out")"
 }
 
-# The floor under the bridge's lookups: the bare axum handler (examples/bare_list.rs)
-# serving the bridge's own lookup answer, under the same wrk load, in this run.
+# The floor under the bridge's lookups: a bare axum handler (examples/bare_list.rs)
+# serving the bridge's own lookup answer under the same wrk load, in this run; as saved
+# bytes (transport only) and as `Json(value)` serialized per request.
 bare_baseline() {
   echo
   echo "## Per-request overhead: lookups against a bare axum handler serving the same body"
   echo
   echo "The bare handler answers every request with the bridge's lookup answer ($(wc -c <"$DIR/lookup.json") bytes), same wrk script."
+  echo "\`bytes\` sends the saved bytes; \`json\` answers \`Json(value)\`, serializing the ListResponse per request."
   echo
-  echo "| connections | bare handler requests/s | p50 | p99 |$(for b in $BACKENDS; do printf ' %s lookups / bare |' "$b"; done)"
-  echo "|---|---|---|---|$(for _ in $BACKENDS; do printf -- '---|'; done)"
-  "$TARGET/release/examples/bare_list" "127.0.0.1:$BARE_PORT" "$DIR/lookup.json" &
-  BARE=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$BARE_PORT/scim/v2/Users" >/dev/null && break; sleep 0.1; done
-  local c row rps ratios
-  for c in 1 32; do
-    row="$(wrk_row lookup.lua "$c" "http://127.0.0.1:$BARE_PORT")"
-    rps="${row%% *}"
-    ratios=""
-    for b in $BACKENDS; do
-      ratios+=" $(awk -v a="${LOOKUP[$b,$c]}" -v b="$rps" 'BEGIN{printf "%.2f (%d)", a/b, a}') |"
+  echo "| bare handler | connections | requests/s | p50 | p99 |$(for b in $BACKENDS; do printf ' %s lookups / bare |' "$b"; done)"
+  echo "|---|---|---|---|---|$(for _ in $BACKENDS; do printf -- '---|'; done)"
+  local mode c row rps ratios
+  for mode in bytes json; do
+    "$TARGET/release/examples/bare_list" "127.0.0.1:$BARE_PORT" "$DIR/lookup.json" "$mode" &
+    BARE=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$BARE_PORT/scim/v2/Users" >/dev/null && break; sleep 0.1; done
+    for c in 1 32; do
+      row="$(wrk_row lookup.lua "$c" "http://127.0.0.1:$BARE_PORT")"
+      rps="${row%% *}"
+      ratios=""
+      for b in $BACKENDS; do
+        ratios+=" $(awk -v a="${LOOKUP[$b,$c]}" -v b="$rps" 'BEGIN{printf "%.2f (%d)", a/b, a}') |"
+      done
+      echo "| $mode | $c | $row |$ratios"
     done
-    echo "| $c | $row |$ratios"
+    stop
   done
-  stop
+}
+
+# Latency of single list pages (count=100) at growing startIndex, as Okta and Entra page:
+# shows whether a page costs O(offset). "start:ms" pairs.
+page_probe() {
+  local start ms out=""
+  for start in 1 1001 10001 100001 $(( N > 100 ? N - 99 : 1 )); do
+    (( start <= N )) || continue
+    ms="$(curl -sf -o /dev/null -w '%{time_total}' -H 'Authorization: Bearer bench-token' \
+      "$BRIDGE_URL/scim/v2/Users?startIndex=$start&count=100" | awk '{printf "%.1f", $1*1000}')"
+    out+=" $start:${ms}ms"
+  done
+  echo "${out# }"
 }
 
 if [[ " $PARTS " == *" read "* ]]; then
@@ -208,13 +225,14 @@ for backend in $BACKENDS; do
   for c in 1 8 32; do
     echo "| $backend | \`GET /Users/{id}\` | $c | $(wrk_row by_id.lua "$c") |"
   done
+  PAGES[$backend]="$(page_probe)"
   READ_PEAK[$backend]="$(rss_mib)"
   stop
 done
 echo
-echo "| backend | load of $N users (examples/seed) |"
-echo "|---|---|"
-for backend in $BACKENDS; do echo "| $backend | ${LOAD[$backend]} s |"; done
+echo "| backend | load of $N users (examples/seed) | one page of 100 at startIndex:latency |"
+echo "|---|---|---|"
+for backend in $BACKENDS; do echo "| $backend | ${LOAD[$backend]} s | ${PAGES[$backend]} |"; done
 bare_baseline
 fi
 
