@@ -31,7 +31,7 @@ pub fn project(
     attributes: &[AttrPath],
     excluded: &[AttrPath],
 ) -> Value {
-    let Value::Object(obj) = resource else {
+    let Value::Object(mut obj) = resource else {
         return resource;
     };
     let selected: Vec<ResolvedPath<'_>> = attributes.iter().map(|p| schema.resolve(p)).collect();
@@ -40,47 +40,35 @@ pub fn project(
         selected: &selected,
         excluded: &excluded,
     };
-    let mut out = Map::new();
-    for (key, value) in obj {
+    // In place: what is kept stays where it is in the map, nothing is re-inserted.
+    obj.retain(|key, value| {
         if key.eq_ignore_ascii_case("schemas") {
-            out.insert(key, value);
-            continue;
+            return true;
         }
-        let value = match value {
-            Value::Object(inner) if is_urn(&key) => {
-                // An extension object: project its attributes one by one.
-                let ext = schema.extension(&key);
-                let container = ext.map_or(key.as_str(), |e| e.schema.id);
-                let mut projected = Map::new();
-                for (name, v) in inner {
-                    let def = ext.and_then(|e| e.schema.attribute(&name));
-                    let at = Place {
-                        container: Some(container),
-                        stored_key: &key,
-                        name: &name,
-                    };
-                    if let Some(v) = rules.project_attr(&at, def, v) {
-                        projected.insert(name, v);
-                    }
-                }
-                if !projected.is_empty() {
-                    out.insert(key, Value::Object(projected));
-                }
-                continue;
-            }
-            other => other,
-        };
-        let def = schema.top_attribute(&key);
+        if let (true, Value::Object(inner)) = (is_urn(key), &mut *value) {
+            // An extension object: project its attributes one by one.
+            let ext = schema.extension(key);
+            let container = ext.map_or(key.as_str(), |e| e.schema.id);
+            inner.retain(|name, v| {
+                let def = ext.and_then(|e| e.schema.attribute(name));
+                let at = Place {
+                    container: Some(container),
+                    stored_key: key,
+                    name,
+                };
+                rules.project_in_place(&at, def, v)
+            });
+            return !inner.is_empty();
+        }
+        let def = schema.top_attribute(key);
         let at = Place {
             container: None,
-            stored_key: &key,
-            name: &key,
+            stored_key: key,
+            name: key,
         };
-        if let Some(v) = rules.project_attr(&at, def, value) {
-            out.insert(key, v);
-        }
-    }
-    Value::Object(out)
+        rules.project_in_place(&at, def, value)
+    });
+    Value::Object(obj)
 }
 
 fn is_urn(key: &str) -> bool {
@@ -146,6 +134,22 @@ fn mention(paths: &[ResolvedPath<'_>], at: &Place<'_>) -> Mention {
 }
 
 impl Rules<'_, '_> {
+    /// [`Self::project_attr`] on a value inside its map: false when it is to be removed.
+    fn project_in_place(
+        &self,
+        at: &Place<'_>,
+        def: Option<&AttributeDef>,
+        value: &mut Value,
+    ) -> bool {
+        match self.project_attr(at, def, std::mem::take(value)) {
+            Some(projected) => {
+                *value = projected;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn project_attr(
         &self,
         at: &Place<'_>,
