@@ -5,14 +5,17 @@
 #
 #   bash bench/run.sh                     # everything, SQLite and PostgreSQL
 #   BACKENDS=sqlite N=10000 DURATION=5s BULK=1000 MEMBERS=500 bash bench/run.sh   # quick
+#   N=1000000 PARTS=read bash bench/run.sh   # the million-user run: read path and memory
 #
 # Knobs: N users stored for the read path (100000), DURATION per wrk run (10s),
 # BACKENDS (sqlite postgres), SAMPLES write-latency samples (500), BULK creates (10000),
 # CLIENTS concurrent IdP clients (16), RATE upstream limit in requests/s (100),
-# MEMBERS in the propagated group (5000), POSTGRES_URL, READ_ONLY=1 to measure the
-# read path only (no write latency, bulk or propagation). Needs wrk, curl, python3 and psql.
-# A zero skips a part: N=0 the read path, SAMPLES=0 the write latency, BULK=0 the bulk
-# creates (propagation then creates its members first, unmeasured), MEMBERS=0 propagation.
+# MEMBERS in the propagated group (5000), POSTGRES_URL, PARTS the sections to run
+# ("read writes": read path with the bare-handler baseline and the full paged list, then
+# writes, bulk and propagation; READ_ONLY=1 is PARTS=read). A zero skips a part: N=0 the
+# read path, SAMPLES=0 the write latency, BULK=0 the bulk creates (propagation then
+# creates its members first, unmeasured), MEMBERS=0 propagation.
+# Needs wrk, curl, python3 and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-100000}"
@@ -23,11 +26,13 @@ BULK="${BULK:-10000}"
 CLIENTS="${CLIENTS:-16}"
 RATE="${RATE:-100}"
 MEMBERS="${MEMBERS:-5000}"
-READ_ONLY="${READ_ONLY:-0}"
+PARTS="${PARTS:-read writes}"
+[[ "${READ_ONLY:-0}" != 1 ]] || PARTS=read
 PG_URL="${POSTGRES_URL:-${SCIM_BRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 BRIDGE_PORT=18080
 SIM_PORT=18081
+BARE_PORT=18082
 BRIDGE_URL="http://127.0.0.1:$BRIDGE_PORT"
 SIM_URL="http://127.0.0.1:$SIM_PORT"
 for tool in wrk curl; do
@@ -36,14 +41,14 @@ done
 [[ " $BACKENDS " == *" postgres "* ]] && { command -v psql >/dev/null || { echo "psql is needed" >&2; exit 1; }; }
 
 # One build for both binaries: separate builds unify features differently and rebuild.
-cargo build --release -q --workspace --bins --example seed --example bench_writes
+cargo build --release -q --workspace --bins --example seed --example bench_writes --example bare_list
 
 DIR="$(mktemp -d)"
 SCHEMAS=()
 stop() {
-  kill "${BRIDGE:-}" "${SIM:-}" 2>/dev/null || true
-  wait "${BRIDGE:-}" "${SIM:-}" 2>/dev/null || true
-  BRIDGE="" SIM=""
+  kill "${BRIDGE:-}" "${SIM:-}" "${BARE:-}" 2>/dev/null || true
+  wait "${BRIDGE:-}" "${SIM:-}" "${BARE:-}" 2>/dev/null || true
+  BRIDGE="" SIM="" BARE=""
 }
 cleanup() {
   stop
@@ -126,10 +131,10 @@ now_rss_mib() { awk '/VmRSS/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
 
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k{print $2}'; }
 
-# lua script, connections -> "req/s | p50 | p99"
+# lua script, connections [url] -> "req/s | p50 | p99"
 wrk_row() {
   local out
-  out="$(SEEDED="$N" wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"$DURATION" --latency -s "bench/$1" "$BRIDGE_URL")"
+  out="$(SEEDED="$N" wrk -t"$(( $2 < 2 ? 1 : 2 ))" -c"$2" -d"$DURATION" --latency -s "bench/$1" "${3:-$BRIDGE_URL}")"
   if grep -q 'Non-2xx' <<<"$out"; then
     echo "wrk saw non-2xx answers:" >&2
     echo "$out" >&2
@@ -164,62 +169,108 @@ echo "# scim-bridge benchmarks"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); load generator on the same cores."
 echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
-echo "Command: READ_ONLY=$READ_ONLY N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS bash bench/run.sh"
+echo "Command: N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS PARTS=\"$PARTS\" bash bench/run.sh"
 echo
+declare -A IDLE READ_PEAK LOAD LOOKUP PAGES
+
+# backend url: N users into the fresh database; LOAD[backend] = seconds it took.
+seed_users() {
+  local out
+  if [[ "$1" == postgres ]]; then
+    out="$("$TARGET/release/examples/seed" "${2}%20-c%20synchronous_commit%3Doff" demo "$N" 2>&1 >/dev/null)"
+    psql -q "$PG_URL" -c "ANALYZE \"${SCHEMAS[-1]}\".users" >/dev/null
+  else
+    out="$("$TARGET/release/examples/seed" "$2" demo "$N" 2>&1 >/dev/null)"
+  fi
+  LOAD[$1]="$(sed -n 's/^seeded .* in \(.*\)s$/\1/p' <<<"$out")"
+}
+
+# The floor under the bridge's lookups: a bare axum handler (examples/bare_list.rs)
+# serving the bridge's own lookup answer under the same wrk load, in this run; as saved
+# bytes (transport only) and as `Json(value)` serialized per request.
+bare_baseline() {
+  echo
+  echo "## Per-request overhead: lookups against a bare axum handler serving the same body"
+  echo
+  echo "The bare handler answers every request with the bridge's lookup answer ($(wc -c <"$DIR/lookup.json") bytes), same wrk script."
+  echo "\`bytes\` sends the saved bytes; \`json\` answers \`Json(value)\`, serializing the ListResponse per request."
+  echo
+  echo "| bare handler | connections | requests/s | p50 | p99 |$(for b in $BACKENDS; do printf ' %s lookups / bare |' "$b"; done)"
+  echo "|---|---|---|---|---|$(for _ in $BACKENDS; do printf -- '---|'; done)"
+  local mode c row rps ratios
+  for mode in bytes json; do
+    "$TARGET/release/examples/bare_list" "127.0.0.1:$BARE_PORT" "$DIR/lookup.json" "$mode" &
+    BARE=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$BARE_PORT/scim/v2/Users" >/dev/null && break; sleep 0.1; done
+    for c in 1 32; do
+      row="$(wrk_row lookup.lua "$c" "http://127.0.0.1:$BARE_PORT")"
+      rps="${row%% *}"
+      ratios=""
+      for b in $BACKENDS; do
+        ratios+=" $(awk -v a="${LOOKUP[$b,$c]}" -v b="$rps" 'BEGIN{printf "%.2f (%d)", a/b, a}') |"
+      done
+      echo "| $mode | $c | $row |$ratios"
+    done
+    stop
+  done
+}
+
+# Latency of single list pages (count=100) at growing startIndex, as Okta and Entra page:
+# shows whether a page costs O(offset). "start:ms" pairs.
+page_probe() {
+  local start ms out=""
+  for start in 1 1001 10001 100001 $(( N > 100 ? N - 99 : 1 )); do
+    (( start <= N )) || continue
+    ms="$(curl -sf -o /dev/null -w '%{time_total}' -H 'Authorization: Bearer bench-token' \
+      "$BRIDGE_URL/scim/v2/Users?startIndex=$start&count=100" | awk '{printf "%.1f", $1*1000}')"
+    out+=" $start:${ms}ms"
+  done
+  echo "${out# }"
+}
+
+if [[ " $PARTS " == *" read "* ]]; then
 echo "## Read path ($N users stored)"
 echo
 echo "| backend | request | connections | requests/s | p50 | p99 |"
 echo "|---|---|---|---|---|---|"
-declare -A IDLE READ_PEAK
 READ_BACKENDS="$BACKENDS"
 (( N > 0 )) || READ_BACKENDS=""
 for backend in $READ_BACKENDS; do
   fresh_db "$backend"
   url="$DB_URL"
   "$TARGET/release/scim-bridge" migrate --config "$(config "$url" 100)" >/dev/null
-  if [[ "$backend" == postgres ]]; then
-    "$TARGET/release/examples/seed" "${url}%20-c%20synchronous_commit%3Doff" demo "$N" 2>/dev/null
-    psql -q "$PG_URL" -c "ANALYZE \"${SCHEMAS[-1]}\".users" >/dev/null
-  else
-    "$TARGET/release/examples/seed" "$url" demo "$N" 2>/dev/null
-  fi
+  seed_users "$backend" "$url"
   start "$url" 100
   curl -sf -H 'Authorization: Bearer bench-token' \
-    "$BRIDGE_URL/scim/v2/Users?filter=userName%20eq%20%22user7%40example.com%22" | grep -q '"totalResults":1' \
+    "$BRIDGE_URL/scim/v2/Users?filter=userName%20eq%20%22user7%40example.com%22" >"$DIR/lookup.json"
+  grep -q '"totalResults":1' "$DIR/lookup.json" \
     || { echo "lookup check failed" >&2; cat "$DIR/bridge.log" >&2; exit 1; }
   sleep 1
   IDLE[$backend]="$(now_rss_mib)"
   for c in 1 8 32; do
-    echo "| $backend | \`GET /Users?filter=userName eq\` | $c | $(wrk_row lookup.lua "$c") |"
+    row="$(wrk_row lookup.lua "$c")"
+    LOOKUP[$backend,$c]="${row%% *}"
+    echo "| $backend | \`GET /Users?filter=userName eq\` | $c | $row |"
   done
   for c in 1 8 32; do
     echo "| $backend | \`GET /Users/{id}\` | $c | $(wrk_row by_id.lua "$c") |"
   done
+  PAGES[$backend]="$(page_probe)"
   paged_list "$backend"
   READ_PEAK[$backend]="$(rss_mib)"
   stop
 done
 paged_list_table
-
-# The memory table's read-path rows (the write runs add theirs).
-read_memory_rows() {
-  echo
-  echo "## Memory (peak RSS of the bridge process)"
-  echo
-  echo "| moment | RSS |"
-  echo "|---|---|"
-  for backend in $READ_BACKENDS; do
-    echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
-    echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
-  done
-}
-if [[ "$READ_ONLY" == 1 ]]; then
-  read_memory_rows
-  exit 0
+echo
+echo "| backend | load of $N users (examples/seed) | one page of 100 at startIndex:latency |"
+echo "|---|---|---|"
+for backend in $READ_BACKENDS; do echo "| $backend | ${LOAD[$backend]} s | ${PAGES[$backend]} |"; done
+[[ -z "$READ_BACKENDS" ]] || bare_baseline
 fi
 
 WRITES="$TARGET/release/examples/bench_writes"
 
+if [[ " $PARTS " == *" writes "* ]]; then
 # Write latency: the upstream unlimited on both sides, so no pacing is counted.
 LAT=""
 if (( SAMPLES > 0 )); then
@@ -262,5 +313,17 @@ echo "| run | wall time | bound (upstream calls / R) | ratio | upstream 429s | e
 echo "|---|---|---|---|---|---|"
 [[ -z "$BULK_OUT" ]] || echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
 [[ -z "$PROP" ]] || echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls, $(field "$PROP" calls_per_member) per member) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
-read_memory_rows
-[[ -z "$BULK_OUT" ]] || echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"
+fi
+echo
+echo "## Memory (peak RSS of the bridge process)"
+echo
+echo "| moment | RSS |"
+echo "|---|---|"
+for backend in $BACKENDS; do
+  [[ -n "${IDLE[$backend]:-}" ]] || continue
+  echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
+  echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
+done
+if [[ -n "${BULK_OUT:-}" ]]; then
+  echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"
+fi

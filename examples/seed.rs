@@ -1,22 +1,38 @@
 //! Fills a store with synthetic users for benchmarks: `seed DATABASE_URL TENANT COUNT`.
-//! Writes through the store (not the SCIM API) so that 100,000 users take seconds, not
-//! the upstream's rate limit; several inserts are in flight at once, because on
-//! PostgreSQL each is a transaction waiting for its commit.
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-
+//!
+//! One user is written through the store (so its row is exactly what the bridge writes);
+//! the database then copies that template `COUNT` times in batched `INSERT ... SELECT`
+//! statements inside one transaction, replacing a marker with each user's number. A
+//! million users take seconds this way; one store insert (one transaction) per user took
+//! minutes on PostgreSQL, where each commit waits for the WAL.
 use chrono::Utc;
 use scim_bridge::store::{self, SyncState, UpstreamLink, UserRecord};
 use serde_json::json;
+use sqlx::{PgPool, SqlitePool};
 
-const IN_FLIGHT: usize = 16;
+/// Stands for the user's number in every text column of the template row.
+const MARK: &str = "#n#";
+const TEMPLATE_ID: &str = "5eed-template";
+/// Seeded ids are `5eed0000-0000-4000-8000-` and the number in 12 digits, so that
+/// `bench/by_id.lua` can ask for random existing users.
+const ID_PREFIX: &str = "5eed0000-0000-4000-8000-";
+/// The columns of `users` that hold the user's number (all others are copied as-is).
+const NUMBERED: &[&str] = &[
+    "user_name",
+    "user_name_fold",
+    "external_id",
+    "display_name_fold",
+    "resource",
+    "link",
+    "upstream_id",
+];
+const BATCH: usize = 100_000;
 
-fn seeded_user(i: usize) -> UserRecord {
+fn seeded_user(i: &str, id: String) -> UserRecord {
     let username = format!("user{i}@example.com");
     let now = Utc::now();
     UserRecord {
-        // Predictable ids, so `bench/by_id.lua` can ask for random existing users.
-        id: format!("5eed0000-0000-4000-8000-{i:012}"),
+        id,
         resource: json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
             "userName": username,
@@ -39,6 +55,66 @@ fn seeded_user(i: usize) -> UserRecord {
     }
 }
 
+/// How each database spells the user's number as text and as 12 zero-padded digits.
+struct Dialect {
+    text: &'static str,
+    padded: &'static str,
+}
+
+const SQLITE: Dialect = Dialect {
+    text: "CAST(s.i AS TEXT)",
+    padded: "substr('000000000000' || s.i, -12)",
+};
+const POSTGRES: Dialect = Dialect {
+    text: "s.i::text",
+    padded: "lpad(s.i::text, 12, '0')",
+};
+
+/// The statements that copy the template to users `lo..hi` (`$1` is the tenant).
+fn copy_batch(dialect: &Dialect, columns: &[String], lo: usize, hi: usize) -> [String; 2] {
+    let numbers = format!(
+        "WITH RECURSIVE s(i) AS (SELECT {lo} UNION ALL SELECT i + 1 FROM s WHERE i + 1 < {hi})"
+    );
+    let id = format!("'{ID_PREFIX}' || {}", dialect.padded);
+    let exprs: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "id" => id.clone(),
+            c if NUMBERED.contains(&c) => format!("replace(t.{c}, '{MARK}', {})", dialect.text),
+            c => format!("t.{c}"),
+        })
+        .collect();
+    [
+        format!(
+            "{numbers} INSERT INTO users ({}) SELECT {} FROM users t, s \
+             WHERE t.tenant = $1 AND t.id = '{TEMPLATE_ID}'",
+            columns.join(", "),
+            exprs.join(", ")
+        ),
+        format!(
+            "{numbers} INSERT INTO user_emails (tenant, user_id, value_fold) \
+             SELECT e.tenant, {id}, replace(e.value_fold, '{MARK}', {}) FROM user_emails e, s \
+             WHERE e.tenant = $1 AND e.user_id = '{TEMPLATE_ID}'",
+            dialect.text
+        ),
+    ]
+}
+
+/// Every statement of the seeding transaction: the copies, then the template's removal.
+fn statements(dialect: &Dialect, columns: &[String], count: usize) -> Vec<String> {
+    let mut all: Vec<String> = (0..count)
+        .step_by(BATCH)
+        .flat_map(|lo| copy_batch(dialect, columns, lo, (lo + BATCH).min(count)))
+        .collect();
+    all.push(format!(
+        "DELETE FROM user_emails WHERE tenant = $1 AND user_id = '{TEMPLATE_ID}'"
+    ));
+    all.push(format!(
+        "DELETE FROM users WHERE tenant = $1 AND id = '{TEMPLATE_ID}'"
+    ));
+    all
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().collect();
@@ -46,24 +122,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         return Err("usage: seed DATABASE_URL TENANT COUNT".into());
     };
     let count: usize = count.parse()?;
-    let store = store::open(url, IN_FLIGHT as u32).await?;
     let started = std::time::Instant::now();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..IN_FLIGHT {
-        let (store, next, tenant) = (store.clone(), next.clone(), tenant.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
-                    return Ok::<_, store::StoreError>(());
-                }
-                store.insert_user(&tenant, &seeded_user(i)).await?;
-            }
-        }));
-    }
-    for task in tasks {
-        task.await??;
+    let store = store::open(url, 1).await?;
+    store
+        .insert_user(tenant, &seeded_user(MARK, TEMPLATE_ID.into()))
+        .await?;
+    drop(store);
+    if url.starts_with("sqlite:") {
+        let pool = SqlitePool::connect(url).await?;
+        let columns: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info('users') ORDER BY cid")
+                .fetch_all(&pool)
+                .await?;
+        let mut tx = pool.begin().await?;
+        for sql in statements(&SQLITE, &columns, count) {
+            sqlx::query(&sql).bind(tenant).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    } else {
+        let pool = PgPool::connect(url).await?;
+        // Generated and defaulted-by-sequence columns are the database's to fill.
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'users' \
+               AND is_generated = 'NEVER' AND is_identity = 'NO' \
+               AND coalesce(column_default, '') NOT LIKE 'nextval(%' \
+             ORDER BY ordinal_position",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let mut tx = pool.begin().await?;
+        for sql in statements(&POSTGRES, &columns, count) {
+            sqlx::query(&sql).bind(tenant).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
     }
     eprintln!(
         "seeded {count} users in {:.1}s",

@@ -167,7 +167,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         )),
         None => None,
     };
-    Ok(AppState {
+    Ok(AppState::new(crate::http::App {
         provisioner,
         credentials: Arc::new(credentials),
         tenants,
@@ -179,7 +179,7 @@ pub async fn build_with(config: &Config, migrate: bool) -> Result<AppState, Star
         admin,
         console,
         connection_limits: config.connection_limits(),
-    })
+    }))
 }
 
 /// Opens the configured store with the configured pool settings.

@@ -72,7 +72,7 @@ async fn list(
         .into_iter()
         .skip(params.start_index.saturating_sub(1) as usize)
         .take(params.page_size(app.max_page_size) as usize)
-        .map(|r| project(&r, schema, &params.attributes, &params.excluded_attributes))
+        .map(|r| project(r, schema, &params.attributes, &params.excluded_attributes))
         .collect();
     Ok(list_response(total, params.start_index, page))
 }
@@ -92,7 +92,7 @@ async fn one(
         .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()))
         .ok_or_else(|| ApiError::new(404, None, format!("{} {id} not found", schema.name)))?;
     let body = project(
-        &found,
+        found,
         schema,
         &params.attributes,
         &params.excluded_attributes,

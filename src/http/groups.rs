@@ -36,7 +36,7 @@ fn wants_members(params: &ListParams) -> bool {
 fn render(app: &AppState, view: &GroupView, params: &ListParams) -> Value {
     let full = render_group(view, &app.scim_base);
     projection::project(
-        &full,
+        full,
         schema::group(),
         &params.attributes,
         &params.excluded_attributes,
@@ -103,10 +103,10 @@ impl ScimResource for Groups {
     async fn render(
         app: &AppState,
         _: &Caller,
-        view: &GroupView,
+        view: GroupView,
         params: &ListParams,
     ) -> Result<Value, ApiError> {
-        Ok(render(app, view, params))
+        Ok(render(app, &view, params))
     }
 
     async fn page(

@@ -3,7 +3,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::{scim_response, ScimJson};
@@ -30,14 +31,27 @@ pub fn store_query(params: &ListParams, start_index: u64, max_page_size: u64) ->
     }
 }
 
+/// A ListResponse, serialized from the page as it is (no `Value` tree is built around
+/// the resources).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListResponse<'a> {
+    schemas: [&'static str; 1],
+    total_results: u64,
+    start_index: u64,
+    items_per_page: usize,
+    #[serde(rename = "Resources")]
+    resources: &'a [Value],
+}
+
 pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Response {
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
+    let body = ListResponse {
+        schemas: [LIST_RESPONSE],
+        total_results: total,
+        start_index,
+        items_per_page: resources.len(),
+        resources: &resources,
+    };
     scim_response(StatusCode::OK, &body, None, None)
 }
 

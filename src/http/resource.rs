@@ -60,11 +60,12 @@ pub trait ScimResource: Send + Sync + 'static {
         if_match: Option<&str>,
     ) -> Result<(), ApiError>;
 
-    /// One resource as the IdP reads it, projected to `params`.
+    /// One resource as the IdP reads it, projected to `params`. It takes the resource
+    /// by value: rendering is its last use, so its attributes are moved, not copied.
     async fn render(
         app: &AppState,
         caller: &Caller,
-        item: &Self::Loaded,
+        item: Self::Loaded,
         params: &ListParams,
     ) -> Result<Value, ApiError>;
 
@@ -82,17 +83,13 @@ async fn answer<R: ScimResource>(
     app: &AppState,
     caller: &Caller,
     status: StatusCode,
-    item: &R::Loaded,
+    item: R::Loaded,
     params: &ListParams,
 ) -> Result<Response, ApiError> {
+    let location = format!("{}/{}/{}", app.scim_base, R::ENDPOINT, R::id(&item));
+    let etag = etag(R::version(&item));
     let body = R::render(app, caller, item, params).await?;
-    let location = format!("{}/{}/{}", app.scim_base, R::ENDPOINT, R::id(item));
-    Ok(scim_response(
-        status,
-        &body,
-        Some(&etag(R::version(item))),
-        Some(&location),
-    ))
+    Ok(scim_response(status, &body, Some(&etag), Some(&location)))
 }
 
 pub async fn list<R: ScimResource>(
@@ -124,7 +121,7 @@ pub async fn create<R: ScimResource>(
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
     let item = R::create(&app, &caller, body).await?;
-    answer::<R>(&app, &caller, StatusCode::CREATED, &item, &params).await
+    answer::<R>(&app, &caller, StatusCode::CREATED, item, &params).await
 }
 
 pub async fn get<R: ScimResource>(
@@ -142,7 +139,7 @@ pub async fn get<R: ScimResource>(
     ) {
         return Ok(empty(StatusCode::NOT_MODIFIED));
     }
-    answer::<R>(&app, &caller, StatusCode::OK, &item, &params).await
+    answer::<R>(&app, &caller, StatusCode::OK, item, &params).await
 }
 
 /// `PUT` and `PATCH` of `/{endpoint}/{id}`.
@@ -163,7 +160,7 @@ pub async fn write<R: ScimResource>(
     };
     let if_match = header_str(&headers, header::IF_MATCH);
     let item = R::write(&app, &caller, &id, how, body, if_match).await?;
-    answer::<R>(&app, &caller, StatusCode::OK, &item, &params).await
+    answer::<R>(&app, &caller, StatusCode::OK, item, &params).await
 }
 
 pub async fn delete<R: ScimResource>(

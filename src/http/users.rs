@@ -7,7 +7,7 @@ use super::error::ApiError;
 use super::list::store_query;
 use super::resource::{ScimResource, Write};
 use super::AppState;
-use crate::provision::render::{render_user, with_groups};
+use crate::provision::render::{render_user_owned, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::scim::{projection, schema};
@@ -30,15 +30,16 @@ impl From<UserRecord> for UserView {
 
 /// A user as its tenant's IdP reads it: with the access it inherits from base roles and
 /// groups shown beside its direct assignments when the tenant honours those.
-fn rendered(caller: &Caller, user: &UserRecord, base: &str) -> Value {
-    let mut out = render_user(user, base);
-    if caller.tenant.direct_assignments {
-        crate::provision::catalog::with_inherited_access(&mut out, &user.link);
+fn rendered(caller: &Caller, user: UserRecord, base: &str) -> Value {
+    let inherited = caller.tenant.direct_assignments.then(|| user.link.clone());
+    let mut out = render_user_owned(user, base);
+    if let Some(link) = inherited {
+        crate::provision::catalog::with_inherited_access(&mut out, &link);
     }
     out
 }
 
-fn project(full: &Value, params: &ListParams) -> Value {
+fn project(full: Value, params: &ListParams) -> Value {
     projection::project(
         full,
         schema::user(),
@@ -105,24 +106,20 @@ impl ScimResource for Users {
     async fn render(
         app: &AppState,
         caller: &Caller,
-        view: &UserView,
+        view: UserView,
         params: &ListParams,
     ) -> Result<Value, ApiError> {
-        let user = &view.user;
-        let read;
-        let groups = match &view.groups {
+        let UserView { user, groups } = view;
+        let groups = match groups {
             Some(groups) => groups,
-            None => {
-                read = app.provisioner.user_groups(caller, &user.id).await?;
-                &read
-            }
+            None => app.provisioner.user_groups(caller, &user.id).await?,
         };
         let full = with_groups(
             rendered(caller, user, &app.scim_base),
-            groups,
+            &groups,
             &app.scim_base,
         );
-        Ok(project(&full, params))
+        Ok(project(full, params))
     }
 
     /// A listed user carries no `groups`: reading every user's memberships would cost
@@ -137,8 +134,8 @@ impl ScimResource for Users {
         let page = app.provisioner.list_users(caller, &query).await?;
         let resources = page
             .items
-            .iter()
-            .map(|u| project(&rendered(caller, u, &app.scim_base), params))
+            .into_iter()
+            .map(|u| project(rendered(caller, u, &app.scim_base), params))
             .collect();
         Ok((page.total, resources))
     }

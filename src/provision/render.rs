@@ -9,8 +9,21 @@ use crate::store::UserRecord;
 /// `base` is the public URL of the SCIM root (`https://host/scim/v2`), or empty for
 /// relative locations.
 pub fn render_user(user: &UserRecord, base: &str) -> Value {
-    let mut out = match &user.resource {
-        Value::Object(map) => map.clone(),
+    render_user_from(user.resource.clone(), user, base)
+}
+
+/// [`render_user`] for a record the caller is done with: its resource is moved into the
+/// answer rather than copied (a read path renders every user it loads exactly once).
+pub fn render_user_owned(mut user: UserRecord, base: &str) -> Value {
+    let resource = std::mem::take(&mut user.resource);
+    render_user_from(resource, &user, base)
+}
+
+/// `resource` (the user's stored attributes) with the server's `id`, `meta` and the
+/// bridge extension of `user` added.
+fn render_user_from(resource: Value, user: &UserRecord, base: &str) -> Value {
+    let mut out = match resource {
+        Value::Object(map) => map,
         _ => Map::new(),
     };
     let mut schemas: Vec<Value> = out

@@ -22,14 +22,17 @@ use super::schema::{AttributeDef, ResolvedPath, ResourceSchema, Returned};
 
 /// Projects `resource` for a response. `attributes`/`excluded` are the parsed query
 /// parameters (empty = not given).
+///
+/// Takes the resource by value: an answer renders each resource once and projects it
+/// once, so what is sent is moved, not copied (most reads name no attributes at all).
 pub fn project(
-    resource: &Value,
+    resource: Value,
     schema: &ResourceSchema,
     attributes: &[AttrPath],
     excluded: &[AttrPath],
 ) -> Value {
-    let Some(obj) = resource.as_object() else {
-        return resource.clone();
+    let Value::Object(mut obj) = resource else {
+        return resource;
     };
     let selected: Vec<ResolvedPath<'_>> = attributes.iter().map(|p| schema.resolve(p)).collect();
     let excluded: Vec<ResolvedPath<'_>> = excluded.iter().map(|p| schema.resolve(p)).collect();
@@ -37,32 +40,25 @@ pub fn project(
         selected: &selected,
         excluded: &excluded,
     };
-    let mut out = Map::new();
-    for (key, value) in obj {
+    // In place: what is kept stays where it is in the map, nothing is re-inserted.
+    obj.retain(|key, value| {
         if key.eq_ignore_ascii_case("schemas") {
-            out.insert(key.clone(), value.clone());
-            continue;
+            return true;
         }
-        if let (true, Some(inner)) = (is_urn(key), value.as_object()) {
+        if let (true, Value::Object(inner)) = (is_urn(key), &mut *value) {
             // An extension object: project its attributes one by one.
             let ext = schema.extension(key);
             let container = ext.map_or(key.as_str(), |e| e.schema.id);
-            let mut projected = Map::new();
-            for (name, v) in inner {
+            inner.retain(|name, v| {
                 let def = ext.and_then(|e| e.schema.attribute(name));
                 let at = Place {
                     container: Some(container),
                     stored_key: key,
                     name,
                 };
-                if let Some(v) = rules.project_attr(&at, def, v) {
-                    projected.insert(name.clone(), v);
-                }
-            }
-            if !projected.is_empty() {
-                out.insert(key.clone(), Value::Object(projected));
-            }
-            continue;
+                rules.project_in_place(&at, def, v)
+            });
+            return !inner.is_empty();
         }
         let def = schema.top_attribute(key);
         let at = Place {
@@ -70,11 +66,9 @@ pub fn project(
             stored_key: key,
             name: key,
         };
-        if let Some(v) = rules.project_attr(&at, def, value) {
-            out.insert(key.clone(), v);
-        }
-    }
-    Value::Object(out)
+        rules.project_in_place(&at, def, value)
+    });
+    Value::Object(obj)
 }
 
 fn is_urn(key: &str) -> bool {
@@ -140,27 +134,43 @@ fn mention(paths: &[ResolvedPath<'_>], at: &Place<'_>) -> Mention {
 }
 
 impl Rules<'_, '_> {
+    /// [`Self::project_attr`] on a value inside its map: false when it is to be removed.
+    fn project_in_place(
+        &self,
+        at: &Place<'_>,
+        def: Option<&AttributeDef>,
+        value: &mut Value,
+    ) -> bool {
+        match self.project_attr(at, def, std::mem::take(value)) {
+            Some(projected) => {
+                *value = projected;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn project_attr(
         &self,
         at: &Place<'_>,
         def: Option<&AttributeDef>,
-        value: &Value,
+        value: Value,
     ) -> Option<Value> {
         let returned = def.map_or(Returned::Default, |d| d.returned);
         match returned {
             Returned::Never => return None,
-            Returned::Always => return Some(value.clone()),
+            Returned::Always => return Some(value),
             Returned::Default | Returned::Request => {}
         }
         let (mut v, named_subs) = if self.selected.is_empty() {
             if returned == Returned::Request {
                 return None;
             }
-            (value.clone(), Vec::new())
+            (value, Vec::new())
         } else {
             let m = mention(self.selected, at);
             if m.whole || (m.whole_container && returned == Returned::Default) {
-                (value.clone(), Vec::new())
+                (value, Vec::new())
             } else if !m.subs.is_empty() {
                 (keep_subs(value, &m.subs)?, m.subs)
             } else {
@@ -190,12 +200,11 @@ impl Rules<'_, '_> {
 
 /// Keeps only `subs` of a complex value (or of each element of a list); `None` if
 /// nothing remains.
-fn keep_subs(value: &Value, subs: &[String]) -> Option<Value> {
-    let keep = |m: &Map<String, Value>| -> Option<Value> {
+fn keep_subs(value: Value, subs: &[String]) -> Option<Value> {
+    let keep = |m: Map<String, Value>| -> Option<Value> {
         let kept: Map<String, Value> = m
-            .iter()
+            .into_iter()
             .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
-            .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         (!kept.is_empty()).then_some(Value::Object(kept))
     };
@@ -203,8 +212,11 @@ fn keep_subs(value: &Value, subs: &[String]) -> Option<Value> {
         Value::Object(m) => keep(m),
         Value::Array(items) => {
             let kept: Vec<Value> = items
-                .iter()
-                .filter_map(|e| e.as_object().and_then(keep))
+                .into_iter()
+                .filter_map(|e| match e {
+                    Value::Object(m) => keep(m),
+                    _ => None,
+                })
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
