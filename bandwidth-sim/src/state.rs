@@ -149,6 +149,49 @@ impl ApiError {
     pub fn not_found(description: impl Into<String>) -> Self {
         Self::new(404, "not_found", description)
     }
+    /// Passes when `items` is empty, else refuses with `code` naming every item (`what: a, b`):
+    /// every dialect lists its missing fields and unknown ids this one way.
+    pub fn unless_none(code: &'static str, what: &str, items: &[&str]) -> Result<(), ApiError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        Err(Self::new(
+            400,
+            code,
+            format!("{what}: {}", items.join(", ")),
+        ))
+    }
+}
+
+/// The names whose flag says absent, in the order given (what `missing_field` refusals list).
+pub fn absent<'a>(fields: &[(&'a str, bool)]) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter_map(|(name, absent)| absent.then_some(*name))
+        .collect()
+}
+
+/// A trimmed value, `None` when absent or blank: how every dialect reads a text field.
+pub fn non_empty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The email, when it looks like one; `field` names it in the refusal as the dialect spells it.
+pub fn require_email(field: &str, email: Option<String>) -> Result<String, ApiError> {
+    let email = email.unwrap_or_default();
+    if !looks_like_email(&email) {
+        return Err(ApiError::bad_request(format!(
+            "{field} '{email}' is not an email address"
+        )));
+    }
+    Ok(email)
+}
+
+/// Locks, ignoring poisoning: a panic elsewhere must not turn every later request into one.
+pub fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct Inner {
@@ -177,9 +220,8 @@ impl Shared {
         }
     }
 
-    /// A panic elsewhere must not turn every later request into one, so poisoning is ignored.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock_unpoisoned(&self.inner)
     }
 
     pub fn snapshot(&self) -> SimSnapshot {
@@ -207,26 +249,18 @@ impl Shared {
             .filter(|r| role_name(r).is_none())
             .map(String::as_str)
             .collect();
-        if !unknown_roles.is_empty() {
-            return Err(ApiError::new(
-                400,
-                "unknown_role",
-                format!("unknown role id(s): {}", unknown_roles.join(", ")),
-            ));
-        }
+        ApiError::unless_none("unknown_role", "unknown role id(s)", &unknown_roles)?;
         let unknown_accounts: Vec<&str> = user
             .accounts
             .iter()
             .filter(|a| !self.config.accounts.iter().any(|(id, _)| id == *a))
             .map(String::as_str)
             .collect();
-        if !unknown_accounts.is_empty() {
-            return Err(ApiError::new(
-                400,
-                "unknown_account",
-                format!("unknown account id(s): {}", unknown_accounts.join(", ")),
-            ));
-        }
+        ApiError::unless_none(
+            "unknown_account",
+            "unknown account id(s)",
+            &unknown_accounts,
+        )?;
         // Only newly granted roles count: re-sending a role the user already has is not a grant,
         // so a read-modify-write of a user holding a withheld role still works.
         let withheld = self.withheld_role_ids();

@@ -23,7 +23,7 @@ fn is_xml(resp: &reqwest::Response) -> bool {
 #[tokio::test]
 async fn basic_auth_is_required_on_every_call() {
     let sim = start_dashboard().await;
-    let resp = client().get(dash_url(&sim, "/users")).send().await.unwrap();
+    let resp = control(Method::GET, dash_url(&sim, "/users"), None).await;
     assert_eq!(resp.status(), 401);
     assert!(is_xml(&resp));
     let text = resp.text().await.unwrap();

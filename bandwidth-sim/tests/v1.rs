@@ -2,6 +2,7 @@ mod common;
 
 use bandwidth_sim::{SeedUser, SimConfig};
 use common::*;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -93,7 +94,7 @@ async fn token_expires_after_ttl() {
     .await;
     let token = token(&sim).await;
     let url = format!("{}/api/v2/accounts", sim.base_url());
-    let ok = client().get(&url).bearer_auth(&token).send().await.unwrap();
+    let ok = get(&url, &token).await;
     assert_eq!(ok.status(), 200);
     let body: Value = ok.json().await.unwrap();
     assert_eq!(
@@ -101,7 +102,7 @@ async fn token_expires_after_ttl() {
         json!([{"accountId":"9900000","name":"Main"},{"accountId":"9900001","name":"Second"}])
     );
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let expired = client().get(&url).bearer_auth(&token).send().await.unwrap();
+    let expired = get(&url, &token).await;
     assert_eq!(expired.status(), 401);
 }
 
@@ -114,12 +115,12 @@ async fn expire_tokens_invalidates_every_token_until_refresh() {
     let url = format!("{}/api/v1/users", sim.base_url());
     sim.expire_tokens();
     for t in [&t1, &t2] {
-        let resp = client().get(&url).bearer_auth(t).send().await.unwrap();
+        let resp = get(&url, t).await;
         assert_eq!(resp.status(), 401);
         assert!(resp.headers().contains_key("www-authenticate"));
     }
     let fresh = token(&sim).await;
-    let resp = client().get(&url).bearer_auth(&fresh).send().await.unwrap();
+    let resp = get(&url, &fresh).await;
     assert_eq!(resp.status(), 200);
     let resp = client()
         .post(format!("{}/_sim/expire-tokens", sim.base_url()))
@@ -127,7 +128,7 @@ async fn expire_tokens_invalidates_every_token_until_refresh() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let resp = client().get(&url).bearer_auth(&fresh).send().await.unwrap();
+    let resp = get(&url, &fresh).await;
     assert_eq!(resp.status(), 401);
 }
 
@@ -145,27 +146,13 @@ async fn create_get_put_delete_lifecycle() {
     assert_eq!(created["phoneNumber"], "+19195551234");
 
     let url = format!("{}/api/v1/users/{id}", sim.base_url());
-    let got: Value = client()
-        .get(&url)
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&url, &t).await;
     assert_eq!(got, created);
 
     let mut body = created.clone();
     body["firstName"] = json!("Janet");
     body["accountScope"] = json!("ACCOUNT_ADMIN");
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &body).await;
     assert_eq!(resp.status(), 200);
     let put: Value = resp.json().await.unwrap();
     assert_eq!(put["firstName"], "Janet");
@@ -179,7 +166,7 @@ async fn create_get_put_delete_lifecycle() {
 
     let del = client().delete(&url).bearer_auth(&t).send().await.unwrap();
     assert_eq!(del.status(), 204);
-    let gone = client().get(&url).bearer_auth(&t).send().await.unwrap();
+    let gone = get(&url, &t).await;
     assert_eq!(gone.status(), 404);
     let again = client().delete(&url).bearer_auth(&t).send().await.unwrap();
     assert_eq!(again.status(), 404);
@@ -198,7 +185,7 @@ async fn list_lookup_and_paging() {
         let url = format!("{}/api/v1/users{q}", sim.base_url());
         let t = t.clone();
         async move {
-            let resp = client().get(url).bearer_auth(t).send().await.unwrap();
+            let resp = get(url, &t).await;
             (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
         }
     };
@@ -360,26 +347,14 @@ async fn put_is_full_replacement_and_username_is_immutable() {
 
     let mut renamed = created.clone();
     renamed["username"] = json!("jdoe2");
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&renamed)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &renamed).await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert!(error_description(&err).contains("username"));
 
     let minimal = json!({"username":"jdoe","firstName":"Jane","lastName":"Doe",
                          "email":"jdoe@example.com","accountScope":"ACCOUNT","status":"DEACTIVATED"});
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&minimal)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &minimal).await;
     assert_eq!(resp.status(), 200);
     let put: Value = resp.json().await.unwrap();
     assert!(put.get("phoneNumber").is_none() || put["phoneNumber"].is_null());
@@ -389,13 +364,8 @@ async fn put_is_full_replacement_and_username_is_immutable() {
 
     let mut reactivated = minimal.clone();
     reactivated.as_object_mut().unwrap().remove("status");
-    let put: Value = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&reactivated)
-        .send()
+    let put: Value = send_json(Method::PUT, &url, &t, &reactivated)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -452,24 +422,10 @@ async fn withheld_roles_are_403_naming_them() {
         ..SeedUser::default()
     });
     let url = format!("{}/api/v1/users/{id}", sim.base_url());
-    let mut user: Value = client()
-        .get(&url)
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut user: Value = get_json(&url, &t).await;
     assert_eq!(user["roles"], json!([porting]));
     user["roles"] = json!([porting, basic]);
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&user)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &user).await;
     assert_eq!(resp.status(), 200);
 }
 
