@@ -441,23 +441,8 @@ pub fn paginate(
     page: Option<&str>,
     size: Option<&str>,
 ) -> Result<(Vec<User>, Page), ApiError> {
-    let number = match page {
-        None => 0,
-        Some(p) => p
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_request(format!("page must be a number >= 0, got '{p}'")))?,
-    };
-    let size = match size {
-        None => DEFAULT_PAGE_SIZE,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "size must be a number from 1 to {MAX_PAGE_SIZE}, got '{s}'"
-                )))
-            }
-        },
-    };
+    let number = offset_param("page", page)?;
+    let size = count_param("size", size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let total_elements = users.len();
     let total_pages = total_elements.div_ceil(size);
     let items = users
@@ -480,6 +465,32 @@ pub fn paginate(
 pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+')
         .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A query offset (`page`, `start`): absent is 0, else a whole number.
+pub fn offset_param(name: &str, value: Option<&str>) -> Result<usize, ApiError> {
+    value.map_or(Ok(0), |s| {
+        s.parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("{name} must be a number >= 0, got '{s}'")))
+    })
+}
+
+/// A query page size (`size`, `limit`): absent is `default`, else a number from 1 to `max`.
+pub fn count_param(
+    name: &str,
+    value: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some(s) = value else {
+        return Ok(default);
+    };
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be a number from 1 to {max}, got '{s}'"
+        ))),
+    }
 }
 
 pub fn looks_like_email(s: &str) -> bool {

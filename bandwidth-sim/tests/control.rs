@@ -23,18 +23,10 @@ async fn state_endpoint_has_the_documented_shape() {
     sim.seed_user(seed("zed"));
     sim.seed_user(seed("amy"));
     let t = token(&sim).await;
-    let _ = client()
-        .get(format!("{}/api/v1/users", sim.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let _ = get(format!("{}/api/v1/users", sim.base_url()), &t).await;
 
-    let state: Value = client()
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
+    let state: Value = control(Method::GET, format!("{}/_sim/state", sim.base_url()), None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -146,15 +146,7 @@ async fn dropped_create_happens_but_the_client_gets_a_transport_error() {
     assert_eq!(snap.stats.creates, 1);
 
     // The lookup a careful client makes next finds the user; the next create is answered.
-    let found: Value = client()
-        .get(format!("{}/api/v1/users?username=jdoe", sim.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = get_json(format!("{}/api/v1/users?username=jdoe", sim.base_url()), &t).await;
     assert_eq!(found["users"][0]["userId"], snap.users[0].user_id.as_str());
     assert_eq!(
         v1_create(&sim, &t, &v1_user("other", &[])).await.status(),
@@ -200,21 +192,12 @@ async fn latency_is_added_to_api_calls_only() {
         ..Faults::default()
     });
     let started = Instant::now();
-    let resp = client()
-        .get(format!("{}/api/v1/roles", sim.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(format!("{}/api/v1/roles", sim.base_url()), &t).await;
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 
     let started = Instant::now();
-    let resp = client()
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(Method::GET, format!("{}/_sim/state", sim.base_url()), None).await;
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() < Duration::from_millis(300));
 }

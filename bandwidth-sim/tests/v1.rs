@@ -17,15 +17,7 @@ async fn token_is_issued_and_authorizes_api_calls() {
     let token = body["access_token"].as_str().unwrap();
     assert!(token.len() >= 32);
 
-    let roles: Value = client()
-        .get(format!("{}/api/v1/roles", sim.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Value = get_json(format!("{}/api/v1/roles", sim.base_url()), token).await;
     let roles = roles["roles"].as_array().unwrap();
     assert_eq!(roles.len(), 17);
     let names: Vec<&str> = roles.iter().map(|r| r["name"].as_str().unwrap()).collect();
@@ -122,11 +114,12 @@ async fn expire_tokens_invalidates_every_token_until_refresh() {
     let fresh = token(&sim).await;
     let resp = get(&url, &fresh).await;
     assert_eq!(resp.status(), 200);
-    let resp = client()
-        .post(format!("{}/_sim/expire-tokens", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::POST,
+        format!("{}/_sim/expire-tokens", sim.base_url()),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 204);
     let resp = get(&url, &fresh).await;
     assert_eq!(resp.status(), 401);
@@ -375,13 +368,13 @@ async fn put_is_full_replacement_and_username_is_immutable() {
     assert!(snap.users[0].roles.is_empty());
     assert_eq!(snap.stats.updates, 2);
 
-    let missing = client()
-        .put(format!("{}/api/v1/users/nope", sim.base_url()))
-        .bearer_auth(&t)
-        .json(&minimal)
-        .send()
-        .await
-        .unwrap();
+    let missing = send_json(
+        Method::PUT,
+        format!("{}/api/v1/users/nope", sim.base_url()),
+        &t,
+        &minimal,
+    )
+    .await;
     assert_eq!(missing.status(), 404);
 }
 
@@ -432,11 +425,12 @@ async fn withheld_roles_are_403_naming_them() {
 #[tokio::test]
 async fn unknown_paths_are_404_in_the_error_format() {
     let sim = start_v1().await;
-    let resp = client()
-        .get(format!("{}/api/v1/nothing", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::GET,
+        format!("{}/api/v1/nothing", sim.base_url()),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 404);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["errors"][0]["code"], "not_found");

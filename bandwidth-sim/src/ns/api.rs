@@ -5,7 +5,7 @@ use super::config::{NsUser, USER_SCOPES};
 use super::state::{ns_error, Caller, NsShared, Token};
 use crate::conn::ConnKill;
 use crate::faults::{self, Dropped};
-use crate::state::{absent, looks_like_email, non_empty, ApiError};
+use crate::state::{absent, count_param, looks_like_email, non_empty, offset_param, ApiError};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -179,23 +179,13 @@ async fn list_users(
         let Ok(Query(q)) = query else {
             return Err(ApiError::bad_request("malformed query string"));
         };
-        let start = match q.get("start") {
-            None => 0,
-            Some(s) => s.parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!("start must be a number >= 0, got '{s}'"))
-            })?,
-        };
-        let limit = match q.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "limit must be a number from 1 to {MAX_LIMIT}, got '{s}'"
-                    )))
-                }
-            },
-        };
+        let start = offset_param("start", q.get("start").map(String::as_str))?;
+        let limit = count_param(
+            "limit",
+            q.get("limit").map(String::as_str),
+            DEFAULT_LIMIT,
+            MAX_LIMIT,
+        )?;
         let users: Vec<NsUser> = shared
             .list_users(&domain)
             .into_iter()
