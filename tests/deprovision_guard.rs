@@ -3,6 +3,7 @@
 //! the simulator keeping the users, until `scim-bridge jobs approve` releases them to
 //! the worker. A user reactivated before approval is left alone.
 mod common;
+mod support;
 
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -49,13 +50,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
 
     // A deactivation is held too: SCIM shows it, the upstream user stays active, and a
     // later attribute change of the inactive user does not carry it out either.
-    let (status, body) = h
-        .patch(
-            &ids[4],
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = support::set_active(&h, &ids[4], false).await;
     assert_eq!(body["active"], false);
     let (status, body) = h
         .patch(
@@ -73,18 +68,8 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     );
 
     // Deactivated, then reactivated before anyone approved: nothing to do for it later.
-    h.patch(
-        &ids[5],
-        json!([{"op": "replace", "value": {"active": false}}]),
-    )
-    .await;
-    let (status, body) = h
-        .patch(
-            &ids[5],
-            json!([{"op": "replace", "value": {"active": true}}]),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    support::set_active(&h, &ids[5], false).await;
+    support::set_active(&h, &ids[5], true).await;
 
     // The audit says the guard tripped (once) and which changes it held.
     let audit = h.audit().await;
@@ -207,20 +192,14 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     })
     .await;
     let id = h.create_ok(user("del@x.com")).await;
-    let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = support::set_active(&h, &id, false).await;
     assert_eq!(body[ext]["syncState"], "held");
     assert!(h.upstream("del@x.com").is_some());
     approve_and_wait(&h, 1).await;
     assert!(h.upstream("del@x.com").is_none());
     let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
-    let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "value": {"active": true}}]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    support::set_active(&h, &id, true).await;
     assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
 
     // on_deactivate = strip_roles: the roles go on approval, the user stays active.
@@ -231,8 +210,7 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     })
     .await;
     let id = h.create_ok(user("strip@x.com")).await;
-    h.patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    support::set_active(&h, &id, false).await;
     assert_eq!(
         Harness::roles_of(&h.state(), "strip@x.com"),
         vec!["basicAccess".to_string()]
@@ -257,11 +235,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
         .call(
             Method::POST,
             "/Groups",
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                         "displayName": "bandwidth-role-Porting",
-                         "members": [{"value": id}, {"value": other}]}),
-            ),
+            Some(support::group("bandwidth-role-Porting", &[&id, &other])),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
@@ -271,10 +245,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     })
     .await;
 
-    let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    support::set_active(&h, &id, false).await;
     // A renamed group grants another role: every member's roles are synced again, the
     // held user's included.
     let (status, body) = h

@@ -3,6 +3,7 @@
 //! authentication), filter complexity and `count` caps, and the member-list cap of one
 //! Group write. Every refusal is a SCIM error body.
 mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -165,13 +166,7 @@ async fn member_lists_of_one_group_write_are_capped() {
     for name in ["a@x.com", "b@x.com", "c@x.com"] {
         ids.push(h.create_ok(user(name)).await);
     }
-    let members = |ids: &[String]| -> serde_json::Value {
-        ids.iter().map(|id| json!({"value": id})).collect()
-    };
-    let group = |ids: &[String]| {
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-               "displayName": "Team", "members": members(ids)})
-    };
+    let group = |ids: &[String]| support::group("Team", ids);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group(&ids))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_scim_error(&body, 400, Some("invalidValue"));

@@ -105,12 +105,7 @@ async fn http_control_endpoints_mirror_the_handle() {
     )
     .await;
     assert_eq!(dup.status(), 409);
-    let malformed = client()
-        .post(format!("{base}/_sim/users"))
-        .body("{")
-        .send()
-        .await
-        .unwrap();
+    let malformed = send(client().post(format!("{base}/_sim/users")).body("{")).await;
     assert_eq!(malformed.status(), 400);
 
     let resp = control(

@@ -172,11 +172,7 @@ async fn dropped_create_in_the_dashboard_dialect() {
             .await;
         assert!(result.is_err(), "{name} should be dropped");
     }
-    let resp = dash_json(&sim, Method::POST, "/users")
-        .json(&dash_user("three"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::POST, "/users").json(&dash_user("three"))).await;
     assert_eq!(resp.status(), 201);
     let snap = sim.snapshot();
     assert_eq!(snap.users.len(), 3);

@@ -39,25 +39,25 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
 
-    let resp = client()
-        .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-        .basic_auth("sim-client", Some("sim-secret"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
+            .basic_auth("sim-client", Some("sim-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=password"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
 
-    let resp = client()
-        .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-        .basic_auth("sim-client", Some("sim-secret"))
-        .body("not a form")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
+            .basic_auth("sim-client", Some("sim-secret"))
+            .body("not a form"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
 
     for auth in [
@@ -157,11 +157,11 @@ async fn create_get_put_delete_lifecycle() {
     assert_eq!(snap.users[0].first_name, "Janet");
     assert_eq!(snap.users[0].roles, vec!["Ordering".to_string()]);
 
-    let del = client().delete(&url).bearer_auth(&t).send().await.unwrap();
+    let del = send(client().delete(&url).bearer_auth(&t)).await;
     assert_eq!(del.status(), 204);
     let gone = get(&url, &t).await;
     assert_eq!(gone.status(), 404);
-    let again = client().delete(&url).bearer_auth(&t).send().await.unwrap();
+    let again = send(client().delete(&url).bearer_auth(&t)).await;
     assert_eq!(again.status(), 404);
     let stats = sim.snapshot().stats;
     assert_eq!((stats.creates, stats.updates, stats.deletes), (1, 1, 1));
@@ -308,14 +308,14 @@ async fn validation_errors_are_400_and_name_the_problem() {
             "{err} should mention {needle}"
         );
     }
-    let resp = client()
-        .post(format!("{}/api/v1/users", sim.base_url()))
-        .bearer_auth(&t)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .post(format!("{}/api/v1/users", sim.base_url()))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["errors"][0]["code"], "malformed_body");

@@ -25,6 +25,16 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Sends a request built by a test; the sim must answer.
+pub async fn send(req: reqwest::RequestBuilder) -> reqwest::Response {
+    req.send().await.unwrap()
+}
+
+/// Sends a request built by a test and reads the answer as JSON.
+pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    send(req).await.json().await.unwrap()
+}
+
 /// `GET url` as an API client holding `token`.
 pub async fn get(url: impl reqwest::IntoUrl, token: &str) -> reqwest::Response {
     client().get(url).bearer_auth(token).send().await.unwrap()
