@@ -18,11 +18,7 @@ fn status_of(h: &Harness, username: &str) -> Option<String> {
 
 #[tokio::test]
 async fn deprovisions_over_the_limit_wait_for_approval() {
-    let h = Harness::start(Options {
-        extra_toml: GUARD.into(),
-        ..Options::default()
-    })
-    .await;
+    let h = support::harness(GUARD).await;
     let names = [
         "a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com", "f@x.com",
     ];
@@ -224,11 +220,7 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
 /// for every member) does not carry it out behind the guard's back.
 #[tokio::test]
 async fn group_changes_do_not_carry_out_a_held_deactivation() {
-    let h = Harness::start(Options {
-        extra_toml: "[tenants.acme.deprovision_guard]\nmax = 0\n".into(),
-        ..Options::default()
-    })
-    .await;
+    let h = support::harness("[tenants.acme.deprovision_guard]\nmax = 0\n").await;
     let id = h.create_ok(user("held@x.com")).await;
     let other = h.create_ok(user("other@x.com")).await;
     let (status, _, group) = h

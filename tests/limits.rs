@@ -8,17 +8,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
-use common::{assert_scim_error, user, Harness, Options};
+use common::{assert_scim_error, user};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-async fn harness(extra_toml: &str) -> Harness {
-    Harness::start(Options {
-        extra_toml: extra_toml.to_string(),
-        ..Options::default()
-    })
-    .await
-}
+use support::harness;
 
 #[tokio::test]
 async fn an_oversized_body_is_413_as_a_scim_error() {

@@ -1,6 +1,6 @@
 mod common;
 
-use bandwidth_sim::{Dialect, Faults, SeedUser, SimConfig};
+use bandwidth_sim::{Dialect, Faults, SimConfig};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -300,14 +300,7 @@ async fn xml_request_bodies_and_malformed_input() {
 #[tokio::test]
 async fn xml_always_ignores_the_accept_header() {
     let sim = start_dashboard().await;
-    let id = sim.seed_user(SeedUser {
-        username: "seeded".into(),
-        first_name: "S".into(),
-        last_name: "U".into(),
-        email: "seeded@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..SeedUser::default()
-    });
+    let id = seed(&sim, "basicAccess");
     sim.set_faults(Faults {
         xml_always: true,
         ..Faults::default()

@@ -1,6 +1,6 @@
 mod common;
 
-use bandwidth_sim::{SeedUser, SimConfig};
+use bandwidth_sim::SimConfig;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -406,14 +406,7 @@ async fn withheld_roles_are_403_naming_them() {
     assert!(sim.snapshot().users.is_empty());
 
     // A user who already holds a withheld role can still be written back whole.
-    let id = sim.seed_user(SeedUser {
-        username: "seeded".into(),
-        first_name: "S".into(),
-        last_name: "U".into(),
-        email: "seeded@example.com".into(),
-        roles: vec!["Porting".into()],
-        ..SeedUser::default()
-    });
+    let id = seed(&sim, "Porting");
     let url = format!("{}/api/v1/users/{id}", sim.base_url());
     let mut user: Value = get_json(&url, &t).await;
     assert_eq!(user["roles"], json!([porting]));

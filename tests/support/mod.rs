@@ -126,3 +126,13 @@ pub async fn set_active(h: &common::Harness, id: &str, active: bool) -> serde_js
     assert_eq!(status, StatusCode::OK, "{body}");
     body
 }
+
+/// A harness (bridge and simulator in process) with `extra_toml` added to the tenant's
+/// configuration.
+pub async fn harness(extra_toml: &str) -> common::Harness {
+    common::Harness::start(common::Options {
+        extra_toml: extra_toml.to_string(),
+        ..common::Options::default()
+    })
+    .await
+}

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: start a simulator on loopback and talk plain HTTP.
 #![allow(dead_code)]
 
-use bandwidth_sim::{Dialect, SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{Dialect, SeedUser, SimConfig, SimHandle, Simulator};
 use serde_json::{json, Value};
 
 pub async fn start(config: SimConfig) -> SimHandle {
@@ -162,4 +162,16 @@ pub fn error_description(v: &Value) -> String {
         .as_str()
         .unwrap_or("")
         .to_string()
+}
+
+/// Seeds user `seeded` (S. U., `seeded@example.com`) holding the role `role`; returns its id.
+pub fn seed(sim: &SimHandle, role: &str) -> String {
+    sim.seed_user(SeedUser {
+        username: "seeded".into(),
+        first_name: "S".into(),
+        last_name: "U".into(),
+        email: "seeded@example.com".into(),
+        roles: vec![role.into()],
+        ..SeedUser::default()
+    })
 }
