@@ -15,7 +15,6 @@ use common::console::{admin_toml, PASSWORD};
 use common::webdriver::Browser;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles() {

@@ -6,7 +6,6 @@ mod support;
 use common::console::{admin_toml, Console, PASSWORD};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 async fn start(accounts: &[(&str, &str, &[&str])], extra: &str, second_tenant: bool) -> Harness {
     Harness::start(Options {

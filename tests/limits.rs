@@ -160,6 +160,9 @@ async fn member_lists_of_one_group_write_are_capped() {
     for name in ["a@x.com", "b@x.com", "c@x.com"] {
         ids.push(h.create_ok(user(name)).await);
     }
+    let members = |ids: &[String]| -> serde_json::Value {
+        ids.iter().map(|id| json!({"value": id})).collect()
+    };
     let group = |ids: &[String]| support::group("Team", ids);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group(&ids))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -12,7 +12,7 @@ use bandwidth_sim::Faults;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use scim_bridge::admin::Admin;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const SECRET: &str = "notify-hmac-secret-81f2";
 
