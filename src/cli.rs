@@ -104,6 +104,17 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
 }
 
+/// Which held deprovisions `jobs approve` and `jobs reject` act on: a tenant's, or one.
+#[derive(Debug, clap::Args)]
+pub struct HeldDeprovisions {
+    #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub id: Option<i64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// List jobs (oldest first).
@@ -120,24 +131,10 @@ pub enum JobsCommand {
     },
     /// Release deprovisions the mass-deprovision guard held (all of the tenant's, or one
     /// by id) to the worker, which carries them out upstream. Failed ones are retried.
-    Approve {
-        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
-        config: PathBuf,
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        id: Option<i64>,
-    },
+    Approve(HeldDeprovisions),
     /// Drop deprovisions the guard held (all of the tenant's, or one by id): the
     /// upstream users keep their access.
-    Reject {
-        #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]
-        config: PathBuf,
-        #[arg(long)]
-        tenant: String,
-        #[arg(long)]
-        id: Option<i64>,
-    },
+    Reject(HeldDeprovisions),
     /// Re-queue failed jobs now: all of them, a tenant's, or one by id.
     Retry {
         #[arg(long, short, env = "SCIM_BRIDGE_CONFIG")]

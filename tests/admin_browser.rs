@@ -6,6 +6,7 @@
 //! Without Chromium or its driver this test FAILS (with how to install them): it must
 //! never pass without having run.
 mod common;
+mod support;
 
 use std::time::Duration;
 
@@ -14,7 +15,6 @@ use common::console::{admin_toml, PASSWORD};
 use common::webdriver::Browser;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles() {
@@ -32,10 +32,7 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
     let cat = h.create_ok(user("cat@x.com")).await;
     // Bob's deactivation goes upstream; Cat's is one too many for the guard: held.
     for id in [&bob, &cat] {
-        let (status, body) = h
-            .patch(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        support::set_active(&h, id, false).await;
     }
     assert_eq!(h.upstream("cat@x.com").unwrap().status, "ACTIVE");
 
@@ -45,11 +42,7 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
         fail_rate: 1.0,
         ..Faults::default()
     });
-    let group = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "Bandwidth Admins",
-        "members": [{"value": ann}]
-    });
+    let group = support::group("Bandwidth Admins", &[&ann]);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

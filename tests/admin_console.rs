@@ -1,11 +1,11 @@
 //! The admin console over real HTTP: sign-in, CSRF, roles, tenant scoping, audited
 //! actions, and no secret on any page.
 mod common;
+mod support;
 
 use common::console::{admin_toml, Console, PASSWORD};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
 async fn start(accounts: &[(&str, &str, &[&str])], extra: &str, second_tenant: bool) -> Harness {
     Harness::start(Options {
@@ -243,10 +243,7 @@ async fn every_action_is_audited_with_the_admins_name() {
     let b = h.create_ok(user("b@x.com")).await;
     let c_id = h.create_ok(user("c@x.com")).await;
     for id in [&a, &b, &c_id] {
-        let (status, body) = h
-            .patch(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        support::set_active(&h, id, false).await;
     }
     let held = h
         .app

@@ -1,6 +1,8 @@
 //! `check-config`, `serve` and `health` through the real binary, on the mistakes a
 //! newcomer makes: the example's database directory missing, the example's placeholder
 //! token hash, an upstream that does not answer, PostgreSQL not running.
+mod common;
+mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -70,12 +72,7 @@ async fn check_config_names_each_problem_and_where() {
 
 #[tokio::test]
 async fn check_config_passes_a_good_configuration_and_explains_a_relative_path() {
-    let sim = bandwidth_sim::Simulator::start(
-        bandwidth_sim::SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = support::start_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let text = config("sqlite://rel.db", REAL_HASH, &sim.base_url());
     let output = tokio::task::spawn_blocking({

@@ -4,14 +4,14 @@
 //! dead process had claimed run again within seconds, not after a long lease. SQLite,
 //! or PostgreSQL with `SCIM_BRIDGE_TEST_BACKEND=postgres`.
 mod common;
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{Faults, SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{Faults, SimHandle};
 use reqwest::StatusCode;
 use scim_bridge::provision::create::COMMIT_WINDOW_FAULT_VAR;
-use serde_json::json;
 
 use common::process::{free_port, Bridge};
 
@@ -24,14 +24,8 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Setup {
-        let sim = Simulator::start(
-            SimConfig::default(),
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .await
-        .unwrap();
         Setup {
-            sim,
+            sim: support::start_sim().await,
             db: common::TestDatabase::from_env().await,
             dir: tempfile::tempdir().unwrap(),
             client: reqwest::Client::new(),
@@ -73,12 +67,7 @@ impl Setup {
             command.env(COMMIT_WINDOW_FAULT_VAR, ms.to_string());
         }
         let bridge = Bridge(command.spawn().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let health = format!("http://127.0.0.1:{port}/healthz");
-        while self.client.get(&health).send().await.is_err() {
-            assert!(Instant::now() < deadline, "bridge did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        support::wait_healthy(&format!("http://127.0.0.1:{port}"), &self.client).await;
         bridge
     }
 
@@ -179,34 +168,14 @@ async fn a_create_killed_before_its_commit_leaves_no_active_unmanaged_user() {
 async fn kill_mid_sync(s: &Setup, port: u16, config: &std::path::Path) -> usize {
     const MEMBERS: usize = 12;
     let bridge = s.start(config, port, None).await;
-    let mut ids = Vec::new();
-    for i in 0..MEMBERS {
-        let response = s
-            .client
-            .post(scim(port, "/Users"))
-            .bearer_auth(common::TOKEN)
-            .json(&common::user(&format!("m{i}@x.com")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: serde_json::Value = response.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().to_string());
-    }
+    let emails = (0..MEMBERS).map(|i| format!("m{i}@x.com"));
+    let ids = support::create_users(&s.client, &scim(port, "/Users"), emails).await;
     s.sim.set_faults(Faults {
         latency_ms: 3000,
         ..Faults::default()
     });
-    let members: Vec<_> = ids.iter().map(|id| json!({"value": id})).collect();
-    let response = s
-        .client
-        .post(scim(port, "/Groups"))
-        .bearer_auth(common::TOKEN)
-        .json(&json!({"displayName": "bandwidth-role-Porting", "members": members}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    let groups = scim(port, "/Groups");
+    support::create_group(&s.client, &groups, "bandwidth-role-Porting", &ids).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
     drop(bridge); // SIGKILL with jobs claimed and upstream calls in flight
     s.sim.set_faults(Faults::default());

@@ -3,6 +3,7 @@
 //! the simulator keeping the users, until `scim-bridge jobs approve` releases them to
 //! the worker. A user reactivated before approval is left alone.
 mod common;
+mod support;
 
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -17,11 +18,7 @@ fn status_of(h: &Harness, username: &str) -> Option<String> {
 
 #[tokio::test]
 async fn deprovisions_over_the_limit_wait_for_approval() {
-    let h = Harness::start(Options {
-        extra_toml: GUARD.into(),
-        ..Options::default()
-    })
-    .await;
+    let h = support::harness(GUARD).await;
     let names = [
         "a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com", "f@x.com",
     ];
@@ -49,13 +46,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
 
     // A deactivation is held too: SCIM shows it, the upstream user stays active, and a
     // later attribute change of the inactive user does not carry it out either.
-    let (status, body) = h
-        .patch(
-            &ids[4],
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = support::set_active(&h, &ids[4], false).await;
     assert_eq!(body["active"], false);
     let (status, body) = h
         .patch(
@@ -73,18 +64,8 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     );
 
     // Deactivated, then reactivated before anyone approved: nothing to do for it later.
-    h.patch(
-        &ids[5],
-        json!([{"op": "replace", "value": {"active": false}}]),
-    )
-    .await;
-    let (status, body) = h
-        .patch(
-            &ids[5],
-            json!([{"op": "replace", "value": {"active": true}}]),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    support::set_active(&h, &ids[5], false).await;
+    support::set_active(&h, &ids[5], true).await;
 
     // The audit says the guard tripped (once) and which changes it held.
     let audit = h.audit().await;
@@ -207,20 +188,14 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     })
     .await;
     let id = h.create_ok(user("del@x.com")).await;
-    let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = support::set_active(&h, &id, false).await;
     assert_eq!(body[ext]["syncState"], "held");
     assert!(h.upstream("del@x.com").is_some());
     approve_and_wait(&h, 1).await;
     assert!(h.upstream("del@x.com").is_none());
     let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
     assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
-    let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "value": {"active": true}}]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    support::set_active(&h, &id, true).await;
     assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
 
     // on_deactivate = strip_roles: the roles go on approval, the user stays active.
@@ -231,8 +206,7 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     })
     .await;
     let id = h.create_ok(user("strip@x.com")).await;
-    h.patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
+    support::set_active(&h, &id, false).await;
     assert_eq!(
         Harness::roles_of(&h.state(), "strip@x.com"),
         vec!["basicAccess".to_string()]
@@ -246,22 +220,14 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
 /// for every member) does not carry it out behind the guard's back.
 #[tokio::test]
 async fn group_changes_do_not_carry_out_a_held_deactivation() {
-    let h = Harness::start(Options {
-        extra_toml: "[tenants.acme.deprovision_guard]\nmax = 0\n".into(),
-        ..Options::default()
-    })
-    .await;
+    let h = support::harness("[tenants.acme.deprovision_guard]\nmax = 0\n").await;
     let id = h.create_ok(user("held@x.com")).await;
     let other = h.create_ok(user("other@x.com")).await;
     let (status, _, group) = h
         .call(
             Method::POST,
             "/Groups",
-            Some(
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                         "displayName": "bandwidth-role-Porting",
-                         "members": [{"value": id}, {"value": other}]}),
-            ),
+            Some(support::group("bandwidth-role-Porting", &[&id, &other])),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
@@ -271,10 +237,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     })
     .await;
 
-    let (status, body) = h
-        .patch(&id, json!([{"op": "replace", "value": {"active": false}}]))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    support::set_active(&h, &id, false).await;
     // A renamed group grants another role: every member's roles are synced again, the
     // held user's included.
     let (status, body) = h

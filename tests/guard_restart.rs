@@ -2,31 +2,14 @@
 //! (SIGKILL), and `scim-bridge jobs list` / `jobs approve` are the commands an admin
 //! runs to see and release what it held.
 mod common;
+mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{SimConfig, Simulator};
 use reqwest::StatusCode;
 
-use common::process::{free_port, Bridge};
-
-async fn start_bridge(config: &std::path::Path, base: &str, client: &reqwest::Client) -> Bridge {
-    let child = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let bridge = Bridge(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "bridge did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bridge
-}
+use common::process::free_port;
 
 /// Runs `scim-bridge jobs ARGS --config FILE`; returns its standard output.
 fn jobs(config: &std::path::Path, args: &[&str]) -> String {
@@ -47,12 +30,7 @@ fn jobs(config: &std::path::Path, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = support::start_sim().await;
     let db = common::TestDatabase::from_env().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -61,29 +39,13 @@ async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
         ..common::Options::default()
     };
     let toml = common::config_toml(&options, &sim.base_url(), &db.url());
-    let toml = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[worker]\npoll_interval_ms = 100\n{toml}"
-    );
-    let config = dir.path().join("bridge.toml");
-    std::fs::write(&config, toml).unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (config, base) = support::write_config(dir.path(), port, "poll_interval_ms = 100\n", &toml);
     let client = reqwest::Client::new();
     let scim = |path: &str| format!("{base}/scim/v2{path}");
 
-    let bridge = start_bridge(&config, &base, &client).await;
-    let mut ids = Vec::new();
-    for name in ["a@x.com", "b@x.com", "c@x.com"] {
-        let response = client
-            .post(scim("/Users"))
-            .bearer_auth(common::TOKEN)
-            .json(&common::user(name))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: serde_json::Value = response.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().to_string());
-    }
+    let bridge = support::start_bridge(&config, &base, &client).await;
+    let emails = ["a@x.com", "b@x.com", "c@x.com"].map(String::from);
+    let ids = support::create_users(&client, &scim("/Users"), emails).await;
     let delete = |id: &str| {
         client
             .delete(scim(&format!("/Users/{id}")))
@@ -99,7 +61,7 @@ async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
     drop(bridge); // SIGKILL
 
     // A fresh process still knows the window is full.
-    let _bridge = start_bridge(&config, &base, &client).await;
+    let _bridge = support::start_bridge(&config, &base, &client).await;
     for id in &ids[1..] {
         assert_eq!(delete(id).await.unwrap().status(), StatusCode::NO_CONTENT);
     }

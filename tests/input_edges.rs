@@ -3,6 +3,7 @@
 //! nothing the database cannot hold reaches it, every refusal is a SCIM error, odd but
 //! real requests reach their endpoint, idle connections cannot starve the IdP.
 mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -15,9 +16,7 @@ const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const BRIDGE: &str = "urn:scim-bridge:schemas:extension:bandwidth:2.0:User";
 
 async fn group(h: &Harness, name: &str, members: &[&str]) -> (StatusCode, Value) {
-    let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
-    let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                      "displayName": name, "members": members});
+    let body = support::group(name, members);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(body)).await;
     (status, body)
 }

@@ -2,6 +2,7 @@
 //! users and groups by id, list, filter or .search, and each tenant's upstream calls go
 //! to its own Bandwidth account with its own credentials.
 mod common;
+mod support;
 
 use common::{urlencode, user, Harness, Options, ACCOUNT_B, TOKEN, TOKEN_B};
 use reqwest::{Method, StatusCode};
@@ -18,13 +19,7 @@ async fn as_tenant(
     (status, body)
 }
 
-fn group(name: &str, members: &[&str]) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": name,
-        "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>(),
-    })
-}
+use support::group;
 
 fn patch(ops: Value) -> Value {
     json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops})
@@ -104,7 +99,7 @@ async fn a_tenant_cannot_reach_another_tenants_users_groups_or_upstream() {
             (Method::PATCH, &u, Some(deactivate.clone())),
             (Method::DELETE, &u, None),
             (Method::GET, &g, None),
-            (Method::PUT, &g, Some(group("stolen", &[]))),
+            (Method::PUT, &g, Some(group("stolen", &[] as &[&str]))),
             (Method::PATCH, &g, Some(rename.clone())),
             (Method::DELETE, &g, None),
         ] {

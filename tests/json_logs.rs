@@ -3,12 +3,12 @@
 //! one INFO line (also a 401, and at the default level), no secret is logged, text logs
 //! written to a file carry no ANSI colours, and `/metrics` has `# HELP` for every family.
 mod common;
+mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use bandwidth_sim::{SimConfig, SimHandle, Simulator};
+use bandwidth_sim::SimHandle;
 use reqwest::StatusCode;
 
 /// The bridge process, killed when the test ends or panics, and where its stderr went.
@@ -24,18 +24,10 @@ impl Bridge {
     /// Starts `scim-bridge [args] serve` on a free port with `RUST_LOG` as given (unset:
     /// the default level), and waits for `/healthz`.
     async fn start(args: &[&str], rust_log: Option<&str>) -> Bridge {
-        let sim = Simulator::start(
-            SimConfig::default(),
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-        )
-        .await
-        .unwrap();
+        let sim = support::start_sim().await;
         let dir = tempfile::tempdir().unwrap();
-        let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
+        let db_url = support::sqlite_url(dir.path());
+        let port = common::process::free_port();
         let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
         let config = dir.path().join("bridge.toml");
         std::fs::write(
@@ -64,17 +56,7 @@ impl Bridge {
             _dir: dir,
             _sim: sim,
         };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client
-            .get(format!("{}/healthz", bridge.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "bridge did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        support::wait_healthy(&bridge.base, &reqwest::Client::new()).await;
         bridge
     }
 

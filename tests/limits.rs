@@ -3,21 +3,16 @@
 //! authentication), filter complexity and `count` caps, and the member-list cap of one
 //! Group write. Every refusal is a SCIM error body.
 mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
-use common::{assert_scim_error, user, Harness, Options};
+use common::{assert_scim_error, user};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-async fn harness(extra_toml: &str) -> Harness {
-    Harness::start(Options {
-        extra_toml: extra_toml.to_string(),
-        ..Options::default()
-    })
-    .await
-}
+use support::harness;
 
 #[tokio::test]
 async fn an_oversized_body_is_413_as_a_scim_error() {
@@ -168,10 +163,7 @@ async fn member_lists_of_one_group_write_are_capped() {
     let members = |ids: &[String]| -> serde_json::Value {
         ids.iter().map(|id| json!({"value": id})).collect()
     };
-    let group = |ids: &[String]| {
-        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-               "displayName": "Team", "members": members(ids)})
-    };
+    let group = |ids: &[String]| support::group("Team", ids);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group(&ids))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_scim_error(&body, 400, Some("invalidValue"));

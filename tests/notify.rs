@@ -2,6 +2,7 @@
 //! times it happens within the window), delivered once the receiver is back after
 //! being down, and provisioning no slower while it is down.
 mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use bandwidth_sim::Faults;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use scim_bridge::admin::Admin;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const SECRET: &str = "notify-hmac-secret-81f2";
 
@@ -129,10 +130,7 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
     };
     // The guard trips once, however many deprovisions it then holds.
     for id in &ids {
-        let (status, body) = h
-            .patch(id, json!([{"op": "replace", "value": {"active": false}}]))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        support::set_active(&h, id, false).await;
     }
     // Three role syncs fail for good while Bandwidth answers 503, and the breaker opens.
     let active: Vec<String> = {
@@ -146,11 +144,7 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
         fail_rate: 1.0,
         ..Faults::default()
     });
-    let group = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "Bandwidth Admins",
-        "members": active.iter().map(|id| json!({"value": id})).collect::<Vec<_>>()
-    });
+    let group = support::group("Bandwidth Admins", &active);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let store = h.store.clone();
@@ -275,12 +269,7 @@ async fn a_quiet_idp_is_reported_once_to_a_slack_webhook() {
 
 #[tokio::test]
 async fn refused_upstream_credentials_are_reported_once() {
-    let sim = bandwidth_sim::Simulator::start(
-        bandwidth_sim::SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = support::start_sim().await;
     let defaults = bandwidth_sim::SimConfig::default();
     let account = defaults.accounts[0].0.clone();
     let port = free_port();

@@ -1,82 +1,37 @@
 //! A 500-member group change survives the bridge being killed (SIGKILL) while its jobs
 //! are pending: after a restart every member converges, none is lost or duplicated.
 mod common;
+mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{Faults, SimConfig, Simulator};
-use reqwest::StatusCode;
-use serde_json::json;
+use bandwidth_sim::Faults;
 
 const MEMBERS: usize = 500;
 
-use common::process::{free_port, Bridge};
-
-async fn start_bridge(config: &std::path::Path, base: &str, client: &reqwest::Client) -> Bridge {
-    let child = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let bridge = Bridge(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "bridge did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    bridge
-}
+use common::process::free_port;
 
 #[tokio::test]
 async fn pending_jobs_survive_sigkill() {
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = support::start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+    let db_url = support::sqlite_url(dir.path());
     let port = free_port();
-    let mut toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
-    toml = format!("[server]\nlisten = \"127.0.0.1:{port}\"\n\n[worker]\nconcurrency = 8\npoll_interval_ms = 100\nlease_secs = 2\nbackoff_base_ms = 100\nbackoff_max_secs = 2\n{toml}");
-    let config = dir.path().join("bridge.toml");
-    std::fs::write(&config, toml).unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
+    let worker = "concurrency = 8\npoll_interval_ms = 100\nlease_secs = 2\nbackoff_base_ms = 100\nbackoff_max_secs = 2\n";
+    let (config, base) = support::write_config(dir.path(), port, worker, &toml);
     let client = reqwest::Client::new();
     let scim = |path: &str| format!("{base}/scim/v2{path}");
 
-    let bridge = start_bridge(&config, &base, &client).await;
-    let mut ids = Vec::new();
-    for i in 0..MEMBERS {
-        let response = client
-            .post(scim("/Users"))
-            .bearer_auth(common::TOKEN)
-            .json(&common::user(&format!("r{i}@x.com")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: serde_json::Value = response.json().await.unwrap();
-        ids.push(body["id"].as_str().unwrap().to_string());
-    }
+    let bridge = support::start_bridge(&config, &base, &client).await;
+    let emails = (0..MEMBERS).map(|i| format!("r{i}@x.com"));
+    let ids = support::create_users(&client, &scim("/Users"), emails).await;
     // Slow the upstream so the propagation is still running when the bridge dies.
     sim.set_faults(Faults {
         rate_limit: Some(100),
         ..Faults::default()
     });
-    let members: Vec<serde_json::Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    let response = client
-        .post(scim("/Groups"))
-        .bearer_auth(common::TOKEN)
-        .json(&json!({"displayName": "bandwidth-role-Porting", "members": members}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
+    support::create_group(&client, &scim("/Groups"), "bandwidth-role-Porting", &ids).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     drop(bridge); // SIGKILL
 
@@ -96,7 +51,7 @@ async fn pending_jobs_survive_sigkill() {
     assert!(!left.is_empty(), "jobs were pending at the kill");
     drop(store);
 
-    let _bridge = start_bridge(&config, &base, &client).await;
+    let _bridge = support::start_bridge(&config, &base, &client).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while with_role(&sim.snapshot()) < MEMBERS {
         assert!(

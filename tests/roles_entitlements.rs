@@ -3,6 +3,7 @@
 //! POST, PATCH add/remove and PUT, and the import that shows every effective grant;
 //! plus Entra's app-role PATCH. The simulator's state is checked after each step.
 mod common;
+mod support;
 
 use bandwidth_sim::SimConfig;
 use common::{assert_scim_error, urlencode, user, Harness, Options};
@@ -203,10 +204,7 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
         .call(
             Method::POST,
             "/Groups",
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":"bandwidth-role-Porting","members":[{"value": id}]}),
-            ),
+            Some(support::group("bandwidth-role-Porting", &[&id])),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");

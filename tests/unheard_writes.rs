@@ -4,6 +4,7 @@
 //! duplicate or getting a 409 for its own work.
 
 mod common;
+mod support;
 
 use std::time::Duration;
 
@@ -180,11 +181,7 @@ async fn a_patch_the_idp_hung_up_on_is_committed() {
 
 #[tokio::test]
 async fn a_create_past_the_request_deadline_is_committed() {
-    let h = Harness::start(Options {
-        extra_toml: "[server]\nrequest_timeout_secs = 1".into(),
-        ..Options::default()
-    })
-    .await;
+    let h = support::harness("[server]\nrequest_timeout_secs = 1").await;
     h.create_ok(user("warm-up@x.com")).await;
     h.sim.set_faults(Faults {
         latency_ms: 1500,

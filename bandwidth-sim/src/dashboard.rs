@@ -4,7 +4,7 @@
 use crate::conn::ConnKill;
 use crate::faults::{self, Dropped};
 use crate::state::{
-    looks_like_email, paginate, role_id, ApiError, Scope, Shared, User, ROLE_NAMES,
+    absent, non_empty, paginate, require_email, role_id, ApiError, Scope, Shared, User, ROLE_NAMES,
 };
 use crate::xml;
 use axum::body::Bytes;
@@ -194,12 +194,6 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<UserIn, ApiError> {
     }
 }
 
-fn non_empty(v: &Option<String>) -> Option<String> {
-    v.as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 /// The simulator's password rules (Bandwidth publishes none).
 fn check_password(p: &str, u: &User) -> Result<(), ApiError> {
     let mut problems = Vec::new();
@@ -251,33 +245,15 @@ fn validate(input: UserIn, creating: bool, accounts: Vec<String>) -> Result<User
     let last_name = non_empty(&input.last_name);
     let email = non_empty(&input.email);
     let password = input.password.clone().filter(|p| !p.is_empty());
-    let mut missing = Vec::new();
-    for (name, value) in [
-        ("Username", &username),
-        ("FirstName", &first_name),
-        ("LastName", &last_name),
-        ("Email", &email),
-    ] {
-        if value.is_none() {
-            missing.push(name);
-        }
-    }
-    if creating && password.is_none() {
-        missing.push("Password");
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::new(
-            400,
-            "missing_field",
-            format!("missing required field(s): {}", missing.join(", ")),
-        ));
-    }
-    let email = email.unwrap_or_default();
-    if !looks_like_email(&email) {
-        return Err(ApiError::bad_request(format!(
-            "Email '{email}' is not an email address"
-        )));
-    }
+    let missing = absent(&[
+        ("Username", username.is_none()),
+        ("FirstName", first_name.is_none()),
+        ("LastName", last_name.is_none()),
+        ("Email", email.is_none()),
+        ("Password", creating && password.is_none()),
+    ]);
+    ApiError::unless_none("missing_field", "missing required field(s)", &missing)?;
+    let email = require_email("Email", email)?;
     let phone = non_empty(&input.telephone_number);
     if let Some(p) = &phone {
         if p.len() != 10 || !p.bytes().all(|b| b.is_ascii_digit()) {

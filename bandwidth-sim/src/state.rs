@@ -155,6 +155,49 @@ impl ApiError {
     pub fn not_found(description: impl Into<String>) -> Self {
         Self::new(404, "not_found", description)
     }
+    /// Passes when `items` is empty, else refuses with `code` naming every item (`what: a, b`):
+    /// every dialect lists its missing fields and unknown ids this one way.
+    pub fn unless_none(code: &'static str, what: &str, items: &[&str]) -> Result<(), ApiError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        Err(Self::new(
+            400,
+            code,
+            format!("{what}: {}", items.join(", ")),
+        ))
+    }
+}
+
+/// The names whose flag says absent, in the order given (what `missing_field` refusals list).
+pub fn absent<'a>(fields: &[(&'a str, bool)]) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter_map(|(name, absent)| absent.then_some(*name))
+        .collect()
+}
+
+/// A trimmed value, `None` when absent or blank: how every dialect reads a text field.
+pub fn non_empty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The email, when it looks like one; `field` names it in the refusal as the dialect spells it.
+pub fn require_email(field: &str, email: Option<String>) -> Result<String, ApiError> {
+    let email = email.unwrap_or_default();
+    if !looks_like_email(&email) {
+        return Err(ApiError::bad_request(format!(
+            "{field} '{email}' is not an email address"
+        )));
+    }
+    Ok(email)
+}
+
+/// Locks, ignoring poisoning: a panic elsewhere must not turn every later request into one.
+pub fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct Inner {
@@ -183,9 +226,8 @@ impl Shared {
         }
     }
 
-    /// A panic elsewhere must not turn every later request into one, so poisoning is ignored.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock_unpoisoned(&self.inner)
     }
 
     pub fn snapshot(&self) -> SimSnapshot {
@@ -213,26 +255,18 @@ impl Shared {
             .filter(|r| role_name(r).is_none())
             .map(String::as_str)
             .collect();
-        if !unknown_roles.is_empty() {
-            return Err(ApiError::new(
-                400,
-                "unknown_role",
-                format!("unknown role id(s): {}", unknown_roles.join(", ")),
-            ));
-        }
+        ApiError::unless_none("unknown_role", "unknown role id(s)", &unknown_roles)?;
         let unknown_accounts: Vec<&str> = user
             .accounts
             .iter()
             .filter(|a| !self.config.accounts.iter().any(|(id, _)| id == *a))
             .map(String::as_str)
             .collect();
-        if !unknown_accounts.is_empty() {
-            return Err(ApiError::new(
-                400,
-                "unknown_account",
-                format!("unknown account id(s): {}", unknown_accounts.join(", ")),
-            ));
-        }
+        ApiError::unless_none(
+            "unknown_account",
+            "unknown account id(s)",
+            &unknown_accounts,
+        )?;
         // Only newly granted roles count: re-sending a role the user already has is not a grant,
         // so a read-modify-write of a user holding a withheld role still works.
         let withheld = self.withheld_role_ids();
@@ -413,23 +447,8 @@ pub fn paginate(
     page: Option<&str>,
     size: Option<&str>,
 ) -> Result<(Vec<User>, Page), ApiError> {
-    let number = match page {
-        None => 0,
-        Some(p) => p
-            .parse::<usize>()
-            .map_err(|_| ApiError::bad_request(format!("page must be a number >= 0, got '{p}'")))?,
-    };
-    let size = match size {
-        None => DEFAULT_PAGE_SIZE,
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "size must be a number from 1 to {MAX_PAGE_SIZE}, got '{s}'"
-                )))
-            }
-        },
-    };
+    let number = offset_param("page", page)?;
+    let size = count_param("size", size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let total_elements = users.len();
     let total_pages = total_elements.div_ceil(size);
     let items = users
@@ -452,6 +471,32 @@ pub fn paginate(
 pub fn is_e164(s: &str) -> bool {
     s.strip_prefix('+')
         .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A query offset (`page`, `start`): absent is 0, else a whole number.
+pub fn offset_param(name: &str, value: Option<&str>) -> Result<usize, ApiError> {
+    value.map_or(Ok(0), |s| {
+        s.parse::<usize>()
+            .map_err(|_| ApiError::bad_request(format!("{name} must be a number >= 0, got '{s}'")))
+    })
+}
+
+/// A query page size (`size`, `limit`): absent is `default`, else a number from 1 to `max`.
+pub fn count_param(
+    name: &str,
+    value: Option<&str>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
+    let Some(s) = value else {
+        return Ok(default);
+    };
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(format!(
+            "{name} must be a number from 1 to {max}, got '{s}'"
+        ))),
+    }
 }
 
 pub fn looks_like_email(s: &str) -> bool {

@@ -3,7 +3,8 @@
 use crate::conn::ConnKill;
 use crate::faults::{self, Dropped};
 use crate::state::{
-    self, is_e164, looks_like_email, paginate, role_id, ApiError, Scope, Shared, User, ROLE_NAMES,
+    self, absent, is_e164, non_empty, paginate, require_email, role_id, ApiError, Scope, Shared,
+    User, ROLE_NAMES,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -145,12 +146,6 @@ fn user_out(u: User) -> UserOut {
     }
 }
 
-fn non_empty(v: &Option<String>) -> Option<String> {
-    v.as_ref()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
 /// Checks the body against v1's rules. On create `status` is ignored (new users are ACTIVE);
 /// on PUT a field left out is reset, except the ones that are required.
 fn validate(body: &[u8], creating: bool) -> Result<User, ApiError> {
@@ -161,39 +156,17 @@ fn validate(body: &[u8], creating: bool) -> Result<User, ApiError> {
     let last_name = non_empty(&input.last_name);
     let email = non_empty(&input.email);
     let scope = non_empty(&input.account_scope);
-    let mut missing = Vec::new();
-    for (name, value) in [
-        ("username", &username),
-        ("firstName", &first_name),
-        ("lastName", &last_name),
-        ("email", &email),
-        ("accountScope", &scope),
-    ] {
-        if value.is_none() {
-            missing.push(name);
-        }
-    }
-    if creating {
-        if input.roles.is_none() {
-            missing.push("roles");
-        }
-        if input.accounts.is_none() {
-            missing.push("accounts");
-        }
-    }
-    if !missing.is_empty() {
-        return Err(ApiError::new(
-            400,
-            "missing_field",
-            format!("missing required field(s): {}", missing.join(", ")),
-        ));
-    }
-    let email = email.unwrap_or_default();
-    if !looks_like_email(&email) {
-        return Err(ApiError::bad_request(format!(
-            "email '{email}' is not an email address"
-        )));
-    }
+    let missing = absent(&[
+        ("username", username.is_none()),
+        ("firstName", first_name.is_none()),
+        ("lastName", last_name.is_none()),
+        ("email", email.is_none()),
+        ("accountScope", scope.is_none()),
+        ("roles", creating && input.roles.is_none()),
+        ("accounts", creating && input.accounts.is_none()),
+    ]);
+    ApiError::unless_none("missing_field", "missing required field(s)", &missing)?;
+    let email = require_email("email", email)?;
     let scope_text = scope.unwrap_or_default();
     let scope = Scope::parse(&scope_text).ok_or_else(|| {
         ApiError::bad_request(format!(

@@ -2,6 +2,7 @@ mod common;
 
 use bandwidth_sim::{Faults, SeedUser, SimSnapshot, UserEdit};
 use common::*;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -22,18 +23,10 @@ async fn state_endpoint_has_the_documented_shape() {
     sim.seed_user(seed("zed"));
     sim.seed_user(seed("amy"));
     let t = token(&sim).await;
-    let _ = client()
-        .get(format!("{}/api/v1/users", sim.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let _ = get(format!("{}/api/v1/users", sim.base_url()), &t).await;
 
-    let state: Value = client()
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
+    let state: Value = control(Method::GET, format!("{}/_sim/state", sim.base_url()), None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -67,13 +60,9 @@ async fn state_endpoint_has_the_documented_shape() {
 async fn http_control_endpoints_mirror_the_handle() {
     let sim = start_v1().await;
     let base = sim.base_url();
-    let resp = client()
-        .post(format!("{base}/_sim/users"))
-        .json(&json!({"username":"seeded","firstName":"S","lastName":"U","email":"s@example.com",
-                      "roles":["basicAccess"],"accountScope":"ACCOUNT_ADMIN","phoneNumber":"+4930123456"}))
-        .send()
-        .await
-        .unwrap();
+    let seed = json!({"username":"seeded","firstName":"S","lastName":"U","email":"s@example.com",
+                      "roles":["basicAccess"],"accountScope":"ACCOUNT_ADMIN","phoneNumber":"+4930123456"});
+    let resp = control(Method::POST, format!("{base}/_sim/users"), Some(seed)).await;
     assert_eq!(resp.status(), 201);
     let id = resp.json::<Value>().await.unwrap()["userId"]
         .as_str()
@@ -81,24 +70,16 @@ async fn http_control_endpoints_mirror_the_handle() {
         .to_string();
 
     let t = token(&sim).await;
-    let user: Value = client()
-        .get(format!("{base}/api/v1/users/{id}"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let user: Value = get_json(format!("{base}/api/v1/users/{id}"), &t).await;
     assert_eq!(user["roles"], json!(["r-0017"]));
     assert_eq!(user["accountScope"], "ACCOUNT_ADMIN");
 
-    let resp = client()
-        .patch(format!("{base}/_sim/users/{id}"))
-        .json(&json!({"lastName":"Changed","phoneNumber":null,"active":false,"roles":[]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::PATCH,
+        format!("{base}/_sim/users/{id}"),
+        Some(json!({"lastName":"Changed","phoneNumber":null,"active":false,"roles":[]})),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let snap = sim.snapshot();
     let u = &snap.users[0];
@@ -110,68 +91,50 @@ async fn http_control_endpoints_mirror_the_handle() {
     assert!(u.roles.is_empty());
     assert_eq!(u.first_name, "S", "fields not named are kept");
 
-    let bad = client()
-        .post(format!("{base}/_sim/users"))
-        .json(&json!({"username":"x","email":"x@example.com","roles":["r-0001"]}))
-        .send()
-        .await
-        .unwrap();
+    let bad = control(
+        Method::POST,
+        format!("{base}/_sim/users"),
+        Some(json!({"username":"x","email":"x@example.com","roles":["r-0001"]})),
+    )
+    .await;
     assert_eq!(bad.status(), 400, "seeds use role names");
-    let dup = client()
-        .post(format!("{base}/_sim/users"))
-        .json(&json!({"username":"SEEDED","email":"y@example.com"}))
-        .send()
-        .await
-        .unwrap();
+    let dup = control(
+        Method::POST,
+        format!("{base}/_sim/users"),
+        Some(json!({"username":"SEEDED","email":"y@example.com"})),
+    )
+    .await;
     assert_eq!(dup.status(), 409);
-    let malformed = client()
-        .post(format!("{base}/_sim/users"))
-        .body("{")
-        .send()
-        .await
-        .unwrap();
+    let malformed = send(client().post(format!("{base}/_sim/users")).body("{")).await;
     assert_eq!(malformed.status(), 400);
 
-    let resp = client()
-        .post(format!("{base}/_sim/faults"))
-        .json(&json!({"failRate": 1.0}))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::POST,
+        format!("{base}/_sim/faults"),
+        Some(json!({"failRate": 1.0})),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
-    let resp = client()
-        .get(format!("{base}/api/v1/roles"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(format!("{base}/api/v1/roles"), &t).await;
     assert_eq!(resp.status(), 503);
-    let resp = client()
-        .post(format!("{base}/_sim/faults"))
-        .json(&json!({"fail_rate": 0.0}))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::POST,
+        format!("{base}/_sim/faults"),
+        Some(json!({"fail_rate": 0.0})),
+    )
+    .await;
     assert_eq!(resp.json::<Faults>().await.unwrap(), Faults::default());
 
-    let del = client()
-        .delete(format!("{base}/_sim/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let del = control(Method::DELETE, format!("{base}/_sim/users/{id}"), None).await;
     assert_eq!(del.status(), 204);
-    let del = client()
-        .delete(format!("{base}/_sim/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let del = control(Method::DELETE, format!("{base}/_sim/users/{id}"), None).await;
     assert_eq!(del.status(), 404);
-    let patch = client()
-        .patch(format!("{base}/_sim/users/{id}"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let patch = control(
+        Method::PATCH,
+        format!("{base}/_sim/users/{id}"),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(patch.status(), 404);
     assert!(sim.snapshot().users.is_empty());
 }

@@ -1,16 +1,12 @@
 mod common;
 
-use bandwidth_sim::{Dialect, Faults, SeedUser, SimConfig};
+use bandwidth_sim::{Dialect, Faults, SimConfig};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn create_json(sim: &bandwidth_sim::SimHandle, body: &Value) -> reqwest::Response {
-    dash_json(sim, Method::POST, "/users")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    send(dash_json(sim, Method::POST, "/users").json(body)).await
 }
 
 fn is_xml(resp: &reqwest::Response) -> bool {
@@ -23,7 +19,7 @@ fn is_xml(resp: &reqwest::Response) -> bool {
 #[tokio::test]
 async fn basic_auth_is_required_on_every_call() {
     let sim = start_dashboard().await;
-    let resp = client().get(dash_url(&sim, "/users")).send().await.unwrap();
+    let resp = control(Method::GET, dash_url(&sim, "/users"), None).await;
     assert_eq!(resp.status(), 401);
     assert!(is_xml(&resp));
     let text = resp.text().await.unwrap();
@@ -32,13 +28,13 @@ async fn basic_auth_is_required_on_every_call() {
         "{text}"
     );
 
-    let resp = client()
-        .get(dash_url(&sim, "/roles"))
-        .basic_auth("sim-user", Some("wrong"))
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .get(dash_url(&sim, "/roles"))
+            .basic_auth("sim-user", Some("wrong"))
+            .header("accept", "application/json"),
+    )
+    .await;
     assert_eq!(resp.status(), 401);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["Errors"][0]["Code"], "unauthorized");
@@ -63,19 +59,10 @@ async fn create_get_list_in_json_and_xml() {
     assert_eq!(created["Enabled"], true);
     assert!(created.get("Password").is_none(), "password is write-only");
 
-    let got: Value = dash_json(&sim, Method::GET, &format!("/users/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = json_of(dash_json(&sim, Method::GET, &format!("/users/{id}"))).await;
     assert_eq!(got, created);
 
-    let resp = dash_xml(&sim, Method::GET, &format!("/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_xml(&sim, Method::GET, &format!("/users/{id}"))).await;
     assert_eq!(resp.status(), 200);
     assert!(is_xml(&resp));
     let xml = resp.text().await.unwrap();
@@ -94,52 +81,35 @@ async fn create_get_list_in_json_and_xml() {
     }
     assert!(!xml.contains("Password"));
 
-    let xml = dash_xml(&sim, Method::GET, "/users")
-        .send()
+    let xml = send(dash_xml(&sim, Method::GET, "/users"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(xml.contains("<UsersResponse><Users><User>"), "{xml}");
     assert!(xml.contains("<TotalElements>1</TotalElements>"));
 
-    let list: Value = dash_json(&sim, Method::GET, "/users?Username=JDOE")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = json_of(dash_json(&sim, Method::GET, "/users?Username=JDOE")).await;
     assert_eq!(list["Users"][0]["UserId"], id.as_str());
     assert_eq!(
         list["Page"],
         json!({"Number":0,"Size":20,"TotalElements":1,"TotalPages":1})
     );
-    let list: Value = dash_json(&sim, Method::GET, "/users?Email=nobody@example.com")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = json_of(dash_json(
+        &sim,
+        Method::GET,
+        "/users?Email=nobody@example.com",
+    ))
+    .await;
     assert_eq!(list["Users"], json!([]));
 
-    let roles = dash_xml(&sim, Method::GET, "/roles")
-        .send()
+    let roles = send(dash_xml(&sim, Method::GET, "/roles"))
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
     assert!(roles.contains("<RolesResponse><Roles><Role><RoleId>r-0001</RoleId><RoleName>Address Management</RoleName></Role>"));
-    let roles: Value = dash_json(&sim, Method::GET, "/roles")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Value = json_of(dash_json(&sim, Method::GET, "/roles")).await;
     assert_eq!(roles["Roles"].as_array().unwrap().len(), 17);
     assert_eq!(
         roles["Roles"][16],
@@ -193,11 +163,7 @@ async fn put_replaces_everything_and_keeps_username() {
 
     let minimal =
         json!({"Username":"jdoe","FirstName":"Jane","LastName":"Doe","Email":"jdoe@example.com"});
-    let resp = dash_json(&sim, Method::PUT, &path)
-        .json(&minimal)
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::PUT, &path).json(&minimal)).await;
     assert_eq!(resp.status(), 200, "password is optional on PUT");
     let put: Value = resp.json().await.unwrap();
     assert!(put.get("TelephoneNumber").is_none());
@@ -207,21 +173,10 @@ async fn put_replaces_everything_and_keeps_username() {
     let mut disabled = minimal.clone();
     disabled["Enabled"] = json!(false);
     disabled["Password"] = json!("weak");
-    let resp = dash_json(&sim, Method::PUT, &path)
-        .json(&disabled)
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::PUT, &path).json(&disabled)).await;
     assert_eq!(resp.status(), 400, "a password on PUT is still checked");
     disabled.as_object_mut().unwrap().remove("Password");
-    let put: Value = dash_json(&sim, Method::PUT, &path)
-        .json(&disabled)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let put: Value = json_of(dash_json(&sim, Method::PUT, &path).json(&disabled)).await;
     assert_eq!(put["Enabled"], false);
     assert_eq!(sim.snapshot().users[0].status, "DEACTIVATED");
     assert_eq!(
@@ -231,16 +186,12 @@ async fn put_replaces_everything_and_keeps_username() {
 
     let mut renamed = minimal.clone();
     renamed["Username"] = json!("someone");
-    let resp = dash_json(&sim, Method::PUT, &path)
-        .json(&renamed)
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::PUT, &path).json(&renamed)).await;
     assert_eq!(resp.status(), 400);
 
-    let resp = dash_json(&sim, Method::DELETE, &path).send().await.unwrap();
+    let resp = send(dash_json(&sim, Method::DELETE, &path)).await;
     assert_eq!(resp.status(), 204);
-    let resp = dash_json(&sim, Method::GET, &path).send().await.unwrap();
+    let resp = send(dash_json(&sim, Method::GET, &path)).await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -293,12 +244,12 @@ async fn conflicts_phone_roles_and_accounts() {
         .unwrap()
         .contains("Porting"));
 
-    let resp = client()
-        .get(format!("{}/api/accounts/9900001/users", sim.base_url()))
-        .basic_auth("sim-user", Some("sim-password"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .get(format!("{}/api/accounts/9900001/users", sim.base_url()))
+            .basic_auth("sim-user", Some("sim-password")),
+    )
+    .await;
     assert_eq!(resp.status(), 404, "only the first account is served");
 }
 
@@ -308,12 +259,12 @@ async fn xml_request_bodies_and_malformed_input() {
     let body = "<User><Username>xdoe</Username><FirstName>X</FirstName><LastName>Doe</LastName>\
         <EmailAddress>xdoe@example.com</EmailAddress><Password>Str0ng!Passw0rd#42</Password>\
         <Roles><Role><RoleId>r-0017</RoleId></Role></Roles><Enabled>false</Enabled></User>";
-    let resp = dash_xml(&sim, Method::POST, "/users")
-        .header("content-type", "application/xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        dash_xml(&sim, Method::POST, "/users")
+            .header("content-type", "application/xml")
+            .body(body),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let xml = resp.text().await.unwrap();
     assert!(
@@ -322,12 +273,12 @@ async fn xml_request_bodies_and_malformed_input() {
         "{xml}"
     );
 
-    let resp = dash_xml(&sim, Method::POST, "/users")
-        .header("content-type", "application/xml")
-        .body("<User><Username>broken</User>")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        dash_xml(&sim, Method::POST, "/users")
+            .header("content-type", "application/xml")
+            .body("<User><Username>broken</User>"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     assert!(resp
         .text()
@@ -335,12 +286,12 @@ async fn xml_request_bodies_and_malformed_input() {
         .unwrap()
         .contains("<ErrorCode>malformed_body</ErrorCode>"));
 
-    let resp = dash_json(&sim, Method::POST, "/users")
-        .header("content-type", "application/json")
-        .body("{\"Username\":")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        dash_json(&sim, Method::POST, "/users")
+            .header("content-type", "application/json")
+            .body("{\"Username\":"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["Errors"][0]["Code"], "malformed_body");
@@ -349,22 +300,12 @@ async fn xml_request_bodies_and_malformed_input() {
 #[tokio::test]
 async fn xml_always_ignores_the_accept_header() {
     let sim = start_dashboard().await;
-    let id = sim.seed_user(SeedUser {
-        username: "seeded".into(),
-        first_name: "S".into(),
-        last_name: "U".into(),
-        email: "seeded@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..SeedUser::default()
-    });
+    let id = seed(&sim, "basicAccess");
     sim.set_faults(Faults {
         xml_always: true,
         ..Faults::default()
     });
-    let resp = dash_json(&sim, Method::GET, &format!("/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::GET, &format!("/users/{id}"))).await;
     assert_eq!(resp.status(), 200);
     assert!(is_xml(&resp));
     assert!(resp
@@ -373,10 +314,7 @@ async fn xml_always_ignores_the_accept_header() {
         .unwrap()
         .contains("<Username>seeded</Username>"));
     sim.set_faults(Faults::default());
-    let resp = dash_json(&sim, Method::GET, &format!("/users/{id}"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::GET, &format!("/users/{id}"))).await;
     let user: Value = resp.json().await.unwrap();
     assert_eq!(user["Roles"], json!(["r-0017"]));
 }

@@ -18,7 +18,7 @@ async fn rate_limit_answers_429_with_reset() {
     let (mut ok, mut limited) = (0, 0);
     let mut reset = None;
     for _ in 0..10 {
-        let resp = client().get(&url).bearer_auth(&t).send().await.unwrap();
+        let resp = get(&url, &t).await;
         match resp.status().as_u16() {
             200 => ok += 1,
             429 => {
@@ -52,7 +52,7 @@ async fn rate_limit_answers_429_with_reset() {
 
     // After the window ends the credential may call again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let resp = client().get(&url).bearer_auth(&t).send().await.unwrap();
+    let resp = get(&url, &t).await;
     assert_eq!(resp.status(), 200);
     // The token endpoint is not rate limited.
     assert_eq!(
@@ -72,15 +72,10 @@ async fn auth_is_checked_before_rate_limit_and_failures() {
         ..Faults::default()
     });
     let url = format!("{}/api/v1/users", sim.base_url());
-    let resp = client()
-        .get(&url)
-        .bearer_auth("bogus")
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&url, "bogus").await;
     assert_eq!(resp.status(), 401);
     let t = token(&sim).await;
-    let resp = client().get(&url).bearer_auth(&t).send().await.unwrap();
+    let resp = get(&url, &t).await;
     assert_eq!(
         resp.status(),
         429,
@@ -119,16 +114,7 @@ async fn fail_rate_answers_503_without_doing_anything() {
     let url = format!("{}/api/v1/roles", sim.base_url());
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..60 {
-        seen.insert(
-            client()
-                .get(&url)
-                .bearer_auth(&t)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
+        seen.insert(get(&url, &t).await.status().as_u16());
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![200, 503]);
     let stats = sim.snapshot().stats;
@@ -160,15 +146,7 @@ async fn dropped_create_happens_but_the_client_gets_a_transport_error() {
     assert_eq!(snap.stats.creates, 1);
 
     // The lookup a careful client makes next finds the user; the next create is answered.
-    let found: Value = client()
-        .get(format!("{}/api/v1/users?username=jdoe", sim.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = get_json(format!("{}/api/v1/users?username=jdoe", sim.base_url()), &t).await;
     assert_eq!(found["users"][0]["userId"], snap.users[0].user_id.as_str());
     assert_eq!(
         v1_create(&sim, &t, &v1_user("other", &[])).await.status(),
@@ -194,11 +172,7 @@ async fn dropped_create_in_the_dashboard_dialect() {
             .await;
         assert!(result.is_err(), "{name} should be dropped");
     }
-    let resp = dash_json(&sim, Method::POST, "/users")
-        .json(&dash_user("three"))
-        .send()
-        .await
-        .unwrap();
+    let resp = send(dash_json(&sim, Method::POST, "/users").json(&dash_user("three"))).await;
     assert_eq!(resp.status(), 201);
     let snap = sim.snapshot();
     assert_eq!(snap.users.len(), 3);
@@ -214,21 +188,12 @@ async fn latency_is_added_to_api_calls_only() {
         ..Faults::default()
     });
     let started = Instant::now();
-    let resp = client()
-        .get(format!("{}/api/v1/roles", sim.base_url()))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
+    let resp = get(format!("{}/api/v1/roles", sim.base_url()), &t).await;
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 
     let started = Instant::now();
-    let resp = client()
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(Method::GET, format!("{}/_sim/state", sim.base_url()), None).await;
     assert_eq!(resp.status(), 200);
     assert!(started.elapsed() < Duration::from_millis(300));
 }
@@ -244,7 +209,7 @@ async fn a_rate_limit_burst_throttles_exactly_the_next_requests() {
     let url = format!("{}/api/v1/roles", sim.base_url());
     let mut statuses = Vec::new();
     for _ in 0..4 {
-        let resp = client().get(&url).bearer_auth(&t).send().await.unwrap();
+        let resp = get(&url, &t).await;
         if resp.status() == 429 {
             assert!(resp.headers().contains_key("x-ratelimit-reset"));
             assert!(resp.headers().get("retry-after").is_none());
@@ -287,7 +252,7 @@ async fn latency_spikes_hit_only_their_fraction() {
     });
     let url = format!("{}/api/v1/roles", sim.base_url());
     let started = Instant::now();
-    client().get(&url).bearer_auth(&t).send().await.unwrap();
+    get(&url, &t).await;
     assert!(started.elapsed() >= Duration::from_millis(300));
     sim.set_faults(Faults {
         latency_spike_rate: 0.0,
@@ -295,6 +260,6 @@ async fn latency_spikes_hit_only_their_fraction() {
         ..Faults::default()
     });
     let started = Instant::now();
-    client().get(&url).bearer_auth(&t).send().await.unwrap();
+    get(&url, &t).await;
     assert!(started.elapsed() < Duration::from_millis(1000));
 }

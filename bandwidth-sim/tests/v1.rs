@@ -1,7 +1,8 @@
 mod common;
 
-use bandwidth_sim::{SeedUser, SimConfig};
+use bandwidth_sim::SimConfig;
 use common::*;
+use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -16,15 +17,7 @@ async fn token_is_issued_and_authorizes_api_calls() {
     let token = body["access_token"].as_str().unwrap();
     assert!(token.len() >= 32);
 
-    let roles: Value = client()
-        .get(format!("{}/api/v1/roles", sim.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Value = get_json(format!("{}/api/v1/roles", sim.base_url()), token).await;
     let roles = roles["roles"].as_array().unwrap();
     assert_eq!(roles.len(), 17);
     let names: Vec<&str> = roles.iter().map(|r| r["name"].as_str().unwrap()).collect();
@@ -46,25 +39,25 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
 
-    let resp = client()
-        .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-        .basic_auth("sim-client", Some("sim-secret"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=password")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
+            .basic_auth("sim-client", Some("sim-secret"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=password"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
 
-    let resp = client()
-        .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-        .basic_auth("sim-client", Some("sim-secret"))
-        .body("not a form")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
+            .basic_auth("sim-client", Some("sim-secret"))
+            .body("not a form"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
 
     for auth in [
@@ -93,7 +86,7 @@ async fn token_expires_after_ttl() {
     .await;
     let token = token(&sim).await;
     let url = format!("{}/api/v2/accounts", sim.base_url());
-    let ok = client().get(&url).bearer_auth(&token).send().await.unwrap();
+    let ok = get(&url, &token).await;
     assert_eq!(ok.status(), 200);
     let body: Value = ok.json().await.unwrap();
     assert_eq!(
@@ -101,7 +94,7 @@ async fn token_expires_after_ttl() {
         json!([{"accountId":"9900000","name":"Main"},{"accountId":"9900001","name":"Second"}])
     );
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let expired = client().get(&url).bearer_auth(&token).send().await.unwrap();
+    let expired = get(&url, &token).await;
     assert_eq!(expired.status(), 401);
 }
 
@@ -114,20 +107,21 @@ async fn expire_tokens_invalidates_every_token_until_refresh() {
     let url = format!("{}/api/v1/users", sim.base_url());
     sim.expire_tokens();
     for t in [&t1, &t2] {
-        let resp = client().get(&url).bearer_auth(t).send().await.unwrap();
+        let resp = get(&url, t).await;
         assert_eq!(resp.status(), 401);
         assert!(resp.headers().contains_key("www-authenticate"));
     }
     let fresh = token(&sim).await;
-    let resp = client().get(&url).bearer_auth(&fresh).send().await.unwrap();
+    let resp = get(&url, &fresh).await;
     assert_eq!(resp.status(), 200);
-    let resp = client()
-        .post(format!("{}/_sim/expire-tokens", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::POST,
+        format!("{}/_sim/expire-tokens", sim.base_url()),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 204);
-    let resp = client().get(&url).bearer_auth(&fresh).send().await.unwrap();
+    let resp = get(&url, &fresh).await;
     assert_eq!(resp.status(), 401);
 }
 
@@ -145,27 +139,13 @@ async fn create_get_put_delete_lifecycle() {
     assert_eq!(created["phoneNumber"], "+19195551234");
 
     let url = format!("{}/api/v1/users/{id}", sim.base_url());
-    let got: Value = client()
-        .get(&url)
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = get_json(&url, &t).await;
     assert_eq!(got, created);
 
     let mut body = created.clone();
     body["firstName"] = json!("Janet");
     body["accountScope"] = json!("ACCOUNT_ADMIN");
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &body).await;
     assert_eq!(resp.status(), 200);
     let put: Value = resp.json().await.unwrap();
     assert_eq!(put["firstName"], "Janet");
@@ -177,11 +157,11 @@ async fn create_get_put_delete_lifecycle() {
     assert_eq!(snap.users[0].first_name, "Janet");
     assert_eq!(snap.users[0].roles, vec!["Ordering".to_string()]);
 
-    let del = client().delete(&url).bearer_auth(&t).send().await.unwrap();
+    let del = send(client().delete(&url).bearer_auth(&t)).await;
     assert_eq!(del.status(), 204);
-    let gone = client().get(&url).bearer_auth(&t).send().await.unwrap();
+    let gone = get(&url, &t).await;
     assert_eq!(gone.status(), 404);
-    let again = client().delete(&url).bearer_auth(&t).send().await.unwrap();
+    let again = send(client().delete(&url).bearer_auth(&t)).await;
     assert_eq!(again.status(), 404);
     let stats = sim.snapshot().stats;
     assert_eq!((stats.creates, stats.updates, stats.deletes), (1, 1, 1));
@@ -198,7 +178,7 @@ async fn list_lookup_and_paging() {
         let url = format!("{}/api/v1/users{q}", sim.base_url());
         let t = t.clone();
         async move {
-            let resp = client().get(url).bearer_auth(t).send().await.unwrap();
+            let resp = get(url, &t).await;
             (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
         }
     };
@@ -328,14 +308,14 @@ async fn validation_errors_are_400_and_name_the_problem() {
             "{err} should mention {needle}"
         );
     }
-    let resp = client()
-        .post(format!("{}/api/v1/users", sim.base_url()))
-        .bearer_auth(&t)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let resp = send(
+        client()
+            .post(format!("{}/api/v1/users", sim.base_url()))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["errors"][0]["code"], "malformed_body");
@@ -360,26 +340,14 @@ async fn put_is_full_replacement_and_username_is_immutable() {
 
     let mut renamed = created.clone();
     renamed["username"] = json!("jdoe2");
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&renamed)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &renamed).await;
     assert_eq!(resp.status(), 400);
     let err: Value = resp.json().await.unwrap();
     assert!(error_description(&err).contains("username"));
 
     let minimal = json!({"username":"jdoe","firstName":"Jane","lastName":"Doe",
                          "email":"jdoe@example.com","accountScope":"ACCOUNT","status":"DEACTIVATED"});
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&minimal)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &minimal).await;
     assert_eq!(resp.status(), 200);
     let put: Value = resp.json().await.unwrap();
     assert!(put.get("phoneNumber").is_none() || put["phoneNumber"].is_null());
@@ -389,13 +357,8 @@ async fn put_is_full_replacement_and_username_is_immutable() {
 
     let mut reactivated = minimal.clone();
     reactivated.as_object_mut().unwrap().remove("status");
-    let put: Value = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&reactivated)
-        .send()
+    let put: Value = send_json(Method::PUT, &url, &t, &reactivated)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -405,13 +368,13 @@ async fn put_is_full_replacement_and_username_is_immutable() {
     assert!(snap.users[0].roles.is_empty());
     assert_eq!(snap.stats.updates, 2);
 
-    let missing = client()
-        .put(format!("{}/api/v1/users/nope", sim.base_url()))
-        .bearer_auth(&t)
-        .json(&minimal)
-        .send()
-        .await
-        .unwrap();
+    let missing = send_json(
+        Method::PUT,
+        format!("{}/api/v1/users/nope", sim.base_url()),
+        &t,
+        &minimal,
+    )
+    .await;
     assert_eq!(missing.status(), 404);
 }
 
@@ -443,44 +406,24 @@ async fn withheld_roles_are_403_naming_them() {
     assert!(sim.snapshot().users.is_empty());
 
     // A user who already holds a withheld role can still be written back whole.
-    let id = sim.seed_user(SeedUser {
-        username: "seeded".into(),
-        first_name: "S".into(),
-        last_name: "U".into(),
-        email: "seeded@example.com".into(),
-        roles: vec!["Porting".into()],
-        ..SeedUser::default()
-    });
+    let id = seed(&sim, "Porting");
     let url = format!("{}/api/v1/users/{id}", sim.base_url());
-    let mut user: Value = client()
-        .get(&url)
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mut user: Value = get_json(&url, &t).await;
     assert_eq!(user["roles"], json!([porting]));
     user["roles"] = json!([porting, basic]);
-    let resp = client()
-        .put(&url)
-        .bearer_auth(&t)
-        .json(&user)
-        .send()
-        .await
-        .unwrap();
+    let resp = send_json(Method::PUT, &url, &t, &user).await;
     assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]
 async fn unknown_paths_are_404_in_the_error_format() {
     let sim = start_v1().await;
-    let resp = client()
-        .get(format!("{}/api/v1/nothing", sim.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let resp = control(
+        Method::GET,
+        format!("{}/api/v1/nothing", sim.base_url()),
+        None,
+    )
+    .await;
     assert_eq!(resp.status(), 404);
     let err: Value = resp.json().await.unwrap();
     assert_eq!(err["errors"][0]["code"], "not_found");

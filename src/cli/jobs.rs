@@ -3,7 +3,7 @@
 //! as `admin:cli:<user>`.
 use std::path::Path;
 
-use super::JobsCommand;
+use super::{HeldDeprovisions, JobsCommand};
 use crate::admin::{Admin, AdminService};
 use crate::app;
 use crate::config::Config;
@@ -86,7 +86,7 @@ pub async fn run(command: JobsCommand) -> Result<(), String> {
             print!("{}", deprovision_table(&waiting, &config, scope, false));
             Ok(())
         }
-        JobsCommand::Approve { config, tenant, id } => {
+        JobsCommand::Approve(HeldDeprovisions { config, tenant, id }) => {
             let service = admin_service(&config).await?;
             let n = service
                 .approve_deprovisions(&admin, &tenant, id)
@@ -95,7 +95,7 @@ pub async fn run(command: JobsCommand) -> Result<(), String> {
             println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
             Ok(())
         }
-        JobsCommand::Reject { config, tenant, id } => {
+        JobsCommand::Reject(HeldDeprovisions { config, tenant, id }) => {
             let service = admin_service(&config).await?;
             let n = service
                 .reject_deprovisions(&admin, &tenant, id)

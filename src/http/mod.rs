@@ -73,35 +73,13 @@ pub struct App {
 
 pub fn router(app: AppState) -> Router {
     let scim = Router::new()
-        .route(
-            "/Users",
-            get(resource::list::<Users>).post(resource::create::<Users>),
-        )
-        .route(
-            "/Users/{id}",
-            get(resource::get::<Users>)
-                .put(resource::write::<Users>)
-                .patch(resource::write::<Users>)
-                .delete(resource::delete::<Users>),
-        )
+        .merge(resource::routes::<Users>())
+        .merge(resource::routes::<Groups>())
         .route(
             "/ServiceProviderConfig",
             get(discovery::service_provider_config),
         )
         .route("/.search", post(list::search_all))
-        .route("/Users/.search", post(resource::search::<Users>))
-        .route(
-            "/Groups",
-            get(resource::list::<Groups>).post(resource::create::<Groups>),
-        )
-        .route("/Groups/.search", post(resource::search::<Groups>))
-        .route(
-            "/Groups/{id}",
-            get(resource::get::<Groups>)
-                .put(resource::write::<Groups>)
-                .patch(resource::write::<Groups>)
-                .delete(resource::delete::<Groups>),
-        )
         .route("/Roles", get(grants::list_roles))
         .route("/Roles/{id}", get(grants::get_role))
         .route("/Entitlements", get(grants::list_entitlements))

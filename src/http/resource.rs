@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
-use axum::Extension;
+use axum::routing::{get as get_route, post};
+use axum::{Extension, Router};
 use serde_json::Value;
 
 use super::error::ApiError;
@@ -78,6 +79,22 @@ pub trait ScimResource: Send + Sync + 'static {
     ) -> Result<(u64, Vec<Value>), ApiError>;
 }
 
+/// The routes of one resource type: its collection (list, create), `.search`, and one
+/// resource (get, PUT, PATCH, delete).
+pub fn routes<R: ScimResource>() -> Router<AppState> {
+    let base = format!("/{}", R::ENDPOINT);
+    Router::new()
+        .route(&base, get_route(list::<R>).post(create::<R>))
+        .route(&format!("{base}/.search"), post(search::<R>))
+        .route(
+            &format!("{base}/{{id}}"),
+            get_route(get::<R>)
+                .put(write::<R>)
+                .patch(write::<R>)
+                .delete(delete::<R>),
+        )
+}
+
 /// One resource's answer: the rendered body, its ETag and its Location.
 async fn answer<R: ScimResource>(
     app: &AppState,
@@ -98,8 +115,7 @@ pub async fn list<R: ScimResource>(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = ListParams::from_query(query.as_deref())?;
-    let (total, resources) = R::page(&app, &caller, &params, params.start_index).await?;
-    Ok(list_response(total, params.start_index, resources))
+    page::<R>(&app, &caller, &params).await
 }
 
 /// `POST /{endpoint}/.search`.
@@ -108,8 +124,16 @@ pub async fn search<R: ScimResource>(
     Extension(caller): Extension<Caller>,
     ScimJson(body): ScimJson,
 ) -> Result<Response, ApiError> {
-    let params = ListParams::from_search_body(&body)?;
-    let (total, resources) = R::page(&app, &caller, &params, params.start_index).await?;
+    page::<R>(&app, &caller, &ListParams::from_search_body(&body)?).await
+}
+
+/// The list answer for `params`, however they were sent (query or `.search` body).
+async fn page<R: ScimResource>(
+    app: &AppState,
+    caller: &Caller,
+    params: &ListParams,
+) -> Result<Response, ApiError> {
+    let (total, resources) = R::page(app, caller, params, params.start_index).await?;
     Ok(list_response(total, params.start_index, resources))
 }
 

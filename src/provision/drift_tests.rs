@@ -59,15 +59,19 @@ fn upstream(id: &str) -> UpstreamUser {
     }
 }
 
+/// What the bridge expects upstream for SCIM user `s1` (linked to `u1` unless
+/// `linked` is false) with `active`, `roles` and `policy`.
+fn want(linked: bool, active: bool, roles: &[&str], policy: DeactivatePolicy) -> Expected {
+    let user = record("s1", linked.then_some("u1"), resource(active));
+    expected_user(&user, &access(roles), rules(policy))
+        .unwrap()
+        .unwrap()
+}
+
+const WITH_PORTING: &[&str] = &["basicAccess", "Porting"];
+
 fn expected_active() -> Expected {
-    let user = record("s1", Some("u1"), resource(true));
-    expected_user(
-        &user,
-        &access(&["basicAccess"]),
-        rules(DeactivatePolicy::Deactivate),
-    )
-    .unwrap()
-    .unwrap()
+    want(true, true, &["basicAccess"], DeactivatePolicy::Deactivate)
 }
 
 fn fields(findings: &[Finding]) -> Vec<(DriftKind, Option<&'static str>)> {
@@ -126,14 +130,7 @@ fn a_phone_written_differently_upstream_is_drift() {
 
 #[test]
 fn role_set_differences_are_one_access_finding_in_sorted_order() {
-    let user = record("s1", Some("u1"), resource(true));
-    let want = expected_user(
-        &user,
-        &access(&["basicAccess", "Porting"]),
-        rules(DeactivatePolicy::Deactivate),
-    )
-    .unwrap()
-    .unwrap();
+    let want = want(true, true, WITH_PORTING, DeactivatePolicy::Deactivate);
     let mut have = upstream("u1");
     have.roles = vec!["Ordering".into(), "basicAccess".into()];
     let findings = compare(&[want], &[have], &HashSet::new());
@@ -144,14 +141,7 @@ fn role_set_differences_are_one_access_finding_in_sorted_order() {
 
 #[test]
 fn role_order_upstream_is_not_drift() {
-    let user = record("s1", Some("u1"), resource(true));
-    let want = expected_user(
-        &user,
-        &access(&["basicAccess", "Porting"]),
-        rules(DeactivatePolicy::Deactivate),
-    )
-    .unwrap()
-    .unwrap();
+    let want = want(true, true, WITH_PORTING, DeactivatePolicy::Deactivate);
     let mut have = upstream("u1");
     have.roles = vec!["Porting".into(), "basicAccess".into()];
     assert!(compare(&[want], &[have], &HashSet::new()).is_empty());
@@ -227,14 +217,12 @@ fn deactivated_upstream_for_an_active_user_is_status_drift() {
 
 #[test]
 fn an_inactive_user_under_deactivate_keeps_its_roles_but_must_be_deactivated() {
-    let user = record("s1", Some("u1"), resource(false));
-    let want = expected_user(
-        &user,
-        &access(&["basicAccess", "Porting"]),
-        rules(DeactivatePolicy::Deactivate),
-    )
-    .unwrap()
-    .unwrap();
+    let want = want(
+        true,
+        false,
+        &["basicAccess", "Porting"],
+        DeactivatePolicy::Deactivate,
+    );
     assert!(!want.active);
     assert_eq!(want.access, None);
     // Still active upstream, roles whatever they are: only the status is drift.
@@ -253,14 +241,7 @@ fn an_inactive_user_under_deactivate_keeps_its_roles_but_must_be_deactivated() {
 
 #[test]
 fn an_inactive_user_under_strip_roles_must_be_active_without_roles() {
-    let user = record("s1", Some("u1"), resource(false));
-    let want = expected_user(
-        &user,
-        &access(&["basicAccess"]),
-        rules(DeactivatePolicy::StripRoles),
-    )
-    .unwrap()
-    .unwrap();
+    let want = want(true, false, &["basicAccess"], DeactivatePolicy::StripRoles);
     assert!(want.active);
     let findings = compare(
         std::slice::from_ref(&want),
@@ -288,14 +269,7 @@ fn no_upstream_user_is_expected_for_an_unlinked_inactive_user() {
 
 #[test]
 fn an_active_user_without_an_upstream_user_is_missing() {
-    let user = record("s1", None, resource(true));
-    let want = expected_user(
-        &user,
-        &access(&["basicAccess"]),
-        rules(DeactivatePolicy::Delete),
-    )
-    .unwrap()
-    .unwrap();
+    let want = want(false, true, &["basicAccess"], DeactivatePolicy::Delete);
     let findings = compare(&[want], &[], &HashSet::new());
     assert_eq!(fields(&findings), vec![(DriftKind::MissingUpstream, None)]);
     assert_eq!(findings[0].upstream_id, None);

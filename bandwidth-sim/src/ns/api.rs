@@ -5,7 +5,7 @@ use super::config::{NsUser, USER_SCOPES};
 use super::state::{ns_error, Caller, NsShared, Token};
 use crate::conn::ConnKill;
 use crate::faults::{self, Dropped};
-use crate::state::{looks_like_email, ApiError};
+use crate::state::{absent, count_param, looks_like_email, non_empty, offset_param, ApiError};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -179,23 +179,13 @@ async fn list_users(
         let Ok(Query(q)) = query else {
             return Err(ApiError::bad_request("malformed query string"));
         };
-        let start = match q.get("start") {
-            None => 0,
-            Some(s) => s.parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!("start must be a number >= 0, got '{s}'"))
-            })?,
-        };
-        let limit = match q.get("limit") {
-            None => DEFAULT_LIMIT,
-            Some(s) => match s.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::bad_request(format!(
-                        "limit must be a number from 1 to {MAX_LIMIT}, got '{s}'"
-                    )))
-                }
-            },
-        };
+        let start = offset_param("start", q.get("start").map(String::as_str))?;
+        let limit = count_param(
+            "limit",
+            q.get("limit").map(String::as_str),
+            DEFAULT_LIMIT,
+            MAX_LIMIT,
+        )?;
         let users: Vec<NsUser> = shared
             .list_users(&domain)
             .into_iter()
@@ -239,10 +229,6 @@ struct UserIn {
 fn parse_user_in(body: &[u8]) -> Result<UserIn, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::new(400, "malformed_body", format!("malformed JSON body: {e}")))
-}
-
-fn trimmed(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// `true` for `"yes"`; absent is `"no"`.
@@ -315,26 +301,17 @@ async fn create_user(
         let domain = shared.domain_for(&caller(&shared, &headers)?, &domain, true)?;
         let input = parse_user_in(&body)?;
         let sync = synchronous(&shared, input.synchronous.as_deref())?;
-        let ext = trimmed(input.user);
-        let first = trimmed(input.name_first_name);
-        let last = trimmed(input.name_last_name);
-        let email = trimmed(input.email_address);
-        let missing: Vec<&str> = [
+        let ext = non_empty(&input.user);
+        let first = non_empty(&input.name_first_name);
+        let last = non_empty(&input.name_last_name);
+        let email = non_empty(&input.email_address);
+        let missing = absent(&[
             ("user", ext.is_none()),
             ("name-first-name", first.is_none()),
             ("name-last-name", last.is_none()),
             ("email-address", email.is_none()),
-        ]
-        .into_iter()
-        .filter_map(|(name, absent)| absent.then_some(name))
-        .collect();
-        if !missing.is_empty() {
-            return Err(ApiError::new(
-                400,
-                "missing_field",
-                format!("missing required field(s): {}", missing.join(", ")),
-            ));
-        }
+        ]);
+        ApiError::unless_none("missing_field", "missing required field(s)", &missing)?;
         let ext = ext.unwrap_or_default();
         if !is_extension(&ext) {
             return Err(ApiError::bad_request(format!(
@@ -342,14 +319,14 @@ async fn create_user(
             )));
         }
         let user = NsUser {
-            login_username: trimmed(input.login_username)
+            login_username: non_empty(&input.login_username)
                 .unwrap_or_else(|| format!("{ext}@{domain}")),
             user: ext,
             domain,
             name_first_name: first.unwrap_or_default(),
             name_last_name: last.unwrap_or_default(),
             email_address: email.unwrap_or_default(),
-            user_scope: trimmed(input.user_scope).unwrap_or_else(|| "Basic User".into()),
+            user_scope: non_empty(&input.user_scope).unwrap_or_else(|| "Basic User".into()),
             department: input.department.unwrap_or_default().trim().to_string(),
             site: input.site.unwrap_or_default().trim().to_string(),
         };

@@ -3,7 +3,7 @@
 
 use super::config::{NsConfig, NsUser};
 use crate::faults::{Gate, Guarded};
-use crate::state::{ApiError, SimStats};
+use crate::state::{lock_unpoisoned, ApiError, SimStats};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -105,9 +105,8 @@ impl NsShared {
         }
     }
 
-    /// A panic elsewhere must not turn every later request into one, so poisoning is ignored.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        lock_unpoisoned(&self.inner)
     }
 
     pub fn has_domain(&self, domain: &str) -> bool {

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: start a simulator on loopback and talk plain HTTP.
 #![allow(dead_code)]
 
-use bandwidth_sim::{Dialect, SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{Dialect, SeedUser, SimConfig, SimHandle, Simulator};
 use serde_json::{json, Value};
 
 pub async fn start(config: SimConfig) -> SimHandle {
@@ -25,6 +25,55 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// Sends a request built by a test; the sim must answer.
+pub async fn send(req: reqwest::RequestBuilder) -> reqwest::Response {
+    req.send().await.unwrap()
+}
+
+/// Sends a request built by a test and reads the answer as JSON.
+pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
+    send(req).await.json().await.unwrap()
+}
+
+/// `GET url` as an API client holding `token`.
+pub async fn get(url: impl reqwest::IntoUrl, token: &str) -> reqwest::Response {
+    client().get(url).bearer_auth(token).send().await.unwrap()
+}
+
+/// `GET url` as an API client holding `token`, read as JSON.
+pub async fn get_json(url: impl reqwest::IntoUrl, token: &str) -> Value {
+    get(url, token).await.json().await.unwrap()
+}
+
+/// `method url` with a JSON body, as an API client holding `token`.
+pub async fn send_json(
+    method: reqwest::Method,
+    url: impl reqwest::IntoUrl,
+    token: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client()
+        .request(method, url)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `method url` without credentials (the `/_sim` control plane), with a JSON body when given.
+pub async fn control(
+    method: reqwest::Method,
+    url: impl reqwest::IntoUrl,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = client().request(method, url);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
 pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
     client()
         .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
@@ -45,15 +94,7 @@ pub async fn token(sim: &SimHandle) -> String {
 
 /// Role id for a role name, read from the API as a client would.
 pub async fn role_id(sim: &SimHandle, token: &str, name: &str) -> String {
-    let roles: Value = client()
-        .get(format!("{}/api/v1/roles", sim.base_url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles = get_json(format!("{}/api/v1/roles", sim.base_url()), token).await;
     roles["roles"]
         .as_array()
         .unwrap()
@@ -79,13 +120,8 @@ pub fn v1_user(username: &str, roles: &[String]) -> Value {
 }
 
 pub async fn v1_create(sim: &SimHandle, token: &str, body: &Value) -> reqwest::Response {
-    client()
-        .post(format!("{}/api/v1/users", sim.base_url()))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap()
+    let url = format!("{}/api/v1/users", sim.base_url());
+    send_json(reqwest::Method::POST, url, token, body).await
 }
 
 pub fn dash_url(sim: &SimHandle, rest: &str) -> String {
@@ -126,4 +162,16 @@ pub fn error_description(v: &Value) -> String {
         .as_str()
         .unwrap_or("")
         .to_string()
+}
+
+/// Seeds user `seeded` (S. U., `seeded@example.com`) holding the role `role`; returns its id.
+pub fn seed(sim: &SimHandle, role: &str) -> String {
+    sim.seed_user(SeedUser {
+        username: "seeded".into(),
+        first_name: "S".into(),
+        last_name: "U".into(),
+        email: "seeded@example.com".into(),
+        roles: vec![role.into()],
+        ..SeedUser::default()
+    })
 }

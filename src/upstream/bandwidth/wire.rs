@@ -20,6 +20,18 @@ pub(crate) struct RawRole {
     pub name: Option<String>,
 }
 
+impl RawRole {
+    /// Roles given by id only, as both JSON dialects list them.
+    fn by_ids(ids: Vec<String>) -> Vec<RawRole> {
+        ids.into_iter()
+            .map(|id| RawRole {
+                id: Some(id),
+                name: None,
+            })
+            .collect()
+    }
+}
+
 /// A user read from either dialect, before role ids are turned into names.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RawUser {
@@ -145,14 +157,7 @@ impl From<V1UserIn> for RawUser {
             last_name: u.last_name,
             email: u.email,
             phone: u.phone_number,
-            roles: u
-                .roles
-                .into_iter()
-                .map(|id| RawRole {
-                    id: Some(id),
-                    name: None,
-                })
-                .collect(),
+            roles: RawRole::by_ids(u.roles),
             account_scope: u.account_scope,
             accounts: Some(u.accounts),
             active: u.status == V1Status::Active,
@@ -240,14 +245,7 @@ impl From<DashUserIn> for RawUser {
             last_name: u.last_name,
             email: u.email,
             phone: u.telephone_number,
-            roles: u
-                .roles
-                .into_iter()
-                .map(|id| RawRole {
-                    id: Some(id),
-                    name: None,
-                })
-                .collect(),
+            roles: RawRole::by_ids(u.roles),
             account_scope: u.account_scope,
             accounts: None,
             active: u.enabled,
