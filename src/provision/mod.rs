@@ -271,7 +271,10 @@ impl Provisioner {
 /// `access` with the roles a deactivation replaced standing in while no rule grants
 /// any (see [`Provisioner::desired_access`]); also used where the groups are read for a
 /// whole page of users at once (reconcile).
-pub(crate) fn with_prior(mut access: access::Access, prior: &crate::store::Prior) -> access::Access {
+pub(crate) fn with_prior(
+    mut access: access::Access,
+    prior: &crate::store::Prior,
+) -> access::Access {
     if access.roles.is_empty() {
         access.roles.extend(prior.roles.iter().cloned());
     }
