@@ -38,6 +38,9 @@ pub struct Options {
     /// The upstream circuit breaker's cool-down: short, so a test that makes the
     /// upstream fail and then recover does not wait out the production default.
     pub breaker_cooldown_secs: u64,
+    /// How long the bridge waits for one upstream call: short, so a test of an upstream
+    /// that hangs does not wait out the production default.
+    pub upstream_timeout_secs: u64,
     /// TOML appended to the configuration (`[server]` keys, `[tenants.acme.limits]`,
     /// `[[tenants.acme.basic]]`, ...); `{sim_url}` in it becomes the simulator's URL.
     pub extra_toml: String,
@@ -58,6 +61,7 @@ impl Default for Options {
             dry_run: false,
             sim: SimConfig::default(),
             breaker_cooldown_secs: 1,
+            upstream_timeout_secs: 3,
             extra_toml: String::new(),
             second_tenant: false,
             target: TargetKind::Bandwidth,
@@ -247,7 +251,7 @@ on_username_change = "{}"
 adopt_existing = {}
 {}
 rate_limit_per_second = 200
-request_timeout_secs = 3
+request_timeout_secs = {}
 max_retries = 2
 breaker_cooldown_secs = {}
 {}
@@ -258,6 +262,7 @@ breaker_cooldown_secs = {}
         o.on_username_change,
         o.adopt_existing,
         o.target.tenant_toml(&bandwidth, sim_url),
+        o.upstream_timeout_secs,
         o.breaker_cooldown_secs,
         o.extra_toml.replace("{sim_url}", sim_url)
     )
