@@ -5,7 +5,7 @@
 
 mod common;
 
-use bandwidth_sim::ns::{NsUser, DOMAIN_KEY};
+use bandwidth_sim::ns::{NsUser, DOMAIN_KEY, SUPER_KEY};
 use common::target::{TargetKind, NS_DOMAIN};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -276,4 +276,74 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
         body["detail"].as_str().unwrap_or_default().contains("2042"),
         "{body}"
     );
+}
+
+/// Under `on_deactivate = "delete"`, a reactivation re-creates the user; when someone
+/// took its login-username meanwhile (unique across the whole system), the IdP gets a
+/// 409 naming it, the SCIM user stays inactive as stored, and nothing is created
+/// upstream. Once the name is free again, the same PATCH re-creates the user.
+#[tokio::test]
+async fn a_re_create_whose_login_username_was_taken_is_409_and_changes_nothing() {
+    let h = netsapiens(Options {
+        on_deactivate: "delete",
+        ..Options::default()
+    })
+    .await;
+    let jane = h.create_ok(user("jane@acme.test")).await;
+    set_active(&h, &jane, false).await;
+    assert!(h.held("jane@acme.test").is_none(), "deleted upstream");
+    let common::target::Upstream::Netsapiens(sim) = &h.upstream else {
+        panic!("a NetSapiens tenant has the NetSapiens simulator");
+    };
+    sim.seed_user(NsUser {
+        user: "100".into(),
+        domain: "other".into(),
+        name_first_name: "Jane".into(),
+        name_last_name: "Elsewhere".into(),
+        email_address: "jane@other.test".into(),
+        login_username: "jane@acme.test".into(),
+        ..NsUser::default()
+    });
+    let held_before = h.held_users().len();
+
+    let reactivate = json!([{"op": "replace", "value": {"active": true}}]);
+    let (status, body) = h.patch(&jane, reactivate.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness", "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("login-username"),
+        "{body}"
+    );
+    let (status, _, stored) = h.call(Method::GET, &format!("/Users/{jane}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{stored}");
+    assert_eq!(
+        stored["active"], false,
+        "the stored user is unchanged: {stored}"
+    );
+    assert_eq!(
+        h.held_users().len(),
+        held_before,
+        "nothing created upstream"
+    );
+    assert!(h.held("jane@acme.test").is_none());
+
+    // The other domain's user is removed (by a super user's key); the IdP's retry of the
+    // same PATCH now re-creates Jane.
+    let resp = reqwest::Client::new()
+        .delete(format!(
+            "{}/ns-api/v2/domains/other/users/100",
+            h.upstream.base_url()
+        ))
+        .bearer_auth(SUPER_KEY)
+        .send()
+        .await
+        .expect("the simulator answers");
+    assert!(resp.status().is_success(), "{resp:?}");
+    let (status, body) = h.patch(&jane, reactivate).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["active"], true, "{body}");
+    assert!(h.held("jane@acme.test").is_some_and(|u| u.active()));
 }
