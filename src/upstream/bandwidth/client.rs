@@ -66,19 +66,6 @@ impl BandwidthTarget {
         }
     }
 
-    /// One authenticated call (the shared 401-refresh-once loop).
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-        safe: bool,
-    ) -> Result<Incoming, TargetError> {
-        self.http
-            .call_as(&self.creds, method, url, body, safe)
-            .await
-    }
-
     /// Maps a non-success answer to the error the IdP should see.
     pub(crate) fn classify(resp: &Incoming) -> TargetError {
         crate::upstream::http::classify(resp.status, || {
@@ -93,6 +80,7 @@ impl BandwidthTarget {
 
     pub(crate) async fn get_raw(&self, id: &str) -> Result<Option<RawUser>, TargetError> {
         let resp = self
+            .http
             .call(Method::GET, self.users_url(Some(id))?, None, true)
             .await?;
         match resp.status {
@@ -106,6 +94,7 @@ impl BandwidthTarget {
     pub(crate) async fn put_raw(&self, id: &str, user: &WriteUser) -> Result<RawUser, TargetError> {
         let body = wire::encode_user(self.dialect, WriteKind::Replace, user)?;
         let resp = self
+            .http
             .call(Method::PUT, self.users_url(Some(id))?, Some(body), true)
             .await?;
         if resp.status.is_success() {
@@ -131,7 +120,7 @@ impl BandwidthTarget {
         };
         let mut url = self.users_url(None)?;
         url.query_pairs_mut().append_pair(key, value);
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if !resp.status.is_success() {
             return Err(Self::classify(&resp));
         }
@@ -144,6 +133,7 @@ impl BandwidthTarget {
 
     pub(crate) async fn fetch_roles(&self) -> Result<Vec<Role>, TargetError> {
         let resp = self
+            .http
             .call(Method::GET, self.roles_url()?, None, true)
             .await?;
         if !resp.status.is_success() {

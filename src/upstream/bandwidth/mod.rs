@@ -30,11 +30,9 @@ use async_trait::async_trait;
 use reqwest::Method;
 use std::sync::Mutex;
 
-use self::auth::Credentials;
 use self::client::Lookup;
 use self::roles::RoleTable;
 use self::wire::{RawUser, WriteKind, WriteUser};
-use super::credential::Credential;
 use super::http::{self, Http};
 pub use config::{BandwidthConfig, Dialect};
 
@@ -56,7 +54,6 @@ pub struct BandwidthTarget {
     account_id: String,
     max_retries: u32,
     http: Http,
-    creds: Credentials,
     roles: Mutex<Option<Arc<RoleTable>>>,
 }
 
@@ -83,9 +80,12 @@ impl BandwidthTarget {
             dialect: config.dialect,
             base: config.base().to_string(),
             account_id: config.account_id.clone(),
-            max_retries: config.max_retries,
-            http: Http::new(&config.http_settings())?,
-            creds: Credentials::new(&config)?,
+            max_retries: config.calls.max_retries,
+            http: Http::new(
+                &config.account_id,
+                &config.calls,
+                Box::new(auth::credentials(&config)?),
+            )?,
             roles: Mutex::new(None),
         })
     }
@@ -100,6 +100,7 @@ impl BandwidthTarget {
         let mut failures = 0u32;
         loop {
             let why = match self
+                .http
                 .call(Method::POST, url.clone(), Some(body.clone()), false)
                 .await
             {
@@ -176,7 +177,7 @@ impl BandwidthTarget {
         url.query_pairs_mut()
             .append_pair("page", &page.to_string())
             .append_pair("size", &PAGE_SIZE.to_string());
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if !resp.status.is_success() {
             return Err(Self::classify(&resp));
         }
@@ -298,6 +299,7 @@ impl Target for BandwidthTarget {
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
         let resp = self
+            .http
             .call(Method::DELETE, self.users_url(Some(id))?, None, true)
             .await?;
         if resp.status.is_success() || resp.status == reqwest::StatusCode::NOT_FOUND {
@@ -326,7 +328,7 @@ impl Target for BandwidthTarget {
 
     async fn ping(&self) -> Result<(), TargetError> {
         match self.dialect {
-            Dialect::V1 => self.creds.header(&self.http).await.map(|_| ()),
+            Dialect::V1 => self.http.credential().header(&self.http).await.map(|_| ()),
             // Basic credentials are checked by any call; this one also warms the role cache.
             Dialect::Dashboard => self.role_table(true).await.map(|_| ()),
         }

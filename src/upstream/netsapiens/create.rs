@@ -119,6 +119,7 @@ impl NetsapiensTarget {
         let mut failures = 0u32;
         loop {
             let why = match self
+                .http
                 .call(
                     Method::POST,
                     self.users_url(None)?,
@@ -157,7 +158,7 @@ impl NetsapiensTarget {
                 }
                 return Ok(Attempt::Taken);
             }
-            if failures >= self.config.max_retries {
+            if failures >= self.config.calls.max_retries {
                 return Err(TargetError::Unavailable(why));
             }
             failures += 1;

@@ -27,7 +27,6 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use self::auth::NsAuth;
 use self::wire::{KeyAccess, RawUser, WriteUser, NO_PORTAL, SYNCHRONOUS, USER_SCOPES};
 pub use config::{LoginUsername, NetsapiensConfig, NsCredential};
 
@@ -46,7 +45,6 @@ pub struct NetsapiensTarget {
     api: String,
     config: NetsapiensConfig,
     http: Http,
-    auth: NsAuth,
 }
 
 impl std::fmt::Debug for NetsapiensTarget {
@@ -81,9 +79,9 @@ impl NetsapiensTarget {
                 )));
             }
         }
+        let auth = auth::ns_auth(&config.credential, token_url)?;
         Ok(NetsapiensTarget {
-            auth: NsAuth::new(&config.credential, token_url)?,
-            http: Http::new(&config.http_settings())?,
+            http: Http::new(&config.domain, &config.calls, Box::new(auth))?,
             api,
             config,
         })
@@ -109,16 +107,6 @@ impl NetsapiensTarget {
         self.url(&segments)
     }
 
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-        safe: bool,
-    ) -> Result<Incoming, TargetError> {
-        self.http.call_as(&self.auth, method, url, body, safe).await
-    }
-
     /// Maps a non-success answer to the error the IdP should see; a 409 names the field.
     pub(crate) fn classify(resp: &Incoming) -> TargetError {
         let message = || {
@@ -138,6 +126,7 @@ impl NetsapiensTarget {
 
     pub(crate) async fn get_raw(&self, ext: &str) -> Result<Option<RawUser>, TargetError> {
         let resp = self
+            .http
             .call(Method::GET, self.users_url(Some(ext))?, None, true)
             .await?;
         match resp.status {
@@ -180,7 +169,7 @@ impl NetsapiensTarget {
         url.query_pairs_mut()
             .append_pair("start", &(page * PAGE_SIZE).to_string())
             .append_pair("limit", &PAGE_SIZE.to_string());
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if !resp.status.is_success() {
             return Err(Self::classify(&resp));
         }
@@ -271,6 +260,7 @@ impl NetsapiensTarget {
             return Ok(to_upstream(current));
         }
         let resp = self
+            .http
             .call(
                 Method::PUT,
                 self.users_url(Some(id))?,
@@ -292,6 +282,7 @@ impl NetsapiensTarget {
     /// What the bridge's credential may do (`GET /apikeys/~`), for check-config.
     pub async fn key_access(&self) -> Result<KeyAccess, TargetError> {
         let resp = self
+            .http
             .call(Method::GET, self.url(&["apikeys", "~"])?, None, true)
             .await?;
         if !resp.status.is_success() {
@@ -419,6 +410,7 @@ impl Target for NetsapiensTarget {
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
         let resp = self
+            .http
             .call(Method::DELETE, self.users_url(Some(id))?, None, true)
             .await?;
         if resp.status.is_success() || resp.status == StatusCode::NOT_FOUND {
@@ -505,7 +497,7 @@ impl Target for NetsapiensTarget {
     /// Credentials accepted and the domain there.
     async fn ping(&self) -> Result<(), TargetError> {
         let url = self.url(&["domains", self.config.domain.as_str()])?;
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if resp.status.is_success() {
             Ok(())
         } else {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::config::{LoginUsername, NetsapiensConfig, NsCredential, DEFAULT_SCOPE_PRIORITY};
 use crate::secret::SecretRef;
-use crate::upstream::settings::{defaults, resolve};
+use crate::upstream::settings::{resolve, CallSettings};
 use crate::upstream::{ExtensionSource, TargetFields};
 
 /// A NetSapiens domain and the bridge's credential for it: an API key, or the OAuth
@@ -49,18 +49,8 @@ pub struct NetsapiensSettings {
     /// How long to wait for a write NetSapiens answered 202 to become readable.
     #[serde(default = "default_readable")]
     pub readable_timeout_secs: u64,
-    #[serde(default = "defaults::rate_limit")]
-    pub rate_limit_per_second: u32,
-    #[serde(default = "defaults::timeout")]
-    pub request_timeout_secs: u64,
-    #[serde(default = "defaults::rate_wait")]
-    pub max_rate_limit_wait_secs: u64,
-    #[serde(default = "defaults::retries")]
-    pub max_retries: u32,
-    #[serde(default = "defaults::breaker_failures")]
-    pub breaker_failures: u32,
-    #[serde(default = "defaults::breaker_cooldown")]
-    pub breaker_cooldown_secs: u64,
+    #[serde(flatten)]
+    pub calls: CallSettings,
 }
 
 fn default_range() -> [u32; 2] {
@@ -140,12 +130,7 @@ impl NetsapiensSettings {
             self.scope_priority.clone()
         };
         config.readable_timeout = Duration::from_secs(self.readable_timeout_secs.max(1));
-        config.rate_limit_per_second = self.rate_limit_per_second.max(1);
-        config.request_timeout = Duration::from_secs(self.request_timeout_secs);
-        config.max_rate_limit_wait = Duration::from_secs(self.max_rate_limit_wait_secs);
-        config.max_retries = self.max_retries;
-        config.breaker_failures = self.breaker_failures;
-        config.breaker_cooldown = Duration::from_secs(self.breaker_cooldown_secs.max(1));
+        config.calls = self.calls.limits();
         Ok(config)
     }
 }
