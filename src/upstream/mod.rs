@@ -7,6 +7,7 @@ pub(crate) mod credential;
 pub mod dry_run;
 pub(crate) mod http;
 pub mod netsapiens;
+pub(crate) mod raw;
 pub mod seen;
 pub mod settings;
 pub mod timing;

@@ -102,6 +102,49 @@ pub(crate) fn resolve(
     }
 }
 
+/// The sign-in keys of a `[tenants.T.target]` section, as written: an OAuth client
+/// (`client_id`, `client_secret`) and a user (`username`, `password`). Bandwidth's v1
+/// dialect uses the client, its dashboard the user; NetSapiens' password grant all four.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginSettings {
+    #[serde(default)]
+    pub client_id: String,
+    pub client_secret: Option<SecretRef>,
+    #[serde(default)]
+    pub username: String,
+    pub password: Option<SecretRef>,
+}
+
+impl LoginSettings {
+    /// Both client keys are given.
+    pub fn has_client(&self) -> bool {
+        !self.client_id.is_empty() && self.client_secret.is_some()
+    }
+
+    /// Both user keys are given.
+    pub fn has_user(&self) -> bool {
+        !self.username.is_empty() && self.password.is_some()
+    }
+
+    /// Any of the four keys is given.
+    pub fn any(&self) -> bool {
+        !self.client_id.is_empty()
+            || self.client_secret.is_some()
+            || !self.username.is_empty()
+            || self.password.is_some()
+    }
+
+    /// The client secret, read (empty when absent).
+    pub(crate) fn client_secret(&self) -> Result<secrecy::SecretString, String> {
+        resolve(&self.client_secret, "client_secret")
+    }
+
+    /// The password, read (empty when absent).
+    pub(crate) fn password(&self) -> Result<secrecy::SecretString, String> {
+        resolve(&self.password, "password")
+    }
+}
+
 /// How calls to one upstream instance (one account or domain, one credential) are
 /// paced, timed out, retried and cut off: the same for every system.
 #[derive(Debug, Clone, PartialEq, Eq)]

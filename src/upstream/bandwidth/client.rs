@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use url::Url;
 
 use super::config::Dialect;
@@ -11,6 +11,7 @@ use super::roles::RoleTable;
 use super::wire::{self, RawUser, WriteKind, WriteUser};
 use super::BandwidthTarget;
 use crate::upstream::http::Incoming;
+use crate::upstream::raw::RawUsers;
 use crate::upstream::{Role, TargetError, UpstreamUser};
 
 /// Which lookup a list query does; the parameter names differ by dialect.
@@ -36,34 +37,26 @@ impl BandwidthTarget {
     pub(crate) fn users_url(&self, id: Option<&str>) -> Result<Url, TargetError> {
         match self.dialect {
             Dialect::V1 => self.url("/api/v1/users", id),
-            Dialect::Dashboard => {
-                let mut u = self.url("/accounts", None)?;
-                u.path_segments_mut()
-                    .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
-                    .push(&self.account_id)
-                    .push("users");
-                if let Some(id) = id {
-                    u.path_segments_mut()
-                        .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
-                        .push(id);
-                }
-                Ok(u)
-            }
+            Dialect::Dashboard => self.account_url("users", id),
         }
     }
 
     fn roles_url(&self) -> Result<Url, TargetError> {
         match self.dialect {
             Dialect::V1 => self.url("/api/v1/roles", None),
-            Dialect::Dashboard => {
-                let mut u = self.url("/accounts", None)?;
-                u.path_segments_mut()
-                    .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
-                    .push(&self.account_id)
-                    .push("roles");
-                Ok(u)
-            }
+            Dialect::Dashboard => self.account_url("roles", None),
         }
+    }
+
+    /// The dashboard's `/accounts/{account_id}/{collection}[/{id}]`.
+    fn account_url(&self, collection: &str, id: Option<&str>) -> Result<Url, TargetError> {
+        let mut u = self.url("/accounts", None)?;
+        u.path_segments_mut()
+            .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
+            .push(&self.account_id)
+            .push(collection)
+            .extend(id);
+        Ok(u)
     }
 
     /// Maps a non-success answer to the error the IdP should see.
@@ -72,22 +65,6 @@ impl BandwidthTarget {
             wire::error_description(resp.content_type.as_deref(), &resp.body)
                 .unwrap_or_else(|| format!("HTTP {}", resp.status.as_u16()))
         })
-    }
-
-    pub(crate) fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
-        wire::decode_user(self.dialect, resp.content_type.as_deref(), &resp.body)
-    }
-
-    pub(crate) async fn get_raw(&self, id: &str) -> Result<Option<RawUser>, TargetError> {
-        let resp = self
-            .http
-            .call(Method::GET, self.users_url(Some(id))?, None, true)
-            .await?;
-        match resp.status {
-            s if s.is_success() => Ok(Some(self.decode_user(&resp)?)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(Self::classify(&resp)),
-        }
     }
 
     /// Full-replacement PUT; safe to retry because it sends the whole user.
@@ -262,6 +239,8 @@ impl BandwidthTarget {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::StatusCode;
+
     use super::*;
 
     #[test]

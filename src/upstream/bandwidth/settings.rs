@@ -5,8 +5,7 @@
 use serde::Deserialize;
 
 use super::config::{BandwidthConfig, Dialect};
-use crate::secret::SecretRef;
-use crate::upstream::settings::{resolve, CallSettings};
+use crate::upstream::settings::{CallSettings, LoginSettings};
 
 /// A Bandwidth account and the bridge's credential for it.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,12 +16,8 @@ pub struct BandwidthSettings {
     pub base_url: String,
     pub token_url: Option<String>,
     pub account_id: String,
-    #[serde(default)]
-    pub client_id: String,
-    pub client_secret: Option<SecretRef>,
-    #[serde(default)]
-    pub username: String,
-    pub password: Option<SecretRef>,
+    #[serde(flatten)]
+    pub login: LoginSettings,
     #[serde(flatten)]
     pub calls: CallSettings,
 }
@@ -45,12 +40,8 @@ impl BandwidthSettings {
     /// What serde cannot check: each dialect's credential is complete.
     pub fn validate(&self) -> Result<(), String> {
         let missing = match self.dialect {
-            Dialect::V1 if self.client_id.is_empty() || self.client_secret.is_none() => {
-                Some("client_id and client_secret")
-            }
-            Dialect::Dashboard if self.username.is_empty() || self.password.is_none() => {
-                Some("username and password")
-            }
+            Dialect::V1 if !self.login.has_client() => Some("client_id and client_secret"),
+            Dialect::Dashboard if !self.login.has_user() => Some("username and password"),
             _ => None,
         };
         match missing {
@@ -66,10 +57,10 @@ impl BandwidthSettings {
             base_url: self.base_url.trim_end_matches('/').to_string(),
             token_url: self.token_url.clone(),
             account_id: self.account_id.clone(),
-            client_id: self.client_id.clone(),
-            client_secret: resolve(&self.client_secret, "client_secret")?,
-            username: self.username.clone(),
-            password: resolve(&self.password, "password")?,
+            client_id: self.login.client_id.clone(),
+            client_secret: self.login.client_secret()?,
+            username: self.login.username.clone(),
+            password: self.login.password()?,
             calls: self.calls.limits(),
         })
     }

@@ -12,6 +12,7 @@ use super::config::LoginUsername;
 use super::wire::{self, RawUser, Taken, WriteUser, SYNCHRONOUS};
 use super::NetsapiensTarget;
 use crate::upstream::http;
+use crate::upstream::raw::RawUsers;
 use crate::upstream::{DesiredUser, TargetError};
 
 /// The free extensions of `low..=high`, lowest first.

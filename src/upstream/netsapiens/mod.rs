@@ -31,9 +31,10 @@ use self::wire::{KeyAccess, RawUser, WriteUser, NO_PORTAL, SYNCHRONOUS, USER_SCO
 pub use config::{LoginUsername, NetsapiensConfig, NsCredential};
 
 use super::http::{self, Http, Incoming};
+use super::raw::{RawPage, RawUsers};
 use super::{
-    AccessModel, AccountScope, DesiredUser, PagedReads, PhoneFormat, Preflight, Role, Seen,
-    SeenPage, Target, TargetError, UpstreamUser, UserPage, UserRules,
+    AccessModel, AccountScope, DesiredUser, PagedReads, PhoneFormat, Preflight, Role, Target,
+    TargetError, UpstreamUser, UserPage, UserRules,
 };
 
 /// Page size of `list_users` and of the lookups that page.
@@ -124,18 +125,6 @@ impl NetsapiensTarget {
         http::classify(resp.status, message)
     }
 
-    pub(crate) async fn get_raw(&self, ext: &str) -> Result<Option<RawUser>, TargetError> {
-        let resp = self
-            .http
-            .call(Method::GET, self.users_url(Some(ext))?, None, true)
-            .await?;
-        match resp.status {
-            s if s.is_success() => Ok(Some(wire::decode_user(&resp.body)?)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(Self::classify(&resp)),
-        }
-    }
-
     /// Reads the user until `done` holds: what follows a 202. Never reports success
     /// for a write that cannot be read back.
     pub(crate) async fn read_back(
@@ -224,58 +213,6 @@ impl NetsapiensTarget {
             ),
             (None, Some(scope)) if scope != NO_PORTAL => Ok(scope.to_string()),
             (None, _) => Ok(self.config.default_scope.clone()),
-        }
-    }
-
-    /// Writes what differs between `current` and `user` (`None` fields unmanaged),
-    /// unless nothing does.
-    async fn write_over(
-        &self,
-        current: RawUser,
-        user: &DesiredUser,
-    ) -> Result<UpstreamUser, TargetError> {
-        let id = current.user.clone();
-        let id = id.as_str();
-        let login = self.login_username(user, id);
-        if !current.login_username.eq_ignore_ascii_case(&login) {
-            tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
-        }
-        let scope = self.desired_scope(user, Some(&current.user_scope))?;
-        let emails = email_address(user);
-        let write = WriteUser {
-            name_first_name: changed(&current.name_first_name, &user.first_name),
-            name_last_name: changed(&current.name_last_name, &user.last_name),
-            email_address: changed(&current.email_address, &emails),
-            user_scope: changed(&current.user_scope, &scope),
-            department: user
-                .department
-                .as_ref()
-                .and_then(|d| changed(&current.department, d)),
-            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
-            synchronous: SYNCHRONOUS,
-            ..WriteUser::default()
-        };
-        if write.is_empty() {
-            // Nothing to write: one call saved, and no needless audit trail upstream.
-            return Ok(to_upstream(current));
-        }
-        let resp = self
-            .http
-            .call(
-                Method::PUT,
-                self.users_url(Some(id))?,
-                Some(wire::encode(&write)?),
-                true,
-            )
-            .await?;
-        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
-        match resp.status {
-            StatusCode::OK => match wire::decode_user(&resp.body) {
-                Ok(u) if shows_write(&u) => Ok(to_upstream(u)),
-                _ => self.read_back(id, shows_write).await.map(to_upstream),
-            },
-            StatusCode::ACCEPTED => self.read_back(id, shows_write).await.map(to_upstream),
-            _ => Err(Self::classify(&resp)),
         }
     }
 
@@ -404,28 +341,18 @@ impl Target for NetsapiensTarget {
     }
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
-        let current = self.get_raw(id).await?.ok_or(TargetError::NotFound)?;
-        self.write_over(current, user).await
+        self.update_by_id(id, user).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
-        let resp = self
-            .http
-            .call(Method::DELETE, self.users_url(Some(id))?, None, true)
-            .await?;
-        if resp.status.is_success() || resp.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(Self::classify(&resp))
-        }
+        self.delete_by_id(id).await
     }
 
     async fn list_users(&self, page: u32) -> Result<UserPage, TargetError> {
-        let users = self.list_raw(page).await?;
-        let next = (users.len() as u32 >= PAGE_SIZE).then_some(page + 1);
+        let raw = self.raw_page(page).await?;
         Ok(UserPage {
-            users: users.into_iter().map(to_upstream).collect(),
-            next,
+            users: raw.users.into_iter().map(to_upstream).collect(),
+            next: raw.next,
         })
     }
 
@@ -507,27 +434,88 @@ impl Target for NetsapiensTarget {
 }
 
 #[async_trait]
-impl PagedReads for NetsapiensTarget {
-    async fn seen_page(&self, page: u32) -> Result<SeenPage, TargetError> {
-        let read_at = Instant::now();
+impl RawUsers for NetsapiensTarget {
+    type Raw = RawUser;
+
+    fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn users_url(&self, ext: Option<&str>) -> Result<Url, TargetError> {
+        self.users_url(ext)
+    }
+
+    fn failure(&self, resp: &Incoming) -> TargetError {
+        Self::classify(resp)
+    }
+
+    fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
+        wire::decode_user(&resp.body)
+    }
+
+    async fn raw_page(&self, page: u32) -> Result<RawPage<RawUser>, TargetError> {
         let users = self.list_raw(page).await?;
         let next = (users.len() as u32 >= PAGE_SIZE).then_some(page + 1);
-        Ok(SeenPage {
-            users: users
-                .into_iter()
-                .map(|u| Seen::new(to_upstream(u.clone()), u, read_at))
-                .collect(),
+        Ok(RawPage {
+            users,
             next,
             total_pages: None,
         })
     }
 
-    async fn update_seen(
+    async fn upstream(&self, raw: RawUser) -> Result<UpstreamUser, TargetError> {
+        Ok(to_upstream(raw))
+    }
+
+    /// Writes what differs between `current` and `user` (`None` fields unmanaged),
+    /// unless nothing does.
+    async fn write_over(
         &self,
-        seen: &Seen,
+        current: RawUser,
         user: &DesiredUser,
     ) -> Result<UpstreamUser, TargetError> {
-        let current: &RawUser = seen.raw()?;
-        self.write_over(current.clone(), user).await
+        let id = current.user.clone();
+        let id = id.as_str();
+        let login = self.login_username(user, id);
+        if !current.login_username.eq_ignore_ascii_case(&login) {
+            tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
+        }
+        let scope = self.desired_scope(user, Some(&current.user_scope))?;
+        let emails = email_address(user);
+        let write = WriteUser {
+            name_first_name: changed(&current.name_first_name, &user.first_name),
+            name_last_name: changed(&current.name_last_name, &user.last_name),
+            email_address: changed(&current.email_address, &emails),
+            user_scope: changed(&current.user_scope, &scope),
+            department: user
+                .department
+                .as_ref()
+                .and_then(|d| changed(&current.department, d)),
+            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
+            synchronous: SYNCHRONOUS,
+            ..WriteUser::default()
+        };
+        if write.is_empty() {
+            // Nothing to write: one call saved, and no needless audit trail upstream.
+            return Ok(to_upstream(current));
+        }
+        let resp = self
+            .http
+            .call(
+                Method::PUT,
+                self.users_url(Some(id))?,
+                Some(wire::encode(&write)?),
+                true,
+            )
+            .await?;
+        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
+        match resp.status {
+            StatusCode::OK => match wire::decode_user(&resp.body) {
+                Ok(u) if shows_write(&u) => Ok(to_upstream(u)),
+                _ => self.read_back(id, shows_write).await.map(to_upstream),
+            },
+            StatusCode::ACCEPTED => self.read_back(id, shows_write).await.map(to_upstream),
+            _ => Err(Self::classify(&resp)),
+        }
     }
 }
