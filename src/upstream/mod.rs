@@ -276,6 +276,10 @@ pub trait Target: Send + Sync {
     async fn delete_user(&self, id: &str) -> Result<(), TargetError>;
     async fn list_users(&self, page: u32) -> Result<UserPage, TargetError>;
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
+    /// The names of the roles [`Target::list_roles`] offers.
+    async fn role_names(&self) -> Result<std::collections::BTreeSet<String>, TargetError> {
+        Ok(self.list_roles().await?.into_iter().map(|r| r.name).collect())
+    }
     /// Cheap readiness probe: credentials accepted (token obtainable).
     async fn ping(&self) -> Result<(), TargetError>;
     /// `desired` as this system holds it once written, for reconcile to compare with
