@@ -104,7 +104,7 @@ impl TargetFields {
 }
 
 /// A user as the upstream has it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamUser {
     pub id: String,
     pub username: String,
