@@ -103,8 +103,8 @@ impl BandwidthTarget {
         }
         let page = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
         Ok(page.users.into_iter().find(|u| match by {
-            Lookup::Username => u.username.eq_ignore_ascii_case(value),
-            Lookup::Email => u.email.eq_ignore_ascii_case(value),
+            Lookup::Username => u.profile.username.eq_ignore_ascii_case(value),
+            Lookup::Email => u.profile.email.eq_ignore_ascii_case(value),
         }))
     }
 
@@ -167,10 +167,7 @@ impl BandwidthTarget {
             Some(accounts) => sorted(accounts) == sorted(&write.accounts),
             None => write.accounts.is_empty(),
         };
-        Ok(current.first_name == write.first_name
-            && current.last_name == write.last_name
-            && current.email == write.email
-            && current.phone == write.phone
+        Ok(current.profile == write.profile
             && current.account_scope == write.account_scope
             && current.active == write.active
             && accounts_same
@@ -221,11 +218,11 @@ impl BandwidthTarget {
             .collect();
         Ok(UpstreamUser {
             id: raw.id,
-            username: raw.username,
-            first_name: raw.first_name,
-            last_name: raw.last_name,
-            email: raw.email,
-            phone: raw.phone,
+            username: raw.profile.username,
+            first_name: raw.profile.first_name,
+            last_name: raw.profile.last_name,
+            email: raw.profile.email,
+            phone: raw.profile.phone,
             roles,
             account_scope: raw.account_scope,
             accounts: raw

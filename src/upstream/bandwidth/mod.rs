@@ -32,7 +32,7 @@ use std::sync::Mutex;
 
 use self::client::Lookup;
 use self::roles::RoleTable;
-use self::wire::{RawUser, WriteKind, WriteUser};
+use self::wire::{Profile, RawUser, WriteKind, WriteUser};
 use super::http::{self, Http, Incoming};
 use super::raw::{RawPage, RawUsers};
 pub use config::{BandwidthConfig, Dialect};
@@ -128,11 +128,7 @@ impl BandwidthTarget {
         let write = WriteUser {
             role_ids: self.kept_role_ids(&user).await?,
             accounts: user.accounts.clone().unwrap_or_default(),
-            username: user.username,
-            first_name: user.first_name,
-            last_name: user.last_name,
-            email: user.email,
-            phone: user.phone,
+            profile: user.profile,
             account_scope: user.account_scope,
             active,
             password: None,
@@ -171,11 +167,7 @@ impl Target for BandwidthTarget {
             .clone()
             .unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
         let write = WriteUser {
-            username: user.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            email: user.email.clone(),
-            phone: user.phone.clone(),
+            profile: Profile::of(&user.username, user),
             role_ids: self.role_ids(&names).await?,
             account_scope: user.account_scope.unwrap_or_default(),
             accounts: match self.dialect {
@@ -315,7 +307,11 @@ impl RawUsers for BandwidthTarget {
         user: &DesiredUser,
     ) -> Result<UpstreamUser, TargetError> {
         let id = current.id.clone();
-        if !current.username.eq_ignore_ascii_case(&user.username) {
+        if !current
+            .profile
+            .username
+            .eq_ignore_ascii_case(&user.username)
+        {
             tracing::warn!(user_id = %id, "username differs from upstream; usernames cannot change, keeping upstream's");
         }
         let role_ids = match &user.roles {
@@ -334,11 +330,7 @@ impl RawUsers for BandwidthTarget {
             }
         };
         let write = WriteUser {
-            username: current.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            email: user.email.clone(),
-            phone: user.phone.clone(),
+            profile: Profile::of(&current.profile.username, user),
             role_ids,
             account_scope: user.account_scope.unwrap_or(current.account_scope),
             accounts,
