@@ -99,13 +99,9 @@ pub struct Expected {
     /// `None` for an active user that has no upstream user (a failed re-create).
     pub upstream_id: Option<String>,
     pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub phone: Option<String>,
-    /// `None` where the target has no departments or the tenant leaves them alone.
-    pub department: Option<String>,
-    pub active: bool,
+    /// The user as the target holds it: names, email, phone, status, and the
+    /// department where the tenant manages it (`None`: left alone).
+    pub held: DesiredUser,
     /// `None` when the bridge leaves access as upstream has it (a deactivated user
     /// keeps its roles under the `deactivate` policy).
     pub access: Option<ExpectedAccess>,
@@ -174,19 +170,20 @@ pub fn expected_user(
         None => desired,
     };
     let access = access.map(|a| ExpectedAccess {
-        roles: held.roles.map_or(a.roles, |r| r.into_iter().collect()),
+        roles: held
+            .roles
+            .clone()
+            .map_or(a.roles, |r| r.into_iter().collect()),
         ..a
     });
     Ok(Some(Expected {
         scim_id: user.id.clone(),
         upstream_id: user.link.upstream_id.clone(),
         username: user.link.upstream_username.clone(),
-        first_name: held.first_name,
-        last_name: held.last_name,
-        email: held.email,
-        phone: held.phone,
-        department: held.department,
-        active: upstream_active,
+        held: DesiredUser {
+            active: upstream_active,
+            ..held
+        },
         access,
     }))
 }
@@ -228,31 +225,32 @@ pub fn compare(
             continue;
         };
         claimed.insert(have.id.as_str());
+        let held = &want.held;
         // (what differs, the field, the expected value, the upstream's), compared as JSON.
         let mut compared = vec![
             (
                 Attribute,
                 "first_name",
-                json!(want.first_name),
+                json!(held.first_name),
                 json!(have.first_name),
             ),
             (
                 Attribute,
                 "last_name",
-                json!(want.last_name),
+                json!(held.last_name),
                 json!(have.last_name),
             ),
         ];
         // Email addresses are case-insensitive in practice, and upstreams fold them.
-        if !want.email.eq_ignore_ascii_case(&have.email) {
-            compared.push((Attribute, "email", json!(want.email), json!(have.email)));
+        if !held.email.eq_ignore_ascii_case(&have.email) {
+            compared.push((Attribute, "email", json!(held.email), json!(have.email)));
         }
-        compared.push((Attribute, "phone", json!(want.phone), json!(have.phone)));
-        if let Some(department) = &want.department {
+        compared.push((Attribute, "phone", json!(held.phone), json!(have.phone)));
+        if let Some(department) = &held.department {
             let actual = have.department.as_deref().unwrap_or_default();
             compared.push((Attribute, "department", json!(department), json!(actual)));
         }
-        compared.push((Status, "active", json!(want.active), json!(have.active)));
+        compared.push((Status, "active", json!(held.active), json!(have.active)));
         if let Some(access) = &want.access {
             // Sets of names: `sorted` folds order and repeats away before comparing.
             compared.push((
