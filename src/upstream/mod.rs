@@ -278,7 +278,12 @@ pub trait Target: Send + Sync {
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
     /// The names of the roles [`Target::list_roles`] offers.
     async fn role_names(&self) -> Result<std::collections::BTreeSet<String>, TargetError> {
-        Ok(self.list_roles().await?.into_iter().map(|r| r.name).collect())
+        Ok(self
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect())
     }
     /// Cheap readiness probe: credentials accepted (token obtainable).
     async fn ping(&self) -> Result<(), TargetError>;
