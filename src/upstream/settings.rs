@@ -249,8 +249,10 @@ mod tests {
 
     use super::*;
 
-    fn parse(toml: &str) -> Result<TargetSettings, figment::Error> {
-        Figment::from(Toml::string(toml)).extract()
+    fn parse(toml: &str) -> Result<TargetSettings, String> {
+        Figment::from(Toml::string(toml))
+            .extract()
+            .map_err(|e| e.to_string())
     }
 
     #[test]
