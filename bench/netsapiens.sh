@@ -45,39 +45,16 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-HASH="$(printf 'bench-token' | sha256sum | cut -d' ' -f1)"
+source bench/common.sh
 
 # bridge_rate_limit extension_source_line -> config file path
 config() {
-  cat >"$DIR/bridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$BRIDGE_PORT"
-
-[database]
-url = "sqlite://$DIR/bench.db"
-
-[worker]
-concurrency = 16
-poll_interval_ms = 100
-
-[tenants.pbx]
-tokens = [{ id = "bench", sha256 = "$HASH" }]
-base_roles = []
-
-[tenants.pbx.groups]
-role_prefix = "pbx-scope-"
-
-[tenants.pbx.limits]
-max_members_per_request = $(( MEMBERS > 1000 ? MEMBERS : 1000 ))
-
-[tenants.pbx.target]
-kind = "netsapiens"
-base_url = "$SIM_URL"
+  TENANT=pbx ROLES='[]' PREFIX=pbx-scope- KIND=netsapiens MAX_WAIT=60 \
+    bench_config "sqlite://$DIR/bench.db" "$1" >"$DIR/bridge.toml"
+  cat >>"$DIR/bridge.toml" <<TOML
 domain = "acme"
 api_key = "$KEY"
 extension_range = [2000, 9999]
-rate_limit_per_second = $1
-max_rate_limit_wait_secs = 60
 $2
 TOML
   echo "$DIR/bridge.toml"
@@ -86,10 +63,7 @@ TOML
 start_bridge() {
   "$TARGET/release/scim-bridge" serve --config "$(config "$@")" >"$DIR/bridge.log" 2>&1 &
   BRIDGE=$!
-  for _ in $(seq 200); do curl -sf "$BRIDGE_URL/healthz" >/dev/null && return; sleep 0.1; done
-  echo "the bridge did not start:" >&2
-  cat "$DIR/bridge.log" >&2
-  exit 1
+  wait_for_bridge
 }
 
 sim_requests() { curl -sf "$SIM_URL/_sim/state" | jq '.stats.requests'; }

@@ -58,42 +58,17 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-HASH="$(printf 'bench-token' | sha256sum | cut -d' ' -f1)"
+source bench/common.sh
 
 # database_url bridge_rate_limit -> config file path
 config() {
-  cat >"$DIR/bridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:$BRIDGE_PORT"
-
-[database]
-url = "$1"
-max_connections = 16
-
-[worker]
-concurrency = 16
-poll_interval_ms = 100
-
-[tenants.demo]
-tokens = [{ id = "bench", sha256 = "$HASH" }]
-base_roles = ["basicAccess"]
-
-[tenants.demo.groups]
-role_prefix = "bandwidth-role-"
-
-# The propagation run adds every member in one PATCH.
-[tenants.demo.limits]
-max_members_per_request = $(( MEMBERS > 1000 ? MEMBERS : 1000 ))
-
-[tenants.demo.target]
-kind = "bandwidth"
+  TENANT=demo ROLES='["basicAccess"]' PREFIX=bandwidth-role- KIND=bandwidth MAX_WAIT=30 \
+    bench_config "$1" "$2" "max_connections = 16" >"$DIR/bridge.toml"
+  cat >>"$DIR/bridge.toml" <<TOML
 dialect = "v1"
-base_url = "$SIM_URL"
 account_id = "9900000"
 client_id = "sim-client"
 client_secret = "sim-secret"
-rate_limit_per_second = $2
-max_rate_limit_wait_secs = 30
 TOML
   echo "$DIR/bridge.toml"
 }
@@ -120,10 +95,7 @@ start() {
   SIM=$!
   "$TARGET/release/scim-bridge" serve --config "$(config "$url" "$rate")" >"$DIR/bridge.log" 2>&1 &
   BRIDGE=$!
-  for _ in $(seq 200); do curl -sf "$BRIDGE_URL/healthz" >/dev/null && return; sleep 0.1; done
-  echo "the bridge did not start:" >&2
-  cat "$DIR/bridge.log" >&2
-  exit 1
+  wait_for_bridge
 }
 
 rss_mib() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }

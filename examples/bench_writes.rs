@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::SimSnapshot;
+use bandwidth_sim::{SimSnapshot, SimStats};
 use serde_json::{json, Value};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -117,6 +117,19 @@ fn new_user(name: &str) -> Value {
 impl Bench {
     fn url(&self, path: &str) -> String {
         format!("{}/scim/v2{path}", self.bridge)
+    }
+
+    /// The simulator's upstream calls since `before`, the 429s among them, and the
+    /// seconds the calls that were not refused take at `rate` per second.
+    async fn upstream_since(
+        &self,
+        before: &SimStats,
+        rate: u64,
+    ) -> Result<(u64, u64, f64), BoxError> {
+        let after = self.snapshot().await?.stats;
+        let calls = after.requests - before.requests;
+        let limited = after.rate_limited - before.rate_limited;
+        Ok((calls, limited, (calls - limited) as f64 / rate as f64))
     }
 
     async fn snapshot(&self) -> Result<SimSnapshot, BoxError> {
@@ -277,10 +290,7 @@ impl Bench {
             retried += r;
         }
         let wall = started.elapsed().as_secs_f64();
-        let after = self.snapshot().await?.stats;
-        let calls = after.requests - before.requests;
-        let limited = after.rate_limited - before.rate_limited;
-        let bound = (calls - limited) as f64 / rate as f64;
+        let (calls, limited, bound) = self.upstream_since(&before, rate).await?;
         println!(
             "RESULT phase=bulk users={users} clients={clients} rate={rate} wall_s={wall:.2} \
              upstream_calls={} bound_s={bound:.2} ratio={:.3} bound_users_s={:.2} upstream_429={limited} \
@@ -384,10 +394,7 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let wall = started.elapsed().as_secs_f64();
-        let after = self.snapshot().await?.stats;
-        let calls = after.requests - before.requests;
-        let limited = after.rate_limited - before.rate_limited;
-        let bound = (calls - limited) as f64 / rate as f64;
+        let (calls, limited, bound) = self.upstream_since(&before, rate).await?;
         println!(
             "RESULT phase=propagate members={members} rate={rate} patch_ms={patch_ms:.1} wall_s={wall:.2} \
              upstream_calls={} calls_per_member={:.3} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",

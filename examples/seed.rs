@@ -8,7 +8,7 @@
 use chrono::Utc;
 use scim_bridge::store::{self, SyncState, UpstreamLink, UserRecord};
 use serde_json::json;
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{Database, Encode, Executor, IntoArguments, PgPool, Pool, SqlitePool, Type};
 
 /// Stands for the user's number in every text column of the template row.
 const MARK: &str = "#n#";
@@ -115,6 +115,26 @@ fn statements(dialect: &Dialect, columns: &[String], count: usize) -> Vec<String
     all
 }
 
+/// Runs `statements`, each bound to `tenant`, in one transaction.
+async fn run_all<DB>(
+    pool: &Pool<DB>,
+    statements: Vec<String>,
+    tenant: &str,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    DB: Database,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let mut tx = pool.begin().await?;
+    for sql in statements {
+        sqlx::query(&sql).bind(tenant).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let args: Vec<String> = std::env::args().collect();
@@ -134,11 +154,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             sqlx::query_scalar("SELECT name FROM pragma_table_info('users') ORDER BY cid")
                 .fetch_all(&pool)
                 .await?;
-        let mut tx = pool.begin().await?;
-        for sql in statements(&SQLITE, &columns, count) {
-            sqlx::query(&sql).bind(tenant).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        run_all(&pool, statements(&SQLITE, &columns, count), tenant).await?;
     } else {
         let pool = PgPool::connect(url).await?;
         // Generated and defaulted-by-sequence columns are the database's to fill.
@@ -151,11 +167,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         )
         .fetch_all(&pool)
         .await?;
-        let mut tx = pool.begin().await?;
-        for sql in statements(&POSTGRES, &columns, count) {
-            sqlx::query(&sql).bind(tenant).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        run_all(&pool, statements(&POSTGRES, &columns, count), tenant).await?;
     }
     eprintln!(
         "seeded {count} users in {:.1}s",

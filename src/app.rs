@@ -1,6 +1,5 @@
 //! Assembles a running bridge from configuration: store, tenants with their upstreams,
 //! credentials, and the HTTP state.
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,13 +86,7 @@ pub async fn unknown_roles(
     if !tenant.target.access_model().roles {
         return Ok((Vec::new(), Vec::new()));
     }
-    let valid: BTreeSet<String> = tenant
-        .target
-        .list_roles()
-        .await?
-        .into_iter()
-        .map(|r| r.name)
-        .collect();
+    let valid = tenant.target.role_names().await?;
     let unknown = tenant
         .base_roles
         .iter()

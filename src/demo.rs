@@ -86,8 +86,11 @@ pub fn demo_config(
     token_sha256: &str,
     listen: &str,
 ) -> String {
-    // The server, the database and the demo tenant's token; then the target's part.
-    let common = format!(
+    let TenantPart { access, kind, keys } = match target {
+        DemoTarget::Bandwidth => bandwidth_tenant(),
+        DemoTarget::Netsapiens => netsapiens_tenant(),
+    };
+    format!(
         r#"
 [server]
 listen = "{listen}"
@@ -97,12 +100,26 @@ url = "{database_url}"
 
 [tenants.demo]
 tokens = [{{ id = "demo", sha256 = "{token_sha256}" }}]
-"#
-    );
-    let tenant = match target {
-        DemoTarget::Bandwidth => bandwidth_tenant(sim_url),
-        DemoTarget::Netsapiens => format!(
-            r#"base_roles = []
+{access}
+[tenants.demo.target]
+kind = "{kind}"
+base_url = "{sim_url}"
+rate_limit_per_second = 50
+{keys}"#
+    )
+}
+
+/// What differs between the demo tenants: their roles and groups, the target's kind
+/// and the target's own keys.
+struct TenantPart {
+    access: String,
+    kind: &'static str,
+    keys: String,
+}
+
+fn netsapiens_tenant() -> TenantPart {
+    TenantPart {
+        access: r#"base_roles = []
 
 # Group "PBX Admins" makes its members Office Managers, "Call Center" agents; a user
 # in both gets the higher scope (Office Manager).
@@ -113,26 +130,25 @@ roles = ["Office Manager"]
 [[tenants.demo.groups.map]]
 display_name = "Call Center"
 roles = ["Call Center Agent"]
-
-[tenants.demo.target]
-kind = "netsapiens"
-base_url = "{sim_url}"
-domain = "acme"
+"#
+        .into(),
+        kind: "netsapiens",
+        keys: format!(
+            r#"domain = "acme"
 api_key = "{DOMAIN_KEY}"
 extension_range = [2000, 2999]
 extension_source = {{ kind = "phone", type = "work" }}
 site = "HQ"
-rate_limit_per_second = 50
 "#
         ),
-    };
-    common + &tenant
+    }
 }
 
-fn bandwidth_tenant(sim_url: &str) -> String {
+fn bandwidth_tenant() -> TenantPart {
     let sim = SimConfig::default();
-    format!(
-        r#"base_roles = ["basicAccess"]
+    let account = sim.accounts.first().map(|a| a.0.as_str());
+    TenantPart {
+        access: r#"base_roles = ["basicAccess"]
 
 # Group "bandwidth-role-Porting" grants the Porting role; "Bandwidth Admins" makes
 # its members account admins.
@@ -143,24 +159,20 @@ role_prefix = "bandwidth-role-"
 display_name = "Bandwidth Admins"
 account_scope = "ACCOUNT_ADMIN"
 roles = ["User Administrator"]
-
-[tenants.demo.target]
-kind = "bandwidth"
-dialect = "v1"
-base_url = "{sim_url}"
+"#
+        .into(),
+        kind: "bandwidth",
+        keys: format!(
+            r#"dialect = "v1"
 account_id = "{account}"
 client_id = "{client_id}"
 client_secret = "{client_secret}"
-rate_limit_per_second = 50
 "#,
-        account = sim
-            .accounts
-            .first()
-            .map(|a| a.0.as_str())
-            .unwrap_or("9900000"),
-        client_id = sim.client_id,
-        client_secret = sim.client_secret,
-    )
+            account = account.unwrap_or("9900000"),
+            client_id = sim.client_id,
+            client_secret = sim.client_secret,
+        ),
+    }
 }
 
 /// The SCIM user the printed curl example creates; for NetSapiens its work phone

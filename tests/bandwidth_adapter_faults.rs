@@ -88,7 +88,7 @@ both_dialects!(rate_limited_calls_wait_and_succeed);
 async fn client_side_limit_keeps_429s_rare(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;
     let mut cfg = config(d, &sim);
-    cfg.rate_limit_per_second = 10;
+    cfg.calls.rate_limit_per_second = 10;
     let t = BandwidthTarget::new(cfg).expect("config");
     let u = t.create_user(&desired(d, "calm")).await.expect("create");
     sim.set_faults(Faults {
@@ -120,7 +120,7 @@ async fn waiting_longer_than_allowed_is_rate_limited() {
         ..Faults::default()
     });
     let mut cfg = config(d, &sim);
-    cfg.max_rate_limit_wait = Duration::ZERO;
+    cfg.calls.max_rate_limit_wait = Duration::ZERO;
     let t = BandwidthTarget::new(cfg).expect("config");
     let mut limited = None;
     for _ in 0..3 {
@@ -140,7 +140,7 @@ async fn retries_ride_out_server_errors(d: Dialect) {
     // Retries alone are under test: at 30 % failures a run of failed attempts long enough
     // to open the breaker is rare but possible, and would fail a call fast by design.
     let mut cfg = config(d, &sim);
-    cfg.breaker_failures = 0;
+    cfg.calls.breaker_failures = 0;
     let t = BandwidthTarget::new(cfg).expect("config");
     t.list_roles().await.expect("roles");
     sim.set_faults(Faults {
@@ -201,8 +201,8 @@ async fn timeouts_are_unavailable() {
     let d = Dialect::Dashboard;
     let sim = start_sim(d, |_| {}).await;
     let mut cfg = config(d, &sim);
-    cfg.request_timeout = Duration::from_millis(100);
-    cfg.max_retries = 1;
+    cfg.calls.request_timeout = Duration::from_millis(100);
+    cfg.calls.max_retries = 1;
     let t = BandwidthTarget::new(cfg).expect("config");
     sim.set_faults(Faults {
         latency_ms: 400,
@@ -225,7 +225,7 @@ async fn unreachable_upstream_is_unavailable() {
         "u",
         "p",
     );
-    cfg.max_retries = 1;
+    cfg.calls.max_retries = 1;
     let t = BandwidthTarget::new(cfg).expect("config");
     assert!(matches!(t.ping().await, Err(TargetError::Unavailable(_))));
 }

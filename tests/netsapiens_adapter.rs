@@ -20,7 +20,7 @@ async fn sim(config: NsConfig) -> NsSimHandle {
 
 fn config(sim: &NsSimHandle, credential: NsCredential) -> NetsapiensConfig {
     let mut c = NetsapiensConfig::new(sim.base_url(), "acme", credential);
-    c.rate_limit_per_second = 1000;
+    c.calls.rate_limit_per_second = 1000;
     c.extension_range = (2000, 2099);
     c
 }

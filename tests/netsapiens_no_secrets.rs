@@ -70,7 +70,7 @@ async fn no_credential_of_either_kind_reaches_the_logs() {
         password: SecretString::from(PASSWORD.to_string()),
     };
     let mut config = NetsapiensConfig::new(sim.base_url(), "acme", grant);
-    config.rate_limit_per_second = 1000;
+    config.calls.rate_limit_per_second = 1000;
     assert!(
         !format!("{config:?}").contains(PASSWORD),
         "Debug hides secrets"
@@ -84,7 +84,7 @@ async fn no_credential_of_either_kind_reaches_the_logs() {
 
     let key = NsCredential::ApiKey(SecretString::from(DOMAIN_KEY.to_string()));
     let mut config = NetsapiensConfig::new(sim.base_url(), "acme", key);
-    config.rate_limit_per_second = 1000;
+    config.calls.rate_limit_per_second = 1000;
     let t = NetsapiensTarget::new(config).unwrap();
     t.create_user(&user("b@acme.test")).await.unwrap();
     assert!(!format!("{t:?}").contains(DOMAIN_KEY));

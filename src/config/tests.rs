@@ -10,7 +10,10 @@ fn the_example_configuration_parses() {
     let Some(TargetSettings::Bandwidth(bw)) = acme.target() else {
         panic!("the example's tenant is a Bandwidth tenant")
     };
-    assert!(matches!(bw.client_secret, Some(SecretRef::Env { .. })));
+    assert!(matches!(
+        bw.login.client_secret,
+        Some(SecretRef::Env { .. })
+    ));
     assert!(config.legacy_advice().is_empty());
     assert_eq!(acme.limits.max_members_per_request, 1000);
     let guard = acme.deprovision_guard.as_ref().unwrap();

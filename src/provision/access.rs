@@ -141,11 +141,16 @@ mod tests {
         }
     }
 
-    fn policy(m: &GroupMappingConfig) -> AccessPolicy<'_> {
+    /// Groups only (no direct assignments), on these base roles and accounts.
+    fn policy<'a>(
+        m: &'a GroupMappingConfig,
+        base_roles: &'a [String],
+        base_accounts: &'a [String],
+    ) -> AccessPolicy<'a> {
         AccessPolicy {
-            base_roles: &[],
+            base_roles,
             base_scope: AccountScope::Account,
-            base_accounts: &[],
+            base_accounts,
             mapping: m,
             direct_assignments: false,
         }
@@ -153,13 +158,8 @@ mod tests {
 
     #[test]
     fn base_roles_only_without_groups() {
-        let m = mapping();
-        let base = vec!["basicAccess".to_string()];
-        let p = AccessPolicy {
-            base_roles: &base,
-            ..policy(&m)
-        };
-        let a = p.compute(&[], &json!({}));
+        let (m, base) = (mapping(), vec!["basicAccess".to_string()]);
+        let a = policy(&m, &base, &[]).compute(&[], &json!({}));
         assert_eq!(a.roles(), vec!["basicAccess"]);
         assert_eq!(a.scope, AccountScope::Account);
         assert_eq!(a.accounts(), None);
@@ -176,7 +176,7 @@ mod tests {
             group("Unmapped", None),
             group("bandwidth-role-", None),
         ];
-        let a = policy(&m).compute(&groups, &json!({}));
+        let a = policy(&m, &[], &[]).compute(&groups, &json!({}));
         assert_eq!(
             a.roles(),
             vec![
@@ -192,13 +192,9 @@ mod tests {
 
     #[test]
     fn group_accounts_keep_the_base_accounts() {
-        let m = mapping();
-        let base = vec!["9900000".to_string()];
-        let p = AccessPolicy {
-            base_accounts: &base,
-            ..policy(&m)
-        };
-        let a = p.compute(&[group("Finance", Some("ext-billing"))], &json!({}));
+        let (m, base) = (mapping(), vec!["9900000".to_string()]);
+        let finance = [group("Finance", Some("ext-billing"))];
+        let a = policy(&m, &[], &base).compute(&finance, &json!({}));
         assert_eq!(
             a.accounts(),
             Some(vec!["9900000".to_string(), "9900001".to_string()])
@@ -209,10 +205,10 @@ mod tests {
     fn scim_roles_count_only_when_enabled() {
         let m = mapping();
         let user = json!({"roles": [{"value": "Porting"}, "Reporting", {"display": "no value"}]});
-        assert!(policy(&m).compute(&[], &user).roles.is_empty());
+        assert!(policy(&m, &[], &[]).compute(&[], &user).roles.is_empty());
         let honoured = AccessPolicy {
             direct_assignments: true,
-            ..policy(&m)
+            ..policy(&m, &[], &[])
         };
         assert_eq!(
             honoured.compute(&[], &user).roles(),
@@ -227,10 +223,8 @@ mod tests {
         let base_roles = vec!["basicAccess".to_string()];
         let base_accounts = vec!["9900000".to_string()];
         let p = AccessPolicy {
-            base_roles: &base_roles,
-            base_accounts: &base_accounts,
             direct_assignments: true,
-            ..policy(&m)
+            ..policy(&m, &base_roles, &base_accounts)
         };
         let admins = group("Bandwidth Admins", None);
         const BASE: Option<&[&str]> = Some(&["9900000"]);
@@ -314,13 +308,11 @@ mod tests {
 
     #[test]
     fn configured_roles_lists_explicit_names() {
-        let m = mapping();
-        let base = vec!["basicAccess".to_string()];
-        let p = AccessPolicy {
-            base_roles: &base,
-            ..policy(&m)
-        };
-        let names: Vec<String> = p.configured_roles().into_iter().collect();
+        let (m, base) = (mapping(), vec!["basicAccess".to_string()]);
+        let names: Vec<String> = policy(&m, &base, &[])
+            .configured_roles()
+            .into_iter()
+            .collect();
         assert_eq!(
             names,
             vec!["Billing Reports", "User Administrator", "basicAccess"]

@@ -99,13 +99,9 @@ pub struct Expected {
     /// `None` for an active user that has no upstream user (a failed re-create).
     pub upstream_id: Option<String>,
     pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub phone: Option<String>,
-    /// `None` where the target has no departments or the tenant leaves them alone.
-    pub department: Option<String>,
-    pub active: bool,
+    /// The user as the target holds it: names, email, phone, status, and the
+    /// department where the tenant manages it (`None`: left alone).
+    pub held: DesiredUser,
     /// `None` when the bridge leaves access as upstream has it (a deactivated user
     /// keeps its roles under the `deactivate` policy).
     pub access: Option<ExpectedAccess>,
@@ -174,19 +170,20 @@ pub fn expected_user(
         None => desired,
     };
     let access = access.map(|a| ExpectedAccess {
-        roles: held.roles.map_or(a.roles, |r| r.into_iter().collect()),
+        roles: held
+            .roles
+            .clone()
+            .map_or(a.roles, |r| r.into_iter().collect()),
         ..a
     });
     Ok(Some(Expected {
         scim_id: user.id.clone(),
         upstream_id: user.link.upstream_id.clone(),
         username: user.link.upstream_username.clone(),
-        first_name: held.first_name,
-        last_name: held.last_name,
-        email: held.email,
-        phone: held.phone,
-        department: held.department,
-        active: upstream_active,
+        held: DesiredUser {
+            active: upstream_active,
+            ..held
+        },
         access,
     }))
 }
@@ -209,6 +206,7 @@ pub fn compare(
     upstream: &[UpstreamUser],
     linked: &HashSet<String>,
 ) -> Vec<Finding> {
+    use DriftKind::{Attribute, Status};
     let by_id: HashMap<&str, &UpstreamUser> = upstream.iter().map(|u| (u.id.as_str(), u)).collect();
     let mut findings = Vec::new();
     let mut claimed: HashSet<&str> = HashSet::new();
@@ -227,97 +225,62 @@ pub fn compare(
             continue;
         };
         claimed.insert(have.id.as_str());
-        let mut differ = |kind, field, expected: Value, actual: Value| {
-            findings.push(Finding {
-                kind,
-                scim_id: Some(want.scim_id.clone()),
-                upstream_id: Some(have.id.clone()),
-                username: want.username.clone(),
-                field: Some(field),
-                expected,
-                actual,
-            })
-        };
-        if want.first_name != have.first_name {
-            differ(
-                DriftKind::Attribute,
+        let held = &want.held;
+        // (what differs, the field, the expected value, the upstream's), compared as JSON.
+        let mut compared = vec![
+            (
+                Attribute,
                 "first_name",
-                json!(want.first_name),
+                json!(held.first_name),
                 json!(have.first_name),
-            );
-        }
-        if want.last_name != have.last_name {
-            differ(
-                DriftKind::Attribute,
+            ),
+            (
+                Attribute,
                 "last_name",
-                json!(want.last_name),
+                json!(held.last_name),
                 json!(have.last_name),
-            );
-        }
+            ),
+        ];
         // Email addresses are case-insensitive in practice, and upstreams fold them.
-        if !want.email.eq_ignore_ascii_case(&have.email) {
-            differ(
-                DriftKind::Attribute,
-                "email",
-                json!(want.email),
-                json!(have.email),
-            );
+        if !held.email.eq_ignore_ascii_case(&have.email) {
+            compared.push((Attribute, "email", json!(held.email), json!(have.email)));
         }
-        if want.phone != have.phone {
-            differ(
-                DriftKind::Attribute,
-                "phone",
-                json!(want.phone),
-                json!(have.phone),
-            );
-        }
-        if let Some(department) = &want.department {
+        compared.push((Attribute, "phone", json!(held.phone), json!(have.phone)));
+        if let Some(department) = &held.department {
             let actual = have.department.as_deref().unwrap_or_default();
-            if department != actual {
-                differ(
-                    DriftKind::Attribute,
-                    "department",
-                    json!(department),
-                    json!(actual),
-                );
-            }
+            compared.push((Attribute, "department", json!(department), json!(actual)));
         }
-        if want.active != have.active {
-            differ(
-                DriftKind::Status,
-                "active",
-                json!(want.active),
-                json!(have.active),
-            );
-        }
+        compared.push((Status, "active", json!(held.active), json!(have.active)));
         if let Some(access) = &want.access {
-            let roles: BTreeSet<String> = have.roles.iter().cloned().collect();
-            if access.roles != roles {
-                differ(
-                    DriftKind::Access,
-                    "roles",
-                    sorted(&access.roles),
-                    sorted(&roles),
-                );
-            }
-            if access.scope != have.account_scope {
-                differ(
-                    DriftKind::Access,
-                    "account_scope",
-                    json!(access.scope),
-                    json!(have.account_scope),
-                );
-            }
+            // Sets of names: `sorted` folds order and repeats away before comparing.
+            compared.push((
+                DriftKind::Access,
+                "roles",
+                sorted(&access.roles),
+                sorted_vec(&have.roles),
+            ));
+            compared.push((
+                DriftKind::Access,
+                "account_scope",
+                json!(access.scope),
+                json!(have.account_scope),
+            ));
             if let Some(accounts) = &access.accounts {
-                let actual: BTreeSet<String> = have.accounts.iter().cloned().collect();
-                if *accounts != actual {
-                    differ(
-                        DriftKind::Access,
-                        "accounts",
-                        sorted(accounts),
-                        sorted_vec(&have.accounts),
-                    );
-                }
+                let actual = sorted_vec(&have.accounts);
+                compared.push((DriftKind::Access, "accounts", sorted(accounts), actual));
+            }
+        }
+        for (kind, field, expected, actual) in compared {
+            if expected != actual {
+                findings.push(Finding {
+                    kind,
+                    scim_id: Some(want.scim_id.clone()),
+                    upstream_id: Some(have.id.clone()),
+                    username: want.username.clone(),
+                    field: Some(field),
+                    expected,
+                    actual,
+                });
             }
         }
     }

@@ -223,7 +223,7 @@ fn an_inactive_user_under_deactivate_keeps_its_roles_but_must_be_deactivated() {
         &["basicAccess", "Porting"],
         DeactivatePolicy::Deactivate,
     );
-    assert!(!want.active);
+    assert!(!want.held.active);
     assert_eq!(want.access, None);
     // Still active upstream, roles whatever they are: only the status is drift.
     let mut have = upstream("u1");
@@ -242,7 +242,7 @@ fn an_inactive_user_under_deactivate_keeps_its_roles_but_must_be_deactivated() {
 #[test]
 fn an_inactive_user_under_strip_roles_must_be_active_without_roles() {
     let want = want(true, false, &["basicAccess"], DeactivatePolicy::StripRoles);
-    assert!(want.active);
+    assert!(want.held.active);
     let findings = compare(
         std::slice::from_ref(&want),
         &[upstream("u1")],
@@ -329,7 +329,7 @@ fn the_phone_is_expected_in_the_targets_format() {
         ..rules(DeactivatePolicy::Deactivate)
     };
     let want = expected_user(&user, &access(&[]), r).unwrap().unwrap();
-    assert_eq!(want.phone.as_deref(), Some("9195551234"));
+    assert_eq!(want.held.phone.as_deref(), Some("9195551234"));
     assert_eq!(want.username, "jdoe");
 }
 
@@ -386,8 +386,8 @@ fn netsapiens_drift_compares_the_chosen_scope_joined_emails_and_department() {
     let user = record("s1", Some("2001"), res);
     let granted = access(&["Call Center Agent", "Office Manager"]);
     let want = expected_user(&user, &granted, r).unwrap().unwrap();
-    assert_eq!(want.email, "jane@example.com;desk@example.com");
-    assert_eq!(want.department.as_deref(), Some("Sales"));
+    assert_eq!(want.held.email, "jane@example.com;desk@example.com");
+    assert_eq!(want.held.department.as_deref(), Some("Sales"));
     let mut have = UpstreamUser {
         id: "2001".into(),
         email: "jane@example.com;desk@example.com".into(),

@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{retry_lost_races, Caller, Error, Provisioner, Result};
+use super::{found, retry_lost_races, Caller, Error, Provisioner, Result};
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
 use crate::scim::validate::{self, InputRules};
@@ -243,10 +243,8 @@ impl Provisioner {
     }
 
     async fn load_group(&self, caller: &Caller, id: &str) -> Result<GroupRecord> {
-        self.store
-            .get_group(&caller.tenant.name, id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(format!("Group {id} not found")).into())
+        let stored = self.store.get_group(&caller.tenant.name, id).await?;
+        found(stored, "Group", id)
     }
 
     pub async fn list_groups(

@@ -192,15 +192,19 @@ impl Provisioner {
     /// The user active upstream with the access its groups grant.
     async fn active_desired(&self, caller: &Caller, subject: &Subject<'_>) -> Result<DesiredUser> {
         let mapped = subject.mapped(caller)?;
-        let access = self
-            .desired_access(
-                &caller.tenant,
-                subject.scim_id,
-                subject.resource,
-                &subject.link.prior,
-            )
-            .await?;
+        let access = self.subject_access(caller, subject).await?;
         Ok(Self::desired(&mapped, Some(&access), true))
+    }
+
+    /// The access `subject`'s groups grant it (with the roles it held before).
+    async fn subject_access(&self, caller: &Caller, subject: &Subject<'_>) -> Result<Access> {
+        self.desired_access(
+            &caller.tenant,
+            subject.scim_id,
+            subject.resource,
+            &subject.link.prior,
+        )
+        .await
     }
 
     /// Carries out `action` on `subject`'s upstream account now, under the tenant's
@@ -452,14 +456,7 @@ impl Provisioner {
                 let desired = match &desired.roles {
                     Some(_) => desired.clone(),
                     None => {
-                        let access = self
-                            .desired_access(
-                                &caller.tenant,
-                                subject.scim_id,
-                                subject.resource,
-                                &subject.link.prior,
-                            )
-                            .await?;
+                        let access = self.subject_access(caller, subject).await?;
                         DesiredUser {
                             roles: Some(access.roles()),
                             account_scope: Some(access.scope),

@@ -145,6 +145,11 @@ impl Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// The stored resource, or the SCIM 404 naming it (`kind` is `User` or `Group`).
+fn found<T>(stored: Option<T>, kind: &str, id: &str) -> Result<T> {
+    stored.ok_or_else(|| ScimError::not_found(format!("{kind} {id} not found")).into())
+}
+
 /// Serialises the read-modify-write of one resource inside this process: Entra sends
 /// parallel requests for the same user, and interleaving them would lose a change.
 #[derive(Default)]

@@ -210,16 +210,18 @@ mod tests {
         UpstreamUser {
             id: id.clone(),
             username: id,
-            first_name: String::new(),
-            last_name: String::new(),
-            email: String::new(),
-            phone: None,
-            roles: vec![],
-            account_scope: Default::default(),
-            accounts: vec![],
             active: true,
-            department: None,
+            ..UpstreamUser::default()
         }
+    }
+
+    /// A prefetch that users `u{i}` of tenant `t` wait on, for each `i` of `ids`.
+    fn wanting(ids: impl IntoIterator<Item = impl std::fmt::Display>) -> Prefetch {
+        let p = Prefetch::default();
+        for i in ids {
+            p.want("t", &format!("u{i}"));
+        }
+        p
     }
 
     #[async_trait]
@@ -247,10 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_few_users_are_read_singly() {
-        let p = Prefetch::default();
-        for i in 0..MIN_BATCH - 1 {
-            p.want("t", &format!("u{i}"));
-        }
+        let p = wanting(0..MIN_BATCH - 1);
         assert!(!p.waits("t", "u0"));
         assert_eq!(p.next_read("t", 4), None);
         let jobs = [("t", Some("u0")), ("t", None)];
@@ -260,10 +259,7 @@ mod tests {
     #[tokio::test]
     async fn pages_serve_the_wanted_users_and_a_user_on_no_page_is_read_singly() {
         let dir = Directory { n: 50, size: 10 };
-        let p = Prefetch::default();
-        for i in 0..50 {
-            p.want("t", &format!("u{i}"));
-        }
+        let p = wanting(0..50);
         p.want("t", "gone");
         assert!(p.waits("t", "u48"));
         let mut reads = 0;
@@ -285,10 +281,7 @@ mod tests {
     #[tokio::test]
     async fn no_round_when_the_directory_has_more_pages_than_users_wanted() {
         let dir = Directory { n: 1000, size: 10 };
-        let p = Prefetch::default();
-        for i in 0..20 {
-            p.want("t", &format!("u{}", i * 50));
-        }
+        let p = wanting((0..20).map(|i| i * 50));
         let page = p.next_read("t", 100).expect("the size is not known yet");
         p.read(&dir, "t", page).await.unwrap();
         // 100 pages for 19 users still missing: singly is cheaper.
@@ -298,10 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_view_past_the_bound_is_not_written_from() {
-        let p = Prefetch::default();
-        for i in 0..MIN_BATCH {
-            p.want("t", &format!("u{i}"));
-        }
+        let p = wanting(0..MIN_BATCH);
         let dir = Directory { n: 8, size: 10 };
         let page = p.next_read("t", 100).unwrap();
         p.read(&dir, "t", page).await.unwrap();
@@ -325,10 +315,7 @@ mod tests {
     #[tokio::test]
     async fn views_wait_to_be_written_before_the_next_page() {
         let dir = Directory { n: 100, size: 10 };
-        let p = Prefetch::default();
-        for i in 0..100 {
-            p.want("t", &format!("u{i}"));
-        }
+        let p = wanting(0..100);
         let page = p.next_read("t", 4).unwrap();
         assert_eq!(p.next_read("t", 4), None, "one read at a time");
         p.read(&dir, "t", page).await.unwrap();

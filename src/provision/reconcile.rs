@@ -92,13 +92,7 @@ impl Provisioner {
     ) -> Result<Report> {
         let started_at = Utc::now();
         let upstream = self.list_upstream(tenant, progress).await?;
-        let known_roles: BTreeSet<String> = tenant
-            .target
-            .list_roles()
-            .await?
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let known_roles = tenant.target.role_names().await?;
         let rules = Rules {
             target: Some(&*tenant.target),
             on_deactivate: tenant.policy.on_deactivate,

@@ -186,51 +186,20 @@ mod tests {
 
     #[test]
     fn each_source_takes_its_own_attribute() {
+        let phone = |t: &str| ExtensionSource::Phone {
+            phone_type: t.into(),
+        };
+        let attribute = |p: &str| ExtensionSource::Attribute { path: p.into() };
+        let pbx = "urn:example:params:scim:schemas:extension:pbx:2.0:User:ext.number";
         let table: &[(ExtensionSource, Result<Option<&str>, &str>)] = &[
             (ExtensionSource::EmployeeNumber, Ok(Some("2042"))),
-            (
-                ExtensionSource::Phone {
-                    phone_type: "work".into(),
-                },
-                Ok(Some("2001")),
-            ),
-            (
-                ExtensionSource::Phone {
-                    phone_type: "Mobile".into(),
-                },
-                Ok(Some("3001")),
-            ),
-            (
-                ExtensionSource::Phone {
-                    phone_type: "fax".into(),
-                },
-                Ok(None),
-            ),
-            (
-                ExtensionSource::Attribute {
-                    path: "urn:example:params:scim:schemas:extension:pbx:2.0:User:ext.number"
-                        .into(),
-                },
-                Ok(Some("2077")),
-            ),
-            (
-                ExtensionSource::Attribute {
-                    path: "name.extension".into(),
-                },
-                Ok(Some("2099")),
-            ),
-            (
-                ExtensionSource::Attribute {
-                    path: "name.missing".into(),
-                },
-                Ok(None),
-            ),
-            (
-                ExtensionSource::Attribute {
-                    path: "userName".into(),
-                },
-                Err("jane@acme.test"),
-            ),
+            (phone("work"), Ok(Some("2001"))),
+            (phone("Mobile"), Ok(Some("3001"))),
+            (phone("fax"), Ok(None)),
+            (attribute(pbx), Ok(Some("2077"))),
+            (attribute("name.extension"), Ok(Some("2099"))),
+            (attribute("name.missing"), Ok(None)),
+            (attribute("userName"), Err("jane@acme.test")),
         ];
         for (source, want) in table {
             let got = extension_from(&user(), source);

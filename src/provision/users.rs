@@ -11,7 +11,7 @@ use super::detached::run_to_completion;
 use super::guard::HELD;
 use super::lifecycle::{synced_link, Subject, UpstreamAction};
 use super::mapping::{is_active, map_user, Mapped};
-use super::{retry_lost_races, user_key, Caller, Error, Provisioner, Result};
+use super::{found, retry_lost_races, user_key, Caller, Error, Provisioner, Result};
 use crate::config::{DeactivatePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
@@ -137,10 +137,8 @@ pub(super) struct Outcome {
 
 impl Provisioner {
     pub async fn get_user(&self, caller: &Caller, id: &str) -> Result<UserRecord> {
-        self.store
-            .get_user(&caller.tenant.name, id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(format!("User {id} not found")).into())
+        let stored = self.store.get_user(&caller.tenant.name, id).await?;
+        found(stored, "User", id)
     }
 
     /// The user and its groups, read together (one statement on PostgreSQL).
@@ -149,10 +147,11 @@ impl Provisioner {
         caller: &Caller,
         id: &str,
     ) -> Result<(UserRecord, Vec<GroupRef>)> {
-        self.store
+        let stored = self
+            .store
             .get_user_with_groups(&caller.tenant.name, id)
-            .await?
-            .ok_or_else(|| ScimError::not_found(format!("User {id} not found")).into())
+            .await?;
+        found(stored, "User", id)
     }
 
     pub async fn list_users(

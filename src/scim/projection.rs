@@ -201,49 +201,46 @@ impl Rules<'_, '_> {
 /// Keeps only `subs` of a complex value (or of each element of a list); `None` if
 /// nothing remains.
 fn keep_subs(value: Value, subs: &[String]) -> Option<Value> {
-    let keep = |m: Map<String, Value>| -> Option<Value> {
-        let kept: Map<String, Value> = m
-            .into_iter()
+    edit_objects(value, false, |m| {
+        m.into_iter()
             .filter(|(k, _)| subs.iter().any(|s| s.eq_ignore_ascii_case(k)))
-            .collect();
-        (!kept.is_empty()).then_some(Value::Object(kept))
-    };
-    match value {
-        Value::Object(m) => keep(m),
-        Value::Array(items) => {
-            let kept: Vec<Value> = items
-                .into_iter()
-                .filter_map(|e| match e {
-                    Value::Object(m) => keep(m),
-                    _ => None,
-                })
-                .collect();
-            (!kept.is_empty()).then_some(Value::Array(kept))
-        }
-        _ => None,
-    }
+            .collect()
+    })
 }
 
 /// Removes sub-attribute `sub` from a complex value (or each element of a list);
 /// `None` if nothing remains.
 fn drop_sub(value: Value, sub: &str) -> Option<Value> {
-    let strip = |mut m: Map<String, Value>| -> Option<Value> {
+    edit_objects(value, true, |mut m| {
         m.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+        m
+    })
+}
+
+/// Applies `edit` to a complex value, or to each complex element of a list, dropping
+/// what it leaves empty; a value that is not an object is kept if `keep_others`.
+fn edit_objects(
+    value: Value,
+    keep_others: bool,
+    edit: impl Fn(Map<String, Value>) -> Map<String, Value>,
+) -> Option<Value> {
+    let object = |m| {
+        let m = edit(m);
         (!m.is_empty()).then_some(Value::Object(m))
     };
     match value {
-        Value::Object(m) => strip(m),
+        Value::Object(m) => object(m),
         Value::Array(items) => {
             let kept: Vec<Value> = items
                 .into_iter()
                 .filter_map(|e| match e {
-                    Value::Object(m) => strip(m),
-                    other => Some(other),
+                    Value::Object(m) => object(m),
+                    other => keep_others.then_some(other),
                 })
                 .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
-        other => Some(other),
+        other => keep_others.then_some(other),
     }
 }
 

@@ -29,14 +29,14 @@ pub(crate) trait Credential: Send + Sync {
 impl Http {
     /// One authenticated call. A 401 drops the token and retries once with a fresh one
     /// (it may have expired or been revoked early); a second 401 is handed back.
-    pub(crate) async fn call_as(
+    pub(crate) async fn call(
         &self,
-        credential: &dyn Credential,
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
         safe: bool,
     ) -> Result<Incoming, TargetError> {
+        let credential = self.credential();
         let mut refreshed = false;
         loop {
             let auth = credential.header(self).await?;
@@ -75,17 +75,74 @@ pub(crate) fn credential_rejected(http: &Http, status: u16) {
     );
 }
 
-/// A fixed header (API key, Basic auth): nothing to refresh.
-pub(crate) struct Static(pub HeaderValue);
+/// Obtains a bearer token from a system's token endpoint (its OAuth grant).
+#[async_trait]
+pub(crate) trait TokenGrant: Send + Sync {
+    async fn fetch(&self, http: &Http) -> Result<FreshToken, TargetError>;
+}
+
+/// The bridge's credential at one upstream: a fixed header (API key, Basic auth:
+/// nothing to refresh), or a grant's bearer token, kept in the shared cache.
+pub(crate) enum Auth<G> {
+    Fixed(HeaderValue),
+    Grant { grant: Box<G>, cache: TokenCache },
+}
+
+impl<G> Auth<G> {
+    pub(crate) fn grant(grant: G) -> Self {
+        Auth::Grant {
+            grant: Box::new(grant),
+            cache: TokenCache::default(),
+        }
+    }
+}
 
 #[async_trait]
-impl Credential for Static {
-    async fn header(&self, _http: &Http) -> Result<HeaderValue, TargetError> {
-        Ok(self.0.clone())
+impl<G: TokenGrant> Credential for Auth<G> {
+    async fn header(&self, http: &Http) -> Result<HeaderValue, TargetError> {
+        match self {
+            Auth::Fixed(header) => Ok(header.clone()),
+            Auth::Grant { grant, cache } => cache.header(|| grant.fetch(http)).await,
+        }
     }
-    async fn invalidate(&self, _used: &HeaderValue) -> bool {
-        false
+
+    async fn invalidate(&self, used: &HeaderValue) -> bool {
+        match self {
+            Auth::Fixed(_) => false,
+            Auth::Grant { cache, .. } => {
+                cache.invalidate(used).await;
+                true
+            }
+        }
     }
+}
+
+/// Checks a token endpoint's answer: a 5xx is `Unavailable`; 400, 401 or 403 is the
+/// bridge's credential refused (`reason` reads the upstream's own words, raising
+/// `credential_rejected`); any other failure is `Protocol`.
+pub(crate) fn check_token_answer(
+    http: &Http,
+    resp: &Incoming,
+    reason: impl FnOnce() -> Option<String>,
+) -> Result<(), TargetError> {
+    if resp.status.is_server_error() {
+        return Err(TargetError::Unavailable(format!(
+            "token endpoint answered {}",
+            resp.status
+        )));
+    }
+    if matches!(resp.status.as_u16(), 400 | 401 | 403) {
+        let why = reason().unwrap_or_else(|| resp.status.to_string());
+        credential_rejected(http, resp.status.as_u16());
+        return Err(TargetError::Auth(format!("token request refused: {why}")));
+    }
+    if !resp.status.is_success() {
+        return Err(TargetError::Protocol(format!(
+            "token endpoint answered {}",
+            resp.status
+        )));
+    }
+    Ok(())
 }
 
 /// `Bearer <value>`, marked sensitive so no debug output prints it.

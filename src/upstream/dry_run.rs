@@ -156,6 +156,21 @@ fn request(user: &DesiredUser, create: bool) -> Value {
     body
 }
 
+/// The skipped create or update of `user` (upstream `username`) at `upstream_id`.
+fn user_write(
+    operation: &'static str,
+    upstream_id: &str,
+    username: &str,
+    user: &DesiredUser,
+) -> SkippedWrite {
+    SkippedWrite {
+        operation,
+        upstream_id: upstream_id.to_string(),
+        username: Some(username.to_string()),
+        request: request(user, operation == "create_user"),
+    }
+}
+
 /// `base` with the write applied as the adapter applies it (`None` access keeps).
 fn merged(base: &UpstreamUser, user: &DesiredUser) -> UpstreamUser {
     UpstreamUser {
@@ -227,12 +242,7 @@ impl Target for DryRunTarget {
         let id = format!("{DRY_RUN_ID_PREFIX}{}", uuid::Uuid::new_v4());
         let created = synthetic(&id, user);
         self.recorder
-            .record(&SkippedWrite {
-                operation: "create_user",
-                upstream_id: id.clone(),
-                username: Some(user.username.clone()),
-                request: request(user, true),
-            })
+            .record(&user_write("create_user", &id, &user.username, user))
             .await;
         self.rehearsed().insert(id, created.clone());
         Ok(created)
@@ -282,12 +292,7 @@ impl Target for DryRunTarget {
             merged(&base, user)
         };
         self.recorder
-            .record(&SkippedWrite {
-                operation: "update_user",
-                upstream_id: id.to_string(),
-                username: Some(after.username.clone()),
-                request: request(user, false),
-            })
+            .record(&user_write("update_user", id, &after.username, user))
             .await;
         Ok(after)
     }

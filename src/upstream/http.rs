@@ -14,6 +14,8 @@ use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::upstream::breaker::{Breaker, BreakerState};
+use crate::upstream::credential::Credential;
+use crate::upstream::settings::CallLimits;
 use crate::upstream::TargetError;
 
 /// First backoff step; doubled per retry, capped at [`BACKOFF_CAP`], then fully jittered.
@@ -49,25 +51,6 @@ pub(crate) struct Incoming {
     pub body: Vec<u8>,
 }
 
-/// How one upstream instance (one account or domain, one credential) is called.
-#[derive(Debug, Clone)]
-pub(crate) struct HttpSettings {
-    /// The metrics label (`account`) of every call: the account id or domain.
-    pub label: String,
-    /// Client-side limit, so the upstream's 429s stay rare.
-    pub rate_limit_per_second: u32,
-    pub connect_timeout: Duration,
-    /// Whole request, including reading the body.
-    pub request_timeout: Duration,
-    /// How long one call may wait in total on 429s before giving up with `RateLimited`.
-    pub max_rate_limit_wait: Duration,
-    /// Retries of a failed safe call after the first try.
-    pub max_retries: u32,
-    /// Consecutive failed attempts that open the breaker; 0 disables it.
-    pub breaker_failures: u32,
-    pub breaker_cooldown: Duration,
-}
-
 /// Maps a non-success status to the error the IdP should see; `desc` is the upstream's
 /// own description of the failure, read from its error format by the adapter.
 pub(crate) fn classify(status: StatusCode, desc: impl FnOnce() -> String) -> TargetError {
@@ -88,8 +71,11 @@ pub(crate) fn classify(status: StatusCode, desc: impl FnOnce() -> String) -> Tar
     }
 }
 
+/// One upstream instance (one account or domain) as the adapters call it: the HTTP
+/// client with its limits, and the bridge's credential there.
 pub(crate) struct Http {
     client: reqwest::Client,
+    credential: Box<dyn Credential>,
     limiter: DefaultDirectRateLimiter,
     breaker: Breaker,
     /// The upstream account, as the metrics label it.
@@ -99,7 +85,12 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    pub(crate) fn new(cfg: &HttpSettings) -> Result<Self, TargetError> {
+    /// `label` names the account or domain in metrics and notifications.
+    pub(crate) fn new(
+        label: &str,
+        cfg: &CallLimits,
+        credential: Box<dyn Credential>,
+    ) -> Result<Self, TargetError> {
         let rate = NonZeroU32::new(cfg.rate_limit_per_second).ok_or_else(|| {
             TargetError::Invalid("rate_limit_per_second must be at least 1".into())
         })?;
@@ -115,7 +106,7 @@ impl Http {
         // Burst of one: requests are spaced evenly, so no one-second window of the
         // upstream ever sees more than the configured rate.
         let quota = Quota::per_second(rate).allow_burst(NonZeroU32::MIN);
-        let account = cfg.label.clone();
+        let account = label.to_string();
         let gauge =
             metrics::gauge!("scim_bridge_upstream_breaker_state", "account" => account.clone());
         gauge.set(BreakerState::Closed.gauge());
@@ -145,6 +136,7 @@ impl Http {
         });
         Ok(Http {
             client,
+            credential,
             limiter: RateLimiter::direct(quota),
             breaker,
             account,
@@ -156,6 +148,11 @@ impl Http {
     /// The upstream account, as metrics and notifications name it.
     pub(crate) fn account(&self) -> &str {
         &self.account
+    }
+
+    /// The bridge's credential at this upstream.
+    pub(crate) fn credential(&self) -> &dyn Credential {
+        self.credential.as_ref()
     }
 
     pub(crate) async fn send(&self, req: &Outgoing<'_>) -> Result<Incoming, TargetError> {
@@ -431,76 +428,35 @@ mod tests {
 
     #[test]
     fn operations_are_named_without_ids() {
-        let u = |s: &str| Url::parse(s).expect("url");
-        let base = "http://x/api/v1";
-        assert_eq!(
-            operation(&Method::POST, &u(&format!("{base}/oauth2/token"))),
-            "token"
-        );
-        assert_eq!(
-            operation(&Method::POST, &u(&format!("{base}/users"))),
-            "create_user"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u(&format!("{base}/users?username=a"))),
-            "find_user"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u(&format!("{base}/users?page=0&size=100"))),
-            "list_users"
-        );
-        assert_eq!(
-            operation(&Method::PUT, &u(&format!("{base}/users/abc"))),
-            "update_user"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u("http://x/api/accounts/9/users/abc")),
-            "get_user"
-        );
-        assert_eq!(
-            operation(&Method::DELETE, &u(&format!("{base}/users/abc"))),
-            "delete_user"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u("http://x/api/accounts/9/roles")),
-            "list_roles"
-        );
-    }
-
-    #[test]
-    fn netsapiens_operations_are_named_without_ids() {
-        let u = |s: &str| Url::parse(s).expect("url");
-        let base = "http://x/ns-api/v2";
-        let users = format!("{base}/domains/acme/users");
-        assert_eq!(
-            operation(&Method::POST, &u(&format!("{base}/tokens"))),
-            "token"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u(&format!("{base}/apikeys/~"))),
-            "whoami"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u(&format!("{base}/domains/acme"))),
-            "get_domain"
-        );
-        assert_eq!(operation(&Method::POST, &u(&users)), "create_user");
-        assert_eq!(
-            operation(&Method::GET, &u(&format!("{users}?start=0&limit=100"))),
-            "list_users"
-        );
-        assert_eq!(
-            operation(&Method::GET, &u(&format!("{users}/2001"))),
-            "get_user"
-        );
-        assert_eq!(
-            operation(&Method::PUT, &u(&format!("{users}/2001"))),
-            "update_user"
-        );
-        assert_eq!(
-            operation(&Method::DELETE, &u(&format!("{users}/2001"))),
-            "delete_user"
-        );
+        let bw = "http://x/api/v1";
+        let dashboard = "http://x/api/accounts/9";
+        let ns = "http://x/ns-api/v2";
+        let ns_users = format!("{ns}/domains/acme/users");
+        let named = [
+            // Bandwidth, both dialects.
+            ("POST", format!("{bw}/oauth2/token"), "token"),
+            ("POST", format!("{bw}/users"), "create_user"),
+            ("GET", format!("{bw}/users?username=a"), "find_user"),
+            ("GET", format!("{bw}/users?page=0&size=100"), "list_users"),
+            ("PUT", format!("{bw}/users/abc"), "update_user"),
+            ("GET", format!("{dashboard}/users/abc"), "get_user"),
+            ("DELETE", format!("{bw}/users/abc"), "delete_user"),
+            ("GET", format!("{dashboard}/roles"), "list_roles"),
+            // NetSapiens.
+            ("POST", format!("{ns}/tokens"), "token"),
+            ("GET", format!("{ns}/apikeys/~"), "whoami"),
+            ("GET", format!("{ns}/domains/acme"), "get_domain"),
+            ("POST", ns_users.clone(), "create_user"),
+            ("GET", format!("{ns_users}?start=0&limit=100"), "list_users"),
+            ("GET", format!("{ns_users}/2001"), "get_user"),
+            ("PUT", format!("{ns_users}/2001"), "update_user"),
+            ("DELETE", format!("{ns_users}/2001"), "delete_user"),
+        ];
+        for (method, url, expected) in named {
+            let method = Method::from_bytes(method.as_bytes()).expect("method");
+            let url = Url::parse(&url).expect("url");
+            assert_eq!(operation(&method, &url), expected, "{method} {url}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub(crate) mod credential;
 pub mod dry_run;
 pub(crate) mod http;
 pub mod netsapiens;
+pub(crate) mod raw;
 pub mod seen;
 pub mod settings;
 pub mod timing;
@@ -103,7 +104,7 @@ impl TargetFields {
 }
 
 /// A user as the upstream has it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamUser {
     pub id: String,
     pub username: String,
@@ -275,6 +276,15 @@ pub trait Target: Send + Sync {
     async fn delete_user(&self, id: &str) -> Result<(), TargetError>;
     async fn list_users(&self, page: u32) -> Result<UserPage, TargetError>;
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError>;
+    /// The names of the roles [`Target::list_roles`] offers.
+    async fn role_names(&self) -> Result<std::collections::BTreeSet<String>, TargetError> {
+        Ok(self
+            .list_roles()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect())
+    }
     /// Cheap readiness probe: credentials accepted (token obtainable).
     async fn ping(&self) -> Result<(), TargetError>;
     /// `desired` as this system holds it once written, for reconcile to compare with

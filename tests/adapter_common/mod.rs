@@ -50,11 +50,11 @@ pub fn config(dialect: Dialect, sim: &SimHandle) -> BandwidthConfig {
             "sim-password",
         ),
     };
-    c.rate_limit_per_second = 200;
-    c.connect_timeout = Duration::from_secs(2);
-    c.request_timeout = Duration::from_secs(5);
-    c.max_rate_limit_wait = Duration::from_secs(20);
-    c.max_retries = 8;
+    c.calls.rate_limit_per_second = 200;
+    c.calls.connect_timeout = Duration::from_secs(2);
+    c.calls.request_timeout = Duration::from_secs(5);
+    c.calls.max_rate_limit_wait = Duration::from_secs(20);
+    c.calls.max_retries = 8;
     c
 }
 

@@ -228,30 +228,30 @@ impl<'a> Parser<'a> {
 
     /// `or_expr := and_expr ("or" and_expr)*` — iterative, left-associative.
     fn or_expr(&mut self, in_vp: bool) -> Result<Filter, ScimError> {
-        let mut left = self.and_expr(in_vp)?;
-        loop {
-            let sp = self.peek()?;
-            match sp.tok {
-                Tok::Word(w) if w.eq_ignore_ascii_case("or") => {
-                    self.bump(&sp);
-                    let right = self.and_expr(in_vp)?;
-                    left = Filter::Or(Box::new(left), Box::new(right));
-                }
-                _ => return Ok(left),
-            }
-        }
+        self.chain(in_vp, "or", Self::and_expr, Filter::Or)
     }
 
     /// `and_expr := unary ("and" unary)*` — iterative, left-associative.
     fn and_expr(&mut self, in_vp: bool) -> Result<Filter, ScimError> {
-        let mut left = self.unary(in_vp)?;
+        self.chain(in_vp, "and", Self::unary, Filter::And)
+    }
+
+    /// `operand (word operand)*`, folded to the left with `join`.
+    fn chain(
+        &mut self,
+        in_vp: bool,
+        word: &str,
+        operand: fn(&mut Self, bool) -> Result<Filter, ScimError>,
+        join: fn(Box<Filter>, Box<Filter>) -> Filter,
+    ) -> Result<Filter, ScimError> {
+        let mut left = operand(self, in_vp)?;
         loop {
             let sp = self.peek()?;
             match sp.tok {
-                Tok::Word(w) if w.eq_ignore_ascii_case("and") => {
+                Tok::Word(w) if w.eq_ignore_ascii_case(word) => {
                     self.bump(&sp);
-                    let right = self.unary(in_vp)?;
-                    left = Filter::And(Box::new(left), Box::new(right));
+                    let right = operand(self, in_vp)?;
+                    left = join(Box::new(left), Box::new(right));
                 }
                 _ => return Ok(left),
             }

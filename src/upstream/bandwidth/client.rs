@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use url::Url;
 
 use super::config::Dialect;
@@ -11,6 +11,7 @@ use super::roles::RoleTable;
 use super::wire::{self, RawUser, WriteKind, WriteUser};
 use super::BandwidthTarget;
 use crate::upstream::http::Incoming;
+use crate::upstream::raw::RawUsers;
 use crate::upstream::{Role, TargetError, UpstreamUser};
 
 /// Which lookup a list query does; the parameter names differ by dialect.
@@ -36,47 +37,26 @@ impl BandwidthTarget {
     pub(crate) fn users_url(&self, id: Option<&str>) -> Result<Url, TargetError> {
         match self.dialect {
             Dialect::V1 => self.url("/api/v1/users", id),
-            Dialect::Dashboard => {
-                let mut u = self.url("/accounts", None)?;
-                u.path_segments_mut()
-                    .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
-                    .push(&self.account_id)
-                    .push("users");
-                if let Some(id) = id {
-                    u.path_segments_mut()
-                        .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
-                        .push(id);
-                }
-                Ok(u)
-            }
+            Dialect::Dashboard => self.account_url("users", id),
         }
     }
 
     fn roles_url(&self) -> Result<Url, TargetError> {
         match self.dialect {
             Dialect::V1 => self.url("/api/v1/roles", None),
-            Dialect::Dashboard => {
-                let mut u = self.url("/accounts", None)?;
-                u.path_segments_mut()
-                    .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
-                    .push(&self.account_id)
-                    .push("roles");
-                Ok(u)
-            }
+            Dialect::Dashboard => self.account_url("roles", None),
         }
     }
 
-    /// One authenticated call (the shared 401-refresh-once loop).
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-        safe: bool,
-    ) -> Result<Incoming, TargetError> {
-        self.http
-            .call_as(&self.creds, method, url, body, safe)
-            .await
+    /// The dashboard's `/accounts/{account_id}/{collection}[/{id}]`.
+    fn account_url(&self, collection: &str, id: Option<&str>) -> Result<Url, TargetError> {
+        let mut u = self.url("/accounts", None)?;
+        u.path_segments_mut()
+            .map_err(|_| TargetError::Invalid("base_url cannot take a path".into()))?
+            .push(&self.account_id)
+            .push(collection)
+            .extend(id);
+        Ok(u)
     }
 
     /// Maps a non-success answer to the error the IdP should see.
@@ -87,25 +67,11 @@ impl BandwidthTarget {
         })
     }
 
-    pub(crate) fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
-        wire::decode_user(self.dialect, resp.content_type.as_deref(), &resp.body)
-    }
-
-    pub(crate) async fn get_raw(&self, id: &str) -> Result<Option<RawUser>, TargetError> {
-        let resp = self
-            .call(Method::GET, self.users_url(Some(id))?, None, true)
-            .await?;
-        match resp.status {
-            s if s.is_success() => Ok(Some(self.decode_user(&resp)?)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(Self::classify(&resp)),
-        }
-    }
-
     /// Full-replacement PUT; safe to retry because it sends the whole user.
     pub(crate) async fn put_raw(&self, id: &str, user: &WriteUser) -> Result<RawUser, TargetError> {
         let body = wire::encode_user(self.dialect, WriteKind::Replace, user)?;
         let resp = self
+            .http
             .call(Method::PUT, self.users_url(Some(id))?, Some(body), true)
             .await?;
         if resp.status.is_success() {
@@ -131,19 +97,20 @@ impl BandwidthTarget {
         };
         let mut url = self.users_url(None)?;
         url.query_pairs_mut().append_pair(key, value);
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if !resp.status.is_success() {
             return Err(Self::classify(&resp));
         }
         let page = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
         Ok(page.users.into_iter().find(|u| match by {
-            Lookup::Username => u.username.eq_ignore_ascii_case(value),
-            Lookup::Email => u.email.eq_ignore_ascii_case(value),
+            Lookup::Username => u.profile.username.eq_ignore_ascii_case(value),
+            Lookup::Email => u.profile.email.eq_ignore_ascii_case(value),
         }))
     }
 
     pub(crate) async fn fetch_roles(&self) -> Result<Vec<Role>, TargetError> {
         let resp = self
+            .http
             .call(Method::GET, self.roles_url()?, None, true)
             .await?;
         if !resp.status.is_success() {
@@ -200,10 +167,7 @@ impl BandwidthTarget {
             Some(accounts) => sorted(accounts) == sorted(&write.accounts),
             None => write.accounts.is_empty(),
         };
-        Ok(current.first_name == write.first_name
-            && current.last_name == write.last_name
-            && current.email == write.email
-            && current.phone == write.phone
+        Ok(current.profile == write.profile
             && current.account_scope == write.account_scope
             && current.active == write.active
             && accounts_same
@@ -254,11 +218,11 @@ impl BandwidthTarget {
             .collect();
         Ok(UpstreamUser {
             id: raw.id,
-            username: raw.username,
-            first_name: raw.first_name,
-            last_name: raw.last_name,
-            email: raw.email,
-            phone: raw.phone,
+            username: raw.profile.username,
+            first_name: raw.profile.first_name,
+            last_name: raw.profile.last_name,
+            email: raw.profile.email,
+            phone: raw.profile.phone,
             roles,
             account_scope: raw.account_scope,
             accounts: raw
@@ -272,6 +236,8 @@ impl BandwidthTarget {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::StatusCode;
+
     use super::*;
 
     #[test]

@@ -3,10 +3,10 @@
 //! Secrets are [`SecretString`]s so that `Debug` output (and therefore logs of the config)
 //! shows `[REDACTED]` instead of the value.
 
-use std::time::Duration;
-
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
+
+use crate::upstream::settings::CallLimits;
 
 /// Which generation of Bandwidth's API the adapter speaks (see docs/bandwidth-wire.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -37,41 +37,13 @@ pub struct BandwidthConfig {
     pub username: String,
     /// Dashboard Basic-auth password.
     pub password: SecretString,
-    /// Client-side limit for this instance, so the upstream's per-account 429s stay rare.
-    pub rate_limit_per_second: u32,
-    pub connect_timeout: Duration,
-    /// Whole request, including reading the body.
-    pub request_timeout: Duration,
-    /// How long one call may wait in total on 429s before giving up with `RateLimited`.
-    pub max_rate_limit_wait: Duration,
-    /// Retries of a failed safe call (5xx, timeout, connection error) after the first try.
-    pub max_retries: u32,
-    /// Consecutive failed calls (5xx, timeout, connection error) that open the circuit
-    /// breaker of this account; 0 disables it.
-    pub breaker_failures: u32,
-    /// How long an open breaker fails calls fast before letting one probe through.
-    pub breaker_cooldown: Duration,
+    /// How calls to this account are paced, timed out and retried.
+    pub calls: CallLimits,
 }
 
 impl BandwidthConfig {
-    /// How the shared HTTP layer calls this account.
-    pub(crate) fn http_settings(&self) -> crate::upstream::http::HttpSettings {
-        crate::upstream::http::HttpSettings {
-            label: self.account_id.clone(),
-            rate_limit_per_second: self.rate_limit_per_second,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            max_rate_limit_wait: self.max_rate_limit_wait,
-            max_retries: self.max_retries,
-            breaker_failures: self.breaker_failures,
-            breaker_cooldown: self.breaker_cooldown,
-        }
-    }
-
-    /// A config with empty credentials and conservative defaults (10 requests/s, 5 s
-    /// connect, 30 s request, 30 s of 429 waiting, 3 retries, a breaker opening after 10
-    /// consecutive failed attempts for 10 s); set the credentials of the
-    /// dialect before use.
+    /// A config with empty credentials and the conservative [`CallLimits::default`]; set
+    /// the credentials of the dialect before use.
     pub fn new(
         dialect: Dialect,
         base_url: impl Into<String>,
@@ -86,13 +58,7 @@ impl BandwidthConfig {
             client_secret: SecretString::from(String::new()),
             username: String::new(),
             password: SecretString::from(String::new()),
-            rate_limit_per_second: 10,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_rate_limit_wait: Duration::from_secs(30),
-            max_retries: 3,
-            breaker_failures: 10,
-            breaker_cooldown: Duration::from_secs(10),
+            calls: CallLimits::default(),
         }
     }
 

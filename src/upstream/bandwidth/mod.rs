@@ -30,17 +30,16 @@ use async_trait::async_trait;
 use reqwest::Method;
 use std::sync::Mutex;
 
-use self::auth::Credentials;
 use self::client::Lookup;
 use self::roles::RoleTable;
-use self::wire::{RawUser, WriteKind, WriteUser};
-use super::credential::Credential;
-use super::http::{self, Http};
+use self::wire::{Profile, RawUser, WriteKind, WriteUser};
+use super::http::{self, Http, Incoming};
+use super::raw::{RawPage, RawUsers};
 pub use config::{BandwidthConfig, Dialect};
 
 use super::{
-    AccessModel, DesiredUser, PagedReads, PhoneFormat, Role, Seen, SeenPage, Target, TargetError,
-    UpstreamUser, UserPage, UserRules,
+    AccessModel, DesiredUser, PagedReads, PhoneFormat, Role, Target, TargetError, UpstreamUser,
+    UserPage, UserRules,
 };
 
 /// The role every created user gets when the bridge names none.
@@ -56,7 +55,6 @@ pub struct BandwidthTarget {
     account_id: String,
     max_retries: u32,
     http: Http,
-    creds: Credentials,
     roles: Mutex<Option<Arc<RoleTable>>>,
 }
 
@@ -83,9 +81,12 @@ impl BandwidthTarget {
             dialect: config.dialect,
             base: config.base().to_string(),
             account_id: config.account_id.clone(),
-            max_retries: config.max_retries,
-            http: Http::new(&config.http_settings())?,
-            creds: Credentials::new(&config)?,
+            max_retries: config.calls.max_retries,
+            http: Http::new(
+                &config.account_id,
+                &config.calls,
+                Box::new(auth::credentials(&config)?),
+            )?,
             roles: Mutex::new(None),
         })
     }
@@ -100,6 +101,7 @@ impl BandwidthTarget {
         let mut failures = 0u32;
         loop {
             let why = match self
+                .http
                 .call(Method::POST, url.clone(), Some(body.clone()), false)
                 .await
             {
@@ -121,84 +123,12 @@ impl BandwidthTarget {
         }
     }
 
-    /// Applies `user` over `current` (leaving its `None` fields as upstream has them)
-    /// and writes the whole user back, unless nothing would change.
-    async fn write_over(
-        &self,
-        current: RawUser,
-        user: &DesiredUser,
-    ) -> Result<UpstreamUser, TargetError> {
-        let id = current.id.clone();
-        if !current.username.eq_ignore_ascii_case(&user.username) {
-            tracing::warn!(user_id = %id, "username differs from upstream; usernames cannot change, keeping upstream's");
-        }
-        let role_ids = match &user.roles {
-            Some(names) => self.role_ids(names).await?,
-            None => self.kept_role_ids(&current).await?,
-        };
-        let accounts = match (self.dialect, &user.accounts, &current.accounts) {
-            (Dialect::Dashboard, _, _) => Vec::new(),
-            (Dialect::V1, Some(a), _) => a.clone(),
-            (Dialect::V1, None, Some(a)) => a.clone(),
-            (Dialect::V1, None, None) => {
-                // A PUT without them would strip every account.
-                return Err(TargetError::Protocol(
-                    "upstream user came without accounts; cannot keep them".into(),
-                ));
-            }
-        };
-        let write = WriteUser {
-            username: current.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            email: user.email.clone(),
-            phone: user.phone.clone(),
-            role_ids,
-            account_scope: user.account_scope.unwrap_or(current.account_scope),
-            accounts,
-            active: user.active,
-            password: None,
-        };
-        if self.unchanged(&current, &write).await? {
-            // Nothing to write: one call saved, and no needless audit trail upstream.
-            return self.to_upstream(current).await;
-        }
-        let written = self.put_raw(&id, &write).await?;
-        self.to_upstream(written).await
-    }
-
-    /// Page `page` of the users, the page after it and the number of pages (if said).
-    async fn list_raw(
-        &self,
-        page: u32,
-    ) -> Result<(Vec<RawUser>, Option<u32>, Option<u32>), TargetError> {
-        let mut url = self.users_url(None)?;
-        url.query_pairs_mut()
-            .append_pair("page", &page.to_string())
-            .append_pair("size", &PAGE_SIZE.to_string());
-        let resp = self.call(Method::GET, url, None, true).await?;
-        if !resp.status.is_success() {
-            return Err(Self::classify(&resp));
-        }
-        let raw = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
-        let next = match raw.total_pages {
-            Some(total) => (page + 1 < total).then_some(page + 1),
-            // Without page info (XML): a full page suggests there is more.
-            None => (raw.users.len() as u32 >= PAGE_SIZE).then_some(page + 1),
-        };
-        Ok((raw.users, next, raw.total_pages))
-    }
-
     /// Writes `user` back whole with only its status changed.
     async fn set_active(&self, user: RawUser, active: bool) -> Result<RawUser, TargetError> {
         let write = WriteUser {
             role_ids: self.kept_role_ids(&user).await?,
             accounts: user.accounts.clone().unwrap_or_default(),
-            username: user.username,
-            first_name: user.first_name,
-            last_name: user.last_name,
-            email: user.email,
-            phone: user.phone,
+            profile: user.profile,
             account_scope: user.account_scope,
             active,
             password: None,
@@ -237,11 +167,7 @@ impl Target for BandwidthTarget {
             .clone()
             .unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
         let write = WriteUser {
-            username: user.username.clone(),
-            first_name: user.first_name.clone(),
-            last_name: user.last_name.clone(),
-            email: user.email.clone(),
-            phone: user.phone.clone(),
+            profile: Profile::of(&user.username, user),
             role_ids: self.role_ids(&names).await?,
             account_scope: user.account_scope.unwrap_or_default(),
             accounts: match self.dialect {
@@ -292,28 +218,23 @@ impl Target for BandwidthTarget {
     }
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
-        let current = self.get_raw(id).await?.ok_or(TargetError::NotFound)?;
-        self.write_over(current, user).await
+        self.update_by_id(id, user).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
-        let resp = self
-            .call(Method::DELETE, self.users_url(Some(id))?, None, true)
-            .await?;
-        if resp.status.is_success() || resp.status == reqwest::StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(Self::classify(&resp))
-        }
+        self.delete_by_id(id).await
     }
 
     async fn list_users(&self, page: u32) -> Result<UserPage, TargetError> {
-        let (raw, next, _) = self.list_raw(page).await?;
-        let mut users = Vec::with_capacity(raw.len());
-        for u in raw {
+        let raw = self.raw_page(page).await?;
+        let mut users = Vec::with_capacity(raw.users.len());
+        for u in raw.users {
             users.push(self.to_upstream(u).await?);
         }
-        Ok(UserPage { users, next })
+        Ok(UserPage {
+            users,
+            next: raw.next,
+        })
     }
 
     async fn list_roles(&self) -> Result<Vec<Role>, TargetError> {
@@ -326,7 +247,7 @@ impl Target for BandwidthTarget {
 
     async fn ping(&self) -> Result<(), TargetError> {
         match self.dialect {
-            Dialect::V1 => self.creds.header(&self.http).await.map(|_| ()),
+            Dialect::V1 => self.http.credential().header(&self.http).await.map(|_| ()),
             // Basic credentials are checked by any call; this one also warms the role cache.
             Dialect::Dashboard => self.role_table(true).await.map(|_| ()),
         }
@@ -334,27 +255,93 @@ impl Target for BandwidthTarget {
 }
 
 #[async_trait]
-impl PagedReads for BandwidthTarget {
-    async fn seen_page(&self, page: u32) -> Result<SeenPage, TargetError> {
-        let read_at = std::time::Instant::now();
-        let (raw, next, total_pages) = self.list_raw(page).await?;
-        let mut users = Vec::with_capacity(raw.len());
-        for u in raw {
-            users.push(Seen::new(self.to_upstream(u.clone()).await?, u, read_at));
+impl RawUsers for BandwidthTarget {
+    type Raw = RawUser;
+
+    fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn users_url(&self, id: Option<&str>) -> Result<url::Url, TargetError> {
+        self.users_url(id)
+    }
+
+    fn failure(&self, resp: &Incoming) -> TargetError {
+        Self::classify(resp)
+    }
+
+    fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
+        wire::decode_user(self.dialect, resp.content_type.as_deref(), &resp.body)
+    }
+
+    /// Page `page` of the users, the page after it and the number of pages (if said).
+    async fn raw_page(&self, page: u32) -> Result<RawPage<RawUser>, TargetError> {
+        let mut url = self.users_url(None)?;
+        url.query_pairs_mut()
+            .append_pair("page", &page.to_string())
+            .append_pair("size", &PAGE_SIZE.to_string());
+        let resp = self.http.call(Method::GET, url, None, true).await?;
+        if !resp.status.is_success() {
+            return Err(Self::classify(&resp));
         }
-        Ok(SeenPage {
-            users,
+        let raw = wire::decode_list(self.dialect, resp.content_type.as_deref(), &resp.body)?;
+        let next = match raw.total_pages {
+            Some(total) => (page + 1 < total).then_some(page + 1),
+            // Without page info (XML): a full page suggests there is more.
+            None => (raw.users.len() as u32 >= PAGE_SIZE).then_some(page + 1),
+        };
+        Ok(RawPage {
+            users: raw.users,
             next,
-            total_pages,
+            total_pages: raw.total_pages,
         })
     }
 
-    async fn update_seen(
+    async fn upstream(&self, raw: RawUser) -> Result<UpstreamUser, TargetError> {
+        self.to_upstream(raw).await
+    }
+
+    async fn write_over(
         &self,
-        seen: &Seen,
+        current: RawUser,
         user: &DesiredUser,
     ) -> Result<UpstreamUser, TargetError> {
-        let current: &RawUser = seen.raw()?;
-        self.write_over(current.clone(), user).await
+        let id = current.id.clone();
+        if !current
+            .profile
+            .username
+            .eq_ignore_ascii_case(&user.username)
+        {
+            tracing::warn!(user_id = %id, "username differs from upstream; usernames cannot change, keeping upstream's");
+        }
+        let role_ids = match &user.roles {
+            Some(names) => self.role_ids(names).await?,
+            None => self.kept_role_ids(&current).await?,
+        };
+        let accounts = match (self.dialect, &user.accounts, &current.accounts) {
+            (Dialect::Dashboard, _, _) => Vec::new(),
+            (Dialect::V1, Some(a), _) => a.clone(),
+            (Dialect::V1, None, Some(a)) => a.clone(),
+            (Dialect::V1, None, None) => {
+                // A PUT without them would strip every account.
+                return Err(TargetError::Protocol(
+                    "upstream user came without accounts; cannot keep them".into(),
+                ));
+            }
+        };
+        let write = WriteUser {
+            profile: Profile::of(&current.profile.username, user),
+            role_ids,
+            account_scope: user.account_scope.unwrap_or(current.account_scope),
+            accounts,
+            active: user.active,
+            password: None,
+        };
+        if self.unchanged(&current, &write).await? {
+            // Nothing to write: one call saved, and no needless audit trail upstream.
+            return self.to_upstream(current).await;
+        }
+        let written = self.put_raw(&id, &write).await?;
+        self.to_upstream(written).await
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::Dialect;
 use super::xml;
-use crate::upstream::{AccountScope, Role, TargetError};
+use crate::upstream::{AccountScope, DesiredUser, Role, TargetError};
 
 // ---------------------------------------------------------------- neutral forms
 
@@ -32,15 +32,35 @@ impl RawRole {
     }
 }
 
-/// A user read from either dialect, before role ids are turned into names.
+/// Who a user is, the same read and written.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct RawUser {
-    pub id: String,
+pub(crate) struct Profile {
     pub username: String,
     pub first_name: String,
     pub last_name: String,
     pub email: String,
     pub phone: Option<String>,
+}
+
+impl Profile {
+    /// `user`'s names, email and phone, under `username` (upstream's, on an update:
+    /// a username never changes).
+    pub(crate) fn of(username: &str, user: &DesiredUser) -> Self {
+        Profile {
+            username: username.to_string(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+        }
+    }
+}
+
+/// A user read from either dialect, before role ids are turned into names.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RawUser {
+    pub id: String,
+    pub profile: Profile,
     pub roles: Vec<RawRole>,
     pub account_scope: AccountScope,
     /// `None` when the answer does not carry accounts (dashboard: the path's account).
@@ -58,11 +78,7 @@ pub(crate) struct RawPage {
 /// A whole user to write (create or full-replacement PUT), role ids resolved.
 #[derive(Debug)]
 pub(crate) struct WriteUser {
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub phone: Option<String>,
+    pub profile: Profile,
     pub role_ids: Vec<String>,
     pub account_scope: AccountScope,
     /// v1 only; the dashboard's account is in the path.
@@ -152,11 +168,13 @@ impl From<V1UserIn> for RawUser {
     fn from(u: V1UserIn) -> Self {
         RawUser {
             id: u.user_id,
-            username: u.username,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            email: u.email,
-            phone: u.phone_number,
+            profile: Profile {
+                username: u.username,
+                first_name: u.first_name,
+                last_name: u.last_name,
+                email: u.email,
+                phone: u.phone_number,
+            },
             roles: RawRole::by_ids(u.roles),
             account_scope: u.account_scope,
             accounts: Some(u.accounts),
@@ -240,11 +258,13 @@ impl From<DashUserIn> for RawUser {
     fn from(u: DashUserIn) -> Self {
         RawUser {
             id: u.user_id,
-            username: u.username,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            email: u.email,
-            phone: u.telephone_number,
+            profile: Profile {
+                username: u.username,
+                first_name: u.first_name,
+                last_name: u.last_name,
+                email: u.email,
+                phone: u.telephone_number,
+            },
             roles: RawRole::by_ids(u.roles),
             account_scope: u.account_scope,
             accounts: None,
@@ -327,11 +347,13 @@ impl XmlUser {
         RawUser {
             // Dashboard users are keyed by username where no id is given.
             id: self.user_id.unwrap_or_else(|| self.username.clone()),
-            username: self.username,
-            first_name: self.first_name,
-            last_name: self.last_name,
-            email: self.email_address,
-            phone: self.telephone_number.filter(|p| !p.is_empty()),
+            profile: Profile {
+                username: self.username,
+                first_name: self.first_name,
+                last_name: self.last_name,
+                email: self.email_address,
+                phone: self.telephone_number.filter(|p| !p.is_empty()),
+            },
             roles: roles
                 .into_iter()
                 .map(|r| RawRole {
@@ -528,13 +550,14 @@ pub(crate) fn encode_user(
     kind: WriteKind,
     u: &WriteUser,
 ) -> Result<Vec<u8>, TargetError> {
+    let p = &u.profile;
     let out = match dialect {
         Dialect::V1 => serde_json::to_vec(&V1UserOut {
-            username: &u.username,
-            first_name: &u.first_name,
-            last_name: &u.last_name,
-            email: &u.email,
-            phone_number: u.phone.as_deref(),
+            username: &p.username,
+            first_name: &p.first_name,
+            last_name: &p.last_name,
+            email: &p.email,
+            phone_number: p.phone.as_deref(),
             account_scope: u.account_scope,
             roles: &u.role_ids,
             accounts: &u.accounts,
@@ -547,11 +570,11 @@ pub(crate) fn encode_user(
             },
         }),
         Dialect::Dashboard => serde_json::to_vec(&DashUserOut {
-            username: &u.username,
-            first_name: &u.first_name,
-            last_name: &u.last_name,
-            email: &u.email,
-            telephone_number: u.phone.as_deref(),
+            username: &p.username,
+            first_name: &p.first_name,
+            last_name: &p.last_name,
+            email: &p.email,
+            telephone_number: p.phone.as_deref(),
             password: u.password.as_ref().map(WirePassword),
             roles: &u.role_ids,
             account_scope: u.account_scope,

@@ -9,11 +9,13 @@ const XML: Option<&str> = Some("application/xml; charset=utf-8");
 
 fn write_user(password: Option<&str>) -> WriteUser {
     WriteUser {
-        username: "jdoe".into(),
-        first_name: "Jane".into(),
-        last_name: "Doe".into(),
-        email: "jdoe@example.com".into(),
-        phone: Some("+19195551234".into()),
+        profile: Profile {
+            username: "jdoe".into(),
+            first_name: "Jane".into(),
+            last_name: "Doe".into(),
+            email: "jdoe@example.com".into(),
+            phone: Some("+19195551234".into()),
+        },
         role_ids: vec!["r1".into(), "r2".into()],
         account_scope: AccountScope::AccountAdmin,
         accounts: vec!["9900001".into()],
@@ -54,7 +56,7 @@ fn v1_put_body_carries_status() {
     assert_eq!(v["status"], "DEACTIVATED");
     let mut u = write_user(None);
     u.active = true;
-    u.phone = None;
+    u.profile.phone = None;
     let v = as_json(encode_user(Dialect::V1, WriteKind::Replace, &u));
     assert_eq!(v["status"], "ACTIVE");
     assert!(v.get("phoneNumber").is_none());
@@ -63,7 +65,7 @@ fn v1_put_body_carries_status() {
 #[test]
 fn dashboard_body_is_pascal_case_with_password_only_when_given() {
     let mut u = write_user(Some("S3cret!pass-word"));
-    u.phone = Some("9195551234".into());
+    u.profile.phone = Some("9195551234".into());
     let v = as_json(encode_user(Dialect::Dashboard, WriteKind::Create, &u));
     assert_eq!(
         v,
@@ -93,7 +95,7 @@ fn v1_user_and_list_decode() {
     assert_eq!(page.total_pages, Some(1));
     let u = &page.users[0];
     assert_eq!(u.id, "u-1");
-    assert_eq!(u.phone, None);
+    assert_eq!(u.profile.phone, None);
     assert!(!u.active);
     assert_eq!(u.accounts.as_deref(), Some(&["9900001".to_string()][..]));
     assert_eq!(
@@ -112,7 +114,7 @@ fn dashboard_user_decodes_from_json() {
         "AccountScope":"ACCOUNT_ADMIN","Enabled":true}"#;
     let u = decode_user(Dialect::Dashboard, JSON, body).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(u.id, "d-7");
-    assert_eq!(u.phone.as_deref(), Some("9195551234"));
+    assert_eq!(u.profile.phone.as_deref(), Some("9195551234"));
     assert_eq!(u.account_scope, AccountScope::AccountAdmin);
     assert!(u.active);
     assert_eq!(u.accounts, None);
@@ -141,7 +143,7 @@ fn sdk_fixture_xml_list_decodes() {
     assert_eq!(p.users.len(), 1);
     let u = &p.users[0];
     assert_eq!(u.id, "jdoe");
-    assert_eq!(u.email, "jdoe@example.com");
+    assert_eq!(u.profile.email, "jdoe@example.com");
     assert_eq!(
         u.roles,
         vec![RawRole {

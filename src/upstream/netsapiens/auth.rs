@@ -3,7 +3,6 @@
 //! refresh token first and the password grant when that is refused.
 
 use async_trait::async_trait;
-use reqwest::header::HeaderValue;
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
@@ -11,14 +10,12 @@ use url::Url;
 
 use super::config::NsCredential;
 use super::wire::{self, TokenRequest};
-use crate::upstream::credential::{bearer, Credential, FreshToken, Static, TokenCache};
+use crate::upstream::credential::{bearer, check_token_answer, Auth, FreshToken, TokenGrant};
 use crate::upstream::http::{Body, Http, Outgoing};
 use crate::upstream::TargetError;
 
-pub(crate) enum NsAuth {
-    Key(Static),
-    Password(Box<PasswordGrant>),
-}
+/// A static API key, or the password grant.
+pub(crate) type NsAuth = Auth<PasswordGrant>;
 
 pub(crate) struct PasswordGrant {
     token_url: Url,
@@ -27,52 +24,30 @@ pub(crate) struct PasswordGrant {
     username: String,
     password: SecretString,
     refresh_token: Mutex<Option<SecretString>>,
-    cache: TokenCache,
 }
 
-impl NsAuth {
-    pub(crate) fn new(credential: &NsCredential, token_url: Url) -> Result<Self, TargetError> {
-        match credential {
-            NsCredential::ApiKey(key) => Ok(NsAuth::Key(Static(bearer(key.expose_secret())?))),
-            NsCredential::Password {
-                client_id,
-                client_secret,
-                username,
-                password,
-            } => Ok(NsAuth::Password(Box::new(PasswordGrant {
-                token_url,
-                client_id: client_id.clone(),
-                client_secret: client_secret.clone(),
-                username: username.clone(),
-                password: password.clone(),
-                refresh_token: Mutex::new(None),
-                cache: TokenCache::default(),
-            }))),
-        }
+/// The configured credential; the password grant asks `token_url`.
+pub(crate) fn ns_auth(credential: &NsCredential, token_url: Url) -> Result<NsAuth, TargetError> {
+    match credential {
+        NsCredential::ApiKey(key) => Ok(Auth::Fixed(bearer(key.expose_secret())?)),
+        NsCredential::Password {
+            client_id,
+            client_secret,
+            username,
+            password,
+        } => Ok(Auth::grant(PasswordGrant {
+            token_url,
+            client_id: client_id.clone(),
+            client_secret: client_secret.clone(),
+            username: username.clone(),
+            password: password.clone(),
+            refresh_token: Mutex::new(None),
+        })),
     }
 }
 
 #[async_trait]
-impl Credential for NsAuth {
-    async fn header(&self, http: &Http) -> Result<HeaderValue, TargetError> {
-        match self {
-            NsAuth::Key(k) => k.header(http).await,
-            NsAuth::Password(p) => p.cache.header(|| p.fetch(http)).await,
-        }
-    }
-
-    async fn invalidate(&self, used: &HeaderValue) -> bool {
-        match self {
-            NsAuth::Key(k) => k.invalidate(used).await,
-            NsAuth::Password(p) => {
-                p.cache.invalidate(used).await;
-                true
-            }
-        }
-    }
-}
-
-impl PasswordGrant {
+impl TokenGrant for PasswordGrant {
     async fn fetch(&self, http: &Http) -> Result<FreshToken, TargetError> {
         let refresh = self.refresh_token.lock().await.take();
         if let Some(refresh) = refresh {
@@ -104,7 +79,9 @@ impl PasswordGrant {
         };
         self.request(http, &req).await
     }
+}
 
+impl PasswordGrant {
     async fn request(
         &self,
         http: &Http,
@@ -120,23 +97,7 @@ impl PasswordGrant {
             auth: None,
         };
         let resp = http.send(&out).await?;
-        if resp.status.is_server_error() {
-            return Err(TargetError::Unavailable(format!(
-                "token endpoint answered {}",
-                resp.status
-            )));
-        }
-        if matches!(resp.status.as_u16(), 400 | 401 | 403) {
-            let why = wire::error_message(&resp.body).unwrap_or_else(|| resp.status.to_string());
-            crate::upstream::credential::credential_rejected(http, resp.status.as_u16());
-            return Err(TargetError::Auth(format!("token request refused: {why}")));
-        }
-        if !resp.status.is_success() {
-            return Err(TargetError::Protocol(format!(
-                "token endpoint answered {}",
-                resp.status
-            )));
-        }
+        check_token_answer(http, &resp, || wire::error_message(&resp.body))?;
         let answer = wire::decode_token(&resp.body)?;
         if let Some(r) = answer.refresh_token {
             *self.refresh_token.lock().await = Some(SecretString::from(r));

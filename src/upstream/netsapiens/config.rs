@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::upstream::http::HttpSettings;
+use crate::upstream::settings::CallLimits;
 use crate::upstream::TargetFields;
 
 /// What a new user's `login-username` is (`login_username` in the tenant's target).
@@ -54,13 +54,8 @@ pub struct NetsapiensConfig {
     pub fields: TargetFields,
     /// How long to poll for a user an asynchronous (202) write has not made readable yet.
     pub readable_timeout: Duration,
-    pub rate_limit_per_second: u32,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub max_rate_limit_wait: Duration,
-    pub max_retries: u32,
-    pub breaker_failures: u32,
-    pub breaker_cooldown: Duration,
+    /// How calls to this domain are paced, timed out and retried.
+    pub calls: CallLimits,
 }
 
 /// Highest first; `No Portal` last, so a deactivation group never outranks a real scope.
@@ -79,9 +74,8 @@ pub const DEFAULT_SCOPE_PRIORITY: [&str; 11] = [
 ];
 
 impl NetsapiensConfig {
-    /// Conservative defaults (as for Bandwidth: 10 requests/s, 5 s connect, 30 s
-    /// request, 30 s of 429 waiting, 3 retries, a breaker after 10 failed attempts for
-    /// 10 s), extensions 2000-2999, `Basic User`, and 10 s to wait for a 202 write.
+    /// The conservative [`CallLimits::default`], extensions 2000-2999, `Basic User`, and
+    /// 10 s to wait for a 202 write.
     pub fn new(
         base_url: impl Into<String>,
         domain: impl Into<String>,
@@ -103,26 +97,7 @@ impl NetsapiensConfig {
                 ..TargetFields::NONE
             },
             readable_timeout: Duration::from_secs(10),
-            rate_limit_per_second: 10,
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
-            max_rate_limit_wait: Duration::from_secs(30),
-            max_retries: 3,
-            breaker_failures: 10,
-            breaker_cooldown: Duration::from_secs(10),
-        }
-    }
-
-    pub(crate) fn http_settings(&self) -> HttpSettings {
-        HttpSettings {
-            label: self.domain.clone(),
-            rate_limit_per_second: self.rate_limit_per_second,
-            connect_timeout: self.connect_timeout,
-            request_timeout: self.request_timeout,
-            max_rate_limit_wait: self.max_rate_limit_wait,
-            max_retries: self.max_retries,
-            breaker_failures: self.breaker_failures,
-            breaker_cooldown: self.breaker_cooldown,
+            calls: CallLimits::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use super::config::LoginUsername;
 use super::wire::{self, RawUser, Taken, WriteUser, SYNCHRONOUS};
 use super::NetsapiensTarget;
 use crate::upstream::http;
+use crate::upstream::raw::RawUsers;
 use crate::upstream::{DesiredUser, TargetError};
 
 /// The free extensions of `low..=high`, lowest first.
@@ -119,6 +120,7 @@ impl NetsapiensTarget {
         let mut failures = 0u32;
         loop {
             let why = match self
+                .http
                 .call(
                     Method::POST,
                     self.users_url(None)?,
@@ -157,7 +159,7 @@ impl NetsapiensTarget {
                 }
                 return Ok(Attempt::Taken);
             }
-            if failures >= self.config.max_retries {
+            if failures >= self.config.calls.max_retries {
                 return Err(TargetError::Unavailable(why));
             }
             failures += 1;

@@ -27,14 +27,14 @@ use async_trait::async_trait;
 use reqwest::{Method, StatusCode};
 use url::Url;
 
-use self::auth::NsAuth;
 use self::wire::{KeyAccess, RawUser, WriteUser, NO_PORTAL, SYNCHRONOUS, USER_SCOPES};
 pub use config::{LoginUsername, NetsapiensConfig, NsCredential};
 
 use super::http::{self, Http, Incoming};
+use super::raw::{RawPage, RawUsers};
 use super::{
-    AccessModel, AccountScope, DesiredUser, PagedReads, PhoneFormat, Preflight, Role, Seen,
-    SeenPage, Target, TargetError, UpstreamUser, UserPage, UserRules,
+    AccessModel, AccountScope, DesiredUser, PagedReads, PhoneFormat, Preflight, Role, Target,
+    TargetError, UpstreamUser, UserPage, UserRules,
 };
 
 /// Page size of `list_users` and of the lookups that page.
@@ -46,7 +46,6 @@ pub struct NetsapiensTarget {
     api: String,
     config: NetsapiensConfig,
     http: Http,
-    auth: NsAuth,
 }
 
 impl std::fmt::Debug for NetsapiensTarget {
@@ -81,9 +80,9 @@ impl NetsapiensTarget {
                 )));
             }
         }
+        let auth = auth::ns_auth(&config.credential, token_url)?;
         Ok(NetsapiensTarget {
-            auth: NsAuth::new(&config.credential, token_url)?,
-            http: Http::new(&config.http_settings())?,
+            http: Http::new(&config.domain, &config.calls, Box::new(auth))?,
             api,
             config,
         })
@@ -109,16 +108,6 @@ impl NetsapiensTarget {
         self.url(&segments)
     }
 
-    pub(crate) async fn call(
-        &self,
-        method: Method,
-        url: Url,
-        body: Option<Vec<u8>>,
-        safe: bool,
-    ) -> Result<Incoming, TargetError> {
-        self.http.call_as(&self.auth, method, url, body, safe).await
-    }
-
     /// Maps a non-success answer to the error the IdP should see; a 409 names the field.
     pub(crate) fn classify(resp: &Incoming) -> TargetError {
         let message = || {
@@ -134,17 +123,6 @@ impl NetsapiensTarget {
             return TargetError::Conflict(format!("{field} taken in NetSapiens: {m}"));
         }
         http::classify(resp.status, message)
-    }
-
-    pub(crate) async fn get_raw(&self, ext: &str) -> Result<Option<RawUser>, TargetError> {
-        let resp = self
-            .call(Method::GET, self.users_url(Some(ext))?, None, true)
-            .await?;
-        match resp.status {
-            s if s.is_success() => Ok(Some(wire::decode_user(&resp.body)?)),
-            StatusCode::NOT_FOUND => Ok(None),
-            _ => Err(Self::classify(&resp)),
-        }
     }
 
     /// Reads the user until `done` holds: what follows a 202. Never reports success
@@ -180,7 +158,7 @@ impl NetsapiensTarget {
         url.query_pairs_mut()
             .append_pair("start", &(page * PAGE_SIZE).to_string())
             .append_pair("limit", &PAGE_SIZE.to_string());
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if !resp.status.is_success() {
             return Err(Self::classify(&resp));
         }
@@ -238,60 +216,10 @@ impl NetsapiensTarget {
         }
     }
 
-    /// Writes what differs between `current` and `user` (`None` fields unmanaged),
-    /// unless nothing does.
-    async fn write_over(
-        &self,
-        current: RawUser,
-        user: &DesiredUser,
-    ) -> Result<UpstreamUser, TargetError> {
-        let id = current.user.clone();
-        let id = id.as_str();
-        let login = self.login_username(user, id);
-        if !current.login_username.eq_ignore_ascii_case(&login) {
-            tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
-        }
-        let scope = self.desired_scope(user, Some(&current.user_scope))?;
-        let emails = email_address(user);
-        let write = WriteUser {
-            name_first_name: changed(&current.name_first_name, &user.first_name),
-            name_last_name: changed(&current.name_last_name, &user.last_name),
-            email_address: changed(&current.email_address, &emails),
-            user_scope: changed(&current.user_scope, &scope),
-            department: user
-                .department
-                .as_ref()
-                .and_then(|d| changed(&current.department, d)),
-            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
-            synchronous: SYNCHRONOUS,
-            ..WriteUser::default()
-        };
-        if write.is_empty() {
-            // Nothing to write: one call saved, and no needless audit trail upstream.
-            return Ok(to_upstream(current));
-        }
-        let resp = self
-            .call(
-                Method::PUT,
-                self.users_url(Some(id))?,
-                Some(wire::encode(&write)?),
-                true,
-            )
-            .await?;
-        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
-        match resp.status {
-            StatusCode::OK => match wire::decode_user(&resp.body) {
-                Ok(u) if shows_write(&u) => Ok(to_upstream(u)),
-                _ => self.read_back(id, shows_write).await.map(to_upstream),
-            },
-            StatusCode::ACCEPTED => self.read_back(id, shows_write).await.map(to_upstream),
-            _ => Err(Self::classify(&resp)),
-        }
-    }
-
     /// What the bridge's credential may do (`GET /apikeys/~`), for check-config.
     pub async fn key_access(&self) -> Result<KeyAccess, TargetError> {
         let resp = self
+            .http
             .call(Method::GET, self.url(&["apikeys", "~"])?, None, true)
             .await?;
         if !resp.status.is_success() {
@@ -413,27 +341,18 @@ impl Target for NetsapiensTarget {
     }
 
     async fn update_user(&self, id: &str, user: &DesiredUser) -> Result<UpstreamUser, TargetError> {
-        let current = self.get_raw(id).await?.ok_or(TargetError::NotFound)?;
-        self.write_over(current, user).await
+        self.update_by_id(id, user).await
     }
 
     async fn delete_user(&self, id: &str) -> Result<(), TargetError> {
-        let resp = self
-            .call(Method::DELETE, self.users_url(Some(id))?, None, true)
-            .await?;
-        if resp.status.is_success() || resp.status == StatusCode::NOT_FOUND {
-            Ok(())
-        } else {
-            Err(Self::classify(&resp))
-        }
+        self.delete_by_id(id).await
     }
 
     async fn list_users(&self, page: u32) -> Result<UserPage, TargetError> {
-        let users = self.list_raw(page).await?;
-        let next = (users.len() as u32 >= PAGE_SIZE).then_some(page + 1);
+        let raw = self.raw_page(page).await?;
         Ok(UserPage {
-            users: users.into_iter().map(to_upstream).collect(),
-            next,
+            users: raw.users.into_iter().map(to_upstream).collect(),
+            next: raw.next,
         })
     }
 
@@ -505,7 +424,7 @@ impl Target for NetsapiensTarget {
     /// Credentials accepted and the domain there.
     async fn ping(&self) -> Result<(), TargetError> {
         let url = self.url(&["domains", self.config.domain.as_str()])?;
-        let resp = self.call(Method::GET, url, None, true).await?;
+        let resp = self.http.call(Method::GET, url, None, true).await?;
         if resp.status.is_success() {
             Ok(())
         } else {
@@ -515,27 +434,88 @@ impl Target for NetsapiensTarget {
 }
 
 #[async_trait]
-impl PagedReads for NetsapiensTarget {
-    async fn seen_page(&self, page: u32) -> Result<SeenPage, TargetError> {
-        let read_at = Instant::now();
+impl RawUsers for NetsapiensTarget {
+    type Raw = RawUser;
+
+    fn http(&self) -> &Http {
+        &self.http
+    }
+
+    fn users_url(&self, ext: Option<&str>) -> Result<Url, TargetError> {
+        self.users_url(ext)
+    }
+
+    fn failure(&self, resp: &Incoming) -> TargetError {
+        Self::classify(resp)
+    }
+
+    fn decode_user(&self, resp: &Incoming) -> Result<RawUser, TargetError> {
+        wire::decode_user(&resp.body)
+    }
+
+    async fn raw_page(&self, page: u32) -> Result<RawPage<RawUser>, TargetError> {
         let users = self.list_raw(page).await?;
         let next = (users.len() as u32 >= PAGE_SIZE).then_some(page + 1);
-        Ok(SeenPage {
-            users: users
-                .into_iter()
-                .map(|u| Seen::new(to_upstream(u.clone()), u, read_at))
-                .collect(),
+        Ok(RawPage {
+            users,
             next,
             total_pages: None,
         })
     }
 
-    async fn update_seen(
+    async fn upstream(&self, raw: RawUser) -> Result<UpstreamUser, TargetError> {
+        Ok(to_upstream(raw))
+    }
+
+    /// Writes what differs between `current` and `user` (`None` fields unmanaged),
+    /// unless nothing does.
+    async fn write_over(
         &self,
-        seen: &Seen,
+        current: RawUser,
         user: &DesiredUser,
     ) -> Result<UpstreamUser, TargetError> {
-        let current: &RawUser = seen.raw()?;
-        self.write_over(current.clone(), user).await
+        let id = current.user.clone();
+        let id = id.as_str();
+        let login = self.login_username(user, id);
+        if !current.login_username.eq_ignore_ascii_case(&login) {
+            tracing::warn!(extension = %id, "login-username differs from the SCIM userName; it is not changed upstream");
+        }
+        let scope = self.desired_scope(user, Some(&current.user_scope))?;
+        let emails = email_address(user);
+        let write = WriteUser {
+            name_first_name: changed(&current.name_first_name, &user.first_name),
+            name_last_name: changed(&current.name_last_name, &user.last_name),
+            email_address: changed(&current.email_address, &emails),
+            user_scope: changed(&current.user_scope, &scope),
+            department: user
+                .department
+                .as_ref()
+                .and_then(|d| changed(&current.department, d)),
+            site: user.site.as_ref().and_then(|s| changed(&current.site, s)),
+            synchronous: SYNCHRONOUS,
+            ..WriteUser::default()
+        };
+        if write.is_empty() {
+            // Nothing to write: one call saved, and no needless audit trail upstream.
+            return Ok(to_upstream(current));
+        }
+        let resp = self
+            .http
+            .call(
+                Method::PUT,
+                self.users_url(Some(id))?,
+                Some(wire::encode(&write)?),
+                true,
+            )
+            .await?;
+        let shows_write = |u: &RawUser| shows_attributes(u, user) && u.user_scope == scope;
+        match resp.status {
+            StatusCode::OK => match wire::decode_user(&resp.body) {
+                Ok(u) if shows_write(&u) => Ok(to_upstream(u)),
+                _ => self.read_back(id, shows_write).await.map(to_upstream),
+            },
+            StatusCode::ACCEPTED => self.read_back(id, shows_write).await.map(to_upstream),
+            _ => Err(Self::classify(&resp)),
+        }
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::config::{LoginUsername, NetsapiensConfig, NsCredential, DEFAULT_SCOPE_PRIORITY};
 use crate::secret::SecretRef;
-use crate::upstream::settings::{defaults, resolve};
+use crate::upstream::settings::{resolve, CallSettings, LoginSettings};
 use crate::upstream::{ExtensionSource, TargetFields};
 
 /// A NetSapiens domain and the bridge's credential for it: an API key, or the OAuth
@@ -20,12 +20,8 @@ pub struct NetsapiensSettings {
     pub base_url: String,
     pub domain: String,
     pub api_key: Option<SecretRef>,
-    #[serde(default)]
-    pub client_id: String,
-    pub client_secret: Option<SecretRef>,
-    #[serde(default)]
-    pub username: String,
-    pub password: Option<SecretRef>,
+    #[serde(flatten)]
+    pub login: LoginSettings,
     /// A new user's `login-username`: `"username"` (the SCIM userName, the default) or
     /// `"user@domain"` (`<extension>@<domain>`).
     #[serde(default)]
@@ -49,18 +45,8 @@ pub struct NetsapiensSettings {
     /// How long to wait for a write NetSapiens answered 202 to become readable.
     #[serde(default = "default_readable")]
     pub readable_timeout_secs: u64,
-    #[serde(default = "defaults::rate_limit")]
-    pub rate_limit_per_second: u32,
-    #[serde(default = "defaults::timeout")]
-    pub request_timeout_secs: u64,
-    #[serde(default = "defaults::rate_wait")]
-    pub max_rate_limit_wait_secs: u64,
-    #[serde(default = "defaults::retries")]
-    pub max_retries: u32,
-    #[serde(default = "defaults::breaker_failures")]
-    pub breaker_failures: u32,
-    #[serde(default = "defaults::breaker_cooldown")]
-    pub breaker_cooldown_secs: u64,
+    #[serde(flatten)]
+    pub calls: CallSettings,
 }
 
 fn default_range() -> [u32; 2] {
@@ -79,15 +65,8 @@ fn default_readable() -> u64 {
 impl NetsapiensSettings {
     /// What serde cannot check: exactly one complete credential, a sane range.
     pub fn validate(&self) -> Result<(), String> {
-        let password_grant = !self.client_id.is_empty()
-            || self.client_secret.is_some()
-            || !self.username.is_empty()
-            || self.password.is_some();
-        let complete_grant = !self.client_id.is_empty()
-            && self.client_secret.is_some()
-            && !self.username.is_empty()
-            && self.password.is_some();
-        match (self.api_key.is_some(), password_grant) {
+        let complete_grant = self.login.has_client() && self.login.has_user();
+        match (self.api_key.is_some(), self.login.any()) {
             (true, true) => return Err("give api_key or the password grant, not both".into()),
             (false, false) => {
                 return Err(
@@ -116,10 +95,10 @@ impl NetsapiensSettings {
         let credential = match &self.api_key {
             Some(_) => NsCredential::ApiKey(resolve(&self.api_key, "api_key")?),
             None => NsCredential::Password {
-                client_id: self.client_id.clone(),
-                client_secret: resolve(&self.client_secret, "client_secret")?,
-                username: self.username.clone(),
-                password: resolve(&self.password, "password")?,
+                client_id: self.login.client_id.clone(),
+                client_secret: self.login.client_secret()?,
+                username: self.login.username.clone(),
+                password: self.login.password()?,
             },
         };
         let mut config = NetsapiensConfig::new(&self.base_url, &self.domain, credential);
@@ -140,12 +119,7 @@ impl NetsapiensSettings {
             self.scope_priority.clone()
         };
         config.readable_timeout = Duration::from_secs(self.readable_timeout_secs.max(1));
-        config.rate_limit_per_second = self.rate_limit_per_second.max(1);
-        config.request_timeout = Duration::from_secs(self.request_timeout_secs);
-        config.max_rate_limit_wait = Duration::from_secs(self.max_rate_limit_wait_secs);
-        config.max_retries = self.max_retries;
-        config.breaker_failures = self.breaker_failures;
-        config.breaker_cooldown = Duration::from_secs(self.breaker_cooldown_secs.max(1));
+        config.calls = self.calls.limits();
         Ok(config)
     }
 }

@@ -47,25 +47,18 @@ pub(crate) struct RawUser {
     pub login_username: String,
 }
 
-/// A create (every field) or an update (only the fields that change).
+/// A create (every field) or an update (only the fields that change); [`encode`]
+/// leaves out the fields that are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) struct WriteUser {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name_last_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub email_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub login_username: Option<String>,
     pub synchronous: &'static str,
 }
@@ -84,8 +77,14 @@ impl WriteUser {
     }
 }
 
+/// The write as JSON, without the fields it leaves alone (never sent as `null`).
 pub(crate) fn encode(user: &WriteUser) -> Result<Vec<u8>, TargetError> {
-    serde_json::to_vec(user).map_err(|e| TargetError::Protocol(format!("cannot encode user: {e}")))
+    let failed = |e: serde_json::Error| TargetError::Protocol(format!("cannot encode user: {e}"));
+    let mut body = serde_json::to_value(user).map_err(failed)?;
+    if let serde_json::Value::Object(fields) = &mut body {
+        fields.retain(|_, v| !v.is_null());
+    }
+    serde_json::to_vec(&body).map_err(failed)
 }
 
 fn decode<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, TargetError> {
