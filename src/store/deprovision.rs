@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::queue::{Finished, Queued};
 use super::StoreError;
 
 /// What the deprovision does upstream.
@@ -88,16 +89,7 @@ pub struct NewDeprovision {
 }
 
 /// A recorded deprovision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deprovision {
-    pub id: i64,
-    pub request: NewDeprovision,
-    pub state: DeprovisionState,
-    pub attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created: DateTime<Utc>,
-}
+pub type Deprovision = Queued<NewDeprovision, DeprovisionState>;
 
 /// The tenant's guard: at most `max` deprovisions per `window`.
 #[derive(Debug, Clone, Copy)]
@@ -129,13 +121,9 @@ pub fn must_hold(recent_before: u64, held_before: u64, limit: &GuardLimit) -> bo
     held_before > 0 || recent_before >= u64::from(limit.max)
 }
 
-/// The state, error and due time a worker outcome leaves.
-pub(crate) fn outcome_columns(
-    outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
-) -> (DeprovisionState, Option<String>, DateTime<Utc>) {
-    match outcome {
-        Ok(()) => (DeprovisionState::Done, None, Utc::now()),
-        Err((error, Some(at))) => (DeprovisionState::Pending, Some(error.clone()), *at),
-        Err((error, None)) => (DeprovisionState::Failed, Some(error.clone()), Utc::now()),
-    }
-}
+/// The states a worker's attempt leaves a deprovision in.
+pub(crate) const FINISHED: Finished<DeprovisionState> = Finished {
+    done: DeprovisionState::Done,
+    retry: DeprovisionState::Pending,
+    failed: DeprovisionState::Failed,
+};

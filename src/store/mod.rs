@@ -16,6 +16,7 @@ pub mod admin;
 pub mod capabilities;
 pub mod deprovision;
 pub mod postgres;
+pub mod queue;
 pub mod records;
 pub mod sql;
 pub mod sql_filter;
@@ -28,11 +29,12 @@ pub use capabilities::{
 pub use deprovision::{
     Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
 };
+pub use queue::{Outcome, Queued};
 pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,
     CreateIntent, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, Prior,
-    SyncState, UpstreamLink, UserRecord,
+    SyncState, UpstreamLink, UserRecord, UserSync,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::queue::Queued;
 use super::StoreError;
 use crate::scim::filter::{AttrPath, Filter};
 use crate::upstream::AccountScope;
@@ -127,20 +128,16 @@ pub struct GroupRef {
     pub external_id: Option<String>,
 }
 
-/// A `sync_user` job: bring one user's upstream roles, scope and accounts to what its
-/// groups say. Jobs are coalesced: a user has at most one `pending` job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: i64,
+/// What a `sync_user` job is for: bring one user's upstream roles, scope and accounts to
+/// what its groups say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSync {
     pub tenant: String,
     pub user_id: String,
-    pub state: JobState,
-    /// Claims so far, including the current one.
-    pub attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created: DateTime<Utc>,
 }
+
+/// A `sync_user` job. Jobs are coalesced: a user has at most one `pending` job.
+pub type Job = Queued<UserSync, JobState>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,6 +13,7 @@ mod deprovisions;
 mod groups;
 mod jobs;
 pub(crate) mod list;
+mod queue;
 pub(crate) mod rows;
 pub mod unique;
 mod users;

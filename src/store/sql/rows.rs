@@ -4,9 +4,11 @@
 use serde_json::Value;
 
 use super::parse_json;
+use crate::store::queue::Queued;
 use crate::store::{
     parse_timestamp, AuditEntry, Deprovision, DeprovisionAction, DeprovisionState, GroupRecord,
-    GroupRef, Job, JobState, NewDeprovision, Prior, StoreError, UpstreamLink, UserRecord,
+    GroupRef, Job, JobState, NewDeprovision, NewNotification, Notification, NotificationState,
+    Prior, StoreError, UpstreamLink, UserRecord, UserSync,
 };
 
 /// A stored row that becomes a record.
@@ -100,14 +102,10 @@ impl Stored for StoredUser {
     }
 }
 
-pub(crate) const JOB_COLUMNS: &str =
-    "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
-
+/// The bookkeeping columns every queue row has (see [`Queued`]).
 #[derive(sqlx::FromRow)]
-pub(crate) struct StoredJob {
+pub(crate) struct StoredQueued {
     id: i64,
-    tenant: String,
-    user_id: String,
     state: String,
     attempts: i32,
     run_at: String,
@@ -115,21 +113,48 @@ pub(crate) struct StoredJob {
     created_at: String,
 }
 
-impl Stored for StoredJob {
-    type Record = Job;
-    fn record(self) -> Result<Job, StoreError> {
-        Ok(Job {
+impl StoredQueued {
+    /// The item of `request`, its state parsed by `state` (`None`: a state this build
+    /// does not know, an error naming `kind`).
+    fn item<Request, State>(
+        self,
+        request: Request,
+        kind: &str,
+        state: fn(&str) -> Option<State>,
+    ) -> Result<Queued<Request, State>, StoreError> {
+        Ok(Queued {
             id: self.id,
-            tenant: self.tenant,
-            user_id: self.user_id,
-            state: JobState::parse(&self.state).ok_or_else(|| {
-                StoreError::Database(format!("unknown job state {:?}", self.state))
+            request,
+            state: state(&self.state).ok_or_else(|| {
+                StoreError::Database(format!("unknown {kind} state {:?}", self.state))
             })?,
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             run_at: parse_timestamp(&self.run_at)?,
             last_error: self.last_error,
             created: parse_timestamp(&self.created_at)?,
         })
+    }
+}
+
+pub(crate) const JOB_COLUMNS: &str =
+    "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredJob {
+    #[sqlx(flatten)]
+    queued: StoredQueued,
+    tenant: String,
+    user_id: String,
+}
+
+impl Stored for StoredJob {
+    type Record = Job;
+    fn record(self) -> Result<Job, StoreError> {
+        let request = UserSync {
+            tenant: self.tenant,
+            user_id: self.user_id,
+        };
+        self.queued.item(request, "job", JobState::parse)
     }
 }
 
@@ -184,43 +209,59 @@ pub(crate) const DEPROVISION_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct StoredDeprovision {
-    id: i64,
+    #[sqlx(flatten)]
+    queued: StoredQueued,
     tenant: String,
     user_id: String,
     upstream_id: String,
     upstream_username: String,
     action: String,
     resource: String,
-    state: String,
-    attempts: i32,
-    run_at: String,
-    last_error: Option<String>,
-    created_at: String,
 }
 
 impl Stored for StoredDeprovision {
     type Record = Deprovision;
     fn record(self) -> Result<Deprovision, StoreError> {
-        let state = DeprovisionState::parse(&self.state).ok_or_else(|| {
-            StoreError::Database(format!("unknown deprovision state {:?}", self.state))
-        })?;
-        let resource = serde_json::from_str(&self.resource)
-            .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?;
-        Ok(Deprovision {
-            id: self.id,
-            request: NewDeprovision {
-                tenant: self.tenant,
-                user_id: self.user_id,
-                upstream_id: self.upstream_id,
-                upstream_username: self.upstream_username,
-                action: DeprovisionAction::parse(&self.action)?,
-                resource,
-            },
-            state,
-            attempts: u32::try_from(self.attempts).unwrap_or(0),
-            run_at: parse_timestamp(&self.run_at)?,
-            last_error: self.last_error,
-            created: parse_timestamp(&self.created_at)?,
-        })
+        let request = NewDeprovision {
+            tenant: self.tenant,
+            user_id: self.user_id,
+            upstream_id: self.upstream_id,
+            upstream_username: self.upstream_username,
+            action: DeprovisionAction::parse(&self.action)?,
+            resource: serde_json::from_str(&self.resource)
+                .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?,
+        };
+        self.queued
+            .item(request, "deprovision", DeprovisionState::parse)
+    }
+}
+
+pub(crate) const NOTIFICATION_COLUMNS: &str =
+    "id, sink, event, tenant, dedup_key, payload, state, attempts, run_at, last_error, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredNotification {
+    #[sqlx(flatten)]
+    queued: StoredQueued,
+    sink: String,
+    event: String,
+    tenant: String,
+    dedup_key: String,
+    payload: String,
+}
+
+impl Stored for StoredNotification {
+    type Record = Notification;
+    fn record(self) -> Result<Notification, StoreError> {
+        let request = NewNotification {
+            sink: self.sink,
+            event: self.event,
+            tenant: self.tenant,
+            dedup_key: self.dedup_key,
+            payload: serde_json::from_str(&self.payload)
+                .map_err(|e| StoreError::Database(format!("bad notification payload: {e}")))?,
+        };
+        self.queued
+            .item(request, "notification", NotificationState::parse)
     }
 }
