@@ -97,8 +97,7 @@ impl PostgresStore {
             locks,
             cursors: Cursors::default(),
         };
-        store.migrate_or_check(options.migrate).await?;
-        Ok(store)
+        store.migrated(options.migrate).await
     }
 
     /// Opens the store inside `schema` of the database at `url`, creating the schema if

@@ -248,15 +248,20 @@ pub trait Backend: Send + Sync + 'static {
         self.pool().acquire().await
     }
 
-    /// Applies the pending migrations; or, when `migrate` is false, refuses a database
-    /// that lacks one of them (see [`super::OpenOptions::migrate`]).
-    async fn migrate_or_check(&self, migrate: bool) -> Result<(), StoreError> {
+    /// The store opened on its pool, once its pending migrations are applied; or, when
+    /// `migrate` is false, once it is known to lack none of them (see
+    /// [`super::OpenOptions::migrate`]).
+    async fn migrated(self, migrate: bool) -> Result<Self, StoreError>
+    where
+        Self: Sized,
+    {
         let migrator = Self::migrator();
         if migrate {
-            return migrator
+            migrator
                 .run(self.pool())
                 .await
-                .map_err(|e| StoreError::Database(e.to_string()));
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            return Ok(self);
         }
         let mut conn = self.acquire().await?;
         let has_table: Option<(i32,)> = conn
@@ -269,8 +274,10 @@ pub trait Backend: Send + Sync + 'static {
             }
             None => vec![],
         };
+        drop(conn);
         let applied: Vec<i64> = applied.into_iter().map(|(v,)| v).collect();
-        super::require_migrated(migrator, &applied)
+        super::require_migrated(migrator, &applied)?;
+        Ok(self)
     }
 
     /// See [`super::LockStore::lock`].
@@ -290,6 +297,14 @@ pub trait Backend: Send + Sync + 'static {
 /// Runs one statement on a pooled connection.
 pub(crate) async fn execute<B: Backend>(backend: &B, stmt: Stmt) -> Result<u64, StoreError> {
     Ok(backend.acquire().await?.execute(stmt).await?)
+}
+
+/// Runs a statement that must touch a row: `NotFound` when it touched none.
+pub(crate) async fn execute_found<B: Backend>(backend: &B, stmt: Stmt) -> Result<(), StoreError> {
+    match execute(backend, stmt).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) async fn fetch_all<B: Backend, T: Decode>(
