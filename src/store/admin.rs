@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::queue::{Finished, Outcome, Queued};
+use super::sql::rows::JsonText;
 use super::{AuditEntry, Deprovision, ListPage, StoreError};
 
 /// Which audit entries to read, newest first. Empty text filters match everything.
@@ -67,13 +68,14 @@ pub(crate) fn audit_where(query: &AuditQuery) -> (String, Vec<String>) {
 }
 
 /// An event for one notification sink.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NewNotification {
     pub sink: String,
     pub event: String,
     pub tenant: String,
     /// Events with the same key for the same sink within the window are one message.
     pub dedup_key: String,
+    #[sqlx(try_from = "JsonText")]
     pub payload: Value,
 }
 

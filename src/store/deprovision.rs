@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::queue::{Finished, Queued};
+use super::sql::rows::JsonText;
 use super::StoreError;
 
 /// What the deprovision does upstream.
@@ -17,6 +18,14 @@ pub enum DeprovisionAction {
     Delete,
     Deactivate,
     StripRoles,
+}
+
+impl TryFrom<String> for DeprovisionAction {
+    type Error = StoreError;
+
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        Self::parse(&text)
+    }
 }
 
 impl DeprovisionAction {
@@ -77,14 +86,16 @@ impl DeprovisionState {
 
 /// A deprovision about to happen, with what the worker needs to carry it out later
 /// even if the SCIM user is gone by then.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NewDeprovision {
     pub tenant: String,
     pub user_id: String,
     pub upstream_id: String,
     pub upstream_username: String,
+    #[sqlx(try_from = "String")]
     pub action: DeprovisionAction,
     /// The SCIM resource as the IdP last wrote it (to send the upstream user whole).
+    #[sqlx(try_from = "JsonText")]
     pub resource: Value,
 }
 

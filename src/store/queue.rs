@@ -4,6 +4,10 @@ use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 
+use super::{
+    DeprovisionState, JobState, NewDeprovision, NewNotification, NotificationState, UserSync,
+};
+
 /// An item of a work queue: its `request` and the queue's bookkeeping.
 ///
 /// It reads as its request (`job.tenant`, `deprovision.user_id`): an item is that request
@@ -50,3 +54,29 @@ impl<State: Copy> Finished<State> {
         }
     }
 }
+
+/// What one work queue's items ask for (decoded from their row by its derived
+/// `FromRow`), and the states the queue's items go through.
+pub(crate) trait QueueRequest {
+    type State;
+    /// What the queue calls an item (in errors).
+    const ITEM: &'static str;
+    /// The state a row's `state` column names; `None` when this build does not know it.
+    fn state(text: &str) -> Option<Self::State>;
+}
+
+macro_rules! queue_request {
+    ($request:ty, $state:ident, $item:literal) => {
+        impl QueueRequest for $request {
+            type State = $state;
+            const ITEM: &'static str = $item;
+            fn state(text: &str) -> Option<$state> {
+                $state::parse(text)
+            }
+        }
+    };
+}
+
+queue_request!(UserSync, JobState, "job");
+queue_request!(NewDeprovision, DeprovisionState, "deprovision");
+queue_request!(NewNotification, NotificationState, "notification");

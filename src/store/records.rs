@@ -130,7 +130,7 @@ pub struct GroupRef {
 
 /// What a `sync_user` job is for: bring one user's upstream roles, scope and accounts to
 /// what its groups say.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UserSync {
     pub tenant: String,
     pub user_id: String,

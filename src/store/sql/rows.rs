@@ -4,11 +4,10 @@
 use serde_json::Value;
 
 use super::parse_json;
-use crate::store::queue::Queued;
+use crate::store::queue::{QueueRequest, Queued};
 use crate::store::{
-    parse_timestamp, AuditEntry, Deprovision, DeprovisionAction, DeprovisionState, GroupRecord,
-    GroupRef, Job, JobState, NewDeprovision, NewNotification, Notification, NotificationState,
-    Prior, StoreError, UpstreamLink, UserRecord, UserSync,
+    parse_timestamp, AuditEntry, GroupRecord, GroupRef, NewDeprovision, NewNotification, Prior,
+    StoreError, UpstreamLink, UserRecord, UserSync,
 };
 
 /// A stored row that becomes a record.
@@ -102,9 +101,11 @@ impl Stored for StoredUser {
     }
 }
 
-/// The bookkeeping columns every queue row has (see [`Queued`]).
+/// A queue row: its request's columns and the queue's bookkeeping (see [`Queued`]).
 #[derive(sqlx::FromRow)]
-pub(crate) struct StoredQueued {
+pub(crate) struct StoredQueued<Request> {
+    #[sqlx(flatten)]
+    request: Request,
     id: i64,
     state: String,
     attempts: i32,
@@ -113,20 +114,15 @@ pub(crate) struct StoredQueued {
     created_at: String,
 }
 
-impl StoredQueued {
-    /// The item of `request`, its state parsed by `state` (`None`: a state this build
-    /// does not know, an error naming `kind`).
-    fn item<Request, State>(
-        self,
-        request: Request,
-        kind: &str,
-        state: fn(&str) -> Option<State>,
-    ) -> Result<Queued<Request, State>, StoreError> {
+impl<Request: QueueRequest + super::Decode> Stored for StoredQueued<Request> {
+    type Record = Queued<Request, Request::State>;
+    fn record(self) -> Result<Self::Record, StoreError> {
         Ok(Queued {
             id: self.id,
-            request,
-            state: state(&self.state).ok_or_else(|| {
-                StoreError::Database(format!("unknown {kind} state {:?}", self.state))
+            request: self.request,
+            state: Request::state(&self.state).ok_or_else(|| {
+                let item = Request::ITEM;
+                StoreError::Database(format!("unknown {item} state {:?}", self.state))
             })?,
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             run_at: parse_timestamp(&self.run_at)?,
@@ -136,25 +132,51 @@ impl StoredQueued {
     }
 }
 
+pub(crate) type StoredJob = StoredQueued<UserSync>;
+pub(crate) type StoredDeprovision = StoredQueued<NewDeprovision>;
+pub(crate) type StoredNotification = StoredQueued<NewNotification>;
+
 pub(crate) const JOB_COLUMNS: &str =
     "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredJob {
-    #[sqlx(flatten)]
-    queued: StoredQueued,
-    tenant: String,
-    user_id: String,
+pub(crate) const DEPROVISION_COLUMNS: &str =
+    "id, tenant, user_id, upstream_id, upstream_username, action, \
+     resource, state, attempts, run_at, last_error, created_at";
+
+pub(crate) const NOTIFICATION_COLUMNS: &str =
+    "id, sink, event, tenant, dedup_key, payload, state, attempts, run_at, last_error, created_at";
+
+/// A JSON document stored as text (decoded by `#[sqlx(try_from = "JsonText")]`): both
+/// databases keep these columns as `TEXT`.
+pub(crate) struct JsonText(String);
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for JsonText
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
 }
 
-impl Stored for StoredJob {
-    type Record = Job;
-    fn record(self) -> Result<Job, StoreError> {
-        let request = UserSync {
-            tenant: self.tenant,
-            user_id: self.user_id,
-        };
-        self.queued.item(request, "job", JobState::parse)
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for JsonText
+where
+    String: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <String as sqlx::Decode<'r, DB>>::decode(value).map(JsonText)
+    }
+}
+
+impl TryFrom<JsonText> for Value {
+    type Error = serde_json::Error;
+
+    fn try_from(text: JsonText) -> Result<Self, Self::Error> {
+        serde_json::from_str(&text.0)
     }
 }
 
@@ -201,67 +223,4 @@ pub(crate) fn group_ref_from_point_row(row: &rusqlite::Row) -> Result<GroupRef, 
 /// Every row's record, or the first error.
 pub(crate) fn records<S: Stored>(rows: Vec<S>) -> Result<Vec<S::Record>, StoreError> {
     rows.into_iter().map(Stored::record).collect()
-}
-
-pub(crate) const DEPROVISION_COLUMNS: &str =
-    "id, tenant, user_id, upstream_id, upstream_username, action, \
-     resource, state, attempts, run_at, last_error, created_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredDeprovision {
-    #[sqlx(flatten)]
-    queued: StoredQueued,
-    tenant: String,
-    user_id: String,
-    upstream_id: String,
-    upstream_username: String,
-    action: String,
-    resource: String,
-}
-
-impl Stored for StoredDeprovision {
-    type Record = Deprovision;
-    fn record(self) -> Result<Deprovision, StoreError> {
-        let request = NewDeprovision {
-            tenant: self.tenant,
-            user_id: self.user_id,
-            upstream_id: self.upstream_id,
-            upstream_username: self.upstream_username,
-            action: DeprovisionAction::parse(&self.action)?,
-            resource: serde_json::from_str(&self.resource)
-                .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?,
-        };
-        self.queued
-            .item(request, "deprovision", DeprovisionState::parse)
-    }
-}
-
-pub(crate) const NOTIFICATION_COLUMNS: &str =
-    "id, sink, event, tenant, dedup_key, payload, state, attempts, run_at, last_error, created_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredNotification {
-    #[sqlx(flatten)]
-    queued: StoredQueued,
-    sink: String,
-    event: String,
-    tenant: String,
-    dedup_key: String,
-    payload: String,
-}
-
-impl Stored for StoredNotification {
-    type Record = Notification;
-    fn record(self) -> Result<Notification, StoreError> {
-        let request = NewNotification {
-            sink: self.sink,
-            event: self.event,
-            tenant: self.tenant,
-            dedup_key: self.dedup_key,
-            payload: serde_json::from_str(&self.payload)
-                .map_err(|e| StoreError::Database(format!("bad notification payload: {e}")))?,
-        };
-        self.queued
-            .item(request, "notification", NotificationState::parse)
-    }
 }
