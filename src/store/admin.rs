@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::queue::{Finished, Outcome, Queued};
-use super::sql::rows::JsonText;
+use super::sql::rows::TextColumn;
 use super::{AuditEntry, Deprovision, ListPage, StoreError};
 
 /// Which audit entries to read, newest first. Empty text filters match everything.
@@ -75,7 +75,7 @@ pub struct NewNotification {
     pub tenant: String,
     /// Events with the same key for the same sink within the window are one message.
     pub dedup_key: String,
-    #[sqlx(try_from = "JsonText")]
+    #[sqlx(try_from = "TextColumn")]
     pub payload: Value,
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::queue::{Finished, Queued};
-use super::sql::rows::JsonText;
+use super::sql::rows::TextColumn;
 use super::StoreError;
 
 /// What the deprovision does upstream.
@@ -95,7 +95,7 @@ pub struct NewDeprovision {
     #[sqlx(try_from = "String")]
     pub action: DeprovisionAction,
     /// The SCIM resource as the IdP last wrote it (to send the upstream user whole).
-    #[sqlx(try_from = "JsonText")]
+    #[sqlx(try_from = "TextColumn")]
     pub resource: Value,
 }
 

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::queue::Queued;
+use super::sql::rows::TextColumn;
 use super::StoreError;
 use crate::scim::filter::{AttrPath, Filter};
 use crate::upstream::AccountScope;
@@ -102,12 +103,15 @@ impl ListQuery {
 
 /// A SCIM group as stored. `resource` holds what the IdP wrote except `members`, which
 /// are rows (a 10,000-member group is never one JSON array rewritten per change).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct GroupRecord {
     pub id: String,
+    #[sqlx(try_from = "TextColumn")]
     pub resource: Value,
     pub version: i64,
+    #[sqlx(rename = "created_at", try_from = "TextColumn")]
     pub created: DateTime<Utc>,
+    #[sqlx(try_from = "TextColumn")]
     pub last_modified: DateTime<Utc>,
 }
 

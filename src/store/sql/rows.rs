@@ -1,6 +1,7 @@
 //! The one set of row decoders: each stored row as its columns (decoded by either
 //! database through the derived `FromRow`, or by a point read's rusqlite row), and the
 //! record it becomes.
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::parse_json;
@@ -20,33 +21,19 @@ pub(crate) const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_
 pub(crate) const USER_COLUMNS: &str =
     "id, resource, version, created_at, last_modified, link, prior_roles, prior_upstream_id";
 
-/// The columns every SCIM resource row has: a group's whole row, a user's but its link.
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredGroup {
-    id: String,
-    resource: String,
-    version: i64,
-    created_at: String,
-    last_modified: String,
-}
-
-impl Stored for StoredGroup {
+/// A group's row decodes straight to its record (its columns are every SCIM resource
+/// row's: a user's row has them and its link).
+impl Stored for GroupRecord {
     type Record = GroupRecord;
     fn record(self) -> Result<GroupRecord, StoreError> {
-        Ok(GroupRecord {
-            id: self.id,
-            resource: parse_json(&self.resource)?,
-            version: self.version,
-            created: parse_timestamp(&self.created_at)?,
-            last_modified: parse_timestamp(&self.last_modified)?,
-        })
+        Ok(self)
     }
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct StoredUser {
     #[sqlx(flatten)]
-    resource: StoredGroup,
+    resource: GroupRecord,
     link: String,
     prior_roles: Option<String>,
     prior_upstream_id: Option<String>,
@@ -55,12 +42,13 @@ pub(crate) struct StoredUser {
 impl StoredUser {
     /// The same row read on a point connection (columns as in [`USER_COLUMNS`]).
     pub fn from_point_row(row: &rusqlite::Row) -> Result<Self, StoreError> {
-        let resource = StoredGroup {
+        let text = |column: &str| -> Result<String, StoreError> { Ok(row.get(column)?) };
+        let resource = GroupRecord {
             id: row.get("id")?,
-            resource: row.get("resource")?,
+            resource: parse_json(&text("resource")?)?,
             version: row.get("version")?,
-            created_at: row.get("created_at")?,
-            last_modified: row.get("last_modified")?,
+            created: parse_timestamp(&text("created_at")?)?,
+            last_modified: parse_timestamp(&text("last_modified")?)?,
         };
         Ok(Self {
             resource,
@@ -80,7 +68,7 @@ impl Stored for StoredUser {
             version,
             created,
             last_modified,
-        } = self.resource.record()?;
+        } = self.resource;
         Ok(UserRecord {
             id,
             resource,
@@ -146,11 +134,12 @@ pub(crate) const DEPROVISION_COLUMNS: &str =
 pub(crate) const NOTIFICATION_COLUMNS: &str =
     "id, sink, event, tenant, dedup_key, payload, state, attempts, run_at, last_error, created_at";
 
-/// A JSON document stored as text (decoded by `#[sqlx(try_from = "JsonText")]`): both
-/// databases keep these columns as `TEXT`.
-pub(crate) struct JsonText(String);
+/// A column both databases keep as `TEXT` that holds a JSON document or a timestamp
+/// (in [`crate::store::timestamp`]'s form); fields decode through it with
+/// `#[sqlx(try_from = "TextColumn")]`.
+pub(crate) struct TextColumn(String);
 
-impl<DB: sqlx::Database> sqlx::Type<DB> for JsonText
+impl<DB: sqlx::Database> sqlx::Type<DB> for TextColumn
 where
     String: sqlx::Type<DB>,
 {
@@ -163,20 +152,28 @@ where
     }
 }
 
-impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for JsonText
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for TextColumn
 where
     String: sqlx::Decode<'r, DB>,
 {
     fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        <String as sqlx::Decode<'r, DB>>::decode(value).map(JsonText)
+        <String as sqlx::Decode<'r, DB>>::decode(value).map(TextColumn)
     }
 }
 
-impl TryFrom<JsonText> for Value {
-    type Error = serde_json::Error;
+impl TryFrom<TextColumn> for Value {
+    type Error = StoreError;
 
-    fn try_from(text: JsonText) -> Result<Self, Self::Error> {
-        serde_json::from_str(&text.0)
+    fn try_from(text: TextColumn) -> Result<Self, StoreError> {
+        parse_json(&text.0)
+    }
+}
+
+impl TryFrom<TextColumn> for DateTime<Utc> {
+    type Error = StoreError;
+
+    fn try_from(text: TextColumn) -> Result<Self, StoreError> {
+        parse_timestamp(&text.0)
     }
 }
 
