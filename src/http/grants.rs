@@ -1,21 +1,21 @@
 //! `/Roles` and `/Entitlements`: what the caller's tenant can grant upstream, read-only,
 //! with filters, sorting, paging and projection like every other list (the resource
 //! shapes and the contracts they follow are in src/scim/schema/grants.rs).
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, RawQuery};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::extract::scim_response;
+use super::extract::{scim_response, ScimCall};
 use super::list::list_response;
+use super::resource::shown;
 use super::AppState;
-use crate::provision::{Caller, Error};
+use crate::provision::Error;
 use crate::scim::filter::{check_filter, matches};
 use crate::scim::params::ListParams;
-use crate::scim::projection::project;
 use crate::scim::schema::grants::{entitlement, grant_resource, role, Grant};
 use crate::scim::schema::ResourceSchema;
 
@@ -36,31 +36,26 @@ impl Kind {
 
 /// A read of one kind: who asks, and the request's parameters.
 struct Read {
-    app: AppState,
-    caller: Caller,
+    call: ScimCall,
     kind: Kind,
     params: ListParams,
 }
 
 impl Read {
-    fn of(
-        app: AppState,
-        caller: Caller,
-        kind: Kind,
-        query: Option<String>,
-    ) -> Result<Self, ApiError> {
+    fn of(call: ScimCall, kind: Kind, query: Option<String>) -> Result<Self, ApiError> {
         let params = ListParams::from_query(query.as_deref())?;
-        Ok(Self {
-            app,
-            caller,
-            kind,
-            params,
-        })
+        Ok(Self { call, kind, params })
     }
 
     /// Every grant of the kind the caller's tenant has, as a SCIM resource.
     async fn resources(&self) -> Result<Vec<Value>, ApiError> {
-        let catalog = self.caller.tenant.catalog().await.map_err(Error::from)?;
+        let catalog = self
+            .call
+            .caller
+            .tenant
+            .catalog()
+            .await
+            .map_err(Error::from)?;
         let grants: &[Grant] = match self.kind {
             Kind::Roles => &catalog.roles,
             Kind::Entitlements => &catalog.entitlements,
@@ -68,7 +63,7 @@ impl Read {
         let schema = self.kind.schema();
         Ok(grants
             .iter()
-            .map(|g| grant_resource(schema, g, &self.app.scim_base))
+            .map(|g| grant_resource(schema, g, &self.call.app.scim_base))
             .collect())
     }
 }
@@ -94,8 +89,8 @@ async fn list(read: Read) -> Result<Response, ApiError> {
     let page: Vec<Value> = found
         .into_iter()
         .skip(params.start_index.saturating_sub(1) as usize)
-        .take(params.page_size(read.app.max_page_size) as usize)
-        .map(|r| project(r, schema, &params.attributes, &params.excluded_attributes))
+        .take(params.page_size(read.call.app.max_page_size) as usize)
+        .map(|r| shown(r, schema, params))
         .collect();
     Ok(list_response(total, params.start_index, page))
 }
@@ -108,12 +103,7 @@ async fn one(read: Read, id: String) -> Result<Response, ApiError> {
         .into_iter()
         .find(|r| r.get("id").and_then(Value::as_str) == Some(id.as_str()))
         .ok_or_else(|| ApiError::new(404, None, format!("{} {id} not found", schema.name)))?;
-    let body = project(
-        found,
-        schema,
-        &params.attributes,
-        &params.excluded_attributes,
-    );
+    let body = shown(found, schema, params);
     Ok(scim_response(StatusCode::OK, &body, None, None))
 }
 
@@ -126,11 +116,11 @@ pub fn routes() -> Router<AppState> {
     kinds
         .into_iter()
         .fold(Router::new(), |router, (kind, path)| {
-            let all = move |State(app), Extension(caller), RawQuery(query)| async move {
-                list(Read::of(app, caller, kind, query)?).await
+            let all = move |call, RawQuery(query)| async move {
+                list(Read::of(call, kind, query)?).await
             };
-            let by_id = move |State(app), Extension(caller), Path(id), RawQuery(query)| async move {
-                one(Read::of(app, caller, kind, query)?, id).await
+            let by_id = move |call, Path(id), RawQuery(query)| async move {
+                one(Read::of(call, kind, query)?, id).await
             };
             router
                 .route(path, get(all))
