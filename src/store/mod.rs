@@ -2,11 +2,13 @@
 //! link of each SCIM user to its upstream user, create intents, sync jobs, the
 //! deprovisions the mass-deprovision guard counts, and the audit log.
 //!
-//! Layout: [`records`] holds what is stored, [`capabilities`] the traits callers use (one
-//! per capability, [`Store`] their sum). [`sql`] implements them once for both
+//! Layout: [`records`] holds what is stored ([`queue`] the one shape of the three work
+//! queues: jobs, deprovisions, notifications), [`capabilities`] the traits callers use
+//! (one per capability, [`Store`] their sum). [`sql`] implements them once for both
 //! databases, one file per aggregate (users, groups, jobs, deprovisions, audit) with
-//! each statement written once in `$n` placeholders (SQLite reads them too), one list
-//! planner and one set of row decoders. What really differs between the databases
+//! each statement written once in `$n` placeholders (SQLite reads them too), the
+//! statements the queues share once (`sql/queue.rs`), one list planner and one set of
+//! row decoders. What really differs between the databases
 //! (advisory locks, `FOR UPDATE SKIP LOCKED`, how a list of ids is bound, JSON access,
 //! how a transaction begins) is [`sql::Backend`], implemented by [`sqlite`] and
 //! [`postgres`], which otherwise only open their pools. SQLite also answers point reads

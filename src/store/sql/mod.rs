@@ -1,7 +1,8 @@
 //! The store written once for both SQL databases.
 //!
 //! Each aggregate's file (users, groups, jobs, deprovisions, audit) holds its statement
-//! texts and the logic around them, generic over a [`Backend`]. Statements use numbered
+//! texts and the logic around them, generic over a [`Backend`]; `queue.rs` those the
+//! three work queues share (claim, leases, listing, finishing). Statements use numbered
 //! `$n` placeholders, which PostgreSQL and SQLite both read (sqlx binds SQLite's `$n` by
 //! number, so one value may stand at several places). The backend supplies only what the
 //! databases really do differently: how a transaction begins, the row-locking clauses,
