@@ -7,6 +7,7 @@ mod support;
 
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
+use scim_bridge::admin::{Admin, Decision};
 use scim_bridge::store::DeprovisionState;
 use serde_json::json;
 
@@ -96,7 +97,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     let released = h
         .app
         .admin
-        .approve_deprovisions(&scim_bridge::admin::Admin::cli(), "acme", None)
+        .decide_deprovisions(&Admin::cli(), "acme", None, Decision::Approve)
         .await
         .unwrap();
     assert_eq!(released, 4);
@@ -152,7 +153,7 @@ async fn approve_and_wait(h: &Harness, count: usize) {
     let released = h
         .app
         .admin
-        .approve_deprovisions(&scim_bridge::admin::Admin::cli(), "acme", None)
+        .decide_deprovisions(&Admin::cli(), "acme", None, Decision::Approve)
         .await
         .unwrap();
     assert_eq!(released as usize, count);

@@ -95,75 +95,73 @@ impl AdminService {
         Ok(waiting)
     }
 
-    /// Held (and failed) deprovisions of the tenant (all, or `id`) go to the worker,
-    /// which carries them out upstream.
-    pub async fn approve_deprovisions(
+    /// An admin's decision on the tenant's held deprovisions (all, or `id`), audited;
+    /// returns how many it took. Approved ones (failed ones too) go to the worker, which
+    /// carries them out upstream; rejected ones are dropped, so the upstream users keep
+    /// their access.
+    pub async fn decide_deprovisions(
         &self,
         admin: &Admin,
         tenant: &str,
         id: Option<i64>,
+        decision: Decision,
     ) -> Result<u64> {
-        let tenant = self.tenant_to_act_on(admin, tenant)?;
-        let n = self
-            .provisioner
-            .store
-            .approve_deprovisions(&tenant.name, id)
+        let tenant = &self.tenant_to_act_on(admin, tenant)?.name;
+        let (n, detail) = match decision {
+            Decision::Approve => {
+                let n = self
+                    .provisioner
+                    .store
+                    .approve_deprovisions(tenant, id)
+                    .await?;
+                if n > 0 {
+                    self.provisioner.jobs_ready.notify_one();
+                }
+                (n, json!({"released": n, "id": id}))
+            }
+            Decision::Reject => {
+                let rejected = self.reject_deprovisions(tenant, id).await?;
+                let ids: Vec<i64> = rejected.iter().map(|d| d.id).collect();
+                let users: Vec<&str> = rejected.iter().map(|d| d.user_id.as_str()).collect();
+                let detail = json!({"rejected": ids, "users": users, "id": id});
+                (rejected.len() as u64, detail)
+            }
+        };
+        let action = match decision {
+            Decision::Approve => "deprovision_approve",
+            Decision::Reject => "deprovision_reject",
+        };
+        let subject = ("Tenant", tenant.as_str());
+        self.record(admin, tenant, action, subject, "ok", detail)
             .await?;
-        if n > 0 {
-            self.provisioner.jobs_ready.notify_one();
-        }
-        self.record(
-            admin,
-            &tenant.name,
-            "deprovision_approve",
-            ("Tenant", &tenant.name),
-            "ok",
-            json!({"released": n, "id": id}),
-        )
-        .await?;
         Ok(n)
     }
 
-    /// Held deprovisions of the tenant (all, or `id`) are dropped: the upstream users
-    /// keep their access. Each user still in the bridge is marked failed with why.
-    pub async fn reject_deprovisions(
-        &self,
-        admin: &Admin,
-        tenant: &str,
-        id: Option<i64>,
-    ) -> Result<u64> {
-        let tenant = self.tenant_to_act_on(admin, tenant)?;
+    /// Drops the tenant's held deprovisions (all, or `id`); each user still in the bridge
+    /// is marked failed with why.
+    async fn reject_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<Vec<Deprovision>> {
         let store = &self.provisioner.store;
-        let rejected = store.reject_deprovisions(&tenant.name, id).await?;
+        let rejected = store.reject_deprovisions(tenant, id).await?;
         for d in &rejected {
             let _guard = self
                 .provisioner
-                .lock(crate::provision::user_key(&tenant.name, &d.request.user_id))
+                .lock(crate::provision::user_key(tenant, &d.user_id))
                 .await?;
-            if let Some(mut user) = store.get_user(&tenant.name, &d.request.user_id).await? {
+            if let Some(mut user) = store.get_user(tenant, &d.user_id).await? {
                 if user.link.sync_state == SyncState::Held {
                     user.link.sync_state = SyncState::Failed;
                     user.link.last_error = Some(REJECTED.into());
-                    store
-                        .update_user_link(&tenant.name, &user.id, &user.link)
-                        .await?;
+                    store.update_user_link(tenant, &user.id, &user.link).await?;
                 }
             }
         }
-        let ids: Vec<i64> = rejected.iter().map(|d| d.id).collect();
-        let users: Vec<&str> = rejected
-            .iter()
-            .map(|d| d.request.user_id.as_str())
-            .collect();
-        self.record(
-            admin,
-            &tenant.name,
-            "deprovision_reject",
-            ("Tenant", &tenant.name),
-            "ok",
-            json!({"rejected": ids, "users": users, "id": id}),
-        )
-        .await?;
-        Ok(rejected.len() as u64)
+        Ok(rejected)
     }
+}
+
+/// What an admin decides about held deprovisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approve,
+    Reject,
 }

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 pub use config::{AdminAccount, AdminConfig, AdminRole};
 pub use health::{ReconcileSummary, TenantHealth};
+pub use jobs::Decision;
 pub use settings::effective_config;
 pub use users::{UserDetail, UserSummary};
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{HeldDeprovisions, JobsCommand};
-use crate::admin::{Admin, AdminService};
+use crate::admin::{Admin, AdminService, Decision};
 use crate::app;
 use crate::config::Config;
 use crate::store::{Deprovision, DeprovisionState};
@@ -86,24 +86,8 @@ pub async fn run(command: JobsCommand) -> Result<(), String> {
             print!("{}", deprovision_table(&waiting, &config, scope, false));
             Ok(())
         }
-        JobsCommand::Approve(HeldDeprovisions { config, tenant, id }) => {
-            let service = admin_service(&config).await?;
-            let n = service
-                .approve_deprovisions(&admin, &tenant, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("released {n} held deprovision(s) of tenant {tenant} to the worker");
-            Ok(())
-        }
-        JobsCommand::Reject(HeldDeprovisions { config, tenant, id }) => {
-            let service = admin_service(&config).await?;
-            let n = service
-                .reject_deprovisions(&admin, &tenant, id)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("rejected {n} held deprovision(s) of tenant {tenant}; the upstream users keep their access");
-            Ok(())
-        }
+        JobsCommand::Approve(held) => decide(&admin, held, Decision::Approve).await,
+        JobsCommand::Reject(held) => decide(&admin, held, Decision::Reject).await,
         JobsCommand::Retry { config, tenant, id } => {
             let service = admin_service(&config).await?;
             let n = service
@@ -169,6 +153,25 @@ fn deprovision_table(
         config.display()
     );
     out
+}
+
+/// `jobs approve` and `jobs reject`.
+async fn decide(admin: &Admin, held: HeldDeprovisions, decision: Decision) -> Result<(), String> {
+    let HeldDeprovisions { config, tenant, id } = held;
+    let service = admin_service(&config).await?;
+    let n = service
+        .decide_deprovisions(admin, &tenant, id, decision)
+        .await
+        .map_err(|e| e.to_string())?;
+    match decision {
+        Decision::Approve => {
+            println!("released {n} held deprovision(s) of tenant {tenant} to the worker")
+        }
+        Decision::Reject => println!(
+            "rejected {n} held deprovision(s) of tenant {tenant}; the upstream users keep their access"
+        ),
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,14 +1,40 @@
 //! Request bodies and response shapes of the SCIM API.
 use axum::body::Body;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{ApiError, SCIM_CONTENT_TYPE};
 use super::AppState;
+use crate::provision::Caller;
 use crate::scim::error::ScimError;
+
+/// One authenticated SCIM request's context: the app and the caller authentication
+/// resolved (a handler's first extractor).
+#[derive(Clone)]
+pub struct ScimCall {
+    pub app: AppState,
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for ScimCall {
+    type Rejection = <Extension<Caller> as FromRequestParts<AppState>>::Rejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Extension(caller) = Extension::<Caller>::from_request_parts(parts, app).await?;
+        Ok(Self {
+            app: app.clone(),
+            caller,
+        })
+    }
+}
 
 /// A JSON body. Accepted as `application/scim+json`, `application/json` or without a
 /// content type (some IdP test tools omit it); any other content type is 415, malformed

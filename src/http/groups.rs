@@ -4,15 +4,15 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::extract::ScimCall;
 use super::list::store_query;
-use super::resource::{ScimResource, Write};
+use super::resource::{shown, Change, ScimResource, Write};
 use super::AppState;
 use crate::provision::groups::GroupView;
 use crate::provision::render::render_group;
-use crate::provision::Caller;
 use crate::scim::filter::AttrPath;
 use crate::scim::params::ListParams;
-use crate::scim::{projection, schema};
+use crate::scim::schema;
 
 pub struct Groups;
 
@@ -34,13 +34,7 @@ fn wants_members(params: &ListParams) -> bool {
 }
 
 fn render(app: &AppState, view: &GroupView, params: &ListParams) -> Value {
-    let full = render_group(view, &app.scim_base);
-    projection::project(
-        full,
-        schema::group(),
-        &params.attributes,
-        &params.excluded_attributes,
-    )
+    shown(render_group(view, &app.scim_base), schema::group(), params)
 }
 
 #[async_trait]
@@ -56,32 +50,25 @@ impl ScimResource for Groups {
         view.group.version
     }
 
-    async fn create(app: &AppState, caller: &Caller, body: Value) -> Result<GroupView, ApiError> {
-        Ok(app.provisioner.create_group(caller, body).await?)
+    async fn create(call: &ScimCall, body: Value) -> Result<GroupView, ApiError> {
+        Ok(call
+            .app
+            .provisioner
+            .create_group(&call.caller, body)
+            .await?)
     }
 
-    async fn get(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        params: &ListParams,
-    ) -> Result<GroupView, ApiError> {
-        Ok(app
-            .provisioner
+    async fn get(call: &ScimCall, id: &str, params: &ListParams) -> Result<GroupView, ApiError> {
+        let (provisioner, caller) = (&call.app.provisioner, &call.caller);
+        Ok(provisioner
             .get_group(caller, id, wants_members(params))
             .await?)
     }
 
-    async fn write(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        how: Write,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<GroupView, ApiError> {
-        let provisioner = &app.provisioner;
-        Ok(match how {
+    async fn write(call: &ScimCall, id: &str, change: Change<'_>) -> Result<GroupView, ApiError> {
+        let (provisioner, caller) = (&call.app.provisioner, &call.caller);
+        let (body, if_match) = (change.body, change.if_match);
+        Ok(match change.how {
             Write::Replace => {
                 provisioner
                     .replace_group(caller, id, body, if_match)
@@ -91,34 +78,29 @@ impl ScimResource for Groups {
         })
     }
 
-    async fn delete(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        if_match: Option<&str>,
-    ) -> Result<(), ApiError> {
-        Ok(app.provisioner.delete_group(caller, id, if_match).await?)
+    async fn delete(call: &ScimCall, id: &str, if_match: Option<&str>) -> Result<(), ApiError> {
+        let (provisioner, caller) = (&call.app.provisioner, &call.caller);
+        Ok(provisioner.delete_group(caller, id, if_match).await?)
     }
 
     async fn render(
-        app: &AppState,
-        _: &Caller,
+        call: &ScimCall,
         view: GroupView,
         params: &ListParams,
     ) -> Result<Value, ApiError> {
-        Ok(render(app, &view, params))
+        Ok(render(&call.app, &view, params))
     }
 
     async fn page(
-        app: &AppState,
-        caller: &Caller,
+        call: &ScimCall,
         params: &ListParams,
         start_index: u64,
     ) -> Result<(u64, Vec<Value>), ApiError> {
+        let app = &call.app;
         let query = store_query(params, start_index, app.max_page_size);
         let (total, views) = app
             .provisioner
-            .list_groups(caller, &query, wants_members(params))
+            .list_groups(&call.caller, &query, wants_members(params))
             .await?;
         Ok((
             total,

@@ -1,18 +1,14 @@
 //! List and `.search` answers, shared by every resource type (RFC 7644 §3.4.2, §3.4.3).
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Extension;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::extract::{scim_response, ScimJson};
+use super::extract::{scim_response, ScimCall, ScimJson};
 use super::groups::Groups;
 use super::resource::ScimResource;
 use super::users::Users;
-use super::AppState;
-use crate::provision::Caller;
 use crate::scim::params::ListParams;
 use crate::store::ListQuery;
 
@@ -56,21 +52,16 @@ pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Res
 }
 
 /// `POST /.search`: users then groups, paged as one list.
-pub async fn search_all(
-    State(app): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    ScimJson(body): ScimJson,
-) -> Result<Response, ApiError> {
+pub async fn search_all(call: ScimCall, ScimJson(body): ScimJson) -> Result<Response, ApiError> {
     let params = ListParams::from_search_body(&body)?;
-    let size = params.page_size(app.max_page_size);
-    let (user_total, mut resources) =
-        Users::page(&app, &caller, &params, params.start_index).await?;
+    let size = params.page_size(call.app.max_page_size);
+    let (user_total, mut resources) = Users::page(&call, &params, params.start_index).await?;
     let group_start = params.start_index.saturating_sub(user_total).max(1);
     let remaining = ListParams {
         count: Some(size.saturating_sub(resources.len() as u64)),
         ..params.clone()
     };
-    let (group_total, group_items) = Groups::page(&app, &caller, &remaining, group_start).await?;
+    let (group_total, group_items) = Groups::page(&call, &remaining, group_start).await?;
     if params.start_index > user_total || (resources.len() as u64) < size {
         resources.extend(group_items);
     }

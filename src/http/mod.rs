@@ -80,10 +80,7 @@ pub fn router(app: AppState) -> Router {
             get(discovery::service_provider_config),
         )
         .route("/.search", post(list::search_all))
-        .route("/Roles", get(grants::list_roles))
-        .route("/Roles/{id}", get(grants::get_role))
-        .route("/Entitlements", get(grants::list_entitlements))
-        .route("/Entitlements/{id}", get(grants::get_entitlement))
+        .merge(grants::routes())
         .route("/Schemas", get(discovery::schemas))
         .route("/Schemas/{id}", get(discovery::schema_by_id))
         .route("/ResourceTypes", get(discovery::resource_types))

@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::error::ApiError;
+use super::extract::ScimCall;
 use super::list::store_query;
-use super::resource::{ScimResource, Write};
-use super::AppState;
+use super::resource::{shown, Change, ScimResource, Write};
 use crate::provision::render::{render_user_owned, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
-use crate::scim::{projection, schema};
+use crate::scim::schema;
 use crate::store::{GroupRef, UserRecord};
 
 pub struct Users;
@@ -39,15 +39,6 @@ fn rendered(caller: &Caller, user: UserRecord, base: &str) -> Value {
     out
 }
 
-fn project(full: Value, params: &ListParams) -> Value {
-    projection::project(
-        full,
-        schema::user(),
-        &params.attributes,
-        &params.excluded_attributes,
-    )
-}
-
 #[async_trait]
 impl ScimResource for Users {
     type Loaded = UserView;
@@ -61,54 +52,45 @@ impl ScimResource for Users {
         view.user.version
     }
 
-    async fn create(app: &AppState, caller: &Caller, body: Value) -> Result<UserView, ApiError> {
-        Ok(app.provisioner.create_user(caller, body).await?.into())
+    async fn create(call: &ScimCall, body: Value) -> Result<UserView, ApiError> {
+        Ok(call
+            .app
+            .provisioner
+            .create_user(&call.caller, body)
+            .await?
+            .into())
     }
 
-    async fn get(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        _: &ListParams,
-    ) -> Result<UserView, ApiError> {
-        let (user, groups) = app.provisioner.get_user_with_groups(caller, id).await?;
+    async fn get(call: &ScimCall, id: &str, _: &ListParams) -> Result<UserView, ApiError> {
+        let (provisioner, caller) = (&call.app.provisioner, &call.caller);
+        let (user, groups) = provisioner.get_user_with_groups(caller, id).await?;
         Ok(UserView {
             user,
             groups: Some(groups),
         })
     }
 
-    async fn write(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        how: Write,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<UserView, ApiError> {
-        let provisioner = &app.provisioner;
-        Ok(match how {
+    async fn write(call: &ScimCall, id: &str, change: Change<'_>) -> Result<UserView, ApiError> {
+        let (provisioner, caller) = (&call.app.provisioner, &call.caller);
+        let (body, if_match) = (change.body, change.if_match);
+        Ok(match change.how {
             Write::Replace => provisioner.replace_user(caller, id, body, if_match).await?,
             Write::Patch => provisioner.patch_user(caller, id, body, if_match).await?,
         }
         .into())
     }
 
-    async fn delete(
-        app: &AppState,
-        caller: &Caller,
-        id: &str,
-        if_match: Option<&str>,
-    ) -> Result<(), ApiError> {
-        Ok(app.provisioner.delete_user(caller, id, if_match).await?)
+    async fn delete(call: &ScimCall, id: &str, if_match: Option<&str>) -> Result<(), ApiError> {
+        let (provisioner, caller) = (&call.app.provisioner, &call.caller);
+        Ok(provisioner.delete_user(caller, id, if_match).await?)
     }
 
     async fn render(
-        app: &AppState,
-        caller: &Caller,
+        call: &ScimCall,
         view: UserView,
         params: &ListParams,
     ) -> Result<Value, ApiError> {
+        let (app, caller) = (&call.app, &call.caller);
         let UserView { user, groups } = view;
         let groups = match groups {
             Some(groups) => groups,
@@ -119,23 +101,23 @@ impl ScimResource for Users {
             &groups,
             &app.scim_base,
         );
-        Ok(project(full, params))
+        Ok(shown(full, schema::user(), params))
     }
 
     /// A listed user carries no `groups`: reading every user's memberships would cost
     /// a query per user.
     async fn page(
-        app: &AppState,
-        caller: &Caller,
+        call: &ScimCall,
         params: &ListParams,
         start_index: u64,
     ) -> Result<(u64, Vec<Value>), ApiError> {
+        let (app, caller) = (&call.app, &call.caller);
         let query = store_query(params, start_index, app.max_page_size);
         let page = app.provisioner.list_users(caller, &query).await?;
         let resources = page
             .items
             .into_iter()
-            .map(|u| project(rendered(caller, u, &app.scim_base), params))
+            .map(|u| shown(rendered(caller, u, &app.scim_base), schema::user(), params))
             .collect();
         Ok((page.total, resources))
     }

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::queue::{Finished, Outcome, Queued};
+use super::sql::rows::TextColumn;
 use super::{AuditEntry, Deprovision, ListPage, StoreError};
 
 /// Which audit entries to read, newest first. Empty text filters match everything.
@@ -66,13 +68,14 @@ pub(crate) fn audit_where(query: &AuditQuery) -> (String, Vec<String>) {
 }
 
 /// An event for one notification sink.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NewNotification {
     pub sink: String,
     pub event: String,
     pub tenant: String,
     /// Events with the same key for the same sink within the window are one message.
     pub dedup_key: String,
+    #[sqlx(try_from = "TextColumn")]
     pub payload: Value,
 }
 
@@ -95,7 +98,7 @@ impl NotificationState {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, StoreError> {
+    pub fn parse(text: &str) -> Option<Self> {
         [
             NotificationState::Pending,
             NotificationState::Running,
@@ -104,68 +107,16 @@ impl NotificationState {
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
-        .ok_or_else(|| StoreError::Database(format!("unknown notification state {text:?}")))
     }
 }
 
 /// A queued notification.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notification {
-    pub id: i64,
-    pub request: NewNotification,
-    pub state: NotificationState,
-    pub attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created: DateTime<Utc>,
-    pub delivered: Option<DateTime<Utc>>,
-}
+pub type Notification = Queued<NewNotification, NotificationState>;
 
-pub(crate) const NOTIFICATION_COLUMNS: &str = "id, sink, event, tenant, dedup_key, payload, \
-     state, attempts, run_at, last_error, created_at, delivered_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct NotificationRow {
-    id: i64,
-    sink: String,
-    event: String,
-    tenant: String,
-    dedup_key: String,
-    payload: String,
-    state: String,
-    attempts: i32,
-    run_at: String,
-    last_error: Option<String>,
-    created_at: String,
-    delivered_at: Option<String>,
-}
-
-impl super::sql::rows::Stored for NotificationRow {
-    type Record = Notification;
-
-    fn record(self) -> Result<Notification, StoreError> {
-        let row = self;
-        Ok(Notification {
-            id: row.id,
-            request: NewNotification {
-                sink: row.sink,
-                event: row.event,
-                tenant: row.tenant,
-                dedup_key: row.dedup_key,
-                payload: serde_json::from_str(&row.payload)
-                    .map_err(|e| StoreError::Database(format!("bad notification payload: {e}")))?,
-            },
-            state: NotificationState::parse(&row.state)?,
-            attempts: row.attempts.max(0) as u32,
-            run_at: super::parse_timestamp(&row.run_at)?,
-            last_error: row.last_error,
-            created: super::parse_timestamp(&row.created_at)?,
-            delivered: row
-                .delivered_at
-                .as_deref()
-                .map(super::parse_timestamp)
-                .transpose()?,
-        })
+impl Notification {
+    /// When it was delivered: a delivery is its last run.
+    pub fn delivered(&self) -> Option<DateTime<Utc>> {
+        (self.state == NotificationState::Delivered).then_some(self.run_at)
     }
 }
 
@@ -198,39 +149,19 @@ pub trait AdminStore: Send + Sync {
         lease: Duration,
     ) -> Result<Vec<Notification>, StoreError>;
 
-    /// `Ok` = delivered; `Err((error, Some(at)))` = pending again at `at`;
-    /// `Err((error, None))` = failed for good.
-    async fn finish_notification(
-        &self,
-        id: i64,
-        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
-    ) -> Result<(), StoreError>;
+    /// `Ok` = delivered (see [`Outcome`]).
+    async fn finish_notification(&self, id: i64, outcome: Outcome) -> Result<(), StoreError>;
 
     /// Newest first.
     async fn list_notifications(&self, limit: u32) -> Result<Vec<Notification>, StoreError>;
 }
 
-/// The state, error, due time and delivery time a delivery outcome leaves.
-pub(crate) fn notification_outcome(
-    outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
-) -> (
-    NotificationState,
-    Option<String>,
-    DateTime<Utc>,
-    Option<String>,
-) {
-    let now = Utc::now();
-    match outcome {
-        Ok(()) => (
-            NotificationState::Delivered,
-            None,
-            now,
-            Some(super::timestamp(&now)),
-        ),
-        Err((error, Some(at))) => (NotificationState::Pending, Some(error.clone()), *at, None),
-        Err((error, None)) => (NotificationState::Failed, Some(error.clone()), now, None),
-    }
-}
+/// The states a delivery attempt leaves a notification in.
+pub(crate) const FINISHED: Finished<NotificationState> = Finished {
+    done: NotificationState::Delivered,
+    retry: NotificationState::Pending,
+    failed: NotificationState::Failed,
+};
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Prior, SharedLock,
-    StoreError, UpstreamLink, UserRecord,
+    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Outcome, Prior,
+    SharedLock, StoreError, UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.
@@ -235,13 +235,8 @@ pub trait DeprovisionStore: Send + Sync {
     ) -> Result<u64, StoreError>;
     /// As [`JobStore::release_job_claims`], for deprovisions.
     async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError>;
-    /// The worker's outcome: `Ok` = done; `Err((error, Some(at)))` = pending again at
-    /// `at`; `Err((error, None))` = failed for good.
-    async fn finish_deprovision(
-        &self,
-        id: i64,
-        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
-    ) -> Result<(), StoreError>;
+    /// The worker's outcome (see [`Outcome`]).
+    async fn finish_deprovision(&self, id: i64, outcome: Outcome) -> Result<(), StoreError>;
 }
 
 /// The audit log of provisioning actions.

@@ -8,6 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::queue::{Finished, Queued};
+use super::sql::rows::TextColumn;
 use super::StoreError;
 
 /// What the deprovision does upstream.
@@ -16,6 +18,14 @@ pub enum DeprovisionAction {
     Delete,
     Deactivate,
     StripRoles,
+}
+
+impl TryFrom<String> for DeprovisionAction {
+    type Error = StoreError;
+
+    fn try_from(text: String) -> Result<Self, StoreError> {
+        Self::parse(&text)
+    }
 }
 
 impl DeprovisionAction {
@@ -76,28 +86,21 @@ impl DeprovisionState {
 
 /// A deprovision about to happen, with what the worker needs to carry it out later
 /// even if the SCIM user is gone by then.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NewDeprovision {
     pub tenant: String,
     pub user_id: String,
     pub upstream_id: String,
     pub upstream_username: String,
+    #[sqlx(try_from = "String")]
     pub action: DeprovisionAction,
     /// The SCIM resource as the IdP last wrote it (to send the upstream user whole).
+    #[sqlx(try_from = "TextColumn")]
     pub resource: Value,
 }
 
 /// A recorded deprovision.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deprovision {
-    pub id: i64,
-    pub request: NewDeprovision,
-    pub state: DeprovisionState,
-    pub attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created: DateTime<Utc>,
-}
+pub type Deprovision = Queued<NewDeprovision, DeprovisionState>;
 
 /// The tenant's guard: at most `max` deprovisions per `window`.
 #[derive(Debug, Clone, Copy)]
@@ -129,13 +132,9 @@ pub fn must_hold(recent_before: u64, held_before: u64, limit: &GuardLimit) -> bo
     held_before > 0 || recent_before >= u64::from(limit.max)
 }
 
-/// The state, error and due time a worker outcome leaves.
-pub(crate) fn outcome_columns(
-    outcome: &Result<(), (String, Option<DateTime<Utc>>)>,
-) -> (DeprovisionState, Option<String>, DateTime<Utc>) {
-    match outcome {
-        Ok(()) => (DeprovisionState::Done, None, Utc::now()),
-        Err((error, Some(at))) => (DeprovisionState::Pending, Some(error.clone()), *at),
-        Err((error, None)) => (DeprovisionState::Failed, Some(error.clone()), Utc::now()),
-    }
-}
+/// The states a worker's attempt leaves a deprovision in.
+pub(crate) const FINISHED: Finished<DeprovisionState> = Finished {
+    done: DeprovisionState::Done,
+    retry: DeprovisionState::Pending,
+    failed: DeprovisionState::Failed,
+};

@@ -2,11 +2,13 @@
 //! link of each SCIM user to its upstream user, create intents, sync jobs, the
 //! deprovisions the mass-deprovision guard counts, and the audit log.
 //!
-//! Layout: [`records`] holds what is stored, [`capabilities`] the traits callers use (one
-//! per capability, [`Store`] their sum). [`sql`] implements them once for both
+//! Layout: [`records`] holds what is stored ([`queue`] the one shape of the three work
+//! queues: jobs, deprovisions, notifications), [`capabilities`] the traits callers use
+//! (one per capability, [`Store`] their sum). [`sql`] implements them once for both
 //! databases, one file per aggregate (users, groups, jobs, deprovisions, audit) with
-//! each statement written once in `$n` placeholders (SQLite reads them too), one list
-//! planner and one set of row decoders. What really differs between the databases
+//! each statement written once in `$n` placeholders (SQLite reads them too), the
+//! statements the queues share once (`sql/queue.rs`), one list planner and one set of
+//! row decoders. What really differs between the databases
 //! (advisory locks, `FOR UPDATE SKIP LOCKED`, how a list of ids is bound, JSON access,
 //! how a transaction begins) is [`sql::Backend`], implemented by [`sqlite`] and
 //! [`postgres`], which otherwise only open their pools. SQLite also answers point reads
@@ -16,6 +18,7 @@ pub mod admin;
 pub mod capabilities;
 pub mod deprovision;
 pub mod postgres;
+pub mod queue;
 pub mod records;
 pub mod sql;
 pub mod sql_filter;
@@ -28,11 +31,12 @@ pub use capabilities::{
 pub use deprovision::{
     Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
 };
+pub use queue::{Outcome, Queued};
 pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,
     CreateIntent, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, Prior,
-    SyncState, UpstreamLink, UserRecord,
+    SyncState, UpstreamLink, UserRecord, UserSync,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::queue::Queued;
+use super::sql::rows::TextColumn;
 use super::StoreError;
 use crate::scim::filter::{AttrPath, Filter};
 use crate::upstream::AccountScope;
@@ -101,12 +103,15 @@ impl ListQuery {
 
 /// A SCIM group as stored. `resource` holds what the IdP wrote except `members`, which
 /// are rows (a 10,000-member group is never one JSON array rewritten per change).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct GroupRecord {
     pub id: String,
+    #[sqlx(try_from = "TextColumn")]
     pub resource: Value,
     pub version: i64,
+    #[sqlx(rename = "created_at", try_from = "TextColumn")]
     pub created: DateTime<Utc>,
+    #[sqlx(try_from = "TextColumn")]
     pub last_modified: DateTime<Utc>,
 }
 
@@ -127,20 +132,16 @@ pub struct GroupRef {
     pub external_id: Option<String>,
 }
 
-/// A `sync_user` job: bring one user's upstream roles, scope and accounts to what its
-/// groups say. Jobs are coalesced: a user has at most one `pending` job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Job {
-    pub id: i64,
+/// What a `sync_user` job is for: bring one user's upstream roles, scope and accounts to
+/// what its groups say.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserSync {
     pub tenant: String,
     pub user_id: String,
-    pub state: JobState,
-    /// Claims so far, including the current one.
-    pub attempts: u32,
-    pub run_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created: DateTime<Utc>,
 }
+
+/// A `sync_user` job. Jobs are coalesced: a user has at most one `pending` job.
+pub type Job = Queued<UserSync, JobState>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

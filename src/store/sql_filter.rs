@@ -56,67 +56,71 @@ fn is_core(schema: &str, resource: Resource) -> bool {
             .starts_with(&format!("{legacy}:"))
 }
 
+impl Column {
+    const fn single(expr: &'static str, value: Value) -> Self {
+        Self {
+            expr,
+            multi: false,
+            value,
+        }
+    }
+
+    /// A multi-valued attribute: `EXISTS` over its rows, `{cond}` on each.
+    const fn multi(exists: &'static str, value: Value) -> Self {
+        Self {
+            expr: exists,
+            multi: true,
+            value,
+        }
+    }
+}
+
+/// The indexed attributes both tables have, by lowercase path (`attr` or `attr.sub`;
+/// a multi-valued one is also named without its `.value`).
+const INDEXED: &[(&str, Column)] = &[
+    ("id", Column::single("id", Value::Exact)),
+    ("externalid", Column::single("external_id", Value::Exact)),
+    (
+        "displayname",
+        Column::single("display_name_fold", Value::Folded),
+    ),
+    (
+        "meta.lastmodified",
+        Column::single("last_modified", Value::Timestamp),
+    ),
+];
+
+const EMAILS: &str = "EXISTS (SELECT 1 FROM user_emails e WHERE e.tenant = users.tenant AND e.user_id = users.id AND {cond})";
+const MEMBERS: &str = "EXISTS (SELECT 1 FROM group_members m WHERE m.tenant = groups.tenant AND m.group_id = groups.id AND {cond})";
+
+/// The users table's indexed attributes beyond [`INDEXED`].
+const USER_INDEXED: &[(&str, Column)] = &[
+    ("username", Column::single("user_name_fold", Value::Folded)),
+    ("emails", Column::multi(EMAILS, Value::Folded)),
+];
+
+/// The groups table's indexed attributes beyond [`INDEXED`].
+const GROUP_INDEXED: &[(&str, Column)] = &[("members", Column::multi(MEMBERS, Value::Exact))];
+
 fn column(path: &AttrPath, resource: Resource) -> Option<Column> {
     if let Some(schema) = &path.schema {
         if !is_core(schema, resource) {
             return None;
         }
     }
-    match resource {
-        Resource::Users => user_column(path),
-        Resource::Groups => group_column(path),
-    }
-}
-
-/// The groups table's indexed attributes.
-fn group_column(path: &AttrPath) -> Option<Column> {
-    let attr = path.attr.to_ascii_lowercase();
-    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
-    let single = |expr, value| {
-        Some(Column {
-            expr,
-            multi: false,
-            value,
-        })
+    let own = match resource {
+        Resource::Users => USER_INDEXED,
+        Resource::Groups => GROUP_INDEXED,
     };
-    match (attr.as_str(), sub.as_deref()) {
-        ("id", None) => single("id", Value::Exact),
-        ("displayname", None) => single("display_name_fold", Value::Folded),
-        ("externalid", None) => single("external_id", Value::Exact),
-        ("meta", Some("lastmodified")) => single("last_modified", Value::Timestamp),
-        ("members", Some("value")) | ("members", None) => Some(Column {
-            expr: "EXISTS (SELECT 1 FROM group_members m WHERE m.tenant = groups.tenant AND m.group_id = groups.id AND {cond})",
-            multi: true,
-            value: Value::Exact,
-        }),
-        _ => None,
-    }
-}
-
-/// The users table's indexed attributes (the schema was checked by [`column`]).
-fn user_column(path: &AttrPath) -> Option<Column> {
     let attr = path.attr.to_ascii_lowercase();
-    let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
-    let column = |expr, value| {
-        Some(Column {
-            expr,
-            multi: false,
-            value,
-        })
+    let name = match path.sub_attr.as_deref().map(str::to_ascii_lowercase) {
+        None => attr.clone(),
+        Some(sub) => format!("{attr}.{sub}"),
     };
-    match (attr.as_str(), sub.as_deref()) {
-        ("id", None) => column("id", Value::Exact),
-        ("username", None) => column("user_name_fold", Value::Folded),
-        ("externalid", None) => column("external_id", Value::Exact),
-        ("displayname", None) => column("display_name_fold", Value::Folded),
-        ("meta", Some("lastmodified")) => column("last_modified", Value::Timestamp),
-        ("emails", Some("value")) | ("emails", None) => Some(Column {
-            expr: "EXISTS (SELECT 1 FROM user_emails e WHERE e.tenant = users.tenant AND e.user_id = users.id AND {cond})",
-            multi: true,
-            value: Value::Folded,
-        }),
-        _ => None,
-    }
+    INDEXED.iter().chain(own).find_map(|(indexed, column)| {
+        let named = *indexed == name || (column.multi && name == format!("{indexed}.value"));
+        named.then_some(*column)
+    })
 }
 
 /// Whether `filter` is an equality on an identifying user attribute (`id`, `userName`,

@@ -206,7 +206,7 @@ pub async fn the_outbox_deduplicates_claims_and_retries(store: Arc<dyn Store>) {
         .iter()
         .find(|n| n.id == claimed[0].id)
         .unwrap()
-        .delivered
+        .delivered()
         .is_some());
     assert_eq!(state(claimed[1].id), NotificationState::Failed);
     assert_eq!(state(claimed[2].id), NotificationState::Pending);

@@ -124,7 +124,7 @@ pub async fn users_with_jobs(store: &Arc<dyn Store>, state: JobState) -> Vec<Str
         .await
         .unwrap()
         .into_iter()
-        .map(|j| j.user_id)
+        .map(|j| j.request.user_id)
         .collect();
     users.sort();
     users

@@ -7,10 +7,11 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::session::{
-    cookie, cookie_value, random_token, same_secret, LOGIN_COOKIE, SESSION_COOKIE,
+    cookie, cookie_value, random_token, removed_cookie, same_secret, LOGIN_COOKIE, SESSION_COOKIE,
 };
 use super::views::{html, LoginPage};
 use super::{done, Action, ConsoleError, ConsoleState};
+use crate::admin::Decision;
 use crate::provision::reconcile::Options;
 
 type Result = std::result::Result<Response, ConsoleError>;
@@ -92,12 +93,7 @@ pub async fn login(
             ),
             (
                 header::SET_COOKIE,
-                cookie(
-                    LOGIN_COOKIE,
-                    "",
-                    std::time::Duration::ZERO,
-                    c.secure_cookies,
-                ),
+                removed_cookie(LOGIN_COOKIE, c.secure_cookies),
             ),
         ]),
         Redirect::to("/admin/"),
@@ -111,12 +107,7 @@ pub async fn logout(State(c): State<ConsoleState>, action: Action) -> Response {
     (
         AppendHeaders([(
             header::SET_COOKIE,
-            cookie(
-                SESSION_COOKIE,
-                "",
-                std::time::Duration::ZERO,
-                c.secure_cookies,
-            ),
+            removed_cookie(SESSION_COOKIE, c.secure_cookies),
         )]),
         Redirect::to("/admin/login"),
     )
@@ -140,21 +131,26 @@ pub async fn retry(State(c): State<ConsoleState>, a: Action) -> Result {
 }
 
 pub async fn approve(State(c): State<ConsoleState>, a: Action) -> Result {
-    let (tenant, id) = (a.form.required_tenant()?, a.form.id()?);
-    let n = c.service.approve_deprovisions(&a.admin, tenant, id).await?;
-    Ok(done(
-        &jobs_page(Some(tenant)),
-        &format!("Released {n} held deprovision(s) to the worker."),
-    ))
+    decide(c, a, Decision::Approve).await
 }
 
 pub async fn reject(State(c): State<ConsoleState>, a: Action) -> Result {
+    decide(c, a, Decision::Reject).await
+}
+
+async fn decide(c: ConsoleState, a: Action, decision: Decision) -> Result {
     let (tenant, id) = (a.form.required_tenant()?, a.form.id()?);
-    let n = c.service.reject_deprovisions(&a.admin, tenant, id).await?;
-    Ok(done(
-        &jobs_page(Some(tenant)),
-        &format!("Rejected {n} held deprovision(s); the upstream users keep their access."),
-    ))
+    let n = c
+        .service
+        .decide_deprovisions(&a.admin, tenant, id, decision)
+        .await?;
+    let message = match decision {
+        Decision::Approve => format!("Released {n} held deprovision(s) to the worker."),
+        Decision::Reject => {
+            format!("Rejected {n} held deprovision(s); the upstream users keep their access.")
+        }
+    };
+    Ok(done(&jobs_page(Some(tenant)), &message))
 }
 
 pub async fn reconcile(State(c): State<ConsoleState>, a: Action) -> Result {

@@ -178,6 +178,11 @@ pub fn cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> Strin
     )
 }
 
+/// A `Set-Cookie` value that removes cookie `name`.
+pub fn removed_cookie(name: &str, secure: bool) -> String {
+    cookie(name, "", Duration::ZERO, secure)
+}
+
 /// The value of cookie `name` in a `Cookie` header.
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
     header

@@ -5,15 +5,18 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
-use super::jobs::claim;
-use super::rows::{records, StoredAudit, StoredDeprovision, AUDIT_COLUMNS, DEPROVISION_COLUMNS};
-use super::{execute, fetch_all, Backend, Conn, Stmt};
-use crate::store::admin::{
-    audit_where, notification_outcome, AdminStore, AuditQuery, NewNotification, Notification,
-    NotificationRow, NOTIFICATION_COLUMNS,
+use super::queue::{self, OUTBOX};
+use super::rows::{
+    records, StoredAudit, StoredDeprovision, StoredNotification, AUDIT_COLUMNS,
+    DEPROVISION_COLUMNS, NOTIFICATION_COLUMNS,
 };
+use super::{fetch_all, Backend, Conn, Stmt};
+use crate::store::admin::{
+    audit_where, AdminStore, AuditQuery, NewNotification, Notification, FINISHED,
+};
+use crate::store::queue::Outcome;
 use crate::store::{timestamp, AuditEntry, Deprovision, ListPage, StoreError};
 
 const ENQUEUE: &str = "INSERT INTO notify_outbox (sink, event, tenant, dedup_key, payload, state,
@@ -21,8 +24,6 @@ const ENQUEUE: &str = "INSERT INTO notify_outbox (sink, event, tenant, dedup_key
      SELECT $1, $2, $3, $4, $5, 'pending', 0, $6, $6
      WHERE NOT EXISTS (SELECT 1 FROM notify_outbox
                        WHERE sink = $1 AND dedup_key = $4 AND created_at >= $7)";
-const FINISH: &str = "UPDATE notify_outbox SET state = $1, last_error = $2, run_at = $3,
-        lease_until = NULL, delivered_at = $4 WHERE id = $5";
 
 #[async_trait]
 impl<B: Backend> AdminStore for B {
@@ -90,33 +91,12 @@ impl<B: Backend> AdminStore for B {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<Notification>, StoreError> {
-        let due = |n: &Notification| (n.run_at, n.id);
-        claim::<B, NotificationRow>(
-            self,
-            "notify_outbox",
-            NOTIFICATION_COLUMNS,
-            None,
-            limit,
-            lease,
-            due,
-        )
-        .await
+        queue::claim::<B, StoredNotification, _, _>(self, &OUTBOX, None, limit, lease).await
     }
 
-    async fn finish_notification(
-        &self,
-        id: i64,
-        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
-    ) -> Result<(), StoreError> {
-        let (state, error, run_at, delivered) = notification_outcome(&outcome);
-        let stmt = Stmt::new(FINISH)
-            .text(state.as_str())
-            .opt_text(error.as_deref())
-            .text(&timestamp(&run_at))
-            .opt_text(delivered.as_deref())
-            .int(id);
-        execute(self, stmt).await?;
-        Ok(())
+    async fn finish_notification(&self, id: i64, outcome: Outcome) -> Result<(), StoreError> {
+        let state = FINISHED.state(&outcome).as_str();
+        queue::finish(self, &OUTBOX, id, state, &outcome).await
     }
 
     async fn list_notifications(&self, limit: u32) -> Result<Vec<Notification>, StoreError> {
@@ -124,7 +104,7 @@ impl<B: Backend> AdminStore for B {
             "SELECT {NOTIFICATION_COLUMNS} FROM notify_outbox ORDER BY id DESC LIMIT $1"
         ))
         .int(i64::from(limit));
-        let rows: Vec<NotificationRow> = fetch_all(self, stmt).await?;
+        let rows: Vec<StoredNotification> = fetch_all(self, stmt).await?;
         records(rows)
     }
 }

@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
-use super::jobs::{claim, lease_own_claims, list_queue, release_claims};
-use super::rows::{StoredDeprovision, DEPROVISION_COLUMNS};
-use super::{execute, lease_end, Backend, Conn, Stmt};
-use crate::store::deprovision::{must_hold, outcome_columns};
+use super::queue::{self, DEPROVISIONS};
+use super::rows::StoredDeprovision;
+use super::{execute, Backend, Conn, Stmt};
+use crate::store::deprovision::{must_hold, FINISHED};
+use crate::store::queue::Outcome;
 use crate::store::{
     timestamp, Admission, Deprovision, DeprovisionState, DeprovisionStore, GuardLimit,
     NewDeprovision, StoreError,
@@ -28,8 +29,6 @@ const INSERT: &str = "INSERT INTO deprovisions (tenant, user_id, upstream_id, up
 const APPROVE: &str = "UPDATE deprovisions
      SET state = 'pending', run_at = $1, attempts = 0, lease_until = NULL
      WHERE tenant = $2 AND state IN ('held', 'failed') AND ($3 IS NULL OR id = $3)";
-const FINISH: &str = "UPDATE deprovisions
-     SET state = $1, last_error = $2, run_at = $3, lease_until = NULL WHERE id = $4";
 
 #[async_trait]
 impl<B: Backend> DeprovisionStore for B {
@@ -95,8 +94,7 @@ impl<B: Backend> DeprovisionStore for B {
         limit: u32,
     ) -> Result<Vec<Deprovision>, StoreError> {
         let state = state.map(DeprovisionState::as_str);
-        let table = ("deprovisions", DEPROVISION_COLUMNS);
-        list_queue::<B, StoredDeprovision>(self, table, tenant, state, limit).await
+        queue::list::<B, StoredDeprovision>(self, &DEPROVISIONS, tenant, state, limit).await
     }
 
     async fn claim_deprovisions(
@@ -105,9 +103,8 @@ impl<B: Backend> DeprovisionStore for B {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<Deprovision>, StoreError> {
-        let due = |d: &Deprovision| (d.run_at, d.id);
-        let table = ("deprovisions", DEPROVISION_COLUMNS);
-        claim::<B, StoredDeprovision>(self, table.0, table.1, Some(owner), limit, lease, due).await
+        let owner = Some(owner);
+        queue::claim::<B, StoredDeprovision, _, _>(self, &DEPROVISIONS, owner, limit, lease).await
     }
 
     async fn renew_deprovision_leases(
@@ -115,26 +112,15 @@ impl<B: Backend> DeprovisionStore for B {
         owner: &str,
         lease: Duration,
     ) -> Result<u64, StoreError> {
-        let until = lease_end(Utc::now(), lease);
-        lease_own_claims(self, "deprovisions", owner, until).await
+        queue::renew_leases(self, &DEPROVISIONS, owner, lease).await
     }
 
     async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError> {
-        release_claims(self, "deprovisions", owner).await
+        queue::release_claims(self, &DEPROVISIONS, owner).await
     }
 
-    async fn finish_deprovision(
-        &self,
-        id: i64,
-        outcome: Result<(), (String, Option<DateTime<Utc>>)>,
-    ) -> Result<(), StoreError> {
-        let (state, error, run_at) = outcome_columns(&outcome);
-        let stmt = Stmt::new(FINISH)
-            .text(state.as_str())
-            .opt_text(error.as_deref())
-            .text(&timestamp(&run_at))
-            .int(id);
-        execute(self, stmt).await?;
-        Ok(())
+    async fn finish_deprovision(&self, id: i64, outcome: Outcome) -> Result<(), StoreError> {
+        let state = FINISHED.state(&outcome).as_str();
+        queue::finish(self, &DEPROVISIONS, id, state, &outcome).await
     }
 }

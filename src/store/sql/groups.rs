@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::jobs::enqueue;
 use super::list::{list, GROUPS};
-use super::rows::{group_ref_from_point_row, Stored, StoredGroup, GROUP_COLUMNS};
+use super::rows::{group_ref_from_point_row, Stored, GROUP_COLUMNS};
 use super::{fetch_all, fetch_optional, missing_or_stale, Backend, Conn, Stmt};
 use crate::store::{
     fold, timestamp, GroupRecord, GroupRef, GroupStore, ListPage, ListQuery, Member, StoreError,
@@ -132,7 +132,7 @@ impl<B: Backend> GroupStore for B {
 
     async fn get_group(&self, tenant: &str, id: &str) -> Result<Option<GroupRecord>, StoreError> {
         let sql = format!("SELECT {GROUP_COLUMNS} FROM groups WHERE tenant = $1 AND id = $2");
-        let row: Option<StoredGroup> =
+        let row: Option<GroupRecord> =
             fetch_optional(self, Stmt::new(sql).text(tenant).text(id)).await?;
         row.map(Stored::record).transpose()
     }

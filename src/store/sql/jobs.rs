@@ -1,18 +1,16 @@
-//! `sync_user` jobs, and the claim and listing statements deprovisions share with them.
+//! `sync_user` jobs (claimed, renewed and listed as every queue is, see [`super::queue`]).
 //!
 //! Coalescing is the partial unique index `jobs_one_pending` with `INSERT ... ON CONFLICT
 //! DO NOTHING`, so two replicas enqueueing for one user still leave one pending job.
-//! Claims lock their rows with the backend's `SKIP LOCKED` (PostgreSQL; SQLite has one
-//! writer at a time), so concurrent claimers get disjoint jobs, and a running job whose
-//! lease expired (a crashed replica's) comes back.
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::rows::{records, Stored, StoredJob, JOB_COLUMNS};
+use super::queue::{self, JOBS};
+use super::rows::StoredJob;
 use super::unique::{violated, UniqueIndex};
-use super::{execute, fetch_all, lease_end, Backend, Conn, Stmt};
+use super::{execute, fetch_all, Backend, Conn, Stmt};
 use crate::store::{timestamp, Job, JobState, JobStore, StoreError};
 
 const COMPLETE: &str = "DELETE FROM jobs
@@ -54,113 +52,6 @@ pub(super) async fn enqueue<B: Backend>(
         .texts(user_ids)
         .text(&timestamp(&Utc::now()));
     Ok(conn.execute(stmt).await?)
-}
-
-/// Claims up to `limit` due rows of `table` (`jobs` or `deprovisions`): pending ones
-/// whose `run_at` has come and running ones whose lease expired. They become `running`
-/// with a lease and one more attempt; returned oldest due first.
-///
-/// The locking SELECT is a MATERIALIZED CTE, not `WHERE id IN (SELECT ... LIMIT n FOR
-/// UPDATE SKIP LOCKED)`: PostgreSQL may plan that IN as a semi-join that re-runs the
-/// subquery per outer row, and each re-run skips the rows this very statement already
-/// updated and locks the next ones, so one claim took more than `limit` jobs (the
-/// suite's `claim_marks_running_with_a_lease` caught it). A CTE runs exactly once.
-pub(super) async fn claim<B: Backend, S: Stored>(
-    backend: &B,
-    table: &str,
-    columns: &str,
-    owner: Option<&str>,
-    limit: u32,
-    lease: Duration,
-    due: fn(&S::Record) -> (DateTime<Utc>, i64),
-) -> Result<Vec<S::Record>, StoreError> {
-    if limit == 0 {
-        return Ok(vec![]);
-    }
-    let now = Utc::now();
-    let sql = format!(
-        "WITH due AS MATERIALIZED (
-             SELECT id FROM {table}
-             WHERE (state = 'pending' AND run_at <= $1) OR (state = 'running' AND lease_until < $1)
-             ORDER BY run_at, id
-             LIMIT $3{}
-         )
-         UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2{}
-         WHERE id IN (SELECT id FROM due)
-         RETURNING {columns}",
-        B::DIALECT.skip_locked,
-        // Jobs and deprovisions name their claimer (for renewal and the start-up
-        // give-back); the notification outbox does not.
-        if owner.is_some() {
-            ", claimed_by = $4"
-        } else {
-            ""
-        }
-    );
-    let stmt = Stmt::new(sql)
-        .text(&timestamp(&now))
-        .text(&timestamp(&lease_end(now, lease)))
-        .int(i64::from(limit));
-    let stmt = match owner {
-        Some(owner) => stmt.text(owner),
-        None => stmt,
-    };
-    let rows: Vec<S> = fetch_all(backend, stmt).await?;
-    let mut claimed = records(rows)?;
-    claimed.sort_by_key(due);
-    Ok(claimed)
-}
-
-/// Sets the lease of every running row of `table` that `owner` claimed to end at
-/// `until`; returns how many. A row another process took over after this one's lease
-/// ran out is not touched.
-pub(super) async fn lease_own_claims<B: Backend>(
-    backend: &B,
-    table: &str,
-    owner: &str,
-    until: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    let sql =
-        format!("UPDATE {table} SET lease_until = $1 WHERE state = 'running' AND claimed_by = $2");
-    execute(backend, Stmt::new(sql).text(&timestamp(&until)).text(owner)).await
-}
-
-/// Gives back every running row of `table` that `owner` claimed: its lease ends now
-/// and it names no claimer, so the next claim (by any process) takes it and `owner`'s
-/// heartbeat, which renews only what names it, cannot keep it. Called as `owner`
-/// starts, when such rows can only be a crashed run's.
-pub(super) async fn release_claims<B: Backend>(
-    backend: &B,
-    table: &str,
-    owner: &str,
-) -> Result<u64, StoreError> {
-    let sql = format!(
-        "UPDATE {table} SET lease_until = $1, claimed_by = NULL
-         WHERE state = 'running' AND claimed_by = $2"
-    );
-    let ended = Utc::now() - chrono::Duration::milliseconds(1);
-    execute(backend, Stmt::new(sql).text(&timestamp(&ended)).text(owner)).await
-}
-
-/// Rows of `table` (`jobs` or `deprovisions`) oldest first, of one tenant or all, in one
-/// state or all.
-pub(super) async fn list_queue<B: Backend, S: Stored>(
-    backend: &B,
-    (table, columns): (&str, &str),
-    tenant: Option<&str>,
-    state: Option<&str>,
-    limit: u32,
-) -> Result<Vec<S::Record>, StoreError> {
-    let stmt = Stmt::new(format!(
-        "SELECT {columns} FROM {table}
-         WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR state = $2)
-         ORDER BY id LIMIT $3"
-    ))
-    .opt_text(tenant)
-    .opt_text(state)
-    .int(i64::from(limit));
-    let rows: Vec<S> = fetch_all(backend, stmt).await?;
-    records(rows)
 }
 
 /// One attempt of [`JobStore::requeue_failed`]; returns how many jobs became pending.
@@ -238,18 +129,15 @@ impl<B: Backend> JobStore for B {
         limit: u32,
         lease: Duration,
     ) -> Result<Vec<Job>, StoreError> {
-        claim::<B, StoredJob>(self, "jobs", JOB_COLUMNS, Some(owner), limit, lease, |j| {
-            (j.run_at, j.id)
-        })
-        .await
+        queue::claim::<B, StoredJob, _, _>(self, &JOBS, Some(owner), limit, lease).await
     }
 
     async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
-        lease_own_claims(self, "jobs", owner, lease_end(Utc::now(), lease)).await
+        queue::renew_leases(self, &JOBS, owner, lease).await
     }
 
     async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError> {
-        release_claims(self, "jobs", owner).await
+        queue::release_claims(self, &JOBS, owner).await
     }
 
     async fn complete_job(&self, job: &Job) -> Result<(), StoreError> {
@@ -312,7 +200,7 @@ impl<B: Backend> JobStore for B {
         limit: u32,
     ) -> Result<Vec<Job>, StoreError> {
         let state = state.map(JobState::as_str);
-        list_queue::<B, StoredJob>(self, ("jobs", JOB_COLUMNS), tenant, state, limit).await
+        queue::list::<B, StoredJob>(self, &JOBS, tenant, state, limit).await
     }
 
     async fn requeue_failed(

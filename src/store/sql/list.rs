@@ -6,13 +6,15 @@ use std::ops::DerefMut;
 use serde_json::Value;
 
 use super::cursor::{self, CursorKey, Position};
-use super::rows::{records, Stored, StoredGroup, StoredUser, GROUP_COLUMNS, USER_COLUMNS};
+use super::rows::{records, Stored, StoredUser, GROUP_COLUMNS, USER_COLUMNS};
 use super::{Backend, Conn, Stmt};
 use crate::scim::filter::matches;
 use crate::scim::schema::{self, ResourceSchema};
 use crate::store::sql_filter::{self, Resource, SqlExpr};
 use crate::store::sqlite::point::PointReader;
-use crate::store::{filter_view, group_filter_view, sort_key, ListPage, ListQuery, StoreError};
+use crate::store::{
+    filter_view, group_filter_view, sort_key, GroupRecord, ListPage, ListQuery, StoreError,
+};
 
 /// Reads one row of a point connection.
 pub(crate) type PointRow<S> = fn(&rusqlite::Row) -> Result<S, StoreError>;
@@ -38,7 +40,7 @@ pub(crate) const USERS: Table<StoredUser> = Table {
     types: schema::user,
 };
 
-pub(crate) const GROUPS: Table<StoredGroup> = Table {
+pub(crate) const GROUPS: Table<GroupRecord> = Table {
     name: "groups",
     columns: GROUP_COLUMNS,
     resource: Resource::Groups,

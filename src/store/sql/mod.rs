@@ -1,7 +1,8 @@
 //! The store written once for both SQL databases.
 //!
 //! Each aggregate's file (users, groups, jobs, deprovisions, audit) holds its statement
-//! texts and the logic around them, generic over a [`Backend`]. Statements use numbered
+//! texts and the logic around them, generic over a [`Backend`]; `queue.rs` those the
+//! three work queues share (claim, leases, listing, finishing). Statements use numbered
 //! `$n` placeholders, which PostgreSQL and SQLite both read (sqlx binds SQLite's `$n` by
 //! number, so one value may stand at several places). The backend supplies only what the
 //! databases really do differently: how a transaction begins, the row-locking clauses,
@@ -13,6 +14,7 @@ mod deprovisions;
 mod groups;
 mod jobs;
 pub(crate) mod list;
+mod queue;
 pub(crate) mod rows;
 pub mod unique;
 mod users;
@@ -247,15 +249,20 @@ pub trait Backend: Send + Sync + 'static {
         self.pool().acquire().await
     }
 
-    /// Applies the pending migrations; or, when `migrate` is false, refuses a database
-    /// that lacks one of them (see [`super::OpenOptions::migrate`]).
-    async fn migrate_or_check(&self, migrate: bool) -> Result<(), StoreError> {
+    /// The store opened on its pool, once its pending migrations are applied; or, when
+    /// `migrate` is false, once it is known to lack none of them (see
+    /// [`super::OpenOptions::migrate`]).
+    async fn migrated(self, migrate: bool) -> Result<Self, StoreError>
+    where
+        Self: Sized,
+    {
         let migrator = Self::migrator();
         if migrate {
-            return migrator
+            migrator
                 .run(self.pool())
                 .await
-                .map_err(|e| StoreError::Database(e.to_string()));
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            return Ok(self);
         }
         let mut conn = self.acquire().await?;
         let has_table: Option<(i32,)> = conn
@@ -268,8 +275,10 @@ pub trait Backend: Send + Sync + 'static {
             }
             None => vec![],
         };
+        drop(conn);
         let applied: Vec<i64> = applied.into_iter().map(|(v,)| v).collect();
-        super::require_migrated(migrator, &applied)
+        super::require_migrated(migrator, &applied)?;
+        Ok(self)
     }
 
     /// See [`super::LockStore::lock`].
@@ -289,6 +298,14 @@ pub trait Backend: Send + Sync + 'static {
 /// Runs one statement on a pooled connection.
 pub(crate) async fn execute<B: Backend>(backend: &B, stmt: Stmt) -> Result<u64, StoreError> {
     Ok(backend.acquire().await?.execute(stmt).await?)
+}
+
+/// Runs a statement that must touch a row: `NotFound` when it touched none.
+pub(crate) async fn execute_found<B: Backend>(backend: &B, stmt: Stmt) -> Result<(), StoreError> {
+    match execute(backend, stmt).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) async fn fetch_all<B: Backend, T: Decode>(

@@ -1,12 +1,14 @@
 //! The one set of row decoders: each stored row as its columns (decoded by either
 //! database through the derived `FromRow`, or by a point read's rusqlite row), and the
 //! record it becomes.
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::parse_json;
+use crate::store::queue::{QueueRequest, Queued};
 use crate::store::{
-    parse_timestamp, AuditEntry, Deprovision, DeprovisionAction, DeprovisionState, GroupRecord,
-    GroupRef, Job, JobState, NewDeprovision, Prior, StoreError, UpstreamLink, UserRecord,
+    parse_timestamp, AuditEntry, GroupRecord, GroupRef, NewDeprovision, NewNotification, Prior,
+    StoreError, UpstreamLink, UserRecord, UserSync,
 };
 
 /// A stored row that becomes a record.
@@ -19,33 +21,19 @@ pub(crate) const GROUP_COLUMNS: &str = "id, resource, version, created_at, last_
 pub(crate) const USER_COLUMNS: &str =
     "id, resource, version, created_at, last_modified, link, prior_roles, prior_upstream_id";
 
-/// The columns every SCIM resource row has: a group's whole row, a user's but its link.
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredGroup {
-    id: String,
-    resource: String,
-    version: i64,
-    created_at: String,
-    last_modified: String,
-}
-
-impl Stored for StoredGroup {
+/// A group's row decodes straight to its record (its columns are every SCIM resource
+/// row's: a user's row has them and its link).
+impl Stored for GroupRecord {
     type Record = GroupRecord;
     fn record(self) -> Result<GroupRecord, StoreError> {
-        Ok(GroupRecord {
-            id: self.id,
-            resource: parse_json(&self.resource)?,
-            version: self.version,
-            created: parse_timestamp(&self.created_at)?,
-            last_modified: parse_timestamp(&self.last_modified)?,
-        })
+        Ok(self)
     }
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct StoredUser {
     #[sqlx(flatten)]
-    resource: StoredGroup,
+    resource: GroupRecord,
     link: String,
     prior_roles: Option<String>,
     prior_upstream_id: Option<String>,
@@ -54,12 +42,13 @@ pub(crate) struct StoredUser {
 impl StoredUser {
     /// The same row read on a point connection (columns as in [`USER_COLUMNS`]).
     pub fn from_point_row(row: &rusqlite::Row) -> Result<Self, StoreError> {
-        let resource = StoredGroup {
+        let text = |column: &str| -> Result<String, StoreError> { Ok(row.get(column)?) };
+        let resource = GroupRecord {
             id: row.get("id")?,
-            resource: row.get("resource")?,
+            resource: parse_json(&text("resource")?)?,
             version: row.get("version")?,
-            created_at: row.get("created_at")?,
-            last_modified: row.get("last_modified")?,
+            created: parse_timestamp(&text("created_at")?)?,
+            last_modified: parse_timestamp(&text("last_modified")?)?,
         };
         Ok(Self {
             resource,
@@ -79,7 +68,7 @@ impl Stored for StoredUser {
             version,
             created,
             last_modified,
-        } = self.resource.record()?;
+        } = self.resource;
         Ok(UserRecord {
             id,
             resource,
@@ -100,14 +89,12 @@ impl Stored for StoredUser {
     }
 }
 
-pub(crate) const JOB_COLUMNS: &str =
-    "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
-
+/// A queue row: its request's columns and the queue's bookkeeping (see [`Queued`]).
 #[derive(sqlx::FromRow)]
-pub(crate) struct StoredJob {
+pub(crate) struct StoredQueued<Request> {
+    #[sqlx(flatten)]
+    request: Request,
     id: i64,
-    tenant: String,
-    user_id: String,
     state: String,
     attempts: i32,
     run_at: String,
@@ -115,21 +102,78 @@ pub(crate) struct StoredJob {
     created_at: String,
 }
 
-impl Stored for StoredJob {
-    type Record = Job;
-    fn record(self) -> Result<Job, StoreError> {
-        Ok(Job {
+impl<Request: QueueRequest + super::Decode> Stored for StoredQueued<Request> {
+    type Record = Queued<Request, Request::State>;
+    fn record(self) -> Result<Self::Record, StoreError> {
+        Ok(Queued {
             id: self.id,
-            tenant: self.tenant,
-            user_id: self.user_id,
-            state: JobState::parse(&self.state).ok_or_else(|| {
-                StoreError::Database(format!("unknown job state {:?}", self.state))
+            request: self.request,
+            state: Request::state(&self.state).ok_or_else(|| {
+                let item = Request::ITEM;
+                StoreError::Database(format!("unknown {item} state {:?}", self.state))
             })?,
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             run_at: parse_timestamp(&self.run_at)?,
             last_error: self.last_error,
             created: parse_timestamp(&self.created_at)?,
         })
+    }
+}
+
+pub(crate) type StoredJob = StoredQueued<UserSync>;
+pub(crate) type StoredDeprovision = StoredQueued<NewDeprovision>;
+pub(crate) type StoredNotification = StoredQueued<NewNotification>;
+
+pub(crate) const JOB_COLUMNS: &str =
+    "id, tenant, user_id, state, attempts, run_at, last_error, created_at";
+
+pub(crate) const DEPROVISION_COLUMNS: &str =
+    "id, tenant, user_id, upstream_id, upstream_username, action, \
+     resource, state, attempts, run_at, last_error, created_at";
+
+pub(crate) const NOTIFICATION_COLUMNS: &str =
+    "id, sink, event, tenant, dedup_key, payload, state, attempts, run_at, last_error, created_at";
+
+/// A column both databases keep as `TEXT` that holds a JSON document or a timestamp
+/// (in [`crate::store::timestamp`]'s form); fields decode through it with
+/// `#[sqlx(try_from = "TextColumn")]`.
+pub(crate) struct TextColumn(String);
+
+impl<DB: sqlx::Database> sqlx::Type<DB> for TextColumn
+where
+    String: sqlx::Type<DB>,
+{
+    fn type_info() -> DB::TypeInfo {
+        <String as sqlx::Type<DB>>::type_info()
+    }
+
+    fn compatible(ty: &DB::TypeInfo) -> bool {
+        <String as sqlx::Type<DB>>::compatible(ty)
+    }
+}
+
+impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for TextColumn
+where
+    String: sqlx::Decode<'r, DB>,
+{
+    fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <String as sqlx::Decode<'r, DB>>::decode(value).map(TextColumn)
+    }
+}
+
+impl TryFrom<TextColumn> for Value {
+    type Error = StoreError;
+
+    fn try_from(text: TextColumn) -> Result<Self, StoreError> {
+        parse_json(&text.0)
+    }
+}
+
+impl TryFrom<TextColumn> for DateTime<Utc> {
+    type Error = StoreError;
+
+    fn try_from(text: TextColumn) -> Result<Self, StoreError> {
+        parse_timestamp(&text.0)
     }
 }
 
@@ -176,51 +220,4 @@ pub(crate) fn group_ref_from_point_row(row: &rusqlite::Row) -> Result<GroupRef, 
 /// Every row's record, or the first error.
 pub(crate) fn records<S: Stored>(rows: Vec<S>) -> Result<Vec<S::Record>, StoreError> {
     rows.into_iter().map(Stored::record).collect()
-}
-
-pub(crate) const DEPROVISION_COLUMNS: &str =
-    "id, tenant, user_id, upstream_id, upstream_username, action, \
-     resource, state, attempts, run_at, last_error, created_at";
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct StoredDeprovision {
-    id: i64,
-    tenant: String,
-    user_id: String,
-    upstream_id: String,
-    upstream_username: String,
-    action: String,
-    resource: String,
-    state: String,
-    attempts: i32,
-    run_at: String,
-    last_error: Option<String>,
-    created_at: String,
-}
-
-impl Stored for StoredDeprovision {
-    type Record = Deprovision;
-    fn record(self) -> Result<Deprovision, StoreError> {
-        let state = DeprovisionState::parse(&self.state).ok_or_else(|| {
-            StoreError::Database(format!("unknown deprovision state {:?}", self.state))
-        })?;
-        let resource = serde_json::from_str(&self.resource)
-            .map_err(|e| StoreError::Database(format!("bad deprovision resource: {e}")))?;
-        Ok(Deprovision {
-            id: self.id,
-            request: NewDeprovision {
-                tenant: self.tenant,
-                user_id: self.user_id,
-                upstream_id: self.upstream_id,
-                upstream_username: self.upstream_username,
-                action: DeprovisionAction::parse(&self.action)?,
-                resource,
-            },
-            state,
-            attempts: u32::try_from(self.attempts).unwrap_or(0),
-            run_at: parse_timestamp(&self.run_at)?,
-            last_error: self.last_error,
-            created: parse_timestamp(&self.created_at)?,
-        })
-    }
 }

@@ -7,8 +7,8 @@ use super::rows::{Stored, StoredUser, USER_COLUMNS};
 #[cfg(doc)]
 use super::Dialect;
 use super::{
-    execute, fetch_all, fetch_id, fetch_optional, json_text, missing_or_stale, parse_json, Backend,
-    Conn, Stmt,
+    execute, execute_found, fetch_all, fetch_id, fetch_optional, json_text, missing_or_stale,
+    parse_json, Backend, Conn, Stmt,
 };
 use crate::store::{
     fold, parse_timestamp, timestamp, CreateIntent, GroupRef, GroupStore, ListPage, ListQuery,
@@ -252,10 +252,7 @@ impl<B: Backend> UserStore for B {
             .text(user_id)
             .text(&json_text(link)?)
             .opt_text(link.upstream_id.as_deref());
-        if execute(self, stmt).await? == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        execute_found(self, stmt).await
     }
 
     async fn remember_prior(
@@ -273,10 +270,7 @@ impl<B: Backend> UserStore for B {
             .text(user_id)
             .opt_text(roles.as_deref())
             .opt_text(prior.upstream_id.as_deref());
-        if execute(self, stmt).await? == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        execute_found(self, stmt).await
     }
 
     async fn existing_users(

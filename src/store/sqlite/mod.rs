@@ -56,8 +56,7 @@ impl SqliteStore {
             point,
             cursors: Cursors::default(),
         };
-        store.migrate_or_check(options.migrate).await?;
-        Ok(store)
+        store.migrated(options.migrate).await
     }
 }
 /// A list is bound as one JSON array text, read as rows by `json_each`.
