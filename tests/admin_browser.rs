@@ -45,19 +45,8 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
     let group = support::group("Bandwidth Admins", &[&ann]);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let failed = h
-            .store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if !failed.is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the job never failed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.failed_jobs("the job never failed", |failed| !failed.is_empty())
+        .await;
     h.sim.set_faults(Faults::default());
     // The breaker's one-second cool-down passes before the retry.
     tokio::time::sleep(Duration::from_millis(1200)).await;

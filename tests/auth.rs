@@ -15,29 +15,18 @@ const PASSWORD_NEW: &str = "new-basic-password-77ab";
 
 /// acme with a token, two Basic passwords for one username (rotation) and JWTs from `jwks`.
 fn auth_toml(jwks_url: &str, min_refetch_secs: u64, refresh_secs: u64) -> String {
+    let basic = [
+        ("acme-basic-old", PASSWORD_OLD),
+        ("acme-basic-new", PASSWORD_NEW),
+    ]
+    .map(|(id, password)| idp::basic_toml(id, BASIC_USER, password))
+    .concat();
+    let jwt = idp::jwt_toml(jwks_url);
     format!(
-        r#"
-[[tenants.acme.basic]]
-id = "acme-basic-old"
-username = "{BASIC_USER}"
-password_hash = '{}'
-
-[[tenants.acme.basic]]
-id = "acme-basic-new"
-username = "{BASIC_USER}"
-password_hash = '{}'
-
-[tenants.acme.jwt]
-id = "acme-entra"
-issuer = "{ISSUER}"
-audiences = ["{AUDIENCE}"]
-jwks_url = "{jwks_url}"
-algorithms = ["RS256", "ES256"]
+        r#"{basic}{jwt}algorithms = ["RS256", "ES256"]
 jwks_min_refetch_secs = {min_refetch_secs}
 jwks_refresh_secs = {refresh_secs}
-"#,
-        idp::cheap_hash(PASSWORD_OLD),
-        idp::cheap_hash(PASSWORD_NEW)
+"#
     )
 }
 

@@ -407,25 +407,16 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind)
         )
         .await;
     assert!(body["id"].is_string());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let failed = h
-            .store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if !failed.is_empty() {
-            assert!(failed[0]
-                .last_error
-                .as_deref()
-                .unwrap_or_default()
-                .contains("unavailable"));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "job never failed");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let failed = h
+        .failed_jobs("job never failed", |failed| !failed.is_empty())
+        .await;
+    assert!(failed[0]
+        .last_error
+        .as_deref()
+        .unwrap_or_default()
+        .contains("unavailable"));
     // The user's link says so too (written just after the job's state).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let (_, _, got) = h
             .call(Method::GET, &format!("/Users/{}", ids[0]), None)

@@ -147,22 +147,9 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
     let group = support::group("Bandwidth Admins", &active);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    h.failed_jobs("three jobs fail for good", |failed| failed.len() == 3)
+        .await;
     let store = h.store.clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let failed = store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if failed.len() == 3 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "three jobs fail for good: {failed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // Bandwidth recovers; retried jobs close the breaker.
     h.sim.set_faults(Faults::default());
     tokio::time::sleep(Duration::from_millis(1200)).await;

@@ -151,3 +151,30 @@ pub fn cheap_hash(password: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A `[[tenants.acme.basic]]` credential: `username` with `password` (cheaply hashed).
+pub fn basic_toml(id: &str, username: &str, password: &str) -> String {
+    format!(
+        r#"
+[[tenants.acme.basic]]
+id = "{id}"
+username = "{username}"
+password_hash = '{}'
+"#,
+        cheap_hash(password)
+    )
+}
+
+/// `[tenants.acme.jwt]` for JWTs of [`ISSUER`] for [`AUDIENCE`], keys from `jwks_url`;
+/// more keys of the section may follow.
+pub fn jwt_toml(jwks_url: &str) -> String {
+    format!(
+        r#"
+[tenants.acme.jwt]
+id = "acme-entra"
+issuer = "{ISSUER}"
+audiences = ["{AUDIENCE}"]
+jwks_url = "{jwks_url}"
+"#
+    )
+}

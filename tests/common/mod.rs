@@ -7,14 +7,17 @@
 //! as a deployment would (`?options=-c search_path=...`).
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod console;
 pub mod idp;
 pub mod process;
+pub mod scim;
 pub mod target;
 pub mod webdriver;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
 use reqwest::{Method, StatusCode};
+use scim::patch_body;
 use serde_json::{json, Value};
 use target::{Held, TargetKind, Upstream};
 
@@ -452,11 +455,11 @@ impl Harness {
     }
 
     pub async fn patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
-        let body =
-            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
-        let (status, _, body) = self
-            .call(Method::PATCH, &format!("/Users/{id}"), Some(body))
-            .await;
+        self.patch_resource(&format!("/Users/{id}"), ops).await
+    }
+
+    async fn patch_resource(&self, path: &str, ops: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::PATCH, path, Some(patch_body(ops))).await;
         (status, body)
     }
 
@@ -522,12 +525,7 @@ impl Harness {
     }
 
     pub async fn group_patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
-        let body =
-            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
-        let (status, _, body) = self
-            .call(Method::PATCH, &format!("/Groups/{id}"), Some(body))
-            .await;
-        (status, body)
+        self.patch_resource(&format!("/Groups/{id}"), ops).await
     }
 }
 
