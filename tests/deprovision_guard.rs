@@ -5,6 +5,7 @@
 mod common;
 mod support;
 
+use common::scim::one_op;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use scim_bridge::store::DeprovisionState;
@@ -243,7 +244,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     let (status, body) = h
         .group_patch(
             &group_id,
-            json!([{"op": "replace", "path": "displayName", "value": "bandwidth-role-Ordering"}]),
+            one_op("replace", "displayName", json!("bandwidth-role-Ordering")),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::scim::one_op;
 use common::target::TargetKind;
 use common::{user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -52,19 +53,13 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
 
     // Rename, deactivate, reactivate.
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op":"replace","path":"name.familyName","value":"Renamed"}]),
-        )
+        .patch(&id, one_op("replace", "name.familyName", json!("Renamed")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"]["familyName"], "Renamed");
     for active in [false, true] {
         let (status, body) = h
-            .patch(
-                &id,
-                json!([{"op":"replace","path":"active","value":active}]),
-            )
+            .patch(&id, one_op("replace", "active", json!(active)))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["active"], active);

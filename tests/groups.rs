@@ -4,6 +4,7 @@
 mod common;
 
 use bandwidth_sim::Faults;
+use common::scim::one_op;
 use common::target::{Held, TargetKind};
 use common::{assert_scim_error, user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -88,10 +89,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
 
     // Add a member.
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"add","path":"members","value":[{"value":c}]}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!([{"value":c}])))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     h.eventually_held("c gets Porting", |s| {
@@ -187,7 +185,7 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     let (status, body) = h
         .group_patch(
             &gid,
-            json!([{"op":"Add","path":"members","value":[{"value":e1},{"value":e2}]}]),
+            one_op("Add", "members", json!([{"value":e1},{"value":e2}])),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -200,10 +198,7 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
 
     // Remove with a value array removes only those members.
     let (status, _) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"Remove","path":"members","value":[{"value":e1}]}]),
-        )
+        .group_patch(&gid, one_op("Remove", "members", json!([{"value":e1}])))
         .await;
     assert_eq!(status, StatusCode::OK);
     h.eventually_held("only e1 loses admin", |s| {
@@ -308,10 +303,7 @@ async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
         .await;
     let gid = body["id"].as_str().unwrap().to_string();
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"add","path":"members","value":[{"value":"nope"}]}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!([{"value":"nope"}])))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["detail"].as_str().unwrap().contains("nope"));

@@ -7,6 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use common::scim::one_op;
 use common::{assert_scim_error, urlencode, user, Harness, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -67,10 +68,7 @@ async fn nul_in_a_title_is_refused_and_groups_stay_readable() {
     assert_eq!(status, StatusCode::CREATED, "{g}");
     let gid = g["id"].as_str().unwrap().to_string();
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op":"replace","path":"title","value":"x\u{0}y"}]),
-        )
+        .patch(&id, one_op("replace", "title", json!("x\u{0}y")))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_scim_error(&body, 400, Some("invalidValue"));
@@ -82,10 +80,7 @@ async fn nul_in_a_title_is_refused_and_groups_stay_readable() {
     assert_eq!(list["totalResults"], 1);
     let other = h.create_ok(user("other@example.com")).await;
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"add","path":"members","value":[{"value": other}]}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!([{"value": other}])))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -8,6 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
+use common::scim::one_op;
 use common::{assert_scim_error, user};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -206,10 +207,7 @@ async fn member_lists_of_one_group_write_are_capped() {
         "path-less value counts too: {body}"
     );
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op": "add", "path": "members", "value": members(&ids[2..])}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!(members(&ids[2..]))))
         .await;
     assert!(status.is_success(), "{body}");
     let (_, _, got) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;

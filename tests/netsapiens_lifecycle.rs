@@ -6,6 +6,7 @@
 mod common;
 
 use bandwidth_sim::ns::{NsUser, DOMAIN_KEY};
+use common::scim::one_op;
 use common::target::{TargetKind, NS_DOMAIN};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -204,10 +205,7 @@ async fn login_username_can_be_extension_at_domain() {
     let found = h.find_by_username("jane@acme.test").await;
     assert_eq!(found["totalResults"], 1, "{found}");
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]),
-        )
+        .patch(&id, one_op("replace", "name.familyName", json!("Smith")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.held("2000@acme").unwrap().last_name, "Smith");

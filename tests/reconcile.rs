@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use bandwidth_sim::{SeedUser, UserEdit};
+use common::scim::one_op;
 use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -174,10 +175,7 @@ async fn status_drift_both_ways_and_a_user_gone_upstream_are_repaired() {
     let gone = h.create_ok(user("gone@example.com")).await;
     let leaver = h.create_ok(user("leaver@example.com")).await;
     let (status, _) = h
-        .patch(
-            &leaver,
-            json!([{"op":"replace","path":"active","value":false}]),
-        )
+        .patch(&leaver, one_op("replace", "active", json!(false)))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(

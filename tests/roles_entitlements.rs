@@ -6,6 +6,7 @@ mod common;
 mod support;
 
 use bandwidth_sim::SimConfig;
+use common::scim::one_op;
 use common::{assert_scim_error, urlencode, user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -148,7 +149,11 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     let (status, patched) = h
         .patch(
             &id,
-            json!([{"op":"add","path":"roles","value":[{"value":"Reporting","display":"Reporting"}]}]),
+            one_op(
+                "add",
+                "roles",
+                json!([{"value":"Reporting","display":"Reporting"}]),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
@@ -311,10 +316,7 @@ async fn entra_app_roles_arrive_in_its_patch_dialect() {
         Some(vec!["Porting".to_string(), "basicAccess".to_string()])
     );
     let (status, answer) = h
-        .patch(
-            &id,
-            json!([{"op":"Remove","path":"roles","value":[{"value":"Porting"}]}]),
-        )
+        .patch(&id, one_op("Remove", "roles", json!([{"value":"Porting"}])))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(

@@ -4,6 +4,7 @@
 mod common;
 
 use bandwidth_sim::{Faults, SeedUser};
+use common::scim::one_op;
 use common::target::TargetKind;
 use common::{assert_scim_error, user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -189,10 +190,7 @@ async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
         "the error names the tenant's target: {body}"
     );
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op":"replace","path":"name.familyName","value":"Lost"}]),
-        )
+        .patch(&id, one_op("replace", "name.familyName", json!("Lost")))
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 

@@ -3,6 +3,7 @@
 mod common;
 
 use bandwidth_sim::Dialect;
+use common::scim::one_op;
 use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -150,19 +151,13 @@ async fn strip_roles_policy_removes_and_restores_roles() {
     .await;
     let id = h.create_ok(user("strip@example.com")).await;
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op":"Replace","path":"active","value":"False"}]),
-        )
+        .patch(&id, one_op("Replace", "active", json!("False")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let up = h.held("strip@example.com").unwrap();
     assert_eq!((up.status.as_str(), up.roles.len()), ("ACTIVE", 0));
     let (status, _) = h
-        .patch(
-            &id,
-            json!([{"op":"Replace","path":"active","value":"True"}]),
-        )
+        .patch(&id, one_op("Replace", "active", json!("True")))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -261,7 +256,7 @@ async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
     let (status, body) = h
         .patch(
             &id,
-            json!([{"op":"Replace","path":"userName","value":"new.upn@example.com"}]),
+            one_op("Replace", "userName", json!("new.upn@example.com")),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -276,10 +271,7 @@ async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
     );
     // Later changes still reach the same upstream user.
     let (status, _) = h
-        .patch(
-            &id,
-            json!([{"op":"Replace","path":"name.familyName","value":"Renamed"}]),
-        )
+        .patch(&id, one_op("Replace", "name.familyName", json!("Renamed")))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(h.held("old.upn@example.com").unwrap().last_name, "Renamed");
@@ -296,7 +288,7 @@ async fn rename_rejected_under_reject_policy(target: TargetKind) {
     let (status, body) = h
         .patch(
             &id,
-            json!([{"op":"Replace","path":"userName","value":"other@example.com"}]),
+            one_op("Replace", "userName", json!("other@example.com")),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -15,9 +15,9 @@ pub fn patch_body(ops: Value) -> Value {
     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 }
 
-/// The one operation `{"op": "replace", "path": path, "value": value}`.
-pub fn replace_op(path: &str, value: Value) -> Value {
-    json!([{"op": "replace", "path": path, "value": value}])
+/// The operations of a PATCH with one: `op` (any case, as IdPs vary) of `value` at `path`.
+pub fn one_op(op: &str, path: &str, value: Value) -> Value {
+    json!([{"op": op, "path": path, "value": value}])
 }
 
 /// Asserts an error answer: the HTTP status, and the SCIM error body with the same
@@ -38,11 +38,6 @@ impl Harness {
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         let (status, _, body) = self.call(Method::GET, path, None).await;
         (status, body)
-    }
-
-    /// PATCHes a user with one `replace` of `path`.
-    pub async fn replace(&self, id: &str, path: &str, value: Value) -> (StatusCode, Value) {
-        self.patch(id, replace_op(path, value)).await
     }
 
     /// PATCHes a user with `ops`, which must succeed; returns the user.
