@@ -7,15 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::ns::{NsConfig, NsSimulator};
+use common::scim::group_body as group;
 use common::{serve_bridge, user, Harness, TestDatabase, TOKEN};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-
-fn group(name: &str, members: &[String]) -> Value {
-    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-           "displayName": name, "members": members})
-}
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
@@ -28,12 +23,8 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
     let gone = h.upstream("b7@x.com").unwrap().user_id;
     assert!(h.sim.remove_user(&gone));
     let before = h.state().stats;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(group("bandwidth-role-Porting", &ids)),
-        )
+    let (status, body) = h
+        .post("/Groups", group("bandwidth-role-Porting", &ids))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     h.eventually("every remaining member has the role", |s| {

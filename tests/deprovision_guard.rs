@@ -39,7 +39,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     for id in &ids[2..4] {
         let (status, _, body) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-        let (status, _, _) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+        let (status, _) = h.get(&format!("/Users/{id}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     assert_eq!(status_of(&h, "c@x.com").as_deref(), Some("ACTIVE"));
@@ -130,9 +130,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     assert_eq!(worker_runs.len(), 4, "{worker_runs:#?}");
     assert!(worker_runs.iter().all(|e| e.outcome == "ok"));
     assert_eq!(status_of(&h, "f@x.com").as_deref(), Some("ACTIVE"));
-    let (_, _, body) = h
-        .call(Method::GET, &format!("/Users/{}", ids[4]), None)
-        .await;
+    let (_, body) = h.get(&format!("/Users/{}", ids[4])).await;
     assert_eq!(body["active"], false);
     assert_eq!(body["name"]["givenName"], "Eve");
     assert_eq!(
@@ -194,7 +192,7 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     assert!(h.upstream("del@x.com").is_some());
     approve_and_wait(&h, 1).await;
     assert!(h.upstream("del@x.com").is_none());
-    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, body) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
     support::set_active(&h, &id, true).await;
     assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
@@ -224,11 +222,10 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     let h = support::harness("[tenants.acme.deprovision_guard]\nmax = 0\n").await;
     let id = h.create_ok(user("held@x.com")).await;
     let other = h.create_ok(user("other@x.com")).await;
-    let (status, _, group) = h
-        .call(
-            Method::POST,
+    let (status, group) = h
+        .post(
             "/Groups",
-            Some(support::group("bandwidth-role-Porting", &[&id, &other])),
+            support::group("bandwidth-role-Porting", &[&id, &other]),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
@@ -264,7 +261,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(status_of(&h, "held@x.com").as_deref(), Some("ACTIVE"));
-    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, body) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(
         body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA]["syncState"],
         "held",

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::scim::one_op;
+use common::scim::{group_body, one_op};
 use common::target::TargetKind;
 use common::{user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -46,7 +46,7 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
 
     // Create: answered 201 with a synthetic upstream id.
     let id = h.create_ok(user("dry@example.com")).await;
-    let (status, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (status, body) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let upstream_id = body[EXT]["upstreamId"].as_str().unwrap().to_string();
     assert!(upstream_id.starts_with("dryrun-"), "{body}");
@@ -66,15 +66,8 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
     }
 
     // A group grants a role through the worker's job.
-    let (status, _, group) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":"bandwidth-role-Porting","members":[{"value": id}]}),
-            ),
-        )
+    let (status, group) = h
+        .post("/Groups", group_body("bandwidth-role-Porting", &[&id]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -233,9 +226,8 @@ async fn a_dry_run_lifecycle_leaves_the_target_untouched(t: TargetKind) {
         TargetKind::Bandwidth => "Porting",
         TargetKind::Netsapiens => "Advanced User",
     };
-    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": format!("bandwidth-role-{granted}"), "members":[{"value": id}]});
-    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    let group = group_body(&format!("bandwidth-role-{granted}"), &[&id]);
+    let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -4,9 +4,9 @@
 mod common;
 
 use bandwidth_sim::Faults;
-use common::scim::one_op;
+use common::scim::{assert_error, group_body, one_op};
 use common::target::{Held, TargetKind};
-use common::{assert_scim_error, user, Harness, Options};
+use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -62,15 +62,8 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
     let (a, b, c) = (&ids[0], &ids[1], &ids[2]);
 
     // Create with members.
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":group(t, "Porting"),"members":[{"value":a},{"value":b}]}),
-            ),
-        )
+    let (status, body) = h
+        .post("/Groups", group_body(&group(t, "Porting"), &[a, b]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let gid = body["id"].as_str().unwrap().to_string();
@@ -83,7 +76,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
     .await;
 
     // The user's read-only groups attribute is computed from memberships.
-    let (_, _, got) = h.call(Method::GET, &format!("/Users/{a}"), None).await;
+    let (_, got) = h.get(&format!("/Users/{a}")).await;
     assert_eq!(got["groups"][0]["value"], gid.as_str());
     assert_eq!(got["groups"][0]["display"], group(t, "Porting"));
 
@@ -130,10 +123,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
         .call(
             Method::PUT,
             &format!("/Groups/{gid}"),
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":group(t, "Ordering"),"members":[{"value":a}]}),
-            ),
+            Some(group_body(&group(t, "Ordering"), &[a])),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -153,7 +143,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
         roles_of(s, "a@x.com") == t.base_access()
     })
     .await;
-    let (status, _, _) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (status, _) = h.get(&format!("/Groups/{gid}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -205,7 +195,7 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
         !admin(s, "e1@x.com") && admin(s, "e2@x.com")
     })
     .await;
-    let (_, _, got) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (_, got) = h.get(&format!("/Groups/{gid}")).await;
     assert_eq!(got["members"].as_array().unwrap().len(), 1);
     assert_eq!(got["members"][0]["value"], e2.as_str());
 
@@ -266,9 +256,7 @@ async fn external_id_rule_grants_roles_and_accounts() {
     h.eventually("extension updated", |_| true).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (_, _, got) = h
-            .call(Method::GET, &format!("/Users/{}", ids[0]), None)
-            .await;
+        let (_, got) = h.get(&format!("/Users/{}", ids[0])).await;
         let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
         if ext["roles"] == json!(["Billing Reports", "basicAccess"]) {
             assert_eq!(ext["syncState"], "synced");
@@ -285,17 +273,15 @@ async fn external_id_rule_grants_roles_and_accounts() {
 #[tokio::test]
 async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
     let h = Harness::default().await;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
+    let (status, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":"G","members":[{"value":"fake-member-id"}]})),
+            json!({"displayName":"G","members":[{"value":"fake-member-id"}]}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(body["detail"].as_str().unwrap().contains("fake-member-id"));
-    let (_, _, list) = h.call(Method::GET, "/Groups", None).await;
+    let (_, list) = h.get("/Groups").await;
     assert_eq!(list["totalResults"], 0);
 
     let (_, _, body) = h
@@ -312,34 +298,20 @@ async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
 #[tokio::test]
 async fn duplicate_group_name_is_409() {
     let h = Harness::default().await;
-    let (status, _, _) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName":"Sales"})),
-        )
-        .await;
+    let (status, _) = h.post("/Groups", json!({"displayName":"Sales"})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName":"SALES"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_scim_error(&body, 409, Some("uniqueness"));
+    let (status, body) = h.post("/Groups", json!({"displayName":"SALES"})).await;
+    assert_error(status, &body, 409, Some("uniqueness"));
 }
 
 #[tokio::test]
 async fn deleted_user_leaves_its_groups() {
     let h = Harness::default().await;
     let ids = users(&h, &["d1@x.com", "d2@x.com"]).await;
-    let (_, _, body) = h
-        .call(
-            Method::POST,
+    let (_, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":"Team","members":[{"value":ids[0]},{"value":ids[1]}]})),
+            json!({"displayName":"Team","members":[{"value":ids[0]},{"value":ids[1]}]}),
         )
         .await;
     let gid = body["id"].as_str().unwrap().to_string();
@@ -347,13 +319,13 @@ async fn deleted_user_leaves_its_groups() {
         .call(Method::DELETE, &format!("/Users/{}", ids[0]), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, _, group) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (_, group) = h.get(&format!("/Groups/{gid}")).await;
     let expected =
         json!([{"value": ids[1], "type": "User", "$ref": format!("/scim/v2/Users/{}", ids[1])}]);
     assert_eq!(group["members"], expected);
     // `display` is computed, and returned when asked for.
     let path = format!("/Groups/{gid}?attributes=members.display");
-    let (_, _, group) = h.call(Method::GET, &path, None).await;
+    let (_, group) = h.get(&path).await;
     assert_eq!(group["members"][0]["display"], "d2@x.com");
 }
 
@@ -362,11 +334,10 @@ async fn deactivated_users_get_no_roles_until_reactivated(t: TargetKind) {
     let ids = users(&h, &["z@x.com"]).await;
     h.patch(&ids[0], json!([{"op":"replace","value":{"active":false}}]))
         .await;
-    let (_, _, body) = h
-        .call(
-            Method::POST,
+    let (_, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]})),
+            json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]}),
         )
         .await;
     assert!(body["id"].is_string());
@@ -391,11 +362,10 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind)
         fail_rate: 1.0,
         ..Faults::default()
     });
-    let (_, _, body) = h
-        .call(
-            Method::POST,
+    let (_, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]})),
+            json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]}),
         )
         .await;
     assert!(body["id"].is_string());
@@ -410,9 +380,7 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind)
     // The user's link says so too (written just after the job's state).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let (_, _, got) = h
-            .call(Method::GET, &format!("/Users/{}", ids[0]), None)
-            .await;
+        let (_, got) = h.get(&format!("/Users/{}", ids[0])).await;
         let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
         if ext["syncState"] == "failed" {
             assert!(ext["lastError"].is_string(), "{ext}");
@@ -454,11 +422,10 @@ async fn flaky_rate_limited_upstream_still_converges(t: TargetKind) {
         ..Faults::default()
     });
     let members: Vec<serde_json::Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    let (status, _, body) = h
-        .call(
-            Method::POST,
+    let (status, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":group(t, "Reporting"),"members":members})),
+            json!({"displayName":group(t, "Reporting"),"members":members}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

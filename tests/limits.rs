@@ -8,8 +8,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
-use common::scim::one_op;
-use common::{assert_scim_error, user};
+use common::scim::{assert_error, one_op};
+use common::user;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -21,8 +21,7 @@ async fn an_oversized_body_is_413_as_a_scim_error() {
     let mut big = user("big@x.com");
     big["displayName"] = json!("x".repeat(4096));
     let (status, _, body) = h.call(Method::POST, "/Users", Some(big)).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    assert_scim_error(&body, 413, None);
+    assert_error(status, &body, 413, None);
     assert!(body["detail"].as_str().unwrap().contains("2048"), "{body}");
     // Under the limit is fine.
     h.create_ok(user("small@x.com")).await;
@@ -41,8 +40,7 @@ async fn a_slow_request_is_answered_503_with_retry_after_at_the_deadline() {
         .call(Method::POST, "/Users", Some(user("slow@x.com")))
         .await;
     let took = started.elapsed();
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_scim_error(&body, 503, None);
+    assert_error(status, &body, 503, None);
     assert_eq!(headers["retry-after"], "1");
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_millis(2400),
@@ -50,7 +48,7 @@ async fn a_slow_request_is_answered_503_with_retry_after_at_the_deadline() {
     );
     // Health endpoints answer quickly and are not affected.
     h.sim.set_faults(Faults::default());
-    let (status, _, body) = h.call(Method::GET, "/Users", None).await;
+    let (status, body) = h.get("/Users").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -78,7 +76,7 @@ client_secret = "sim-secret"
     ))
     .await;
     for n in 0..3 {
-        let (status, _, body) = h.call(Method::GET, "/Users", None).await;
+        let (status, body) = h.get("/Users").await;
         assert_eq!(
             status,
             StatusCode::OK,
@@ -86,8 +84,7 @@ client_secret = "sim-secret"
         );
     }
     let (status, headers, body) = h.call(Method::GET, "/Users", None).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert_scim_error(&body, 429, None);
+    assert_error(status, &body, 429, None);
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry), "Retry-After {retry}");
 
@@ -111,7 +108,7 @@ client_secret = "sim-secret"
 
     // The budget refills at the sustained rate.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, _, body) = h.call(Method::GET, "/Users", None).await;
+    let (status, body) = h.get("/Users").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -126,8 +123,7 @@ async fn filter_complexity_and_count_are_capped() {
     let (status, _, body) = h
         .call(Method::POST, "/Users/.search", Some(search(terms)))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    assert_error(status, &body, 400, Some("invalidFilter"));
     assert!(
         body["detail"].as_str().unwrap().contains("more than 1000"),
         "{body}"
@@ -137,20 +133,19 @@ async fn filter_complexity_and_count_are_capped() {
     let (status, _, body) = h
         .call(Method::POST, "/Users/.search", Some(search(deep)))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    assert_error(status, &body, 400, Some("invalidFilter"));
     assert!(
         body["detail"].as_str().unwrap().contains("deeper than 64"),
         "{body}"
     );
 
     // count above max_page_size is cut to it; totalResults still counts everything.
-    let (status, _, body) = h.call(Method::GET, "/Users?count=1000", None).await;
+    let (status, body) = h.get("/Users?count=1000").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["itemsPerPage"], 2);
     assert_eq!(body["Resources"].as_array().unwrap().len(), 2);
     assert_eq!(body["totalResults"], 3);
-    let (_, _, config) = h.call(Method::GET, "/ServiceProviderConfig", None).await;
+    let (_, config) = h.get("/ServiceProviderConfig").await;
     assert_eq!(config["filter"]["maxResults"], 2);
 }
 
@@ -166,8 +161,7 @@ async fn member_lists_of_one_group_write_are_capped() {
     };
     let group = |ids: &[String]| support::group("Team", ids);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group(&ids))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(
         body["detail"].as_str().unwrap().contains("at most 2"),
         "the cap is named: {body}"
@@ -182,8 +176,7 @@ async fn member_lists_of_one_group_write_are_capped() {
     let (status, _, body) = h
         .call(Method::PUT, &format!("/Groups/{gid}"), Some(group(&ids)))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
 
     // PATCH: the values of all member operations together count.
     let (status, body) = h
@@ -193,8 +186,7 @@ async fn member_lists_of_one_group_write_are_capped() {
                    {"op": "add", "path": "members", "value": members(&ids[1..])}]),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     let (status, body) = h
         .group_patch(
             &gid,
@@ -210,6 +202,6 @@ async fn member_lists_of_one_group_write_are_capped() {
         .group_patch(&gid, one_op("add", "members", json!(members(&ids[2..]))))
         .await;
     assert!(status.is_success(), "{body}");
-    let (_, _, got) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (_, got) = h.get(&format!("/Groups/{gid}")).await;
     assert_eq!(got["members"].as_array().unwrap().len(), 3);
 }

@@ -6,7 +6,7 @@
 mod common;
 
 use bandwidth_sim::ns::{NsUser, DOMAIN_KEY};
-use common::scim::one_op;
+use common::scim::{group_body, one_op};
 use common::target::{TargetKind, NS_DOMAIN};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -117,9 +117,8 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
 
     // Deactivated again; while inactive she joins a group whose rule grants a scope.
     set_active(&h, &id, false).await;
-    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "Bandwidth Admins", "members": [{"value": id}]});
-    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    let group = group_body("Bandwidth Admins", &[&id]);
+    let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     settle(&h).await;
     assert_eq!(

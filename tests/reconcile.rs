@@ -10,7 +10,7 @@ use bandwidth_sim::{SeedUser, UserEdit};
 use common::scim::one_op;
 use common::target::TargetKind;
 use common::{user, Harness, Options};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use scim_bridge::provision::drift::DriftKind;
 use scim_bridge::provision::reconcile::{Options as RunOptions, Quiet, Report};
 use scim_bridge::provision::Tenant;
@@ -245,7 +245,7 @@ async fn status_drift_both_ways_and_a_user_gone_upstream_are_repaired() {
     .await;
     let recreated = h.upstream("gone@example.com").expect("re-created upstream");
     assert_ne!(recreated.user_id, old_gone_id);
-    let (_, _, body) = h.call(Method::GET, &format!("/Users/{gone}"), None).await;
+    let (_, body) = h.get(&format!("/Users/{gone}")).await;
     assert_eq!(body["id"], gone.as_str(), "same SCIM id");
     let stored = h.store.get_user("acme", &gone).await.unwrap().unwrap();
     assert_eq!(

@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::{Dialect, Faults};
+use common::scim::assert_error;
 use common::target::{Held, TargetKind};
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -365,8 +366,7 @@ async fn upstream_refusals_reach_the_idp_with_their_reasons() {
     o.sim.withheld_roles = vec!["basicAccess".into()];
     let h = Harness::start(o).await;
     let (status, body) = h.create(user("nope@x.com")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(
         body["detail"]
             .as_str()

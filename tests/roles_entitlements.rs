@@ -6,13 +6,13 @@ mod common;
 mod support;
 
 use bandwidth_sim::SimConfig;
-use common::scim::one_op;
+use common::scim::{assert_error, one_op};
 use common::{assert_scim_error, urlencode, user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn get(h: &Harness, path: &str) -> Value {
-    let (status, _, body) = h.call(Method::GET, path, None).await;
+    let (status, body) = h.get(path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     body
 }
@@ -108,9 +108,8 @@ async fn discovery_and_catalogs_page_and_filter_like_any_resource() {
         "{projected}"
     );
 
-    let (status, _, body) = h.call(Method::GET, "/Roles/Nope", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_scim_error(&body, 404, None);
+    let (status, body) = h.get("/Roles/Nope").await;
+    assert_error(status, &body, 404, None);
     let (status, _, body) = h
         .call(
             Method::GET,
@@ -118,8 +117,7 @@ async fn discovery_and_catalogs_page_and_filter_like_any_resource() {
             None,
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    assert_error(status, &body, 400, Some("invalidFilter"));
 
     let ents = get(&h, "/Entitlements").await;
     assert_eq!(
@@ -205,12 +203,8 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     );
 
     // A group grants a role too; the import shows it as inherited.
-    let (status, _, group) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(support::group("bandwidth-role-Porting", &[&id])),
-        )
+    let (status, group) = h
+        .post("/Groups", support::group("bandwidth-role-Porting", &[&id]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     h.eventually("the group's role upstream", |s| {
@@ -243,8 +237,7 @@ async fn assignments_the_upstream_cannot_grant_are_refused_at_the_request() {
     let mut body = user("refused@example.com");
     body["roles"] = json!([{"value": "Nuclear Launch"}]);
     let (status, answer) = h.create(body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_scim_error(&answer, 400, Some("invalidValue"));
+    assert_error(status, &answer, 400, Some("invalidValue"));
     assert!(
         answer["detail"]
             .as_str()

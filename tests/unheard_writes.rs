@@ -164,7 +164,7 @@ async fn a_patch_the_idp_hung_up_on_is_committed() {
     // The local commit follows the upstream write: SCIM says the same.
     let mut given = Value::Null;
     for _ in 0..100 {
-        let (_, _, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+        let (_, got) = h.get(&format!("/Users/{id}")).await;
         given = got["name"]["givenName"].clone();
         if given == "Cut" {
             break;

@@ -4,7 +4,7 @@
 mod common;
 
 use bandwidth_sim::{Faults, SeedUser};
-use common::scim::one_op;
+use common::scim::{assert_error, one_op};
 use common::target::TargetKind;
 use common::{assert_scim_error, user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -14,8 +14,7 @@ async fn duplicate_username_is_409_uniqueness_in_any_case(t: TargetKind) {
     let h = Harness::on(t).await;
     h.create_ok(user("dup@example.com")).await;
     let (status, body) = h.create(user("DUP@example.com")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_scim_error(&body, 409, Some("uniqueness"));
+    assert_error(status, &body, 409, Some("uniqueness"));
     assert_eq!(h.held_users().len(), 1, "no second upstream user");
 }
 
@@ -42,8 +41,7 @@ async fn email_or_username_taken_upstream_is_409_and_nothing_stored() {
     let mut u = user("new@example.com");
     u["emails"] = json!([{"value":"taken@example.com","primary":true}]);
     let (status, body) = h.create(u).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_scim_error(&body, 409, Some("uniqueness"));
+    assert_error(status, &body, 409, Some("uniqueness"));
     assert_eq!(
         h.find_by_username("new@example.com").await["totalResults"],
         0
@@ -158,14 +156,12 @@ async fn missing_name_or_username_is_400_invalid_value() {
     let mut u = user("noname@example.com");
     u["name"] = json!({"givenName": "Only"});
     let (status, body) = h.create(u).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(body["detail"].as_str().unwrap().contains("familyName"));
     let (status, body) = h
         .create(json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(h.state().users.is_empty());
 }
 
@@ -200,7 +196,7 @@ async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
         0,
         "failed create not stored"
     );
-    let (_, _, kept) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, kept) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(
         kept["name"]["familyName"], "Doe",
         "failed update not stored"
@@ -262,11 +258,8 @@ async fn entra_test_connection_filter_finds_nothing() {
 #[tokio::test]
 async fn bad_filter_is_400_invalid_filter() {
     let h = Harness::default().await;
-    let (status, _, body) = h
-        .call(Method::GET, "/Users?filter=userName%20eq", None)
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    let (status, body) = h.get("/Users?filter=userName%20eq").await;
+    assert_error(status, &body, 400, Some("invalidFilter"));
 }
 
 #[tokio::test]
@@ -282,8 +275,7 @@ async fn if_match_mismatch_is_412_and_if_none_match_is_304() {
             &[("if-match", "W/\"9\"")],
         )
         .await;
-    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
-    assert_scim_error(&body, 412, None);
+    assert_error(status, &body, 412, None);
     let (status, _, _) = h
         .call_with(
             Method::GET,
@@ -299,12 +291,10 @@ async fn if_match_mismatch_is_412_and_if_none_match_is_304() {
 #[tokio::test]
 async fn unknown_endpoint_is_404_and_wrong_method_is_405_both_scim() {
     let h = Harness::default().await;
-    let (status, _, body) = h.call(Method::GET, "/Nope", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_scim_error(&body, 404, None);
+    let (status, body) = h.get("/Nope").await;
+    assert_error(status, &body, 404, None);
     let (status, _, body) = h.call(Method::DELETE, "/Users", None).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_scim_error(&body, 405, None);
+    assert_error(status, &body, 405, None);
 }
 
 #[tokio::test]
@@ -313,12 +303,8 @@ async fn paging_with_start_index_and_count() {
     for i in 0..7 {
         h.create_ok(user(&format!("page{i}@example.com"))).await;
     }
-    let (_, _, first) = h
-        .call(Method::GET, "/Users?startIndex=1&count=5", None)
-        .await;
-    let (_, _, second) = h
-        .call(Method::GET, "/Users?startIndex=6&count=5", None)
-        .await;
+    let (_, first) = h.get("/Users?startIndex=1&count=5").await;
+    let (_, second) = h.get("/Users?startIndex=6&count=5").await;
     assert_eq!(
         (first["totalResults"].clone(), first["itemsPerPage"].clone()),
         (json!(7), json!(5))
@@ -334,7 +320,7 @@ async fn paging_with_start_index_and_count() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 7, "pages do not overlap");
-    let (_, _, counted) = h.call(Method::GET, "/Users?count=0", None).await;
+    let (_, counted) = h.get("/Users?count=0").await;
     assert_eq!(
         (
             counted["totalResults"].clone(),
@@ -357,7 +343,7 @@ async fn discovery_endpoints_answer() {
         assert_eq!(status, StatusCode::OK, "{path} {body}");
         assert_eq!(headers["content-type"], "application/scim+json");
     }
-    let (status, _, _) = h.call(Method::GET, "/Schemas/urn:nope", None).await;
+    let (status, _) = h.get("/Schemas/urn:nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -367,13 +353,7 @@ async fn search_endpoints_answer_like_lists() {
     for i in 0..3 {
         h.create_ok(user(&format!("s{i}@example.com"))).await;
     }
-    let (status, _, _) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName": "Searchers"})),
-        )
-        .await;
+    let (status, _) = h.post("/Groups", json!({"displayName": "Searchers"})).await;
     assert_eq!(status, StatusCode::CREATED);
     let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
                         "filter": "userName sw \"s\"", "attributes": ["userName"], "sortBy": "userName",
@@ -386,11 +366,10 @@ async fn search_endpoints_answer_like_lists() {
         body["Resources"][0].get("name").is_none(),
         "attributes honoured"
     );
-    let (_, _, groups) = h
-        .call(
-            Method::POST,
+    let (_, groups) = h
+        .post(
             "/Groups/.search",
-            Some(json!({"filter": "displayName eq \"searchers\""})),
+            json!({"filter": "displayName eq \"searchers\""}),
         )
         .await;
     assert_eq!(groups["totalResults"], 1);
@@ -399,24 +378,15 @@ async fn search_endpoints_answer_like_lists() {
         .await;
     assert_eq!(all["totalResults"], 4);
     assert_eq!(all["Resources"].as_array().unwrap().len(), 4);
-    let (_, _, tail) = h
-        .call(
-            Method::POST,
-            "/.search",
-            Some(json!({"startIndex": 3, "count": 10})),
-        )
+    let (_, tail) = h
+        .post("/.search", json!({"startIndex": 3, "count": 10}))
         .await;
     assert_eq!(tail["Resources"].as_array().unwrap().len(), 2);
     assert_eq!(tail["Resources"][1]["displayName"], "Searchers");
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Users/.search",
-            Some(json!({"filter": "userName eq"})),
-        )
+    let (status, body) = h
+        .post("/Users/.search", json!({"filter": "userName eq"}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    assert_error(status, &body, 400, Some("invalidFilter"));
 }
 
 #[tokio::test]
@@ -425,7 +395,7 @@ async fn sort_by_and_sort_order() {
     for name in ["b@example.com", "c@example.com", "a@example.com"] {
         h.create_ok(user(name)).await;
     }
-    let (_, _, asc) = h.call(Method::GET, "/Users?sortBy=userName", None).await;
+    let (_, asc) = h.get("/Users?sortBy=userName").await;
     let names: Vec<&str> = asc["Resources"]
         .as_array()
         .unwrap()

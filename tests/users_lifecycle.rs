@@ -3,7 +3,7 @@
 mod common;
 
 use bandwidth_sim::Dialect;
-use common::scim::one_op;
+use common::scim::{assert_error, one_op};
 use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -127,9 +127,8 @@ async fn lifecycle(target: TargetKind, dialect: Dialect) {
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(h.held("jdoe@example.com").is_none());
-    let (status, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    common::assert_scim_error(&body, 404, None);
+    let (status, body) = h.get(&format!("/Users/{id}")).await;
+    assert_error(status, &body, 404, None);
     assert_eq!(h.held_users().len(), 0);
 }
 
@@ -188,7 +187,7 @@ async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id
     let ext = &body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
     assert_eq!(ext["syncState"], "deprovisioned");
     // The SCIM resource stays, inactive.
-    let (status, _, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (status, got) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(
         (status, got["active"].clone()),
         (StatusCode::OK, json!(false))
@@ -232,7 +231,7 @@ async fn on_delete_deactivate_keeps_the_upstream_user(target: TargetKind) {
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(h.held("keep@example.com").unwrap().status, "DEACTIVATED");
-    let (status, _, _) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (status, _) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -291,9 +290,8 @@ async fn rename_rejected_under_reject_policy(target: TargetKind) {
             one_op("Replace", "userName", json!("other@example.com")),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    common::assert_scim_error(&body, 400, Some("mutability"));
-    let (_, _, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    assert_error(status, &body, 400, Some("mutability"));
+    let (_, got) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(got["userName"], "fixed@example.com", "nothing changed");
 }
 
@@ -306,7 +304,7 @@ async fn unknown_attributes_round_trip_and_password_is_never_kept(target: Target
     ]);
     u["urn:example:custom"] = json!({"costCode": "X-1"});
     let id = h.create_ok(u).await;
-    let (_, _, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, got) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(got["urn:example:custom"]["costCode"], "X-1");
     assert!(got.get("password").is_none());
     assert!(!got.to_string().contains("Sup3r$ecretFromOkta"));
@@ -365,7 +363,7 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
     assert_eq!(body["active"], false);
     assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
     assert_eq!(body[ext]["upstreamId"], json!(null), "{body}");
-    let (_, _, stored) = h.call(Method::GET, &format!("/Users/{leaver}"), None).await;
+    let (_, stored) = h.get(&format!("/Users/{leaver}")).await;
     assert_eq!(stored["active"], false);
     assert_eq!(stored[ext]["syncState"], "deprovisioned");
     let audit = h.audit().await;
@@ -395,9 +393,7 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
         .call(Method::DELETE, &format!("/Users/{deleted}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{on_delete}: {body}");
-    let (status, _, _) = h
-        .call(Method::GET, &format!("/Users/{deleted}"), None)
-        .await;
+    let (status, _) = h.get(&format!("/Users/{deleted}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(h.held("deleted@example.com").is_none());
     let audit = h.audit().await;

@@ -5,9 +5,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
+use common::scim::group_body;
 use common::{user, Harness};
-use reqwest::{Method, StatusCode};
-use serde_json::json;
+use reqwest::StatusCode;
 
 #[tokio::test]
 async fn slow_upstream_calls_hold_only_their_own_slot() {
@@ -15,7 +15,7 @@ async fn slow_upstream_calls_hold_only_their_own_slot() {
     let mut members = Vec::new();
     for n in 0..100 {
         let id = h.create_ok(user(&format!("m{n}@x.com"))).await;
-        members.push(json!({"value": id}));
+        members.push(id);
     }
     // One upstream call in twenty takes three more seconds.
     h.sim.set_faults(Faults {
@@ -25,15 +25,8 @@ async fn slow_upstream_calls_hold_only_their_own_slot() {
     });
     let before = h.state().stats;
     let started = Instant::now();
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":"bandwidth-role-Porting","members": members}),
-            ),
-        )
+    let (status, body) = h
+        .post("/Groups", group_body("bandwidth-role-Porting", &members))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let deadline = started + Duration::from_secs(120);

@@ -20,6 +20,19 @@ pub fn one_op(op: &str, path: &str, value: Value) -> Value {
     json!([{"op": op, "path": path, "value": value}])
 }
 
+/// A SCIM group create body: `display_name` with the given member ids.
+pub fn group_body(display_name: &str, member_ids: &[impl AsRef<str>]) -> Value {
+    let members: Vec<_> = member_ids
+        .iter()
+        .map(|id| json!({ "value": id.as_ref() }))
+        .collect();
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": display_name,
+        "members": members,
+    })
+}
+
 /// Asserts an error answer: the HTTP status, and the SCIM error body with the same
 /// status and this `scimType`.
 pub fn assert_error(status: StatusCode, body: &Value, code: u16, scim_type: Option<&str>) {

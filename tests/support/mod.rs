@@ -21,18 +21,7 @@ pub async fn start_sim() -> SimHandle {
         .unwrap()
 }
 
-/// A SCIM group create body: `display_name` with the given member ids.
-pub fn group(display_name: &str, member_ids: &[impl AsRef<str>]) -> serde_json::Value {
-    let members: Vec<_> = member_ids
-        .iter()
-        .map(|id| serde_json::json!({ "value": id.as_ref() }))
-        .collect();
-    serde_json::json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": display_name,
-        "members": members,
-    })
-}
+pub use crate::common::scim::group_body as group;
 
 /// A SQLite database file inside `dir`.
 pub fn sqlite_url(dir: &Path) -> String {
