@@ -31,10 +31,7 @@ fn run(dir: &Path, args: &[&str], config_text: &str) -> Output {
 
 /// A loopback port nothing listens on.
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
+    common::process::free_port()
 }
 
 fn all_output(output: &Output) -> String {

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use bandwidth_sim::{SeedUser, UserEdit};
+use common::process::cli;
 use common::scim::one_op;
 use common::target::TargetKind;
 use common::{user, Harness, Options};
@@ -270,19 +271,11 @@ async fn the_cli_prints_the_report_as_json_with_progress_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bridge.toml");
     std::fs::write(&path, &h.config_text).unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args([
-            "reconcile",
-            "--tenant",
-            "acme",
-            "--format",
-            "json",
-            "--config",
-        ])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let output = cli(
+        &["reconcile", "--tenant", "acme", "--format", "json"],
+        &path,
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("listed 1 upstream users"), "{stderr}");
@@ -294,22 +287,12 @@ async fn the_cli_prints_the_report_as_json_with_progress_lines() {
     assert_eq!(report["findings"][0]["expected"], "Jane");
     assert_eq!(report["findings"][0]["actual"], "Changed");
 
-    let table = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["reconcile", "--tenant", "acme", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let table = cli(&["reconcile", "--tenant", "acme"], &path).await;
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("1 finding(s)"), "{text}");
     assert!(text.contains("first_name"), "{text}");
 
-    let missing = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["reconcile", "--tenant", "nobody", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let missing = cli(&["reconcile", "--tenant", "nobody"], &path).await;
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nobody\""));
 }

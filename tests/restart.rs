@@ -15,7 +15,7 @@ use common::process::free_port;
 async fn pending_jobs_survive_sigkill() {
     let sim = support::start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let db_url = support::sqlite_url(dir.path());
+    let db_url = common::sqlite_url(dir.path());
     let port = free_port();
     let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
     let worker = "concurrency = 8\npoll_interval_ms = 100\nlease_secs = 2\nbackoff_base_ms = 100\nbackoff_max_secs = 2\n";

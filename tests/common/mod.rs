@@ -113,9 +113,7 @@ impl TestDatabase {
     /// The URL the bridge's configuration gets.
     pub fn url(&self) -> String {
         match self {
-            TestDatabase::Sqlite(dir) => {
-                format!("sqlite://{}", dir.path().join("bridge.db").display())
-            }
+            TestDatabase::Sqlite(dir) => sqlite_url(dir.path()),
             TestDatabase::Postgres(schema) => schema.url.clone(),
         }
     }
@@ -187,6 +185,17 @@ impl Drop for PgSchema {
             Err(_) => eprintln!("could not drop test schema {}", self.schema),
         }
     }
+}
+
+/// A Bandwidth simulator on a free loopback port.
+pub async fn start_sim(config: SimConfig) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Simulator::start(config, listener).await.unwrap()
+}
+
+/// A SQLite database file inside `dir`.
+pub fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("bridge.db").display())
 }
 
 pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
@@ -321,11 +330,10 @@ pub async fn serve_bridge(config_text: &str) -> (String, scim_bridge::http::AppS
 
 impl Harness {
     pub async fn start(options: Options) -> Harness {
-        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut sim_config = options.sim.clone();
         sim_config.dialect = options.dialect;
         let faults = sim_config.faults.clone();
-        let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
+        let sim = start_sim(sim_config).await;
         let upstream = match options.target {
             TargetKind::Bandwidth => Upstream::Bandwidth(sim.clone()),
             TargetKind::Netsapiens => {
@@ -336,11 +344,7 @@ impl Harness {
         let db_url = db.url();
         let mut config_text = config_toml(&options, &upstream.base_url(), &db_url);
         let sim_b = if options.second_tenant {
-            let sim_b = Simulator::start(second_sim_config(), {
-                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-            })
-            .await
-            .unwrap();
+            let sim_b = start_sim(second_sim_config()).await;
             config_text.push_str(&second_tenant_toml(&sim_b.base_url()));
             Some(sim_b)
         } else {
@@ -418,28 +422,8 @@ impl Harness {
         token: Option<&str>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/scim+json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, headers, json)
+        let url = format!("{}{path}", self.base);
+        scim::send(&self.client, method, &url, body, token, headers).await
     }
 
     pub async fn create(&self, user: Value) -> (StatusCode, Value) {

@@ -4,11 +4,46 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use scim_bridge::store::{Job, JobState};
 use serde_json::{json, Value};
 
 use super::{assert_scim_error, Harness};
+
+/// Sends a SCIM request to `url`, with `token` (bearer) and `headers`; returns status,
+/// headers and JSON body (`Null` when the body is empty).
+pub async fn send(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    body: Option<Value>,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Value) {
+    let mut request = client.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/scim+json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, headers, json)
+}
 
 /// A PATCH request's body with these operations.
 pub fn patch_body(ops: Value) -> Value {

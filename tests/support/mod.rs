@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{SimConfig, SimHandle};
 use reqwest::StatusCode;
 
 use crate::common;
@@ -15,18 +15,11 @@ use crate::common::process::Bridge;
 
 /// A simulator with the default settings on a free loopback port.
 pub async fn start_sim() -> SimHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(SimConfig::default(), listener)
-        .await
-        .unwrap()
+    common::start_sim(SimConfig::default()).await
 }
 
 pub use crate::common::scim::group_body as group;
 
-/// A SQLite database file inside `dir`.
-pub fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("bridge.db").display())
-}
 
 /// Writes `dir/bridge.toml`: a bridge serving on `port` with the `[worker]` settings
 /// `worker` (lines) and then `toml` (tenants, database). Returns the file and the
