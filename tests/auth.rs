@@ -35,11 +35,7 @@ async fn start(jwks: &Jwks, min_refetch_secs: u64) -> Harness {
 }
 
 async fn start_with_ttl(jwks: &Jwks, min_refetch_secs: u64, refresh_secs: u64) -> Harness {
-    Harness::start(Options {
-        extra_toml: auth_toml(&jwks.url, min_refetch_secs, refresh_secs),
-        ..Options::default()
-    })
-    .await
+    Harness::with(|o| o.extra_toml = auth_toml(&jwks.url, min_refetch_secs, refresh_secs)).await
 }
 
 /// Every SCIM route, with a body where it takes one.

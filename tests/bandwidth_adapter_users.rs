@@ -4,7 +4,7 @@
 mod adapter_common;
 
 use adapter_common::*;
-use bandwidth_sim::{Faults, SeedUser, UserEdit};
+use bandwidth_sim::{SeedUser, UserEdit};
 use scim_bridge::upstream::bandwidth::{BandwidthTarget, Dialect};
 use scim_bridge::upstream::{AccountScope, PhoneFormat, Target, TargetError};
 
@@ -273,10 +273,7 @@ both_dialects!(paging);
 async fn xml_answers_are_parsed() {
     let d = Dialect::Dashboard;
     let sim = start_sim(d, |_| {}).await;
-    sim.set_faults(Faults {
-        xml_always: true,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.xml_always = true));
     let t = target(d, &sim);
     t.ping().await.expect("ping over XML");
     let roles = t.list_roles().await.expect("roles over XML");

@@ -157,11 +157,7 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
 
 #[tokio::test]
 async fn a_dry_run_tenant_still_reconciles_from_real_reads() {
-    let h = Harness::start(Options {
-        dry_run: true,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.dry_run = true).await;
     h.sim.seed_user(bandwidth_sim::SeedUser {
         username: "someone".into(),
         first_name: "Some".into(),

@@ -4,6 +4,7 @@
 mod common;
 
 use bandwidth_sim::Faults;
+use common::faults::faults;
 use common::scim::{assert_error, group_body, one_op};
 use common::target::{Held, TargetKind};
 use common::{user, Harness, Options};
@@ -358,10 +359,7 @@ async fn deactivated_users_get_no_roles_until_reactivated(t: TargetKind) {
 async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind) {
     let h = Harness::on(t).await;
     let ids = users(&h, &["r@x.com"]).await;
-    h.upstream.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.upstream.set_faults(faults(|f| f.fail_rate = 1.0));
     let (_, body) = h
         .post(
             "/Groups",
@@ -406,10 +404,7 @@ async fn flaky_rate_limited_upstream_still_converges(t: TargetKind) {
         target: t,
         ..Options::default()
     };
-    options.sim.faults = Faults {
-        rate_limit: Some(40),
-        ..Faults::default()
-    };
+    options.sim.faults = faults(|f| f.rate_limit = Some(40));
     let h = Harness::start(options).await;
     let names: Vec<String> = (0..30).map(|i| format!("m{i}@x.com")).collect();
     let mut ids = Vec::new();

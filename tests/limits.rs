@@ -8,6 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
+use common::faults::faults;
 use common::scim::{assert_error, one_op};
 use common::user;
 use reqwest::{Method, StatusCode};
@@ -31,10 +32,7 @@ async fn an_oversized_body_is_413_as_a_scim_error() {
 #[tokio::test]
 async fn a_slow_request_is_answered_503_with_retry_after_at_the_deadline() {
     let h = harness("[server]\nrequest_timeout_secs = 1\n").await;
-    h.sim.set_faults(Faults {
-        latency_ms: 2500,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.latency_ms = 2500));
     let started = Instant::now();
     let (status, headers, body) = h
         .call(Method::POST, "/Users", Some(user("slow@x.com")))

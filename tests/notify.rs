@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use bandwidth_sim::Faults;
+use common::faults::faults;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use scim_bridge::admin::Admin;
@@ -111,11 +112,7 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
         "[tenants.acme.deprovision_guard]\nmax = 1\n[worker]\nmax_attempts = 2\n{}",
         sink_toml("webhook", port, &events, &["acme"], "")
     );
-    let h = Harness::start(Options {
-        extra_toml: extra,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.extra_toml = extra).await;
 
     // The receiver is down. Provisioning speed with events queueing and the sink
     // refusing connections:
@@ -140,10 +137,7 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
         }
         v
     };
-    h.sim.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.fail_rate = 1.0));
     let group = support::group("Bandwidth Admins", &active);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -302,9 +296,8 @@ async fn refused_upstream_credentials_are_reported_once() {
 async fn drift_found_by_the_periodic_reconcile_is_one_message() {
     let port = free_port();
     let received = receive_on(port).await;
-    let h = Harness::start(Options {
-        extra_toml: sink_toml("webhook", port, &["drift_found"], &["acme"], ""),
-        ..Options::default()
+    let h = Harness::with(|o| {
+        o.extra_toml = sink_toml("webhook", port, &["drift_found"], &["acme"], "")
     })
     .await;
     h.create_ok(user("drifted@x.com")).await;

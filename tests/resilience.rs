@@ -8,7 +8,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::{Dialect, Faults};
-use common::scim::assert_error;
+use common::faults::faults;
+use common::scim::{assert_error, one_op, patch_body};
 use common::target::{Held, TargetKind};
 use common::*;
 use reqwest::{Method, StatusCode};
@@ -47,10 +48,6 @@ async fn idp_create(h: &Harness, username: &str) -> String {
     }
 }
 
-fn patch_body(ops: Value) -> Value {
-    json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops})
-}
-
 /// Create three users, rename one, grant a role through a group, deactivate one and
 /// delete one, with the faults on throughout; then check upstream.
 async fn idp_flows_converge(h: &Harness, tag: &str) {
@@ -59,7 +56,7 @@ async fn idp_flows_converge(h: &Harness, tag: &str) {
     for n in &names {
         ids.push(idp_create(h, n).await);
     }
-    let rename = patch_body(json!([{"op":"replace","path":"name.givenName","value":"Renamed"}]));
+    let rename = patch_body(one_op("replace", "name.givenName", json!("Renamed")));
     let (status, body) = idp(
         h,
         Method::PATCH,
@@ -79,11 +76,11 @@ async fn idp_flows_converge(h: &Harness, tag: &str) {
     let (status, body) = idp(h, Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let group_id = body["id"].as_str().expect("group id").to_string();
-    let add = patch_body(json!([{"op":"add","path":"members","value":[{"value": ids[0]}]}]));
+    let add = patch_body(one_op("add", "members", json!([{"value": ids[0]}])));
     let (status, body) = idp(h, Method::PATCH, &format!("/Groups/{group_id}"), Some(add)).await;
     assert!(status.is_success(), "{status} {body}");
 
-    let off = patch_body(json!([{"op":"replace","path":"active","value":false}]));
+    let off = patch_body(one_op("replace", "active", json!(false)));
     let (status, body) = idp(h, Method::PATCH, &format!("/Users/{}", ids[1]), Some(off)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = idp(h, Method::DELETE, &format!("/Users/{}", ids[2]), None).await;
@@ -117,25 +114,16 @@ async fn idp_flows_converge(h: &Harness, tag: &str) {
 
 async fn under(target: TargetKind, dialect: Dialect, faults: Faults) -> Harness {
     // The harness's breaker recovers within a second, as a fault test needs.
-    let mut o = Options {
-        dialect,
-        target,
-        ..Options::default()
-    };
-    o.sim.faults = faults;
-    Harness::start(o).await
+    Harness::with(|o| {
+        o.dialect = dialect;
+        o.target = target;
+        o.sim.faults = faults;
+    })
+    .await
 }
 
 async fn flows_converge_with_30_percent_5xx(t: TargetKind) {
-    let h = under(
-        t,
-        Dialect::V1,
-        Faults {
-            fail_rate: 0.3,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let h = under(t, Dialect::V1, faults(|f| f.fail_rate = 0.3)).await;
     idp_flows_converge(&h, "fail").await;
     assert!(
         h.upstream.stats().failed_injected > 0,
@@ -149,10 +137,7 @@ async fn flows_converge_through_429_bursts(t: TargetKind) {
     // A burst of throttling every 3 s, for as long as the flows run.
     let bursts = tokio::spawn(async move {
         loop {
-            sim.set_faults(Faults {
-                rate_limit_burst: 2,
-                ..Faults::default()
-            });
+            sim.set_faults(faults(|f| f.rate_limit_burst = 2));
             tokio::time::sleep(Duration::from_millis(3000)).await;
         }
     });
@@ -212,15 +197,7 @@ async fn flows_converge_with_xml_bodies_and_failures() {
 }
 
 async fn a_dropped_create_answer_is_found_not_duplicated_end_to_end(t: TargetKind) {
-    let h = under(
-        t,
-        Dialect::V1,
-        Faults {
-            drop_next_create_responses: 1,
-            ..Faults::default()
-        },
-    )
-    .await;
+    let h = under(t, Dialect::V1, faults(|f| f.drop_next_create_responses = 1)).await;
     let (status, body) = idp(&h, Method::POST, "/Users", Some(user("lost@x.com"))).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let stats = h.upstream.stats();
@@ -247,10 +224,7 @@ async fn an_open_breaker_answers_503_at_once_then_recovers() {
         ..Options::default()
     })
     .await;
-    h.sim.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.fail_rate = 1.0));
     let (status, headers, body) = h.call(Method::POST, "/Users", Some(user("b1@x.com"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     retry_after(&headers);
@@ -302,15 +276,8 @@ async fn an_open_breaker_answers_503_at_once_then_recovers() {
 
 #[tokio::test]
 async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
-    let h = Harness::start(Options {
-        extra_toml: "max_rate_limit_wait_secs = 1".into(),
-        ..Options::default()
-    })
-    .await;
-    h.sim.set_faults(Faults {
-        rate_limit_burst: 1000,
-        ..Faults::default()
-    });
+    let h = Harness::with(|o| o.extra_toml = "max_rate_limit_wait_secs = 1".into()).await;
+    h.sim.set_faults(faults(|f| f.rate_limit_burst = 1000));
     let started = Instant::now();
     let (status, headers, body) = h.call(Method::POST, "/Users", Some(user("rl@x.com"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
@@ -326,15 +293,8 @@ async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
 
 #[tokio::test]
 async fn a_slow_upstream_is_503_before_the_idp_deadline_and_the_retry_links() {
-    let h = Harness::start(Options {
-        extra_toml: "[server]\nrequest_timeout_secs = 1".into(),
-        ..Options::default()
-    })
-    .await;
-    h.sim.set_faults(Faults {
-        latency_ms: 1500,
-        ..Faults::default()
-    });
+    let h = Harness::with(|o| o.extra_toml = "[server]\nrequest_timeout_secs = 1".into()).await;
+    h.sim.set_faults(faults(|f| f.latency_ms = 1500));
     let started = Instant::now();
     let (status, headers, body) = h
         .call(Method::POST, "/Users", Some(user("slow@x.com")))
@@ -550,11 +510,8 @@ async fn metrics_are_scraped_and_request_ids_travel() {
 
 #[tokio::test]
 async fn metrics_can_require_a_token() {
-    let h = Harness::start(Options {
-        extra_toml: "[server]\nmetrics_token = \"scrape-secret\"".into(),
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.extra_toml = "[server]\nmetrics_token = \"scrape-secret\"".into())
+        .await;
     let url = format!("{}/metrics", h.root());
     let denied = h.client.get(&url).send().await.expect("scrape");
     assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);

@@ -5,10 +5,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::Faults;
-
 const MEMBERS: usize = 500;
 
+use common::faults::faults;
 use common::process::free_port;
 
 #[tokio::test]
@@ -27,10 +26,7 @@ async fn pending_jobs_survive_sigkill() {
     let emails = (0..MEMBERS).map(|i| format!("r{i}@x.com"));
     let ids = support::create_users(&client, &scim("/Users"), emails).await;
     // Slow the upstream so the propagation is still running when the bridge dies.
-    sim.set_faults(Faults {
-        rate_limit: Some(100),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(100)));
     support::create_group(&client, &scim("/Groups"), "bandwidth-role-Porting", &ids).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     drop(bridge); // SIGKILL

@@ -9,6 +9,7 @@ mod support;
 use std::time::Duration;
 
 use bandwidth_sim::Faults;
+use common::faults::faults;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -77,10 +78,7 @@ async fn slowed() -> Harness {
     let h = Harness::default().await;
     // Fetch the upstream token before slowing, so each write is one slow call.
     h.create_ok(user("warm-up@x.com")).await;
-    h.sim.set_faults(Faults {
-        latency_ms: 800,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.latency_ms = 800));
     h
 }
 
@@ -183,10 +181,7 @@ async fn a_patch_the_idp_hung_up_on_is_committed() {
 async fn a_create_past_the_request_deadline_is_committed() {
     let h = support::harness("[server]\nrequest_timeout_secs = 1").await;
     h.create_ok(user("warm-up@x.com")).await;
-    h.sim.set_faults(Faults {
-        latency_ms: 1500,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.latency_ms = 1500));
     let (status, _, body) = h
         .call(Method::POST, "/Users", Some(user("late@x.com")))
         .await;

@@ -4,9 +4,10 @@
 mod common;
 
 use bandwidth_sim::{Faults, SeedUser};
+use common::faults::faults;
 use common::scim::{assert_error, one_op};
 use common::target::TargetKind;
-use common::{assert_scim_error, user, Harness, Options, TOKEN};
+use common::{assert_scim_error, user, Harness, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -59,11 +60,7 @@ async fn email_or_username_taken_upstream_is_409_and_nothing_stored() {
 
 #[tokio::test]
 async fn adopt_existing_links_and_updates_the_upstream_user() {
-    let h = Harness::start(Options {
-        adopt_existing: true,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.adopt_existing = true).await;
     let upstream_id = h.sim.seed_user(SeedUser {
         username: "adopt@example.com".into(),
         first_name: "Old".into(),
@@ -168,10 +165,7 @@ async fn missing_name_or_username_is_400_invalid_value() {
 async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
     let h = Harness::on(t).await;
     let id = h.create_ok(user("kept@example.com")).await;
-    h.upstream.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.upstream.set_faults(faults(|f| f.fail_rate = 1.0));
 
     let (status, headers, body) = h
         .call(Method::POST, "/Users", Some(user("new@example.com")))
@@ -228,10 +222,8 @@ async fn upstream_gone_is_503(t: TargetKind) {
 
 async fn lost_create_answer_is_found_not_duplicated(t: TargetKind) {
     let h = Harness::on(t).await;
-    h.upstream.set_faults(Faults {
-        drop_next_create_responses: 1,
-        ..Faults::default()
-    });
+    h.upstream
+        .set_faults(faults(|f| f.drop_next_create_responses = 1));
     let (status, body) = h.create(user("lost@example.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(h.held_users().len(), 1);
@@ -425,11 +417,7 @@ async fn upstream_refusal_is_400_invalid_value_with_bandwidths_words() {
         bandwidth_sim::Dialect::V1,
         bandwidth_sim::Dialect::Dashboard,
     ] {
-        let h = Harness::start(Options {
-            dialect,
-            ..Options::default()
-        })
-        .await;
+        let h = Harness::with(|o| o.dialect = dialect).await;
         let mut body = user("refused@example.com");
         body["emails"] = json!([{"value": "not-an-address", "type": "work", "primary": true}]);
         let (status, answer) = h.create(body).await;

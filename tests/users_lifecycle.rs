@@ -143,11 +143,7 @@ async fn lifecycle_dashboard_dialect() {
 
 #[tokio::test]
 async fn strip_roles_policy_removes_and_restores_roles() {
-    let h = Harness::start(Options {
-        on_deactivate: "strip_roles",
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.on_deactivate = "strip_roles").await;
     let id = h.create_ok(user("strip@example.com")).await;
     let (status, body) = h
         .patch(&id, one_op("Replace", "active", json!("False")))

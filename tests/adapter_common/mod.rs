@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+#[path = "../common/faults.rs"]
+mod faults;
+pub use faults::faults;
+
 use bandwidth_sim::{Faults, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
 use scim_bridge::upstream::bandwidth::{BandwidthConfig, BandwidthTarget, Dialect};
 use scim_bridge::upstream::DesiredUser;

@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod console;
+pub mod faults;
 pub mod idp;
 pub mod process;
 pub mod scim;
@@ -363,6 +364,13 @@ impl Harness {
             upstream,
             _db: db,
         }
+    }
+
+    /// A harness with the default options but for what `set` changes.
+    pub async fn with(set: impl FnOnce(&mut Options)) -> Harness {
+        let mut options = Options::default();
+        set(&mut options);
+        Self::start(options).await
     }
 
     /// A harness provisioning into `target`, with the default options.

@@ -20,7 +20,6 @@ pub async fn start_sim() -> SimHandle {
 
 pub use crate::common::scim::group_body as group;
 
-
 /// Writes `dir/bridge.toml`: a bridge serving on `port` with the `[worker]` settings
 /// `worker` (lines) and then `toml` (tenants, database). Returns the file and the
 /// bridge's base URL.
