@@ -50,14 +50,13 @@ pub async fn insert_group_with_members_enqueues_each(store: Arc<dyn Store>) {
 
 pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1"]).await;
-    store
-        .insert_group(
-            TENANT,
-            &group("g-1", "Admins", json!({"externalId": "x-1"})),
-            &ids(&["u-1"]),
-        )
-        .await
-        .unwrap();
+    insert_group(
+        &store,
+        TENANT,
+        group("g-1", "Admins", json!({"externalId": "x-1"})),
+        &["u-1"],
+    )
+    .await;
     drain(&store).await;
     let same_name = store
         .insert_group(TENANT, &group("g-2", "ADMINS", json!({})), &ids(&["u-1"]))
@@ -91,14 +90,13 @@ pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>
     );
     // Other tenants have their own names.
     users(&store, OTHER, &["u-1"]).await;
-    store
-        .insert_group(
-            OTHER,
-            &group("g-1", "Admins", json!({"externalId": "x-1"})),
-            &ids(&["u-1"]),
-        )
-        .await
-        .unwrap();
+    insert_group(
+        &store,
+        OTHER,
+        group("g-1", "Admins", json!({"externalId": "x-1"})),
+        &["u-1"],
+    )
+    .await;
 }
 
 pub async fn update_group_diffs_members(store: Arc<dyn Store>) {
@@ -241,18 +239,14 @@ pub async fn resync_all_enqueues_old_and_new_members(store: Arc<dyn Store>) {
 
 pub async fn delete_group_enqueues_former_members(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
-    store
-        .insert_group(
-            TENANT,
-            &group("g-1", "Admins", json!({})),
-            &ids(&["u-1", "u-3"]),
-        )
-        .await
-        .unwrap();
-    store
-        .insert_group(TENANT, &group("g-2", "Others", json!({})), &ids(&["u-2"]))
-        .await
-        .unwrap();
+    insert_group(
+        &store,
+        TENANT,
+        group("g-1", "Admins", json!({})),
+        &["u-1", "u-3"],
+    )
+    .await;
+    insert_group(&store, TENANT, group("g-2", "Others", json!({})), &["u-2"]).await;
     drain(&store).await;
 
     assert!(!store.delete_group(OTHER, "g-1").await.unwrap());
@@ -276,27 +270,20 @@ pub async fn delete_group_enqueues_former_members(store: Arc<dyn Store>) {
 
 pub async fn members_and_user_groups_are_ordered(store: Arc<dyn Store>) {
     // Inserted out of order; one with a displayName, one without.
-    store
-        .insert_user(
-            TENANT,
-            &user("u-b", "bob@x.com", json!({"displayName": "Bob Builder"})),
-        )
-        .await
-        .unwrap();
-    store
-        .insert_user(TENANT, &user("u-a", "alice@x.com", json!({})))
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        TENANT,
+        user("u-b", "bob@x.com", json!({"displayName": "Bob Builder"})),
+    )
+    .await;
+    insert_user(&store, TENANT, user("u-a", "alice@x.com", json!({}))).await;
     for (id, name, ext) in [
         ("g-1", "zeta", Some("z")),
         ("g-2", "Alpha", None),
         ("g-3", "beta", Some("b")),
     ] {
         let extra = ext.map_or(json!({}), |e| json!({"externalId": e}));
-        store
-            .insert_group(TENANT, &group(id, name, extra), &ids(&["u-b", "u-a"]))
-            .await
-            .unwrap();
+        insert_group(&store, TENANT, group(id, name, extra), &["u-b", "u-a"]).await;
     }
     assert_eq!(
         store.group_members(TENANT, "g-1").await.unwrap(),
@@ -463,18 +450,12 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
         .unwrap();
     let first = claimed.iter().find(|j| j.user_id == "u-1").unwrap().clone();
     store.fail_job(&first, "boom").await.unwrap();
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     store
         .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
         .await
         .unwrap();
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     assert_eq!(
         all_jobs(&store)
             .await
@@ -520,10 +501,7 @@ pub async fn large_group_membership_changes(store: Arc<dyn Store>) {
         let chunk = chunk.to_vec();
         writers.push(tokio::spawn(async move {
             for id in chunk {
-                store
-                    .insert_user(TENANT, &user(&id, &id, json!({})))
-                    .await
-                    .unwrap();
+                insert_user(&store, TENANT, user(&id, &id, json!({}))).await;
             }
         }));
     }

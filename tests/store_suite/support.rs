@@ -82,13 +82,39 @@ pub fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// Inserts `record` into `tenant`, which must succeed.
+pub async fn insert_user(store: &Arc<dyn Store>, tenant: &str, record: UserRecord) {
+    store.insert_user(tenant, &record).await.unwrap();
+}
+
+/// Inserts `record` with the members `list` into `tenant`, which must succeed.
+pub async fn insert_group(
+    store: &Arc<dyn Store>,
+    tenant: &str,
+    record: GroupRecord,
+    list: &[&str],
+) {
+    store
+        .insert_group(tenant, &record, &ids(list))
+        .await
+        .unwrap();
+}
+
+/// Enqueues a sync job for each of the users `list` of `tenant`; returns how many it
+/// enqueued.
+pub async fn enqueue(store: &Arc<dyn Store>, tenant: &str, list: &[&str]) -> u64 {
+    store.enqueue_user_syncs(tenant, &ids(list)).await.unwrap()
+}
+
 /// Inserts plain users `ids` (userName = id) into `tenant`.
 pub async fn users(store: &Arc<dyn Store>, tenant: &str, list: &[&str]) {
     for id in list {
-        store
-            .insert_user(tenant, &user(id, &format!("{id}@example.com"), json!({})))
-            .await
-            .unwrap();
+        insert_user(
+            store,
+            tenant,
+            user(id, &format!("{id}@example.com"), json!({})),
+        )
+        .await;
     }
 }
 

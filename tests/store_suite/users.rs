@@ -53,10 +53,7 @@ pub async fn user_insert_get_update_delete(store: Arc<dyn Store>) {
     assert_eq!(store.get_user(TENANT, "u-1").await.unwrap(), None);
     assert!(!store.delete_user(TENANT, "u-1").await.unwrap());
     // The userName is free again.
-    store
-        .insert_user(TENANT, &user("u-2", "jane@example.com", json!({})))
-        .await
-        .unwrap();
+    insert_user(&store, TENANT, user("u-2", "jane@example.com", json!({}))).await;
 }
 
 /// Five users with distinct indexed and unindexed attributes.
@@ -216,10 +213,7 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
 pub async fn list_users_sorts(store: Arc<dyn Store>) {
     five_users(&store).await;
     // No externalId: sorts last ascending, first descending.
-    store
-        .insert_user(TENANT, &user("u-0", "zed", json!({})))
-        .await
-        .unwrap();
+    insert_user(&store, TENANT, user("u-0", "zed", json!({}))).await;
 
     // userName sorts case-insensitively.
     let ascending = ["u-1", "u-2", "u-3", "u-4", "u-5", "u-0"];
@@ -321,13 +315,12 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
     ));
     assert!(!store.delete_user(OTHER, "u-1").await.unwrap());
     // The same ids and names in the other tenant are independent.
-    store
-        .insert_user(
-            OTHER,
-            &user("u-1", "shared@x.com", json!({"externalId": "e"})),
-        )
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        OTHER,
+        user("u-1", "shared@x.com", json!({"externalId": "e"})),
+    )
+    .await;
     assert!(store.delete_user(OTHER, "u-1").await.unwrap());
     assert!(store.get_user(TENANT, "u-1").await.unwrap().is_some());
 }
