@@ -367,50 +367,27 @@ pub async fn list_groups_filters(store: Arc<dyn Store>) {
         page.items.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
         ["g-1", "g-2"]
     );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"displayName eq "ADMINS""#)).await,
-        ["g-1"]
-    );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"externalId eq "x-2""#)).await,
-        ["g-2"]
-    );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"members[value eq "u-2"]"#)).await,
-        ["g-1", "g-2"]
-    );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"members.value eq "u-1""#)).await,
-        ["g-1"]
-    );
-    assert!(
-        group_ids(&store, TENANT, &filtered(r#"members.value eq "u-3""#))
-            .await
-            .is_empty()
-    );
-    assert_eq!(
-        group_ids(
-            &store,
-            TENANT,
-            &filtered(r#"displayName eq "sales" and members[value eq "u-2"]"#)
-        )
-        .await,
-        ["g-2"]
-    );
-    assert_eq!(
-        group_ids(
-            &store,
-            TENANT,
-            &filtered(r#"meta.lastModified ge "2024-01-01T00:10:00Z""#)
-        )
-        .await,
-        ["g-2", "g-3"]
-    );
-    // In memory: substring matches on the resource.
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"displayName co "admins""#)).await,
-        ["g-1", "g-3"]
-    );
+    assert_group_filters(
+        &store,
+        &[
+            (r#"displayName eq "ADMINS""#, &["g-1"]),
+            (r#"externalId eq "x-2""#, &["g-2"]),
+            (r#"members[value eq "u-2"]"#, &["g-1", "g-2"]),
+            (r#"members.value eq "u-1""#, &["g-1"]),
+            (r#"members.value eq "u-3""#, &[]),
+            (
+                r#"displayName eq "sales" and members[value eq "u-2"]"#,
+                &["g-2"],
+            ),
+            (
+                r#"meta.lastModified ge "2024-01-01T00:10:00Z""#,
+                &["g-2", "g-3"],
+            ),
+            // In memory: substring matches on the resource.
+            (r#"displayName co "admins""#, &["g-1", "g-3"]),
+        ],
+    )
+    .await;
     let page = store
         .list_groups(TENANT, &query(Some(r#"displayName co "admins""#), 2, 5))
         .await

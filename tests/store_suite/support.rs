@@ -133,6 +133,29 @@ pub fn sorted(filter: Option<&str>, sort_by: &str, descending: bool) -> ListQuer
     q
 }
 
+/// Asserts, case by case, that listing the tenant's users with `filter` gives exactly
+/// the ids `want`.
+pub async fn assert_user_filters(store: &Arc<dyn Store>, cases: &[(&str, &[&str])]) {
+    for (filter, want) in cases {
+        assert_eq!(
+            user_ids(store, TENANT, &filtered(filter)).await,
+            *want,
+            "{filter}"
+        );
+    }
+}
+
+/// [`assert_user_filters`] for the tenant's groups.
+pub async fn assert_group_filters(store: &Arc<dyn Store>, cases: &[(&str, &[&str])]) {
+    for (filter, want) in cases {
+        assert_eq!(
+            group_ids(store, TENANT, &filtered(filter)).await,
+            *want,
+            "{filter}"
+        );
+    }
+}
+
 pub async fn user_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> Vec<String> {
     let page = store.list_users(tenant, q).await.unwrap();
     page.items.into_iter().map(|u| u.id).collect()

@@ -106,61 +106,29 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
     assert_eq!((page.total, page.items.len()), (5, 0));
 
     // Indexed filters, answered in SQL.
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"userName eq "BOB@x.com""#)).await,
-        ["u-2"]
-    );
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"userName eq "eve""#)).await,
-        ["u-5"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"emails.value eq "carol.work@y.ORG""#)
-        )
-        .await,
-        ["u-3"]
-    );
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"externalId eq "ext-4""#)).await,
-        ["u-4"]
-    );
-    assert!(
-        user_ids(&store, TENANT, &filtered(r#"externalId eq "EXT-4""#))
-            .await
-            .is_empty(),
-        "externalId is case-exact"
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"meta.lastModified gt "2024-01-01T00:15:00Z""#)
-        )
-        .await,
-        ["u-3", "u-4", "u-5"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"meta.lastModified ge "2024-01-01T01:20:00+01:00""#)
-        )
-        .await,
-        ["u-3", "u-4", "u-5"],
-        "offsets are normalised"
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"userName eq "carol" or externalId eq "ext-1""#)
-        )
-        .await,
-        ["u-1", "u-3"]
-    );
+    assert_user_filters(
+        &store,
+        &[
+            (r#"userName eq "BOB@x.com""#, &["u-2"]),
+            (r#"userName eq "eve""#, &["u-5"]),
+            (r#"emails.value eq "carol.work@y.ORG""#, &["u-3"]),
+            (r#"externalId eq "ext-4""#, &["u-4"]),
+            (r#"externalId eq "EXT-4""#, &[]), // externalId is case-exact
+            (
+                r#"meta.lastModified gt "2024-01-01T00:15:00Z""#,
+                &["u-3", "u-4", "u-5"],
+            ),
+            (
+                r#"meta.lastModified ge "2024-01-01T01:20:00+01:00""#,
+                &["u-3", "u-4", "u-5"],
+            ), // offsets are normalised
+            (
+                r#"userName eq "carol" or externalId eq "ext-1""#,
+                &["u-1", "u-3"],
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
         user_ids(&store, TENANT, &filtered(r#"not (userName eq "carol")"#))
             .await
@@ -169,32 +137,16 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
     );
 
     // Filters SQL cannot answer: evaluated in memory, same answers.
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"title co "engineer""#)).await,
-        ["u-1", "u-3", "u-5"]
-    );
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"name.givenName eq "carol""#)).await,
-        ["u-3"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"userName sw "a" and title co "Engineer""#)
-        )
-        .await,
-        ["u-1"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"externalId eq "ext-3" and title co "Engineer""#)
-        )
-        .await,
-        ["u-3"]
-    );
+    assert_user_filters(
+        &store,
+        &[
+            (r#"title co "engineer""#, &["u-1", "u-3", "u-5"]),
+            (r#"name.givenName eq "carol""#, &["u-3"]),
+            (r#"userName sw "a" and title co "Engineer""#, &["u-1"]),
+            (r#"externalId eq "ext-3" and title co "Engineer""#, &["u-3"]),
+        ],
+    )
+    .await;
     // Paging over the in-memory path keeps the total of all matches.
     let page = store
         .list_users(TENANT, &query(Some(r#"title co "engineer""#), 2, 1))
