@@ -48,15 +48,15 @@ pub async fn insert_group_with_members_enqueues_each(store: Arc<dyn Store>) {
     assert!(store.group_members(TENANT, "g-2").await.unwrap().is_empty());
 }
 
+/// Group `g-1`, "Admins" (externalId `x-1`), with its member `u-1`, in `tenant`.
+async fn admins_with_u1(store: &Arc<dyn Store>, tenant: &str) {
+    users(store, tenant, &["u-1"]).await;
+    let admins = group("g-1", "Admins", json!({"externalId": "x-1"}));
+    insert_group(store, tenant, admins, &["u-1"]).await;
+}
+
 pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>) {
-    users(&store, TENANT, &["u-1"]).await;
-    insert_group(
-        &store,
-        TENANT,
-        group("g-1", "Admins", json!({"externalId": "x-1"})),
-        &["u-1"],
-    )
-    .await;
+    admins_with_u1(&store, TENANT).await;
     drain(&store).await;
     let same_name = store
         .insert_group(TENANT, &group("g-2", "ADMINS", json!({})), &ids(&["u-1"]))
@@ -89,14 +89,7 @@ pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>
         "displayName"
     );
     // Other tenants have their own names.
-    users(&store, OTHER, &["u-1"]).await;
-    insert_group(
-        &store,
-        OTHER,
-        group("g-1", "Admins", json!({"externalId": "x-1"})),
-        &["u-1"],
-    )
-    .await;
+    admins_with_u1(&store, OTHER).await;
 }
 
 pub async fn update_group_diffs_members(store: Arc<dyn Store>) {
