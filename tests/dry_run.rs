@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::scim::{group_body, one_op};
+use common::seed::seeded;
 use common::target::TargetKind;
 use common::{user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -34,14 +35,11 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
     };
     let h = Harness::start(options.clone()).await;
     // Someone already upstream: reads still reach the real upstream.
-    h.sim.seed_user(bandwidth_sim::SeedUser {
-        username: "taken@example.com".into(),
-        first_name: "Already".into(),
-        last_name: "There".into(),
-        email: "taken@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..Default::default()
-    });
+    h.sim.seed_user(seeded(
+        "taken@example.com",
+        ("Already", "There"),
+        "taken@example.com",
+    ));
     let before = h.state();
 
     // Create: answered 201 with a synthetic upstream id.
@@ -158,14 +156,8 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
 #[tokio::test]
 async fn a_dry_run_tenant_still_reconciles_from_real_reads() {
     let h = Harness::with(|o| o.dry_run = true).await;
-    h.sim.seed_user(bandwidth_sim::SeedUser {
-        username: "someone".into(),
-        first_name: "Some".into(),
-        last_name: "One".into(),
-        email: "someone@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..Default::default()
-    });
+    h.sim
+        .seed_user(seeded("someone", ("Some", "One"), "someone@example.com"));
     let before = h.state();
     let report = h
         .app

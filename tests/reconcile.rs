@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bandwidth_sim::{SeedUser, UserEdit};
 use common::process::cli;
 use common::scim::one_op;
+use common::seed::seeded;
 use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::StatusCode;
@@ -113,12 +114,8 @@ async fn orphans_are_reported_and_deactivated_only_on_request() {
     let h = Harness::default().await;
     h.create_ok(user("managed@example.com")).await;
     let orphan = h.sim.seed_user(SeedUser {
-        username: "handmade".into(),
-        first_name: "Hand".into(),
-        last_name: "Made".into(),
-        email: "handmade@example.com".into(),
         roles: vec!["basicAccess".into(), "Ordering".into()],
-        ..SeedUser::default()
+        ..seeded("handmade", ("Hand", "Made"), "handmade@example.com")
     });
 
     let report = reconcile(&h, REPAIR).await;
@@ -302,14 +299,11 @@ async fn a_user_re_made_by_hand_upstream_is_linked_again_not_deactivated_as_an_o
     let h = Harness::default().await;
     let id = h.create_ok(user("remade@example.com")).await;
     assert!(h.sim.remove_user(&upstream_id(&h, "remade@example.com")));
-    let by_hand = h.sim.seed_user(SeedUser {
-        username: "remade@example.com".into(),
-        first_name: "Re".into(),
-        last_name: "Made".into(),
-        email: "remade@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..SeedUser::default()
-    });
+    let by_hand = h.sim.seed_user(seeded(
+        "remade@example.com",
+        ("Re", "Made"),
+        "remade@example.com",
+    ));
 
     let report = reconcile(&h, RunOptions::default()).await;
     assert_eq!(

@@ -13,6 +13,7 @@ pub mod faults;
 pub mod idp;
 pub mod process;
 pub mod scim;
+pub mod seed;
 pub mod target;
 pub mod webdriver;
 
