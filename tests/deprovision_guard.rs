@@ -6,7 +6,7 @@ mod common;
 mod support;
 
 use common::scim::one_op;
-use common::{user, Harness, Options};
+use common::{user, Harness};
 use reqwest::{Method, StatusCode};
 use scim_bridge::store::DeprovisionState;
 use serde_json::json;
@@ -175,17 +175,18 @@ async fn approve_and_wait(h: &Harness, count: usize) {
 
 #[tokio::test]
 async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
-    const HOLD_ALL: &str = "[tenants.acme.deprovision_guard]\nmax = 0\n";
+    // A guard that holds every deprovision, under the policy `on_deactivate`.
+    let holding = |on_deactivate: &'static str| {
+        Harness::with(move |o| {
+            o.on_deactivate = on_deactivate;
+            o.extra_toml = "[tenants.acme.deprovision_guard]\nmax = 0\n".into();
+        })
+    };
     let ext = scim_bridge::scim::schema::BRIDGE_USER_SCHEMA;
 
     // on_deactivate = delete: the upstream user is deleted on approval, and the SCIM
     // user is marked deprovisioned, so a reactivation creates it again.
-    let h = Harness::start(Options {
-        on_deactivate: "delete",
-        extra_toml: HOLD_ALL.into(),
-        ..Options::default()
-    })
-    .await;
+    let h = holding("delete").await;
     let id = h.create_ok(user("del@x.com")).await;
     let body = support::set_active(&h, &id, false).await;
     assert_eq!(body[ext]["syncState"], "held");
@@ -198,12 +199,7 @@ async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
     assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
 
     // on_deactivate = strip_roles: the roles go on approval, the user stays active.
-    let h = Harness::start(Options {
-        on_deactivate: "strip_roles",
-        extra_toml: HOLD_ALL.into(),
-        ..Options::default()
-    })
-    .await;
+    let h = holding("strip_roles").await;
     let id = h.create_ok(user("strip@x.com")).await;
     support::set_active(&h, &id, false).await;
     assert_eq!(

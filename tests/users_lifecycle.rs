@@ -166,12 +166,7 @@ async fn strip_roles_policy_removes_and_restores_roles() {
 async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id(
     target: TargetKind,
 ) {
-    let h = Harness::start(Options {
-        on_deactivate: "delete",
-        target,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::on_with(target, |o| o.on_deactivate = "delete").await;
     let id = h.create_ok(user("gone@example.com")).await;
     let first_upstream = h.held("gone@example.com").unwrap().user_id;
 
@@ -217,12 +212,7 @@ async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id
 }
 
 async fn on_delete_deactivate_keeps_the_upstream_user(target: TargetKind) {
-    let h = Harness::start(Options {
-        on_delete: "deactivate",
-        target,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::on_with(target, |o| o.on_delete = "deactivate").await;
     let id = h.create_ok(user("keep@example.com")).await;
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -273,12 +263,7 @@ async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
 }
 
 async fn rename_rejected_under_reject_policy(target: TargetKind) {
-    let h = Harness::start(Options {
-        on_username_change: "reject",
-        target,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::on_with(target, |o| o.on_username_change = "reject").await;
     let id = h.create_ok(user("fixed@example.com")).await;
     let (status, body) = h
         .patch(

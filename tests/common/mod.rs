@@ -374,6 +374,16 @@ impl Harness {
         Self::start(options).await
     }
 
+    /// A harness provisioning into `target`, with the default options but for what
+    /// `set` changes.
+    pub async fn on_with(target: TargetKind, set: impl FnOnce(&mut Options)) -> Harness {
+        Self::with(|o| {
+            o.target = target;
+            set(o);
+        })
+        .await
+    }
+
     /// A harness provisioning into `target`, with the default options.
     pub async fn on(target: TargetKind) -> Harness {
         Self::start(Options {
