@@ -94,20 +94,9 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(h.upstream("c@x.com").is_some());
 
-    let released = h
-        .app
-        .admin
-        .approve_deprovisions(&scim_bridge::admin::Admin::cli(), "acme", None)
-        .await
-        .unwrap();
-    assert_eq!(released, 4);
+    approve(&h, 4).await;
     h.eventually("c and d deleted, e deactivated upstream", |s| {
-        let status = |name: &str| {
-            s.users
-                .iter()
-                .find(|u| u.username == name)
-                .map(|u| u.status.clone())
-        };
+        let status = |name: &str| Harness::status_in(s, name);
         status("c@x.com").is_none()
             && status("d@x.com").is_none()
             && status("e@x.com").as_deref() == Some("DEACTIVATED")
@@ -146,8 +135,8 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     assert_eq!(approvals, 1);
 }
 
-/// Releases everything held for `acme` and waits until the worker has run it.
-async fn approve_and_wait(h: &Harness, count: usize) {
+/// Releases everything held for `acme`, which must be `count` deprovisions.
+async fn approve(h: &Harness, count: usize) {
     let released = h
         .app
         .admin
@@ -155,6 +144,11 @@ async fn approve_and_wait(h: &Harness, count: usize) {
         .await
         .unwrap();
     assert_eq!(released as usize, count);
+}
+
+/// Releases everything held for `acme` and waits until the worker has run it.
+async fn approve_and_wait(h: &Harness, count: usize) {
+    approve(h, count).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let waiting = h

@@ -231,12 +231,7 @@ async fn status_drift_both_ways_and_a_user_gone_upstream_are_repaired() {
     want.sort();
     assert_eq!(enqueued, want);
     h.eventually("statuses restored", |s| {
-        let status = |name: &str| {
-            s.users
-                .iter()
-                .find(|u| u.username == name)
-                .map(|u| u.status.clone())
-        };
+        let status = |name: &str| Harness::status_in(s, name);
         status("active@example.com").as_deref() == Some("ACTIVE")
             && status("leaver@example.com").as_deref() == Some("DEACTIVATED")
     })

@@ -527,6 +527,16 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// The status (`ACTIVE`, `DEACTIVATED`) the simulator holds for exactly this
+    /// username, if it holds the user.
+    pub fn status_in(state: &SimSnapshot, username: &str) -> Option<String> {
+        state
+            .users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| u.status.clone())
+    }
+
     pub async fn group_patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
         self.patch_resource(&format!("/Groups/{id}"), ops).await
     }
