@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: start a simulator on loopback and talk plain HTTP.
 #![allow(dead_code)]
 
-use bandwidth_sim::{Dialect, SeedUser, SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{Dialect, Faults, SeedUser, SimConfig, SimHandle, Simulator};
 use serde_json::{json, Value};
 
 pub async fn start(config: SimConfig) -> SimHandle {
@@ -19,6 +19,13 @@ pub async fn start_dashboard() -> SimHandle {
         ..SimConfig::default()
     })
     .await
+}
+
+/// No fault but what `set` turns on.
+pub fn faults(set: impl FnOnce(&mut Faults)) -> Faults {
+    let mut faults = Faults::default();
+    set(&mut faults);
+    faults
 }
 
 pub fn client() -> reqwest::Client {
