@@ -6,8 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::ns::{NsConfig, NsSimulator};
-use common::scim::group_body as group;
+use bandwidth_sim::Faults;
+use common::scim::{group_body as group, send};
+use common::target::{netsapiens_target_toml, Upstream};
 use common::{serve_bridge, user, Harness, TestDatabase, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -51,14 +52,10 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
 
 #[tokio::test]
 async fn a_netsapiens_group_push_costs_about_one_call_per_member() {
-    let sim = NsSimulator::start(
-        NsConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = Upstream::start_netsapiens(Faults::default()).await;
     let db = TestDatabase::from_env().await;
     let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN));
+    let target = netsapiens_target_toml("pbx", &sim.base_url(), (2000, 2099));
     let toml = format!(
         r#"
 [database]
@@ -71,44 +68,28 @@ base_roles = []
 [[tenants.pbx.groups.map]]
 display_name = "Call Center"
 roles = ["Call Center Agent"]
-
-[tenants.pbx.target]
-kind = "netsapiens"
-base_url = "{}"
-domain = "acme"
-api_key = "{}"
-extension_range = [2000, 2099]
-rate_limit_per_second = 200
+{target}rate_limit_per_second = 200
 request_timeout_secs = 3
 "#,
         db.url(),
-        sim.base_url(),
-        bandwidth_sim::ns::DOMAIN_KEY
     );
     let (base, _app) = serve_bridge(&toml).await;
     let client = reqwest::Client::new();
-    let call = |method: Method, path: &str, body: Value| {
-        client
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/scim+json")
-            .body(body.to_string())
-            .send()
+    let post = async |path: &str, body: Value| {
+        let url = format!("{base}{path}");
+        let (status, _, body) =
+            send(&client, Method::POST, &url, Some(body), Some(TOKEN), &[]).await;
+        (status, body)
     };
     let mut ids = Vec::new();
     for n in 0..30 {
-        let resp = call(Method::POST, "/Users", user(&format!("n{n}@acme.test")))
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let body: Value = resp.json().await.unwrap();
+        let (status, body) = post("/Users", user(&format!("n{n}@acme.test"))).await;
+        assert_eq!(status, StatusCode::CREATED);
         ids.push(body["id"].as_str().unwrap().to_string());
     }
     let before = sim.snapshot().stats;
-    let resp = call(Method::POST, "/Groups", group("Call Center", &ids))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (status, _) = post("/Groups", group("Call Center", &ids)).await;
+    assert_eq!(status, StatusCode::CREATED);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let users = sim.snapshot().domains["acme"].users.clone();

@@ -71,18 +71,28 @@ roles = ["Office Manager"]
 [[tenants.acme.groups.map]]
 external_id = "okta-billing"
 roles = ["Call Center Agent"]
+{}"#,
+                netsapiens_target_toml("acme", sim_url, NS_RANGE)
+            ),
+        }
+    }
+}
 
-[tenants.acme.target]
+/// `[tenants.TENANT.target]` for the NetSapiens simulator at `sim_url` (domain
+/// [`NS_DOMAIN`], its domain key), allocating extensions from `range`; more keys of
+/// the section may follow.
+pub fn netsapiens_target_toml(tenant: &str, sim_url: &str, range: (u32, u32)) -> String {
+    format!(
+        r#"
+[tenants.{tenant}.target]
 kind = "netsapiens"
 base_url = "{sim_url}"
 domain = "{NS_DOMAIN}"
 api_key = "{DOMAIN_KEY}"
 extension_range = [{}, {}]
 "#,
-                NS_RANGE.0, NS_RANGE.1
-            ),
-        }
-    }
+        range.0, range.1
+    )
 }
 
 /// A user as the target holds it, in the terms the shared tests assert on.

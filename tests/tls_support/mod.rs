@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{config_toml, Options, TestDatabase, TOKEN};
-use bandwidth_sim::{SimConfig, Simulator};
+use crate::common::{config_toml, start_sim, Options, TestDatabase, TOKEN};
+use bandwidth_sim::SimConfig;
 use scim_bridge::config::{Config, TlsConfig};
 
 /// Writes a fresh self-signed certificate for `localhost` and its key into `dir`
@@ -56,12 +56,7 @@ pub async fn served_certificate(addr: SocketAddr, trusted_pem: &str) -> Result<V
 /// Starts the simulator and the bridge on HTTPS; returns the bridge's address and what
 /// must live as long as the test.
 pub async fn start(dir: &Path, poll_secs: u64) -> (SocketAddr, impl Drop, TestDatabase) {
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = start_sim(SimConfig::default()).await;
     let db = TestDatabase::from_env().await;
     let config = Config::from_toml_str(&config_toml(
         &Options::default(),
