@@ -146,35 +146,46 @@ async fn flows_converge_through_429_bursts(t: TargetKind) {
     assert!(h.upstream.stats().rate_limited > 0, "no 429 was sent");
 }
 
-async fn flows_converge_through_2s_latency_spikes(t: TargetKind) {
-    let h = under(
-        t,
-        Dialect::V1,
-        Faults {
+/// Faults that hold from the start, several at once, each named by the tag the flows
+/// run under.
+fn compound_faults(tag: &str) -> Faults {
+    match tag {
+        "slow" => Faults {
             latency_spike_rate: 0.2,
             latency_spike_ms: 2000,
             ..Faults::default()
         },
-    )
-    .await;
-    idp_flows_converge(&h, "slow").await;
-}
-
-async fn flows_converge_through_dropped_connections(t: TargetKind) {
-    let h = under(
-        t,
-        Dialect::V1,
-        Faults {
+        // At least one answer is lost whatever the dice say (about one run in twenty
+        // drops none of its dozen calls at 20 %), so the test always exercises what it
+        // is named for.
+        "drop" => Faults {
             drop_rate: 0.2,
-            // At least one answer is lost whatever the dice say (about one run in
-            // twenty drops none of its dozen calls at 20 %), so the test always
-            // exercises what it is named for.
             drop_next_create_responses: 1,
             ..Faults::default()
         },
-    )
-    .await;
-    idp_flows_converge(&h, "drop").await;
+        "xml" => Faults {
+            xml_always: true,
+            fail_rate: 0.2,
+            ..Faults::default()
+        },
+        other => panic!("no faults named {other}"),
+    }
+}
+
+/// A harness for `target` in `dialect` with the faults `tag` names, through which the
+/// IdP flows have converged.
+async fn converged_under(target: TargetKind, dialect: Dialect, tag: &str) -> Harness {
+    let h = under(target, dialect, compound_faults(tag)).await;
+    idp_flows_converge(&h, tag).await;
+    h
+}
+
+async fn flows_converge_through_2s_latency_spikes(t: TargetKind) {
+    converged_under(t, Dialect::V1, "slow").await;
+}
+
+async fn flows_converge_through_dropped_connections(t: TargetKind) {
+    let h = converged_under(t, Dialect::V1, "drop").await;
     assert!(
         h.upstream.stats().dropped_responses > 0,
         "nothing was dropped"
@@ -183,17 +194,7 @@ async fn flows_converge_through_dropped_connections(t: TargetKind) {
 
 #[tokio::test]
 async fn flows_converge_with_xml_bodies_and_failures() {
-    let h = under(
-        TargetKind::Bandwidth,
-        Dialect::Dashboard,
-        Faults {
-            xml_always: true,
-            fail_rate: 0.2,
-            ..Faults::default()
-        },
-    )
-    .await;
-    idp_flows_converge(&h, "xml").await;
+    converged_under(TargetKind::Bandwidth, Dialect::Dashboard, "xml").await;
 }
 
 async fn a_dropped_create_answer_is_found_not_duplicated_end_to_end(t: TargetKind) {
@@ -445,53 +446,41 @@ async fn metrics_are_scraped_and_request_ids_travel() {
         created(&after) >= created(&before) + 1.0,
         "the create was not counted"
     );
-    assert!(
-        sample(
-            &after,
+    let counted: [(&str, &[(&str, &str)]); 4] = [
+        // The route template, not the path, labels requests.
+        (
             "scim_bridge_scim_requests_total",
-            &[("endpoint", "/scim/v2/Users/{id}"), ("method", "GET")]
-        )
-        .unwrap_or(0.0)
-            >= 1.0,
-        "the route template, not the path, labels requests"
-    );
+            &[("endpoint", "/scim/v2/Users/{id}"), ("method", "GET")],
+        ),
+        (
+            "scim_bridge_scim_request_duration_seconds_count",
+            &[("endpoint", "/scim/v2/Users")],
+        ),
+        (
+            "scim_bridge_upstream_requests_total",
+            &[("operation", "create_user"), ("status", "201")],
+        ),
+        (
+            "scim_bridge_upstream_request_duration_seconds_count",
+            &[("operation", "create_user")],
+        ),
+    ];
+    for (name, labels) in counted {
+        assert!(
+            sample(&after, name, labels).unwrap_or(0.0) >= 1.0,
+            "nothing counted in {name} {labels:?}"
+        );
+    }
     assert!(
         !after
             .iter()
             .any(|(_, l, _)| l.iter().any(|(_, v)| v.contains(id))),
         "an id in a label"
     );
-    assert!(
-        sample(
-            &after,
-            "scim_bridge_scim_request_duration_seconds_count",
-            &[("endpoint", "/scim/v2/Users")]
-        )
-        .unwrap_or(0.0)
-            >= 1.0
-    );
     assert!(after.iter().any(
         |(n, l, _)| n == "scim_bridge_scim_request_duration_seconds_bucket"
             && l.iter().any(|(k, _)| k == "le")
     ));
-    assert!(
-        sample(
-            &after,
-            "scim_bridge_upstream_requests_total",
-            &[("operation", "create_user"), ("status", "201")]
-        )
-        .unwrap_or(0.0)
-            >= 1.0
-    );
-    assert!(
-        sample(
-            &after,
-            "scim_bridge_upstream_request_duration_seconds_count",
-            &[("operation", "create_user")]
-        )
-        .unwrap_or(0.0)
-            >= 1.0
-    );
     assert!(sample(
         &after,
         "scim_bridge_upstream_breaker_state",
