@@ -246,29 +246,13 @@ async fn an_open_breaker_answers_503_at_once_then_recovers() {
         calls_before,
         "an open breaker calls nobody"
     );
-    let scraped = scrape(&h).await;
-    assert_eq!(
-        sample(
-            &scraped,
-            "scim_bridge_upstream_breaker_state",
-            &[("account", "9900000")]
-        ),
-        Some(2.0)
-    );
+    assert_eq!(breaker_state(&h).await, Some(2.0));
 
     h.sim.set_faults(Faults::default());
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let id = h.create_ok(user("b2@x.com")).await;
     assert!(!id.is_empty());
-    let scraped = scrape(&h).await;
-    assert_eq!(
-        sample(
-            &scraped,
-            "scim_bridge_upstream_breaker_state",
-            &[("account", "9900000")]
-        ),
-        Some(0.0)
-    );
+    assert_eq!(breaker_state(&h).await, Some(0.0));
     assert!(
         h.find_by_username("b1@x.com").await["totalResults"] == 0,
         "nothing stored for b1"
@@ -376,6 +360,16 @@ fn sample(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f64> 
         })
         .map(|s| s.2)
         .reduce(|a, b| a + b)
+}
+
+/// The upstream breaker's state gauge for the tenant's account (0 closed, 2 open).
+async fn breaker_state(h: &Harness) -> Option<f64> {
+    let scraped = scrape(h).await;
+    sample(
+        &scraped,
+        "scim_bridge_upstream_breaker_state",
+        &[("account", "9900000")],
+    )
 }
 
 async fn scrape(h: &Harness) -> Vec<Sample> {
