@@ -5,7 +5,7 @@ mod common;
 
 use bandwidth_sim::Faults;
 use common::faults::faults;
-use common::scim::{assert_error, group_body, one_op};
+use common::scim::{assert_error, assert_error_mentions, group_body, one_op};
 use common::target::{Held, TargetKind};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -280,8 +280,7 @@ async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
             json!({"displayName":"G","members":[{"value":"fake-member-id"}]}),
         )
         .await;
-    assert_error(status, &body, 400, Some("invalidValue"));
-    assert!(body["detail"].as_str().unwrap().contains("fake-member-id"));
+    assert_error_mentions(status, &body, 400, Some("invalidValue"), "fake-member-id");
     let (_, list) = h.get("/Groups").await;
     assert_eq!(list["totalResults"], 0);
 

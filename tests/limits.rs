@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
 use common::faults::faults;
-use common::scim::{assert_error, one_op};
+use common::scim::{assert_error, assert_error_mentions, one_op};
 use common::user;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -22,8 +22,7 @@ async fn an_oversized_body_is_413_as_a_scim_error() {
     let mut big = user("big@x.com");
     big["displayName"] = json!("x".repeat(4096));
     let (status, _, body) = h.call(Method::POST, "/Users", Some(big)).await;
-    assert_error(status, &body, 413, None);
-    assert!(body["detail"].as_str().unwrap().contains("2048"), "{body}");
+    assert_error_mentions(status, &body, 413, None, "2048");
     // Under the limit is fine.
     h.create_ok(user("small@x.com")).await;
     assert!(h.upstream("big@x.com").is_none());
@@ -121,21 +120,13 @@ async fn filter_complexity_and_count_are_capped() {
     let (status, _, body) = h
         .call(Method::POST, "/Users/.search", Some(search(terms)))
         .await;
-    assert_error(status, &body, 400, Some("invalidFilter"));
-    assert!(
-        body["detail"].as_str().unwrap().contains("more than 1000"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 400, Some("invalidFilter"), "more than 1000");
 
     let deep = format!("{}userName pr{}", "(".repeat(65), ")".repeat(65));
     let (status, _, body) = h
         .call(Method::POST, "/Users/.search", Some(search(deep)))
         .await;
-    assert_error(status, &body, 400, Some("invalidFilter"));
-    assert!(
-        body["detail"].as_str().unwrap().contains("deeper than 64"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 400, Some("invalidFilter"), "deeper than 64");
 
     // count above max_page_size is cut to it; totalResults still counts everything.
     let (status, body) = h.get("/Users?count=1000").await;

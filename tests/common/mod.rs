@@ -433,6 +433,18 @@ impl Harness {
         self.call_with(method, path, body, Some(TOKEN), &[]).await
     }
 
+    /// [`Harness::call`] with extra request headers.
+    pub async fn call_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call_with(method, path, body, Some(TOKEN), headers)
+            .await
+    }
+
     pub async fn call_with(
         &self,
         method: Method,

@@ -75,6 +75,19 @@ pub fn assert_error(status: StatusCode, body: &Value, code: u16, scim_type: Opti
     assert_scim_error(body, code, scim_type);
 }
 
+/// [`assert_error`], and the error's `detail` mentions `needle`.
+pub fn assert_error_mentions(
+    status: StatusCode,
+    body: &Value,
+    code: u16,
+    scim_type: Option<&str>,
+    needle: &str,
+) {
+    assert_error(status, body, code, scim_type);
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(needle), "{needle:?} not in {body}");
+}
+
 impl Harness {
     /// POSTs `body` to `path` with the tenant's token.
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
