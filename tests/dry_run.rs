@@ -27,6 +27,23 @@ async fn skipped(h: &Harness) -> Vec<scim_bridge::store::AuditEntry> {
     rows
 }
 
+/// Waits (up to 20 s) until the worker has recorded a skipped role update whose
+/// requested roles pass `check`.
+async fn wait_for_skipped_grant(h: &Harness, what: &str, check: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = skipped(h).await;
+        let granted = rows
+            .iter()
+            .any(|r| r.action == "dry_run_update_user" && check(&r.detail["request"]["roles"]));
+        if granted {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_have() {
     let options = Options {
@@ -68,22 +85,10 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
         .post("/Groups", group_body("bandwidth-role-Porting", &[&id]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let rows = skipped(&h).await;
-        let granted = rows.iter().any(|r| {
-            r.action == "dry_run_update_user"
-                && r.detail["request"]["roles"] == json!(["Porting", "basicAccess"])
-        });
-        if granted {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no role grant recorded: {rows:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_skipped_grant(&h, "no role grant recorded", |roles| {
+        *roles == json!(["Porting", "basicAccess"])
+    })
+    .await;
 
     // A username taken upstream gets the real answer, 409, and no write.
     let (status, body) = h.create(user("taken@example.com")).await;
@@ -217,21 +222,12 @@ async fn a_dry_run_lifecycle_leaves_the_target_untouched(t: TargetKind) {
     let group = group_body(&format!("bandwidth-role-{granted}"), &[&id]);
     let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let rows = skipped(&h).await;
-        let grant = rows.iter().any(|r| {
-            r.action == "dry_run_update_user"
-                && r.detail["request"]["roles"]
-                    .as_array()
-                    .is_some_and(|roles| roles.contains(&json!(granted)))
-        });
-        if grant {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no grant recorded: {rows:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_skipped_grant(&h, "no grant recorded", |roles| {
+        roles
+            .as_array()
+            .is_some_and(|roles| roles.contains(&json!(granted)))
+    })
+    .await;
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 

@@ -5,7 +5,7 @@ mod common;
 
 use bandwidth_sim::Faults;
 use common::faults::faults;
-use common::scim::{assert_error, assert_error_mentions, group_body, one_op};
+use common::scim::{assert_error, assert_error_mentions, group_body, one_op, op_at};
 use common::target::{Held, TargetKind};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -93,10 +93,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
 
     // Remove by filter path.
     let (status, _) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"remove","path":format!("members[value eq \"{a}\"]")}]),
-        )
+        .group_patch(&gid, op_at("remove", &format!("members[value eq \"{a}\"]")))
         .await;
     assert_eq!(status, StatusCode::OK);
     h.eventually_held("a loses Porting", |s| {
@@ -214,7 +211,7 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     let (status, _) = h
         .group_patch(
             &gid,
-            json!([{"op":"Remove","path":format!("members[value eq \"{e2}\"]")}]),
+            op_at("Remove", &format!("members[value eq \"{e2}\"]")),
         )
         .await;
     assert_eq!(status, StatusCode::OK);

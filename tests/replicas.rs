@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bandwidth_sim::{SimConfig, SimSnapshot};
 use common::process::{cli, cli_ok, free_port};
-use common::scim::{one_op, patch_body, send};
+use common::scim::{one_op, op_at, patch_body, send};
 use common::{start_sim, PgSchema, POSTGRES_URL_VAR, TOKEN};
 use reqwest::{Method, StatusCode};
 use scim_bridge::store::{self, OpenOptions};
@@ -359,7 +359,7 @@ async fn two_replicas_share_one_postgres() {
         .iter()
         .map(|id| {
             let path = format!("members[value eq \"{id}\"]");
-            let body = patch_body(json!([{"op": "remove", "path": path}]));
+            let body = patch_body(op_at("remove", &path));
             (Method::PATCH, group_path.clone(), Some(body))
         })
         .collect();

@@ -6,7 +6,7 @@ mod common;
 mod support;
 
 use bandwidth_sim::SimConfig;
-use common::scim::{assert_error, assert_error_mentions, one_op};
+use common::scim::{assert_error, assert_error_mentions, one_op, op_at};
 use common::{assert_scim_error, urlencode, user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -166,10 +166,7 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     );
     // PATCH remove by value filter.
     let (status, patched) = h
-        .patch(
-            &id,
-            json!([{"op":"remove","path":"roles[value eq \"Porting\"]"}]),
-        )
+        .patch(&id, op_at("remove", "roles[value eq \"Porting\"]"))
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(

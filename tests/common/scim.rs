@@ -55,6 +55,11 @@ pub fn one_op(op: &str, path: &str, value: Value) -> Value {
     json!([{"op": op, "path": path, "value": value}])
 }
 
+/// The operations of a PATCH with one value-less `op` (a remove) at `path`.
+pub fn op_at(op: &str, path: &str) -> Value {
+    json!([{"op": op, "path": path}])
+}
+
 /// A SCIM group create body: `display_name` with the given member ids.
 pub fn group_body(display_name: &str, member_ids: &[impl AsRef<str>]) -> Value {
     let members: Vec<_> = member_ids
