@@ -151,12 +151,10 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     let (e1, e2) = (&ids[0], &ids[1]);
 
     let filter = common::urlencode("displayName eq \"Bandwidth Admins\"");
-    let (status, _, body) = h
-        .call(
-            Method::GET,
-            &format!("/Groups?excludedAttributes=members&filter={filter}"),
-            None,
-        )
+    let (status, body) = h
+        .get(&format!(
+            "/Groups?excludedAttributes=members&filter={filter}"
+        ))
         .await;
     assert_eq!(
         (status, body["totalResults"].clone()),
@@ -198,12 +196,10 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     assert_eq!(got["members"][0]["value"], e2.as_str());
 
     // The lookup with excludedAttributes=members finds it without members.
-    let (_, _, listed) = h
-        .call(
-            Method::GET,
-            &format!("/Groups?excludedAttributes=members&filter={filter}"),
-            None,
-        )
+    let (_, listed) = h
+        .get(&format!(
+            "/Groups?excludedAttributes=members&filter={filter}"
+        ))
         .await;
     assert_eq!(listed["totalResults"], 1);
     assert!(listed["Resources"][0].get("members").is_none());

@@ -110,12 +110,8 @@ async fn discovery_and_catalogs_page_and_filter_like_any_resource() {
 
     let (status, body) = h.get("/Roles/Nope").await;
     assert_error(status, &body, 404, None);
-    let (status, _, body) = h
-        .call(
-            Method::GET,
-            &format!("/Roles?filter={}", urlencode("displayName zz 1")),
-            None,
-        )
+    let (status, body) = h
+        .get(&format!("/Roles?filter={}", urlencode("displayName zz 1")))
         .await;
     assert_error(status, &body, 400, Some("invalidFilter"));
 

@@ -395,12 +395,8 @@ async fn sort_by_and_sort_order() {
         names,
         vec!["a@example.com", "b@example.com", "c@example.com"]
     );
-    let (_, _, desc) = h
-        .call(
-            Method::GET,
-            "/Users?sortBy=name.familyName&sortOrder=descending&count=1",
-            None,
-        )
+    let (_, desc) = h
+        .get("/Users?sortBy=name.familyName&sortOrder=descending&count=1")
         .await;
     assert_eq!(desc["totalResults"], 3);
     assert_eq!(desc["itemsPerPage"], 1);
