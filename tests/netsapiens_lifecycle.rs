@@ -71,7 +71,7 @@ async fn extensions_are_allocated_in_order_and_a_taken_login_username_is_409() {
     let h = netsapiens(Options::default()).await;
     h.create_ok(user("jane@acme.test")).await;
     h.create_ok(user("bob@acme.test")).await;
-    let exts: Vec<String> = h.held_users().into_iter().map(|u| u.user_id).collect();
+    let exts: Vec<String> = h.held_users().into_iter().map(|u| u.user.user_id).collect();
     assert_eq!(exts, ["2000", "2001"]);
 
     // login-username is unique across the whole system, here taken in another domain.

@@ -45,7 +45,7 @@ fn summary(report: &Report) -> Vec<(DriftKind, String, Option<&'static str>)> {
 }
 
 fn upstream_id(h: &Harness, username: &str) -> String {
-    h.held(username).unwrap().user_id
+    h.held(username).unwrap().user.user_id
 }
 
 async fn edits_behind_the_bridges_back_are_reported_exactly_and_repaired(t: TargetKind) {

@@ -174,7 +174,7 @@ async fn delete_policy_deletes_upstream_and_reactivation_recreates_under_same_id
 ) {
     let h = Harness::on_with(target, |o| o.on_deactivate = "delete").await;
     let id = h.create_ok(user("gone@example.com")).await;
-    let first_upstream = h.held("gone@example.com").unwrap().user_id;
+    let first_upstream = h.held("gone@example.com").unwrap().user.user_id;
 
     let (status, body) = h
         .patch(&id, json!([{"op":"replace","value":{"active":false}}]))
@@ -341,7 +341,7 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
     let ext = "urn:scim-bridge:schemas:extension:bandwidth:2.0:User";
 
     let leaver = h.create_ok(user("leaver@example.com")).await;
-    let upstream_id = h.held("leaver@example.com").unwrap().user_id;
+    let upstream_id = h.held("leaver@example.com").unwrap().user.user_id;
     h.upstream.remove(&upstream_id).await;
     let (status, body) = h
         .patch(&leaver, json!([{"op":"replace","value":{"active":false}}]))
@@ -374,7 +374,7 @@ async fn deprovisioning_a_user_gone_upstream_succeeds(
     assert_eq!(body[ext]["upstreamId"], up.user_id);
 
     let deleted = h.create_ok(user("deleted@example.com")).await;
-    let upstream_id = h.held("deleted@example.com").unwrap().user_id;
+    let upstream_id = h.held("deleted@example.com").unwrap().user.user_id;
     h.upstream.remove(&upstream_id).await;
     let (status, _, body) = h
         .call(Method::DELETE, &format!("/Users/{deleted}"), None)
