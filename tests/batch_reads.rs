@@ -7,9 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
+use common::database::TestDatabase;
 use common::scim::{group_body as group, send};
 use common::target::{netsapiens_target_toml, Upstream};
-use common::{serve_bridge, user, Harness, TestDatabase, TOKEN};
+use common::{serve_bridge, user, Harness, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 

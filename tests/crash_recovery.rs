@@ -18,7 +18,7 @@ use common::process::{free_port, Bridge};
 
 struct Setup {
     sim: SimHandle,
-    db: common::TestDatabase,
+    db: common::database::TestDatabase,
     dir: tempfile::TempDir,
     client: reqwest::Client,
 }
@@ -27,7 +27,7 @@ impl Setup {
     async fn new() -> Setup {
         Setup {
             sim: support::start_sim().await,
-            db: common::TestDatabase::from_env().await,
+            db: common::database::TestDatabase::from_env().await,
             dir: tempfile::tempdir().unwrap(),
             client: reqwest::Client::new(),
         }

@@ -18,7 +18,7 @@ async fn jobs(config: &std::path::Path, args: &[&str]) -> String {
 #[tokio::test]
 async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
     let sim = support::start_sim().await;
-    let db = common::TestDatabase::from_env().await;
+    let db = common::database::TestDatabase::from_env().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let options = common::Options {

@@ -10,9 +10,10 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bandwidth_sim::Faults;
+use common::database::TestDatabase;
 use common::scim::send;
 use common::target::{Held, TargetKind, Upstream};
-use common::{config_toml, serve_bridge, user, Options, TestDatabase, TOKEN};
+use common::{config_toml, serve_bridge, user, Options, TOKEN};
 use reqwest::{Method, StatusCode};
 use tokio::task::JoinSet;
 

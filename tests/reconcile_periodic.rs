@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::UserEdit;
+use common::database::{PgSchema, POSTGRES_URL_VAR};
 use common::seed::seeded;
-use common::{user, Harness, PgSchema, POSTGRES_URL_VAR};
+use common::{user, Harness};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use scim_bridge::config::Config;
 use scim_bridge::provision::{reconcile, Tenant};

@@ -17,9 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::{SimConfig, SimSnapshot};
+use common::database::{PgSchema, POSTGRES_URL_VAR};
 use common::process::{cli, cli_ok, free_port};
 use common::scim::{one_op, op_at, patch_body, send};
-use common::{start_sim, PgSchema, POSTGRES_URL_VAR, TOKEN};
+use common::{start_sim, TOKEN};
 use reqwest::{Method, StatusCode};
 use scim_bridge::store::{self, OpenOptions};
 use serde_json::{json, Value};
@@ -215,15 +216,7 @@ async fn a_lost_version_race_reruns_the_patch() {
         user["meta"]["version"], "W/\"11\"",
         "one version per PATCH: {user}"
     );
-    let upstream = sim.snapshot();
-    assert_eq!(upstream.users.len(), 1);
-    assert_eq!(
-        (
-            upstream.users[0].first_name.as_str(),
-            upstream.users[0].last_name.as_str()
-        ),
-        ("Grace", "Hopper")
-    );
+    common::assert_one_user_named(&sim.snapshot(), ("Grace", "Hopper"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

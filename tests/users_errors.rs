@@ -74,15 +74,7 @@ async fn adopt_existing_links_and_updates_the_upstream_user() {
         body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"]["upstreamId"],
         upstream_id
     );
-    let snapshot = h.state();
-    assert_eq!(snapshot.users.len(), 1);
-    assert_eq!(
-        (
-            snapshot.users[0].first_name.as_str(),
-            snapshot.users[0].last_name.as_str()
-        ),
-        ("Jane", "Doe")
-    );
+    common::assert_one_user_named(&h.state(), ("Jane", "Doe"));
 }
 
 #[tokio::test]

@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{config_toml, start_sim, Options, TestDatabase, TOKEN};
+use crate::common::database::TestDatabase;
+use crate::common::{config_toml, start_sim, Options, TOKEN};
 use bandwidth_sim::SimConfig;
 use scim_bridge::config::{Config, TlsConfig};
 
@@ -51,6 +52,19 @@ pub async fn served_certificate(addr: SocketAddr, trusted_pem: &str) -> Result<V
         .and_then(|info| info.peer_certificate())
         .map(<[u8]>::to_vec)
         .ok_or_else(|| "no peer certificate".to_string())
+}
+
+/// Writes a fresh certificate into `dir`, starts the bridge serving it (reloading every
+/// `poll_secs`) and checks that it does; returns the address, what must live as long as
+/// the test, and the certificate (PEM, DER).
+pub async fn serving_a_new_certificate(
+    dir: &Path,
+    poll_secs: u64,
+) -> (SocketAddr, impl Drop, TestDatabase, (String, Vec<u8>)) {
+    let (pem, der) = new_certificate(dir);
+    let (addr, sim, db) = start(dir, poll_secs).await;
+    assert_eq!(served_certificate(addr, &pem).await.unwrap(), der);
+    (addr, sim, db, (pem, der))
 }
 
 /// Starts the simulator and the bridge on HTTPS; returns the bridge's address and what
