@@ -230,6 +230,17 @@ fn admin_scope(h: &Harness, name: &str) -> bool {
     }
 }
 
+/// Creates the group that grants Porting, with `member` (a body without `schemas`).
+async fn create_porting_group(h: &Harness, t: TargetKind, member: &str) {
+    let (_, body) = h
+        .post(
+            "/Groups",
+            json!({"displayName": group(t, "Porting"), "members": [{"value": member}]}),
+        )
+        .await;
+    assert!(body["id"].is_string());
+}
+
 #[tokio::test]
 async fn external_id_rule_grants_roles_and_accounts() {
     let h = Harness::default().await;
@@ -327,13 +338,7 @@ async fn deactivated_users_get_no_roles_until_reactivated(t: TargetKind) {
     let ids = users(&h, &["z@x.com"]).await;
     h.patch(&ids[0], json!([{"op":"replace","value":{"active":false}}]))
         .await;
-    let (_, body) = h
-        .post(
-            "/Groups",
-            json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]}),
-        )
-        .await;
-    assert!(body["id"].is_string());
+    create_porting_group(&h, t, &ids[0]).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let z = h.held("z@x.com").unwrap();
     assert!(!z.active(), "{z:?}");
@@ -352,13 +357,7 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind)
     let h = Harness::on(t).await;
     let ids = users(&h, &["r@x.com"]).await;
     h.upstream.set_faults(faults(|f| f.fail_rate = 1.0));
-    let (_, body) = h
-        .post(
-            "/Groups",
-            json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]}),
-        )
-        .await;
-    assert!(body["id"].is_string());
+    create_porting_group(&h, t, &ids[0]).await;
     let failed = h
         .failed_jobs("job never failed", |failed| !failed.is_empty())
         .await;
