@@ -34,6 +34,16 @@ const REPAIR: RunOptions = RunOptions {
     repair: true,
     deactivate_orphans: false,
 };
+/// Deactivates upstream users no SCIM user is linked to, and repairs nothing else.
+const DEACTIVATE_ORPHANS: RunOptions = RunOptions {
+    repair: false,
+    deactivate_orphans: true,
+};
+/// Both at once.
+const REPAIR_AND_DEACTIVATE_ORPHANS: RunOptions = RunOptions {
+    repair: true,
+    deactivate_orphans: true,
+};
 
 /// (kind, username, field) of each finding, in report order.
 fn summary(report: &Report) -> Vec<(DriftKind, String, Option<&'static str>)> {
@@ -132,14 +142,7 @@ async fn orphans_are_reported_and_deactivated_only_on_request() {
     assert!(report.repair.sync_enqueued.is_empty());
     assert_eq!(h.upstream("handmade").unwrap().status, "ACTIVE");
 
-    let report = reconcile(
-        &h,
-        RunOptions {
-            repair: false,
-            deactivate_orphans: true,
-        },
-    )
-    .await;
+    let report = reconcile(&h, DEACTIVATE_ORPHANS).await;
     assert_eq!(report.repair.orphans_deactivated, vec![orphan.clone()]);
     let handmade = h.upstream("handmade").unwrap();
     assert_eq!(handmade.status, "DEACTIVATED");
@@ -154,14 +157,7 @@ async fn orphans_are_reported_and_deactivated_only_on_request() {
         .iter()
         .any(|e| e.action == "deactivate_orphan" && e.resource_id == orphan && e.outcome == "ok"));
     // Still an orphan, now an inactive one; nothing left to deactivate.
-    let again = reconcile(
-        &h,
-        RunOptions {
-            repair: false,
-            deactivate_orphans: true,
-        },
-    )
-    .await;
+    let again = reconcile(&h, DEACTIVATE_ORPHANS).await;
     assert_eq!(again.findings[0].actual, json!({"active": false}));
     assert!(again.repair.orphans_deactivated.is_empty());
 }
@@ -313,14 +309,7 @@ async fn a_user_re_made_by_hand_upstream_is_linked_again_not_deactivated_as_an_o
         ]
     );
 
-    let report = reconcile(
-        &h,
-        RunOptions {
-            repair: true,
-            deactivate_orphans: true,
-        },
-    )
-    .await;
+    let report = reconcile(&h, REPAIR_AND_DEACTIVATE_ORPHANS).await;
     assert_eq!(report.repair.recreated, vec![id.clone()]);
     assert!(report.repair.orphans_deactivated.is_empty());
     let upstream = h.upstream("remade@example.com").unwrap();
