@@ -82,6 +82,17 @@ async fn slowed() -> Harness {
     h
 }
 
+/// Asserts the simulator holds `count` users: no create landed twice.
+fn assert_upstream_users(h: &Harness, count: usize) {
+    let state = h.state();
+    assert_eq!(
+        state.users.len(),
+        count,
+        "a duplicate upstream user: {:#?}",
+        state.users
+    );
+}
+
 #[tokio::test]
 async fn a_create_the_idp_hung_up_on_is_committed_and_its_retry_gets_it() {
     let h = slowed().await;
@@ -101,13 +112,7 @@ async fn a_create_the_idp_hung_up_on_is_committed_and_its_retry_gets_it() {
     let (status, body) = h.create(user("cut@x.com")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
-    let state = h.state();
-    assert_eq!(
-        state.users.len(),
-        2,
-        "a duplicate upstream user: {:#?}",
-        state.users
-    );
+    assert_upstream_users(&h, 2);
     assert_eq!(
         h.unmanaged_active("a create cut off by its client").await,
         0
@@ -123,13 +128,7 @@ async fn a_retry_sent_while_the_unheard_create_runs_waits_for_it() {
     // create lock makes it wait, and it gets the first try's user.
     let (status, body) = h.create(user("eager@x.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let state = h.state();
-    assert_eq!(
-        state.users.len(),
-        2,
-        "a duplicate upstream user: {:#?}",
-        state.users
-    );
+    assert_upstream_users(&h, 2);
     assert_linked(&h, "eager@x.com", body["id"].as_str().expect("id")).await;
     assert_eq!(h.unmanaged_active("a create retried at once").await, 0);
 }
