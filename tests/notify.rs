@@ -27,6 +27,14 @@ impl Received {
             .map(|(h, b)| (h.clone(), serde_json::from_str(b).unwrap()))
             .collect()
     }
+
+    /// Waits (up to 20 s) until `count` messages came, then `quiet` longer (so that any
+    /// extra one would be here too); returns every message.
+    async fn settled(&self, what: &str, count: usize, quiet: Duration) -> Vec<(HeaderMap, Value)> {
+        wait_for(what, 20, || self.bodies().len() >= count).await;
+        tokio::time::sleep(quiet).await;
+        self.bodies()
+    }
 }
 
 /// A port nothing listens on yet: the receiver is "down" until [`receive_on`].
@@ -177,9 +185,9 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
 
     let received = receive_on(port).await;
     let up = create_many(&h, "up", 20).await;
-    wait_for("four messages arrive", 20, || received.bodies().len() >= 4).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let got = received.bodies();
+    let got = received
+        .settled("four messages arrive", 4, Duration::from_secs(2))
+        .await;
     assert_eq!(got.len(), 4, "exactly one message per event: {got:#?}");
     for (headers, body) in &got {
         verify(headers, body);
@@ -227,12 +235,9 @@ async fn a_quiet_idp_is_reported_once_to_a_slack_webhook() {
         ..Options::default()
     })
     .await;
-    wait_for("the quiet IdP is reported", 20, || {
-        !received.bodies().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let got = received.bodies();
+    let got = received
+        .settled("the quiet IdP is reported", 1, Duration::from_secs(4))
+        .await;
     assert_eq!(got.len(), 1, "once, not every check: {got:#?}");
     let text = got[0].1["text"].as_str().unwrap();
     assert!(
@@ -276,12 +281,9 @@ async fn refused_upstream_credentials_are_reported_once() {
         let refused = tenant.target.ping().await;
         assert!(refused.is_err(), "a wrong client secret is refused");
     }
-    wait_for("the refusal is reported", 20, || {
-        !received.bodies().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let got = received.bodies();
+    let got = received
+        .settled("the refusal is reported", 1, Duration::from_secs(1))
+        .await;
     assert_eq!(got.len(), 1, "five refusals, one message: {got:#?}");
     verify(&got[0].0, &got[0].1);
     assert_eq!(got[0].1["event"], "credential_rejected");
