@@ -30,10 +30,7 @@ fn install_capture() -> Captured {
 async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
     let token = format!("Bearer {TOKEN}");
     let basic = idp::basic(BASIC_USER, BASIC_PASSWORD);
-    let jwt = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
-    );
+    let jwt = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
     let mut answers = Vec::new();
     let mut send = async |method: Method, path: String, body: Option<Value>, auth: &str| {
         let (status, _, answer) = h

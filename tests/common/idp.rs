@@ -106,6 +106,11 @@ pub fn sign(key: &str, alg: Algorithm, kid: Option<&str>, claims: &Value) -> Str
 }
 
 /// The algorithm-confusion attack: HS256 with the RSA public key's PEM as the secret.
+/// An `Authorization` value: `Bearer` and the JWT [`sign`] makes.
+pub fn bearer(key: &str, alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+    format!("Bearer {}", sign(key, alg, kid, claims))
+}
+
 pub fn sign_hs256_with_public_key(public_pem_of: &str, kid: &str, claims: &Value) -> String {
     let secret = fixture(&format!("{public_pem_of}.pub.pem"));
     let mut header = Header::new(Algorithm::HS256);
