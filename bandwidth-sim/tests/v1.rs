@@ -40,9 +40,7 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     assert_eq!(body["error"], "invalid_client");
 
     let resp = send(
-        client()
-            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-            .basic_auth("sim-client", Some("sim-secret"))
+        token_request(&sim, "sim-client", "sim-secret")
             .header("content-type", "application/x-www-form-urlencoded")
             .body("grant_type=password"),
     )
@@ -51,13 +49,7 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
 
-    let resp = send(
-        client()
-            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-            .basic_auth("sim-client", Some("sim-secret"))
-            .body("not a form"),
-    )
-    .await;
+    let resp = send(token_request(&sim, "sim-client", "sim-secret").body("not a form")).await;
     assert_eq!(resp.status(), 400);
 
     for auth in [

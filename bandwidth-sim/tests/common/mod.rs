@@ -81,15 +81,22 @@ pub async fn control(
     req.send().await.unwrap()
 }
 
-pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
+/// A POST to the v1 token endpoint as client `id` with `secret`; the body is the test's.
+pub fn token_request(sim: &SimHandle, id: &str, secret: &str) -> reqwest::RequestBuilder {
     client()
         .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
         .basic_auth(id, Some(secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap()
+}
+
+pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
+    let form = "application/x-www-form-urlencoded";
+    let grant = "grant_type=client_credentials";
+    send(
+        token_request(sim, id, secret)
+            .header("content-type", form)
+            .body(grant),
+    )
+    .await
 }
 
 pub async fn token(sim: &SimHandle) -> String {
