@@ -259,19 +259,21 @@ async fn an_open_breaker_answers_503_at_once_then_recovers() {
     );
 }
 
+/// Creates `username`, which must be answered 503 with a Retry-After of a second or
+/// more, sooner than `within`.
+async fn create_is_503_within(h: &Harness, username: &str, within: Duration) {
+    let started = Instant::now();
+    let (status, headers, body) = h.call(Method::POST, "/Users", Some(user(username))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(retry_after(&headers) >= 1);
+    assert!(started.elapsed() < within, "{:?}", started.elapsed());
+}
+
 #[tokio::test]
 async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
     let h = Harness::with(|o| o.extra_toml = "max_rate_limit_wait_secs = 1".into()).await;
     h.sim.set_faults(faults(|f| f.rate_limit_burst = 1000));
-    let started = Instant::now();
-    let (status, headers, body) = h.call(Method::POST, "/Users", Some(user("rl@x.com"))).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(retry_after(&headers) >= 1);
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
+    create_is_503_within(&h, "rl@x.com", Duration::from_secs(4)).await;
     assert!(h.state().users.is_empty());
     assert_eq!(h.find_by_username("rl@x.com").await["totalResults"], 0);
 }
@@ -280,17 +282,7 @@ async fn a_429_held_past_the_wait_budget_is_503_with_retry_after() {
 async fn a_slow_upstream_is_503_before_the_idp_deadline_and_the_retry_links() {
     let h = Harness::with(|o| o.extra_toml = "[server]\nrequest_timeout_secs = 1".into()).await;
     h.sim.set_faults(faults(|f| f.latency_ms = 1500));
-    let started = Instant::now();
-    let (status, headers, body) = h
-        .call(Method::POST, "/Users", Some(user("slow@x.com")))
-        .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(retry_after(&headers) >= 1);
-    assert!(
-        started.elapsed() < Duration::from_millis(1800),
-        "{:?}",
-        started.elapsed()
-    );
+    create_is_503_within(&h, "slow@x.com", Duration::from_millis(1800)).await;
     assert_eq!(
         h.find_by_username("slow@x.com").await["totalResults"],
         0,
