@@ -12,8 +12,9 @@ use std::time::Duration;
 
 use bandwidth_sim::Faults;
 use common::console::{admin_toml, PASSWORD};
+use common::faults::faults;
 use common::webdriver::Browser;
-use common::{user, Harness, Options};
+use common::{user, Harness};
 use reqwest::{Method, StatusCode};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,11 +23,7 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
         "[tenants.acme.deprovision_guard]\nmax = 1\nwindow_secs = 3600\n[worker]\nmax_attempts = 2\n{}",
         admin_toml(&[("ops", "operator", &[])])
     );
-    let h = Harness::start(Options {
-        extra_toml: extra,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.extra_toml = extra).await;
     let ann = h.create_ok(user("ann@x.com")).await;
     let bob = h.create_ok(user("bob@x.com")).await;
     let cat = h.create_ok(user("cat@x.com")).await;
@@ -38,26 +35,12 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
 
     // Every upstream call fails while Ann joins the admins group: her role sync job
     // fails for good after its two attempts.
-    h.sim.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.fail_rate = 1.0));
     let group = support::group("Bandwidth Admins", &[&ann]);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let failed = h
-            .store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if !failed.is_empty() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the job never failed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.failed_jobs("the job never failed", |failed| !failed.is_empty())
+        .await;
     h.sim.set_faults(Faults::default());
     // The breaker's one-second cool-down passes before the retry.
     tokio::time::sleep(Duration::from_millis(1200)).await;

@@ -15,29 +15,18 @@ const PASSWORD_NEW: &str = "new-basic-password-77ab";
 
 /// acme with a token, two Basic passwords for one username (rotation) and JWTs from `jwks`.
 fn auth_toml(jwks_url: &str, min_refetch_secs: u64, refresh_secs: u64) -> String {
+    let basic = [
+        ("acme-basic-old", PASSWORD_OLD),
+        ("acme-basic-new", PASSWORD_NEW),
+    ]
+    .map(|(id, password)| idp::basic_toml(id, BASIC_USER, password))
+    .concat();
+    let jwt = idp::jwt_toml(jwks_url);
     format!(
-        r#"
-[[tenants.acme.basic]]
-id = "acme-basic-old"
-username = "{BASIC_USER}"
-password_hash = '{}'
-
-[[tenants.acme.basic]]
-id = "acme-basic-new"
-username = "{BASIC_USER}"
-password_hash = '{}'
-
-[tenants.acme.jwt]
-id = "acme-entra"
-issuer = "{ISSUER}"
-audiences = ["{AUDIENCE}"]
-jwks_url = "{jwks_url}"
-algorithms = ["RS256", "ES256"]
+        r#"{basic}{jwt}algorithms = ["RS256", "ES256"]
 jwks_min_refetch_secs = {min_refetch_secs}
 jwks_refresh_secs = {refresh_secs}
-"#,
-        idp::cheap_hash(PASSWORD_OLD),
-        idp::cheap_hash(PASSWORD_NEW)
+"#
     )
 }
 
@@ -46,11 +35,7 @@ async fn start(jwks: &Jwks, min_refetch_secs: u64) -> Harness {
 }
 
 async fn start_with_ttl(jwks: &Jwks, min_refetch_secs: u64, refresh_secs: u64) -> Harness {
-    Harness::start(Options {
-        extra_toml: auth_toml(&jwks.url, min_refetch_secs, refresh_secs),
-        ..Options::default()
-    })
-    .await
+    Harness::with(|o| o.extra_toml = auth_toml(&jwks.url, min_refetch_secs, refresh_secs)).await
 }
 
 /// Every SCIM route, with a body where it takes one.
@@ -142,12 +127,7 @@ fn bad_credentials() -> Vec<(&'static str, Option<String>)> {
         c[key] = value;
         c
     };
-    let rs = |c: &Value| {
-        format!(
-            "Bearer {}",
-            idp::sign("rsa1", Algorithm::RS256, Some("k1"), c)
-        )
-    };
+    let rs = |c: &Value| idp::bearer("rsa1", Algorithm::RS256, Some("k1"), c);
     vec![
         ("missing", None),
         ("Okta's non-token", Some("non-token".into())),
@@ -200,17 +180,16 @@ fn bad_credentials() -> Vec<(&'static str, Option<String>)> {
         ),
         (
             "jwt signed by another key under a known kid",
-            Some(format!(
-                "Bearer {}",
-                idp::sign("rsa-attacker", Algorithm::RS256, Some("k1"), &claims)
+            Some(idp::bearer(
+                "rsa-attacker",
+                Algorithm::RS256,
+                Some("k1"),
+                &claims,
             )),
         ),
         (
             "jwt with an algorithm not allowed (RS512)",
-            Some(format!(
-                "Bearer {}",
-                idp::sign("rsa1", Algorithm::RS512, Some("k1"), &claims)
-            )),
+            Some(idp::bearer("rsa1", Algorithm::RS512, Some("k1"), &claims)),
         ),
         (
             "jwt tampered",
@@ -271,20 +250,11 @@ async fn every_endpoint_refuses_every_bad_credential() {
 async fn tokens_basic_and_jwts_each_authenticate_and_are_audited_by_id() {
     let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1"), idp::jwk("ec1", "e1")]).await;
     let h = start(&jwks, 30).await;
-    let rs256 = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
-    );
-    let es256 = format!(
-        "Bearer {}",
-        idp::sign("ec1", Algorithm::ES256, Some("e1"), &idp::claims())
-    );
+    let rs256 = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
+    let es256 = idp::bearer("ec1", Algorithm::ES256, Some("e1"), &idp::claims());
     let mut in_leeway = idp::claims();
     in_leeway["exp"] = json!(idp::now() - 30);
-    let in_leeway = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &in_leeway)
-    );
+    let in_leeway = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &in_leeway);
     let basic_old = idp::basic(BASIC_USER, PASSWORD_OLD);
     let basic_new = idp::basic(BASIC_USER, PASSWORD_NEW);
     let token = format!("Bearer {TOKEN}");
@@ -367,10 +337,7 @@ async fn tokens_basic_and_jwts_each_authenticate_and_are_audited_by_id() {
 async fn a_new_kid_in_the_jwks_is_accepted_after_a_refresh_and_forged_kids_do_not_hammer_it() {
     let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1")]).await;
     let h = start(&jwks, 2).await;
-    let first = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
-    );
+    let first = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
     let (status, _, body) = call_as(&h, Method::GET, "/Users", None, Some(&first)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(jwks.fetches(), 1);
@@ -395,10 +362,7 @@ async fn a_new_kid_in_the_jwks_is_accepted_after_a_refresh_and_forged_kids_do_no
     // The IdP rotates: k2 appears (k1 stays for a while, as Entra does).
     jwks.set_keys(vec![idp::jwk("rsa1", "k1"), idp::jwk("rsa2", "k2")]);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let rotated = format!(
-        "Bearer {}",
-        idp::sign("rsa2", Algorithm::RS256, Some("k2"), &idp::claims())
-    );
+    let rotated = idp::bearer("rsa2", Algorithm::RS256, Some("k2"), &idp::claims());
     let (status, _, body) = call_as(&h, Method::GET, "/Users", None, Some(&rotated)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(jwks.fetches(), 2);
@@ -416,10 +380,7 @@ async fn an_unreachable_jwks_is_503_not_401_and_recovers() {
     let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1")]).await;
     jwks.set_failing(true);
     let h = start(&jwks, 1).await;
-    let token = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
-    );
+    let token = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
     let (status, headers, body) = call_as(&h, Method::GET, "/Users", None, Some(&token)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(headers.contains_key("retry-after"));
@@ -427,10 +388,7 @@ async fn an_unreachable_jwks_is_503_not_401_and_recovers() {
     // A token of another issuer is still just refused.
     let mut foreign = idp::claims();
     foreign["iss"] = json!("https://elsewhere.example/");
-    let other = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &foreign)
-    );
+    let other = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &foreign);
     let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&other)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
@@ -444,14 +402,8 @@ async fn an_unreachable_jwks_is_503_not_401_and_recovers() {
 async fn the_jwks_is_refreshed_after_its_ttl_and_a_removed_key_stops_working() {
     let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1"), idp::jwk("rsa2", "k2")]).await;
     let h = start_with_ttl(&jwks, 1, 1).await;
-    let k1 = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
-    );
-    let k2 = format!(
-        "Bearer {}",
-        idp::sign("rsa2", Algorithm::RS256, Some("k2"), &idp::claims())
-    );
+    let k1 = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
+    let k2 = idp::bearer("rsa2", Algorithm::RS256, Some("k2"), &idp::claims());
     let status = |auth: String| {
         let h = &h;
         async move { call_as(h, Method::GET, "/Users", None, Some(&auth)).await.0 }
@@ -495,28 +447,16 @@ async fn a_static_pem_key_verifies_jwts_and_client_ids_narrow_them() {
     .await;
     let mut claims = idp::claims();
     claims["appid"] = json!("entra-provisioning-app");
-    let good = format!(
-        "Bearer {}",
-        idp::sign("ec1", Algorithm::ES256, None, &claims)
-    );
+    let good = idp::bearer("ec1", Algorithm::ES256, None, &claims);
     let (status, _, body) = call_as(&h, Method::GET, "/Users", None, Some(&good)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let rsa = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, None, &idp::claims())
-    );
+    let rsa = idp::bearer("rsa1", Algorithm::RS256, None, &idp::claims());
     let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&rsa)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // client_ids: another app of the directory, or a token naming no client, is refused.
     claims["appid"] = json!("some-other-app");
-    let other_app = format!(
-        "Bearer {}",
-        idp::sign("ec1", Algorithm::ES256, None, &claims)
-    );
-    let no_client = format!(
-        "Bearer {}",
-        idp::sign("ec1", Algorithm::ES256, None, &idp::claims())
-    );
+    let other_app = idp::bearer("ec1", Algorithm::ES256, None, &claims);
+    let no_client = idp::bearer("ec1", Algorithm::ES256, None, &idp::claims());
     for refused in [other_app, no_client] {
         let (status, _, _) = call_as(&h, Method::GET, "/Users", None, Some(&refused)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adapter_common::*;
-use bandwidth_sim::Faults;
 use scim_bridge::upstream::bandwidth::{BandwidthTarget, Dialect};
 use scim_bridge::upstream::{Target, TargetError};
 
@@ -68,10 +67,7 @@ async fn rate_limited_calls_wait_and_succeed(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;
     let t = target(d, &sim); // client-side 200/s: far above the upstream's 5/s
     let u = t.create_user(&desired(d, "busy")).await.expect("create");
-    sim.set_faults(Faults {
-        rate_limit: Some(5),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(5)));
     for _ in 0..15 {
         t.get_user(&u.id)
             .await
@@ -91,10 +87,7 @@ async fn client_side_limit_keeps_429s_rare(d: Dialect) {
     cfg.calls.rate_limit_per_second = 10;
     let t = BandwidthTarget::new(cfg).expect("config");
     let u = t.create_user(&desired(d, "calm")).await.expect("create");
-    sim.set_faults(Faults {
-        rate_limit: Some(10),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(10)));
     let start = Instant::now();
     for _ in 0..30 {
         t.get_user(&u.id).await.expect("get").expect("exists");
@@ -115,10 +108,7 @@ both_dialects!(client_side_limit_keeps_429s_rare);
 async fn waiting_longer_than_allowed_is_rate_limited() {
     let d = Dialect::Dashboard;
     let sim = start_sim(d, |_| {}).await;
-    sim.set_faults(Faults {
-        rate_limit: Some(1),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(1)));
     let mut cfg = config(d, &sim);
     cfg.calls.max_rate_limit_wait = Duration::ZERO;
     let t = BandwidthTarget::new(cfg).expect("config");
@@ -143,10 +133,7 @@ async fn retries_ride_out_server_errors(d: Dialect) {
     cfg.calls.breaker_failures = 0;
     let t = BandwidthTarget::new(cfg).expect("config");
     t.list_roles().await.expect("roles");
-    sim.set_faults(Faults {
-        fail_rate: 0.3,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.fail_rate = 0.3));
     let mut ids = Vec::new();
     for i in 0..5 {
         let u = t
@@ -182,10 +169,7 @@ both_dialects!(retries_ride_out_server_errors);
 async fn lost_create_answer_does_not_duplicate(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;
     let t = target(d, &sim);
-    sim.set_faults(Faults {
-        drop_next_create_responses: 1,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.drop_next_create_responses = 1));
     let u = t.create_user(&desired(d, "lost")).await.expect("create");
     let snap = sim.snapshot();
     let held = snapshot_user(&snap, "lost");
@@ -204,10 +188,7 @@ async fn timeouts_are_unavailable() {
     cfg.calls.request_timeout = Duration::from_millis(100);
     cfg.calls.max_retries = 1;
     let t = BandwidthTarget::new(cfg).expect("config");
-    sim.set_faults(Faults {
-        latency_ms: 400,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.latency_ms = 400));
     match t.get_user("x").await {
         Err(TargetError::Unavailable(m)) => assert!(m.contains("timeout"), "{m}"),
         other => panic!("expected Unavailable, got {other:?}"),

@@ -3,8 +3,9 @@
 
 mod adapter_common;
 
+use adapter_common::seed::seeded;
 use adapter_common::*;
-use bandwidth_sim::{Faults, SeedUser, UserEdit};
+use bandwidth_sim::{SeedUser, UserEdit};
 use scim_bridge::upstream::bandwidth::{BandwidthTarget, Dialect};
 use scim_bridge::upstream::{AccountScope, PhoneFormat, Target, TargetError};
 
@@ -123,13 +124,8 @@ async fn update_keeps_what_upstream_changed(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;
     let t = target(d, &sim);
     let id = sim.seed_user(SeedUser {
-        username: "seeded".into(),
-        first_name: "Sam".into(),
-        last_name: "Seed".into(),
-        email: "seeded@example.com".into(),
-        roles: vec!["basicAccess".into()],
         account_scope: "ACCOUNT_ADMIN".into(),
-        ..SeedUser::default()
+        ..seeded("seeded", ("Sam", "Seed"), "seeded@example.com")
     });
     assert!(sim.edit_user(
         &id,
@@ -242,14 +238,11 @@ async fn paging(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;
     let t = target(d, &sim);
     for i in 0..130 {
-        sim.seed_user(SeedUser {
-            username: format!("user{i:03}"),
-            first_name: "P".into(),
-            last_name: "Age".into(),
-            email: format!("user{i:03}@example.com"),
-            roles: vec!["basicAccess".into()],
-            ..SeedUser::default()
-        });
+        sim.seed_user(seeded(
+            &format!("user{i:03}"),
+            ("P", "Age"),
+            &format!("user{i:03}@example.com"),
+        ));
     }
     let first = t.list_users(0).await.expect("page 0");
     assert_eq!(first.users.len(), 100);
@@ -273,10 +266,7 @@ both_dialects!(paging);
 async fn xml_answers_are_parsed() {
     let d = Dialect::Dashboard;
     let sim = start_sim(d, |_| {}).await;
-    sim.set_faults(Faults {
-        xml_always: true,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.xml_always = true));
     let t = target(d, &sim);
     t.ping().await.expect("ping over XML");
     let roles = t.list_roles().await.expect("roles over XML");

@@ -6,16 +6,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::ns::{NsConfig, NsSimulator};
-use common::{serve_bridge, user, Harness, TestDatabase, TOKEN};
+use bandwidth_sim::Faults;
+use common::database::TestDatabase;
+use common::scim::{group_body as group, send};
+use common::target::{netsapiens_target_toml, Upstream};
+use common::{serve_bridge, user, Harness, TOKEN};
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-
-fn group(name: &str, members: &[String]) -> Value {
-    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
-    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-           "displayName": name, "members": members})
-}
+use serde_json::Value;
 
 #[tokio::test]
 async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
@@ -28,12 +25,8 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
     let gone = h.upstream("b7@x.com").unwrap().user_id;
     assert!(h.sim.remove_user(&gone));
     let before = h.state().stats;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(group("bandwidth-role-Porting", &ids)),
-        )
+    let (status, body) = h
+        .post("/Groups", group("bandwidth-role-Porting", &ids))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     h.eventually("every remaining member has the role", |s| {
@@ -43,22 +36,10 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
     })
     .await;
     // The removed member's job reads it singly, finds it gone and fails for good.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let failed = h
-            .store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if failed.iter().any(|j| j.user_id == ids[7]) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the removed member's job never failed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    h.failed_jobs("the removed member's job never failed", |failed| {
+        failed.iter().any(|j| j.user_id == ids[7])
+    })
+    .await;
     let after = h.state().stats;
     let calls = after.requests - before.requests;
     // 39 writes, one page (40 users fit in one), the removed member's single read and
@@ -72,14 +53,10 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
 
 #[tokio::test]
 async fn a_netsapiens_group_push_costs_about_one_call_per_member() {
-    let sim = NsSimulator::start(
-        NsConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = Upstream::start_netsapiens(Faults::default()).await;
     let db = TestDatabase::from_env().await;
     let hash = hex::encode(scim_bridge::http::auth::sha256(TOKEN));
+    let target = netsapiens_target_toml("pbx", &sim.base_url(), (2000, 2099));
     let toml = format!(
         r#"
 [database]
@@ -92,44 +69,28 @@ base_roles = []
 [[tenants.pbx.groups.map]]
 display_name = "Call Center"
 roles = ["Call Center Agent"]
-
-[tenants.pbx.target]
-kind = "netsapiens"
-base_url = "{}"
-domain = "acme"
-api_key = "{}"
-extension_range = [2000, 2099]
-rate_limit_per_second = 200
+{target}rate_limit_per_second = 200
 request_timeout_secs = 3
 "#,
         db.url(),
-        sim.base_url(),
-        bandwidth_sim::ns::DOMAIN_KEY
     );
     let (base, _app) = serve_bridge(&toml).await;
     let client = reqwest::Client::new();
-    let call = |method: Method, path: &str, body: Value| {
-        client
-            .request(method, format!("{base}{path}"))
-            .bearer_auth(TOKEN)
-            .header("content-type", "application/scim+json")
-            .body(body.to_string())
-            .send()
+    let post = async |path: &str, body: Value| {
+        let url = format!("{base}{path}");
+        let (status, _, body) =
+            send(&client, Method::POST, &url, Some(body), Some(TOKEN), &[]).await;
+        (status, body)
     };
     let mut ids = Vec::new();
     for n in 0..30 {
-        let resp = call(Method::POST, "/Users", user(&format!("n{n}@acme.test")))
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), StatusCode::CREATED);
-        let body: Value = resp.json().await.unwrap();
+        let (status, body) = post("/Users", user(&format!("n{n}@acme.test"))).await;
+        assert_eq!(status, StatusCode::CREATED);
         ids.push(body["id"].as_str().unwrap().to_string());
     }
     let before = sim.snapshot().stats;
-    let resp = call(Method::POST, "/Groups", group("Call Center", &ids))
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+    let (status, _) = post("/Groups", group("Call Center", &ids)).await;
+    assert_eq!(status, StatusCode::CREATED);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let users = sim.snapshot().domains["acme"].users.clone();

@@ -31,10 +31,14 @@ fn run(dir: &Path, args: &[&str], config_text: &str) -> Output {
 
 /// A loopback port nothing listens on.
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
+    common::process::free_port()
+}
+
+/// Asserts the output says each of `said`.
+fn assert_says(out: &str, said: &[&str]) {
+    for text in said {
+        assert!(out.contains(text), "{text:?} not in {out}");
+    }
 }
 
 fn all_output(output: &Output) -> String {
@@ -58,14 +62,13 @@ async fn check_config_names_each_problem_and_where() {
     let output = run(dir.path(), &["check-config"], &text);
     let out = all_output(&output);
     assert!(!output.status.success(), "{out}");
-    assert!(
-        out.contains(&format!("directory {} does not exist", missing.display())),
-        "{out}"
-    );
-    assert!(out.contains("placeholder sha256"), "{out}");
-    assert!(
-        out.contains(&format!("upstream check at {upstream} failed")),
-        "{out}"
+    assert_says(
+        &out,
+        &[
+            &format!("directory {} does not exist", missing.display()),
+            "placeholder sha256",
+            &format!("upstream check at {upstream} failed"),
+        ],
     );
     assert!(!out.contains("configuration OK"), "{out}");
 }
@@ -83,8 +86,10 @@ async fn check_config_passes_a_good_configuration_and_explains_a_relative_path()
     .unwrap();
     let out = all_output(&output);
     assert!(output.status.success(), "{out}");
-    assert!(out.contains("relative to the working directory"), "{out}");
-    assert!(out.contains("configuration OK"), "{out}");
+    assert_says(
+        &out,
+        &["relative to the working directory", "configuration OK"],
+    );
     assert!(
         !dir.path().join("rel.db").exists(),
         "check-config created the database"

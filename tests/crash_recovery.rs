@@ -13,11 +13,12 @@ use bandwidth_sim::{Faults, SimHandle};
 use reqwest::StatusCode;
 use scim_bridge::provision::create::COMMIT_WINDOW_FAULT_VAR;
 
+use common::faults::faults;
 use common::process::{free_port, Bridge};
 
 struct Setup {
     sim: SimHandle,
-    db: common::TestDatabase,
+    db: common::database::TestDatabase,
     dir: tempfile::TempDir,
     client: reqwest::Client,
 }
@@ -26,7 +27,7 @@ impl Setup {
     async fn new() -> Setup {
         Setup {
             sim: support::start_sim().await,
-            db: common::TestDatabase::from_env().await,
+            db: common::database::TestDatabase::from_env().await,
             dir: tempfile::tempdir().unwrap(),
             client: reqwest::Client::new(),
         }
@@ -170,10 +171,7 @@ async fn kill_mid_sync(s: &Setup, port: u16, config: &std::path::Path) -> usize 
     let bridge = s.start(config, port, None).await;
     let emails = (0..MEMBERS).map(|i| format!("m{i}@x.com"));
     let ids = support::create_users(&s.client, &scim(port, "/Users"), emails).await;
-    s.sim.set_faults(Faults {
-        latency_ms: 3000,
-        ..Faults::default()
-    });
+    s.sim.set_faults(faults(|f| f.latency_ms = 3000));
     let groups = scim(port, "/Groups");
     support::create_group(&s.client, &groups, "bandwidth-role-Porting", &ids).await;
     tokio::time::sleep(Duration::from_millis(800)).await;

@@ -5,7 +5,8 @@
 mod common;
 mod support;
 
-use common::{user, Harness, Options};
+use common::scim::one_op;
+use common::{user, Harness};
 use reqwest::{Method, StatusCode};
 use scim_bridge::admin::{Admin, Decision};
 use scim_bridge::store::DeprovisionState;
@@ -39,7 +40,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     for id in &ids[2..4] {
         let (status, _, body) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-        let (status, _, _) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+        let (status, _) = h.get(&format!("/Users/{id}")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
     assert_eq!(status_of(&h, "c@x.com").as_deref(), Some("ACTIVE"));
@@ -94,20 +95,9 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(h.upstream("c@x.com").is_some());
 
-    let released = h
-        .app
-        .admin
-        .decide_deprovisions(&Admin::cli(), "acme", None, Decision::Approve)
-        .await
-        .unwrap();
-    assert_eq!(released, 4);
+    approve(&h, 4).await;
     h.eventually("c and d deleted, e deactivated upstream", |s| {
-        let status = |name: &str| {
-            s.users
-                .iter()
-                .find(|u| u.username == name)
-                .map(|u| u.status.clone())
-        };
+        let status = |name: &str| Harness::status_in(s, name);
         status("c@x.com").is_none()
             && status("d@x.com").is_none()
             && status("e@x.com").as_deref() == Some("DEACTIVATED")
@@ -130,9 +120,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     assert_eq!(worker_runs.len(), 4, "{worker_runs:#?}");
     assert!(worker_runs.iter().all(|e| e.outcome == "ok"));
     assert_eq!(status_of(&h, "f@x.com").as_deref(), Some("ACTIVE"));
-    let (_, _, body) = h
-        .call(Method::GET, &format!("/Users/{}", ids[4]), None)
-        .await;
+    let (_, body) = h.get(&format!("/Users/{}", ids[4])).await;
     assert_eq!(body["active"], false);
     assert_eq!(body["name"]["givenName"], "Eve");
     assert_eq!(
@@ -148,8 +136,8 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
     assert_eq!(approvals, 1);
 }
 
-/// Releases everything held for `acme` and waits until the worker has run it.
-async fn approve_and_wait(h: &Harness, count: usize) {
+/// Releases everything held for `acme`, which must be `count` deprovisions.
+async fn approve(h: &Harness, count: usize) {
     let released = h
         .app
         .admin
@@ -157,6 +145,11 @@ async fn approve_and_wait(h: &Harness, count: usize) {
         .await
         .unwrap();
     assert_eq!(released as usize, count);
+}
+
+/// Releases everything held for `acme` and waits until the worker has run it.
+async fn approve_and_wait(h: &Harness, count: usize) {
+    approve(h, count).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let waiting = h
@@ -177,35 +170,31 @@ async fn approve_and_wait(h: &Harness, count: usize) {
 
 #[tokio::test]
 async fn held_deactivations_follow_the_delete_and_strip_roles_policies() {
-    const HOLD_ALL: &str = "[tenants.acme.deprovision_guard]\nmax = 0\n";
+    // A guard that holds every deprovision, under the policy `on_deactivate`.
+    let holding = |on_deactivate: &'static str| {
+        Harness::with(move |o| {
+            o.on_deactivate = on_deactivate;
+            o.extra_toml = "[tenants.acme.deprovision_guard]\nmax = 0\n".into();
+        })
+    };
     let ext = scim_bridge::scim::schema::BRIDGE_USER_SCHEMA;
 
     // on_deactivate = delete: the upstream user is deleted on approval, and the SCIM
     // user is marked deprovisioned, so a reactivation creates it again.
-    let h = Harness::start(Options {
-        on_deactivate: "delete",
-        extra_toml: HOLD_ALL.into(),
-        ..Options::default()
-    })
-    .await;
+    let h = holding("delete").await;
     let id = h.create_ok(user("del@x.com")).await;
     let body = support::set_active(&h, &id, false).await;
     assert_eq!(body[ext]["syncState"], "held");
     assert!(h.upstream("del@x.com").is_some());
     approve_and_wait(&h, 1).await;
     assert!(h.upstream("del@x.com").is_none());
-    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, body) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(body[ext]["syncState"], "deprovisioned", "{body}");
     support::set_active(&h, &id, true).await;
     assert_eq!(status_of(&h, "del@x.com").as_deref(), Some("ACTIVE"));
 
     // on_deactivate = strip_roles: the roles go on approval, the user stays active.
-    let h = Harness::start(Options {
-        on_deactivate: "strip_roles",
-        extra_toml: HOLD_ALL.into(),
-        ..Options::default()
-    })
-    .await;
+    let h = holding("strip_roles").await;
     let id = h.create_ok(user("strip@x.com")).await;
     support::set_active(&h, &id, false).await;
     assert_eq!(
@@ -224,11 +213,10 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     let h = support::harness("[tenants.acme.deprovision_guard]\nmax = 0\n").await;
     let id = h.create_ok(user("held@x.com")).await;
     let other = h.create_ok(user("other@x.com")).await;
-    let (status, _, group) = h
-        .call(
-            Method::POST,
+    let (status, group) = h
+        .post(
             "/Groups",
-            Some(support::group("bandwidth-role-Porting", &[&id, &other])),
+            support::group("bandwidth-role-Porting", &[&id, &other]),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
@@ -244,7 +232,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     let (status, body) = h
         .group_patch(
             &group_id,
-            json!([{"op": "replace", "path": "displayName", "value": "bandwidth-role-Ordering"}]),
+            one_op("replace", "displayName", json!("bandwidth-role-Ordering")),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -264,7 +252,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(status_of(&h, "held@x.com").as_deref(), Some("ACTIVE"));
-    let (_, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, body) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(
         body[scim_bridge::scim::schema::BRIDGE_USER_SCHEMA]["syncState"],
         "held",

@@ -6,6 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::scim::{group_body, one_op};
+use common::seed::seeded;
 use common::target::TargetKind;
 use common::{user, Harness, Options, TOKEN};
 use reqwest::{Method, StatusCode};
@@ -25,6 +27,23 @@ async fn skipped(h: &Harness) -> Vec<scim_bridge::store::AuditEntry> {
     rows
 }
 
+/// Waits (up to 20 s) until the worker has recorded a skipped role update whose
+/// requested roles pass `check`.
+async fn wait_for_skipped_grant(h: &Harness, what: &str, check: impl Fn(&Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = skipped(h).await;
+        let granted = rows
+            .iter()
+            .any(|r| r.action == "dry_run_update_user" && check(&r.detail["request"]["roles"]));
+        if granted {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {rows:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_have() {
     let options = Options {
@@ -33,71 +52,43 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
     };
     let h = Harness::start(options.clone()).await;
     // Someone already upstream: reads still reach the real upstream.
-    h.sim.seed_user(bandwidth_sim::SeedUser {
-        username: "taken@example.com".into(),
-        first_name: "Already".into(),
-        last_name: "There".into(),
-        email: "taken@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..Default::default()
-    });
+    h.sim.seed_user(seeded(
+        "taken@example.com",
+        ("Already", "There"),
+        "taken@example.com",
+    ));
     let before = h.state();
 
     // Create: answered 201 with a synthetic upstream id.
     let id = h.create_ok(user("dry@example.com")).await;
-    let (status, _, body) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (status, body) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let upstream_id = body[EXT]["upstreamId"].as_str().unwrap().to_string();
     assert!(upstream_id.starts_with("dryrun-"), "{body}");
 
     // Rename, deactivate, reactivate.
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op":"replace","path":"name.familyName","value":"Renamed"}]),
-        )
+        .patch(&id, one_op("replace", "name.familyName", json!("Renamed")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["name"]["familyName"], "Renamed");
     for active in [false, true] {
         let (status, body) = h
-            .patch(
-                &id,
-                json!([{"op":"replace","path":"active","value":active}]),
-            )
+            .patch(&id, one_op("replace", "active", json!(active)))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["active"], active);
     }
 
     // A group grants a role through the worker's job.
-    let (status, _, group) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":"bandwidth-role-Porting","members":[{"value": id}]}),
-            ),
-        )
+    let (status, group) = h
+        .post("/Groups", group_body("bandwidth-role-Porting", &[&id]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let rows = skipped(&h).await;
-        let granted = rows.iter().any(|r| {
-            r.action == "dry_run_update_user"
-                && r.detail["request"]["roles"] == json!(["Porting", "basicAccess"])
-        });
-        if granted {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no role grant recorded: {rows:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_skipped_grant(&h, "no role grant recorded", |roles| {
+        *roles == json!(["Porting", "basicAccess"])
+    })
+    .await;
 
     // A username taken upstream gets the real answer, 409, and no write.
     let (status, body) = h.create(user("taken@example.com")).await;
@@ -169,19 +160,9 @@ async fn a_dry_run_lifecycle_writes_nothing_upstream_and_audits_what_it_would_ha
 
 #[tokio::test]
 async fn a_dry_run_tenant_still_reconciles_from_real_reads() {
-    let h = Harness::start(Options {
-        dry_run: true,
-        ..Options::default()
-    })
-    .await;
-    h.sim.seed_user(bandwidth_sim::SeedUser {
-        username: "someone".into(),
-        first_name: "Some".into(),
-        last_name: "One".into(),
-        email: "someone@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..Default::default()
-    });
+    let h = Harness::with(|o| o.dry_run = true).await;
+    h.sim
+        .seed_user(seeded("someone", ("Some", "One"), "someone@example.com"));
     let before = h.state();
     let report = h
         .app
@@ -238,25 +219,15 @@ async fn a_dry_run_lifecycle_leaves_the_target_untouched(t: TargetKind) {
         TargetKind::Bandwidth => "Porting",
         TargetKind::Netsapiens => "Advanced User",
     };
-    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": format!("bandwidth-role-{granted}"), "members":[{"value": id}]});
-    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    let group = group_body(&format!("bandwidth-role-{granted}"), &[&id]);
+    let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let rows = skipped(&h).await;
-        let grant = rows.iter().any(|r| {
-            r.action == "dry_run_update_user"
-                && r.detail["request"]["roles"]
-                    .as_array()
-                    .is_some_and(|roles| roles.contains(&json!(granted)))
-        });
-        if grant {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no grant recorded: {rows:#?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_skipped_grant(&h, "no grant recorded", |roles| {
+        roles
+            .as_array()
+            .is_some_and(|roles| roles.contains(&json!(granted)))
+    })
+    .await;
     let (status, _, _) = h.call(Method::DELETE, &format!("/Users/{id}"), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 

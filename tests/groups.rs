@@ -4,8 +4,10 @@
 mod common;
 
 use bandwidth_sim::Faults;
+use common::faults::faults;
+use common::scim::{assert_error, assert_error_mentions, group_body, one_op, op_at};
 use common::target::{Held, TargetKind};
-use common::{assert_scim_error, user, Harness, Options};
+use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -61,15 +63,8 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
     let (a, b, c) = (&ids[0], &ids[1], &ids[2]);
 
     // Create with members.
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":group(t, "Porting"),"members":[{"value":a},{"value":b}]}),
-            ),
-        )
+    let (status, body) = h
+        .post("/Groups", group_body(&group(t, "Porting"), &[a, b]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let gid = body["id"].as_str().unwrap().to_string();
@@ -82,16 +77,13 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
     .await;
 
     // The user's read-only groups attribute is computed from memberships.
-    let (_, _, got) = h.call(Method::GET, &format!("/Users/{a}"), None).await;
+    let (_, got) = h.get(&format!("/Users/{a}")).await;
     assert_eq!(got["groups"][0]["value"], gid.as_str());
     assert_eq!(got["groups"][0]["display"], group(t, "Porting"));
 
     // Add a member.
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"add","path":"members","value":[{"value":c}]}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!([{"value":c}])))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     h.eventually_held("c gets Porting", |s| {
@@ -101,10 +93,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
 
     // Remove by filter path.
     let (status, _) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"remove","path":format!("members[value eq \"{a}\"]")}]),
-        )
+        .group_patch(&gid, op_at("remove", &format!("members[value eq \"{a}\"]")))
         .await;
     assert_eq!(status, StatusCode::OK);
     h.eventually_held("a loses Porting", |s| {
@@ -132,10 +121,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
         .call(
             Method::PUT,
             &format!("/Groups/{gid}"),
-            Some(
-                json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                        "displayName":group(t, "Ordering"),"members":[{"value":a}]}),
-            ),
+            Some(group_body(&group(t, "Ordering"), &[a])),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -155,7 +141,7 @@ async fn okta_group_push_lifecycle(t: TargetKind) {
         roles_of(s, "a@x.com") == t.base_access()
     })
     .await;
-    let (status, _, _) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (status, _) = h.get(&format!("/Groups/{gid}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -165,12 +151,10 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     let (e1, e2) = (&ids[0], &ids[1]);
 
     let filter = common::urlencode("displayName eq \"Bandwidth Admins\"");
-    let (status, _, body) = h
-        .call(
-            Method::GET,
-            &format!("/Groups?excludedAttributes=members&filter={filter}"),
-            None,
-        )
+    let (status, body) = h
+        .get(&format!(
+            "/Groups?excludedAttributes=members&filter={filter}"
+        ))
         .await;
     assert_eq!(
         (status, body["totalResults"].clone()),
@@ -187,7 +171,7 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     let (status, body) = h
         .group_patch(
             &gid,
-            json!([{"op":"Add","path":"members","value":[{"value":e1},{"value":e2}]}]),
+            one_op("Add", "members", json!([{"value":e1},{"value":e2}])),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -200,27 +184,22 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
 
     // Remove with a value array removes only those members.
     let (status, _) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"Remove","path":"members","value":[{"value":e1}]}]),
-        )
+        .group_patch(&gid, one_op("Remove", "members", json!([{"value":e1}])))
         .await;
     assert_eq!(status, StatusCode::OK);
     h.eventually_held("only e1 loses admin", |s| {
         !admin(s, "e1@x.com") && admin(s, "e2@x.com")
     })
     .await;
-    let (_, _, got) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (_, got) = h.get(&format!("/Groups/{gid}")).await;
     assert_eq!(got["members"].as_array().unwrap().len(), 1);
     assert_eq!(got["members"][0]["value"], e2.as_str());
 
     // The lookup with excludedAttributes=members finds it without members.
-    let (_, _, listed) = h
-        .call(
-            Method::GET,
-            &format!("/Groups?excludedAttributes=members&filter={filter}"),
-            None,
-        )
+    let (_, listed) = h
+        .get(&format!(
+            "/Groups?excludedAttributes=members&filter={filter}"
+        ))
         .await;
     assert_eq!(listed["totalResults"], 1);
     assert!(listed["Resources"][0].get("members").is_none());
@@ -228,7 +207,7 @@ async fn entra_group_provisioning_dialect(t: TargetKind) {
     let (status, _) = h
         .group_patch(
             &gid,
-            json!([{"op":"Remove","path":format!("members[value eq \"{e2}\"]")}]),
+            op_at("Remove", &format!("members[value eq \"{e2}\"]")),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
@@ -251,6 +230,17 @@ fn admin_scope(h: &Harness, name: &str) -> bool {
     }
 }
 
+/// Creates the group that grants Porting, with `member` (a body without `schemas`).
+async fn create_porting_group(h: &Harness, t: TargetKind, member: &str) {
+    let (_, body) = h
+        .post(
+            "/Groups",
+            json!({"displayName": group(t, "Porting"), "members": [{"value": member}]}),
+        )
+        .await;
+    assert!(body["id"].is_string());
+}
+
 #[tokio::test]
 async fn external_id_rule_grants_roles_and_accounts() {
     let h = Harness::default().await;
@@ -271,9 +261,7 @@ async fn external_id_rule_grants_roles_and_accounts() {
     h.eventually("extension updated", |_| true).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (_, _, got) = h
-            .call(Method::GET, &format!("/Users/{}", ids[0]), None)
-            .await;
+        let (_, got) = h.get(&format!("/Users/{}", ids[0])).await;
         let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
         if ext["roles"] == json!(["Billing Reports", "basicAccess"]) {
             assert_eq!(ext["syncState"], "synced");
@@ -290,17 +278,14 @@ async fn external_id_rule_grants_roles_and_accounts() {
 #[tokio::test]
 async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
     let h = Harness::default().await;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
+    let (status, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":"G","members":[{"value":"fake-member-id"}]})),
+            json!({"displayName":"G","members":[{"value":"fake-member-id"}]}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
-    assert!(body["detail"].as_str().unwrap().contains("fake-member-id"));
-    let (_, _, list) = h.call(Method::GET, "/Groups", None).await;
+    assert_error_mentions(status, &body, 400, Some("invalidValue"), "fake-member-id");
+    let (_, list) = h.get("/Groups").await;
     assert_eq!(list["totalResults"], 0);
 
     let (_, _, body) = h
@@ -308,10 +293,7 @@ async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
         .await;
     let gid = body["id"].as_str().unwrap().to_string();
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op":"add","path":"members","value":[{"value":"nope"}]}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!([{"value":"nope"}])))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["detail"].as_str().unwrap().contains("nope"));
@@ -320,34 +302,20 @@ async fn unknown_member_is_400_naming_it_and_nothing_is_stored() {
 #[tokio::test]
 async fn duplicate_group_name_is_409() {
     let h = Harness::default().await;
-    let (status, _, _) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName":"Sales"})),
-        )
-        .await;
+    let (status, _) = h.post("/Groups", json!({"displayName":"Sales"})).await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName":"SALES"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_scim_error(&body, 409, Some("uniqueness"));
+    let (status, body) = h.post("/Groups", json!({"displayName":"SALES"})).await;
+    assert_error(status, &body, 409, Some("uniqueness"));
 }
 
 #[tokio::test]
 async fn deleted_user_leaves_its_groups() {
     let h = Harness::default().await;
     let ids = users(&h, &["d1@x.com", "d2@x.com"]).await;
-    let (_, _, body) = h
-        .call(
-            Method::POST,
+    let (_, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":"Team","members":[{"value":ids[0]},{"value":ids[1]}]})),
+            json!({"displayName":"Team","members":[{"value":ids[0]},{"value":ids[1]}]}),
         )
         .await;
     let gid = body["id"].as_str().unwrap().to_string();
@@ -355,13 +323,13 @@ async fn deleted_user_leaves_its_groups() {
         .call(Method::DELETE, &format!("/Users/{}", ids[0]), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, _, group) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (_, group) = h.get(&format!("/Groups/{gid}")).await;
     let expected =
         json!([{"value": ids[1], "type": "User", "$ref": format!("/scim/v2/Users/{}", ids[1])}]);
     assert_eq!(group["members"], expected);
     // `display` is computed, and returned when asked for.
     let path = format!("/Groups/{gid}?attributes=members.display");
-    let (_, _, group) = h.call(Method::GET, &path, None).await;
+    let (_, group) = h.get(&path).await;
     assert_eq!(group["members"][0]["display"], "d2@x.com");
 }
 
@@ -370,14 +338,7 @@ async fn deactivated_users_get_no_roles_until_reactivated(t: TargetKind) {
     let ids = users(&h, &["z@x.com"]).await;
     h.patch(&ids[0], json!([{"op":"replace","value":{"active":false}}]))
         .await;
-    let (_, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]})),
-        )
-        .await;
-    assert!(body["id"].is_string());
+    create_porting_group(&h, t, &ids[0]).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let z = h.held("z@x.com").unwrap();
     assert!(!z.active(), "{z:?}");
@@ -395,41 +356,20 @@ async fn deactivated_users_get_no_roles_until_reactivated(t: TargetKind) {
 async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind) {
     let h = Harness::on(t).await;
     let ids = users(&h, &["r@x.com"]).await;
-    h.upstream.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
-    let (_, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName":group(t, "Porting"),"members":[{"value":ids[0]}]})),
-        )
+    h.upstream.set_faults(faults(|f| f.fail_rate = 1.0));
+    create_porting_group(&h, t, &ids[0]).await;
+    let failed = h
+        .failed_jobs("job never failed", |failed| !failed.is_empty())
         .await;
-    assert!(body["id"].is_string());
+    assert!(failed[0]
+        .last_error
+        .as_deref()
+        .unwrap_or_default()
+        .contains("unavailable"));
+    // The user's link says so too (written just after the job's state).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
-        let failed = h
-            .store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if !failed.is_empty() {
-            assert!(failed[0]
-                .last_error
-                .as_deref()
-                .unwrap_or_default()
-                .contains("unavailable"));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "job never failed");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    // The user's link says so too (written just after the job's state).
-    loop {
-        let (_, _, got) = h
-            .call(Method::GET, &format!("/Users/{}", ids[0]), None)
-            .await;
+        let (_, got) = h.get(&format!("/Users/{}", ids[0])).await;
         let ext = &got["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
         if ext["syncState"] == "failed" {
             assert!(ext["lastError"].is_string(), "{ext}");
@@ -455,10 +395,7 @@ async fn flaky_rate_limited_upstream_still_converges(t: TargetKind) {
         target: t,
         ..Options::default()
     };
-    options.sim.faults = Faults {
-        rate_limit: Some(40),
-        ..Faults::default()
-    };
+    options.sim.faults = faults(|f| f.rate_limit = Some(40));
     let h = Harness::start(options).await;
     let names: Vec<String> = (0..30).map(|i| format!("m{i}@x.com")).collect();
     let mut ids = Vec::new();
@@ -471,11 +408,10 @@ async fn flaky_rate_limited_upstream_still_converges(t: TargetKind) {
         ..Faults::default()
     });
     let members: Vec<serde_json::Value> = ids.iter().map(|id| json!({"value": id})).collect();
-    let (status, _, body) = h
-        .call(
-            Method::POST,
+    let (status, body) = h
+        .post(
             "/Groups",
-            Some(json!({"displayName":group(t, "Reporting"),"members":members})),
+            json!({"displayName":group(t, "Reporting"),"members":members}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

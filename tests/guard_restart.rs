@@ -4,34 +4,21 @@
 mod common;
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use common::process::free_port;
+use common::process::{cli_ok, free_port};
 
 /// Runs `scim-bridge jobs ARGS --config FILE`; returns its standard output.
-fn jobs(config: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .arg("jobs")
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "jobs {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+async fn jobs(config: &std::path::Path, args: &[&str]) -> String {
+    cli_ok(&[&["jobs"], args].concat(), config).await
 }
 
 #[tokio::test]
 async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
     let sim = support::start_sim().await;
-    let db = common::TestDatabase::from_env().await;
+    let db = common::database::TestDatabase::from_env().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let options = common::Options {
@@ -70,18 +57,18 @@ async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
         "held after the restart"
     );
 
-    let listed = jobs(&config, &["list", "--tenant", "acme"]);
+    let listed = jobs(&config, &["list", "--tenant", "acme"]).await;
     assert_eq!(listed.matches(" held ").count(), 2, "{listed}");
     assert!(listed.contains("jobs approve"), "{listed}");
 
-    let only_held = jobs(&config, &["list", "--state", "held"]);
+    let only_held = jobs(&config, &["list", "--state", "held"]).await;
     assert_eq!(only_held.matches(" held ").count(), 2, "{only_held}");
     assert!(
         !only_held.contains("job(s)"),
         "no sync jobs in this view: {only_held}"
     );
 
-    let approved = jobs(&config, &["approve", "--tenant", "acme"]);
+    let approved = jobs(&config, &["approve", "--tenant", "acme"]).await;
     assert!(approved.contains("released 2"), "{approved}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while upstream("b@x.com") || upstream("c@x.com") {
@@ -91,6 +78,6 @@ async fn the_guard_survives_a_restart_and_the_cli_releases_what_it_held() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let listed = jobs(&config, &["list", "--tenant", "acme"]);
+    let listed = jobs(&config, &["list", "--tenant", "acme"]).await;
     assert!(!listed.contains(" held "), "{listed}");
 }

@@ -68,11 +68,7 @@ fn db_url(h: &Harness) -> String {
 }
 
 async fn locked_harness() -> Harness {
-    let h = Harness::start(Options {
-        extra_toml: "[server]\nrequest_timeout_secs = 2".into(),
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.extra_toml = "[server]\nrequest_timeout_secs = 2".into()).await;
     // The upstream token is fetched before the lock, so the creates below are one
     // upstream call each.
     h.create_ok(user("warm-up@x.com")).await;
@@ -183,11 +179,7 @@ async fn creates_meeting_a_short_held_write_lock_all_land_once() {
 
 #[tokio::test]
 async fn creates_meeting_a_lock_held_past_every_wait_leave_no_unmanaged_user() {
-    let h = Harness::start(Options {
-        extra_toml: "[server]\nrequest_timeout_secs = 2".into(),
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.extra_toml = "[server]\nrequest_timeout_secs = 2".into()).await;
     h.create_ok(user("warm-up@x.com")).await;
     let holder = LockHolder::take(&db_url(&h)).await;
     const CREATES: usize = 4;

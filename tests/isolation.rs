@@ -2,27 +2,41 @@
 //! users and groups by id, list, filter or .search, and each tenant's upstream calls go
 //! to its own Bandwidth account with its own credentials.
 mod common;
-mod support;
 
-use common::{urlencode, user, Harness, Options, ACCOUNT_B, TOKEN, TOKEN_B};
+use common::scim::{group_body as group, one_op, patch_body};
+use common::{urlencode, user, Harness, ACCOUNT_B, TOKEN, TOKEN_B};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-async fn as_tenant(
-    h: &Harness,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let (status, _, body) = h.call_with(method, path, body, Some(token), &[]).await;
-    (status, body)
+/// The bridge as one tenant (by its token) sees it.
+struct Tenant<'a> {
+    h: &'a Harness,
+    token: &'static str,
 }
 
-use support::group;
+impl Tenant<'_> {
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let (status, _, body) = self
+            .h
+            .call_with(method, path, body, Some(self.token), &[])
+            .await;
+        (status, body)
+    }
 
-fn patch(ops: Value) -> Value {
-    json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops})
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// POSTs a resource that must be created; returns its id.
+    async fn create(&self, path: &str, body: Value) -> String {
+        let (status, created) = self.post(path, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_str().unwrap().to_string()
+    }
 }
 
 fn ids(list: &Value) -> Vec<String> {
@@ -38,59 +52,26 @@ fn ids(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_tenant_cannot_reach_another_tenants_users_groups_or_upstream() {
-    let h = Harness::start(Options {
-        second_tenant: true,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.second_tenant = true).await;
     let sim_b = h.sim_b.as_ref().unwrap();
+    let a = Tenant {
+        h: &h,
+        token: TOKEN,
+    };
+    let b = Tenant {
+        h: &h,
+        token: TOKEN_B,
+    };
 
-    let (status, alice) = as_tenant(
-        &h,
-        TOKEN,
-        Method::POST,
-        "/Users",
-        Some(user("alice@example.com")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{alice}");
-    let alice = alice["id"].as_str().unwrap().to_string();
-    let (status, a_group) = as_tenant(
-        &h,
-        TOKEN,
-        Method::POST,
-        "/Groups",
-        Some(group("A Team", &[&alice])),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{a_group}");
-    let a_group = a_group["id"].as_str().unwrap().to_string();
-
-    let (status, bob) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::POST,
-        "/Users",
-        Some(user("bob@globex.com")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{bob}");
-    let bob = bob["id"].as_str().unwrap().to_string();
-    let (status, b_group) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::POST,
-        "/Groups",
-        Some(group("B Team", &[&bob])),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{b_group}");
-    let b_group = b_group["id"].as_str().unwrap().to_string();
+    let alice = a.create("/Users", user("alice@example.com")).await;
+    let a_group = a.create("/Groups", group("A Team", &[&alice])).await;
+    let bob = b.create("/Users", user("bob@globex.com")).await;
+    let b_group = b.create("/Groups", group("B Team", &[&bob])).await;
 
     // By id: every verb on the other tenant's resources is 404, in both directions.
-    let rename = patch(json!([{"op":"replace","path":"displayName","value":"stolen"}]));
-    let deactivate = patch(json!([{"op":"replace","value":{"active":false}}]));
-    for (token, user_id, group_id) in [(TOKEN_B, &alice, &a_group), (TOKEN, &bob, &b_group)] {
+    let rename = patch_body(one_op("replace", "displayName", json!("stolen")));
+    let deactivate = patch_body(json!([{"op":"replace","value":{"active":false}}]));
+    for (tenant, user_id, group_id) in [(&b, &alice, &a_group), (&a, &bob, &b_group)] {
         let u = format!("/Users/{user_id}");
         let g = format!("/Groups/{group_id}");
         for (method, path, body) in [
@@ -103,7 +84,7 @@ async fn a_tenant_cannot_reach_another_tenants_users_groups_or_upstream() {
             (Method::PATCH, &g, Some(rename.clone())),
             (Method::DELETE, &g, None),
         ] {
-            let (status, body) = as_tenant(&h, token, method.clone(), path, body).await;
+            let (status, body) = tenant.send(method.clone(), path, body).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
             common::assert_scim_error(&body, 404, None);
         }
@@ -117,79 +98,43 @@ async fn a_tenant_cannot_reach_another_tenants_users_groups_or_upstream() {
     let by_id = format!("/Users?filter={}", urlencode(&format!("id eq \"{alice}\"")));
     let group_by_name = format!("/Groups?filter={}", urlencode("displayName eq \"A Team\""));
     let search = |filter: &str| json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter": filter});
-    let (_, list) = as_tenant(&h, TOKEN_B, Method::GET, "/Users", None).await;
+    let (_, list) = b.get("/Users").await;
     assert_eq!(ids(&list), vec![bob.clone()], "{list}");
-    let (_, list) = as_tenant(&h, TOKEN_B, Method::GET, "/Groups", None).await;
+    let (_, list) = b.get("/Groups").await;
     assert_eq!(ids(&list), vec![b_group.clone()], "{list}");
     for path in [&by_name, &by_id, &group_by_name] {
-        let (status, list) = as_tenant(&h, TOKEN_B, Method::GET, path, None).await;
+        let (status, list) = b.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}: {list}");
         assert_eq!(list["totalResults"], 0, "{path}: {list}");
     }
-    let (_, found) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::POST,
-        "/Users/.search",
-        Some(search("userName sw \"alice\"")),
-    )
-    .await;
-    assert_eq!(found["totalResults"], 0, "{found}");
-    let (_, found) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::POST,
-        "/Groups/.search",
-        Some(search("displayName sw \"A\"")),
-    )
-    .await;
-    assert_eq!(found["totalResults"], 0, "{found}");
-    let (_, everything) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::POST,
-        "/.search",
-        Some(json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})),
-    )
-    .await;
+    for (path, filter) in [
+        ("/Users/.search", "userName sw \"alice\""),
+        ("/Groups/.search", "displayName sw \"A\""),
+    ] {
+        let (_, found) = b.post(path, search(filter)).await;
+        assert_eq!(found["totalResults"], 0, "{path}: {found}");
+    }
+    let (_, everything) = b
+        .post(
+            "/.search",
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+        )
+        .await;
     let mut seen = ids(&everything);
     seen.sort();
     let mut own = vec![bob.clone(), b_group.clone()];
     own.sort();
     assert_eq!(seen, own, "{everything}");
-    let (_, members) = as_tenant(
-        &h,
-        TOKEN,
-        Method::GET,
-        &format!(
-            "/Groups?filter={}",
-            urlencode(&format!("members.value eq \"{bob}\""))
-        ),
-        None,
-    )
-    .await;
+    let by_member = urlencode(&format!("members.value eq \"{bob}\""));
+    let (_, members) = a.get(&format!("/Groups?filter={by_member}")).await;
     assert_eq!(members["totalResults"], 0, "{members}");
 
     // Another tenant's user cannot be put into one's own group.
-    let (status, body) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::PATCH,
-        &format!("/Groups/{b_group}"),
-        Some(patch(
-            json!([{"op":"add","path":"members","value":[{"value": alice}]}]),
-        )),
-    )
-    .await;
+    let add = patch_body(one_op("add", "members", json!([{"value": alice}])));
+    let b_team_path = format!("/Groups/{b_group}");
+    let (status, body) = b.send(Method::PATCH, &b_team_path, Some(add)).await;
     assert!(status.is_client_error(), "{status}: {body}");
-    let (_, b_team) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::GET,
-        &format!("/Groups/{b_group}"),
-        None,
-    )
-    .await;
+    let (_, b_team) = b.get(&b_team_path).await;
     let members: Vec<&str> = b_team["members"]
         .as_array()
         .map(|m| m.iter().filter_map(|x| x["value"].as_str()).collect())
@@ -197,23 +142,15 @@ async fn a_tenant_cannot_reach_another_tenants_users_groups_or_upstream() {
     assert_eq!(members, vec![bob.as_str()], "{b_team}");
 
     // A username taken in one tenant is free in the other: no 409 tells B that A has it.
-    let (status, body) = as_tenant(
-        &h,
-        TOKEN_B,
-        Method::POST,
-        "/Users",
-        Some(user("alice@example.com")),
-    )
-    .await;
+    let (status, body) = b.post("/Users", user("alice@example.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_ne!(body["id"].as_str(), Some(alice.as_str()));
 
     // Nothing B tried changed A's resources.
-    let (status, a_alice) =
-        as_tenant(&h, TOKEN, Method::GET, &format!("/Users/{alice}"), None).await;
+    let (status, a_alice) = a.get(&format!("/Users/{alice}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(a_alice["active"], true, "{a_alice}");
-    let (_, a_team) = as_tenant(&h, TOKEN, Method::GET, &format!("/Groups/{a_group}"), None).await;
+    let (_, a_team) = a.get(&format!("/Groups/{a_group}")).await;
     assert_eq!(a_team["displayName"], "A Team", "{a_team}");
 
     // Upstream: each tenant's users live in its own simulator, under its own account.

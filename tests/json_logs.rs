@@ -26,7 +26,7 @@ impl Bridge {
     async fn start(args: &[&str], rust_log: Option<&str>) -> Bridge {
         let sim = support::start_sim().await;
         let dir = tempfile::tempdir().unwrap();
-        let db_url = support::sqlite_url(dir.path());
+        let db_url = common::sqlite_url(dir.path());
         let port = common::process::free_port();
         let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
         let config = dir.path().join("bridge.toml");

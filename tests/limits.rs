@@ -8,7 +8,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::Faults;
-use common::{assert_scim_error, user};
+use common::faults::faults;
+use common::scim::{assert_error, assert_error_mentions, one_op};
+use common::user;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -20,9 +22,7 @@ async fn an_oversized_body_is_413_as_a_scim_error() {
     let mut big = user("big@x.com");
     big["displayName"] = json!("x".repeat(4096));
     let (status, _, body) = h.call(Method::POST, "/Users", Some(big)).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    assert_scim_error(&body, 413, None);
-    assert!(body["detail"].as_str().unwrap().contains("2048"), "{body}");
+    assert_error_mentions(status, &body, 413, None, "2048");
     // Under the limit is fine.
     h.create_ok(user("small@x.com")).await;
     assert!(h.upstream("big@x.com").is_none());
@@ -31,17 +31,13 @@ async fn an_oversized_body_is_413_as_a_scim_error() {
 #[tokio::test]
 async fn a_slow_request_is_answered_503_with_retry_after_at_the_deadline() {
     let h = harness("[server]\nrequest_timeout_secs = 1\n").await;
-    h.sim.set_faults(Faults {
-        latency_ms: 2500,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.latency_ms = 2500));
     let started = Instant::now();
     let (status, headers, body) = h
         .call(Method::POST, "/Users", Some(user("slow@x.com")))
         .await;
     let took = started.elapsed();
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_scim_error(&body, 503, None);
+    assert_error(status, &body, 503, None);
     assert_eq!(headers["retry-after"], "1");
     assert!(
         took >= Duration::from_millis(900) && took < Duration::from_millis(2400),
@@ -49,7 +45,7 @@ async fn a_slow_request_is_answered_503_with_retry_after_at_the_deadline() {
     );
     // Health endpoints answer quickly and are not affected.
     h.sim.set_faults(Faults::default());
-    let (status, _, body) = h.call(Method::GET, "/Users", None).await;
+    let (status, body) = h.get("/Users").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -77,7 +73,7 @@ client_secret = "sim-secret"
     ))
     .await;
     for n in 0..3 {
-        let (status, _, body) = h.call(Method::GET, "/Users", None).await;
+        let (status, body) = h.get("/Users").await;
         assert_eq!(
             status,
             StatusCode::OK,
@@ -85,8 +81,7 @@ client_secret = "sim-secret"
         );
     }
     let (status, headers, body) = h.call(Method::GET, "/Users", None).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert_scim_error(&body, 429, None);
+    assert_error(status, &body, 429, None);
     let retry: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=2).contains(&retry), "Retry-After {retry}");
 
@@ -110,7 +105,7 @@ client_secret = "sim-secret"
 
     // The budget refills at the sustained rate.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (status, _, body) = h.call(Method::GET, "/Users", None).await;
+    let (status, body) = h.get("/Users").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 
@@ -125,31 +120,21 @@ async fn filter_complexity_and_count_are_capped() {
     let (status, _, body) = h
         .call(Method::POST, "/Users/.search", Some(search(terms)))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
-    assert!(
-        body["detail"].as_str().unwrap().contains("more than 1000"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 400, Some("invalidFilter"), "more than 1000");
 
     let deep = format!("{}userName pr{}", "(".repeat(65), ")".repeat(65));
     let (status, _, body) = h
         .call(Method::POST, "/Users/.search", Some(search(deep)))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
-    assert!(
-        body["detail"].as_str().unwrap().contains("deeper than 64"),
-        "{body}"
-    );
+    assert_error_mentions(status, &body, 400, Some("invalidFilter"), "deeper than 64");
 
     // count above max_page_size is cut to it; totalResults still counts everything.
-    let (status, _, body) = h.call(Method::GET, "/Users?count=1000", None).await;
+    let (status, body) = h.get("/Users?count=1000").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["itemsPerPage"], 2);
     assert_eq!(body["Resources"].as_array().unwrap().len(), 2);
     assert_eq!(body["totalResults"], 3);
-    let (_, _, config) = h.call(Method::GET, "/ServiceProviderConfig", None).await;
+    let (_, config) = h.get("/ServiceProviderConfig").await;
     assert_eq!(config["filter"]["maxResults"], 2);
 }
 
@@ -165,8 +150,7 @@ async fn member_lists_of_one_group_write_are_capped() {
     };
     let group = |ids: &[String]| support::group("Team", ids);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group(&ids))).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(
         body["detail"].as_str().unwrap().contains("at most 2"),
         "the cap is named: {body}"
@@ -181,8 +165,7 @@ async fn member_lists_of_one_group_write_are_capped() {
     let (status, _, body) = h
         .call(Method::PUT, &format!("/Groups/{gid}"), Some(group(&ids)))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
 
     // PATCH: the values of all member operations together count.
     let (status, body) = h
@@ -192,8 +175,7 @@ async fn member_lists_of_one_group_write_are_capped() {
                    {"op": "add", "path": "members", "value": members(&ids[1..])}]),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     let (status, body) = h
         .group_patch(
             &gid,
@@ -206,12 +188,9 @@ async fn member_lists_of_one_group_write_are_capped() {
         "path-less value counts too: {body}"
     );
     let (status, body) = h
-        .group_patch(
-            &gid,
-            json!([{"op": "add", "path": "members", "value": members(&ids[2..])}]),
-        )
+        .group_patch(&gid, one_op("add", "members", json!(members(&ids[2..]))))
         .await;
     assert!(status.is_success(), "{body}");
-    let (_, _, got) = h.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let (_, got) = h.get(&format!("/Groups/{gid}")).await;
     assert_eq!(got["members"].as_array().unwrap().len(), 3);
 }

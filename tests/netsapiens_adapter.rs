@@ -2,11 +2,14 @@
 //! allocation (also by two replicas at once), conflicts, access limits, both
 //! credentials, read-back after 202, rate limits and lost answers.
 
+#[path = "common/faults.rs"]
+mod faults;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use bandwidth_sim::ns::{NsConfig, NsSimHandle, NsSimulator, NsUser, DOMAIN_KEY, READ_ONLY_KEY};
-use bandwidth_sim::Faults;
+use faults::faults;
 use scim_bridge::upstream::netsapiens::{NetsapiensConfig, NetsapiensTarget, NsCredential};
 use scim_bridge::upstream::{DesiredUser, Target, TargetError};
 use secrecy::SecretString;
@@ -336,19 +339,13 @@ async fn accepted_writes_are_read_back_and_never_reported_unreadable() {
 async fn rate_limits_are_waited_out_and_lost_create_answers_do_not_duplicate() {
     let sim = sim(NsConfig::default()).await;
     let t = target(&sim);
-    sim.set_faults(Faults {
-        rate_limit: Some(2),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(2)));
     for _ in 0..5 {
         t.ping().await.expect("429 waited out via Retry-After");
     }
     assert!(sim.snapshot().stats.rate_limited > 0);
 
-    sim.set_faults(Faults {
-        drop_next_create_responses: 1,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.drop_next_create_responses = 1));
     let created = t
         .create_user(&desired("once@acme.test"))
         .await

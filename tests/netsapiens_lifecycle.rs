@@ -6,6 +6,7 @@
 mod common;
 
 use bandwidth_sim::ns::{NsUser, DOMAIN_KEY, SUPER_KEY};
+use common::scim::{group_body, one_op};
 use common::target::{TargetKind, NS_DOMAIN};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -70,7 +71,7 @@ async fn extensions_are_allocated_in_order_and_a_taken_login_username_is_409() {
     let h = netsapiens(Options::default()).await;
     h.create_ok(user("jane@acme.test")).await;
     h.create_ok(user("bob@acme.test")).await;
-    let exts: Vec<String> = h.held_users().into_iter().map(|u| u.user_id).collect();
+    let exts: Vec<String> = h.held_users().into_iter().map(|u| u.user.user_id).collect();
     assert_eq!(exts, ["2000", "2001"]);
 
     // login-username is unique across the whole system, here taken in another domain.
@@ -116,9 +117,8 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
 
     // Deactivated again; while inactive she joins a group whose rule grants a scope.
     set_active(&h, &id, false).await;
-    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": "Bandwidth Admins", "members": [{"value": id}]});
-    let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
+    let group = group_body("Bandwidth Admins", &[&id]);
+    let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     settle(&h).await;
     assert_eq!(
@@ -204,10 +204,7 @@ async fn login_username_can_be_extension_at_domain() {
     let found = h.find_by_username("jane@acme.test").await;
     assert_eq!(found["totalResults"], 1, "{found}");
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}]),
-        )
+        .patch(&id, one_op("replace", "name.familyName", json!("Smith")))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(h.held("2000@acme").unwrap().last_name, "Smith");

@@ -3,8 +3,8 @@
 //! password, the client secret or a token. Its own test binary: it installs the
 //! process's subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod common;
+
 use std::time::Duration;
 
 use bandwidth_sim::ns::{NsConfig, NsSimulator, PortalLogin, DOMAIN_KEY};
@@ -15,27 +15,9 @@ use secrecy::SecretString;
 const PASSWORD: &str = "portal-pw-41c9e07d";
 const CLIENT_SECRET: &str = "client-secret-8a1f3b";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn no_credential_of_either_kind_reaches_the_logs() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = common::capture::install("trace");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = NsSimulator::start(
@@ -89,7 +71,7 @@ async fn no_credential_of_either_kind_reaches_the_logs() {
     t.create_user(&user("b@acme.test")).await.unwrap();
     assert!(!format!("{t:?}").contains(DOMAIN_KEY));
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("upstream call"), "trace logs were captured");
     assert!(
         logs.contains("[REDACTED]"),

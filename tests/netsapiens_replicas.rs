@@ -10,10 +10,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bandwidth_sim::Faults;
+use common::database::TestDatabase;
+use common::scim::send;
 use common::target::{Held, TargetKind, Upstream};
-use common::{config_toml, serve_bridge, user, Options, TestDatabase, TOKEN};
-use reqwest::StatusCode;
-use serde_json::Value;
+use common::{config_toml, serve_bridge, user, Options, TOKEN};
+use reqwest::{Method, StatusCode};
 use tokio::task::JoinSet;
 
 const USERS: usize = 40;
@@ -21,15 +22,8 @@ const EXTENSION: &str = "urn:scim-bridge:schemas:extension:bandwidth:2.0:User";
 
 /// Every SCIM user one instance lists: userName -> upstreamId.
 async fn links(client: &reqwest::Client, base: &str) -> BTreeMap<String, String> {
-    let body: Value = client
-        .get(format!("{base}/Users?count=1000"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = format!("{base}/Users?count=1000");
+    let (_, _, body) = send(client, Method::GET, &url, None, Some(TOKEN), &[]).await;
     body["Resources"]
         .as_array()
         .expect("a list")
@@ -63,16 +57,16 @@ async fn two_instances_allocating_extensions_at_once_never_collide() {
         let client = client.clone();
         creates.spawn(async move {
             let name = format!("u{i:02}@acme.test");
-            let resp = client
-                .post(format!("{base}/Users"))
-                .bearer_auth(TOKEN)
-                .header("content-type", "application/scim+json")
-                .body(user(&name).to_string())
-                .send()
-                .await
-                .unwrap();
-            let status = resp.status();
-            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            let url = format!("{base}/Users");
+            let (status, _, body) = send(
+                &client,
+                Method::POST,
+                &url,
+                Some(user(&name)),
+                Some(TOKEN),
+                &[],
+            )
+            .await;
             (name, status, body)
         });
     }

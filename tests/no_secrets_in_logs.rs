@@ -3,12 +3,11 @@
 //! it, nor in the answers or the audit. Its own test binary: it installs the process's subscriber.
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use bandwidth_sim::{Dialect, SimConfig};
 use base64::Engine;
-use common::idp::{self, Jwks, AUDIENCE, ISSUER};
+use common::capture::{self, Captured};
+use common::idp::{self, Jwks};
+use common::scim::patch_body;
 use common::{user, Harness, Options, TOKEN};
 use jsonwebtoken::Algorithm;
 use reqwest::{Method, StatusCode};
@@ -20,38 +19,10 @@ const IDP_USER_PASSWORD: &str = "Sup3r$ecretFromOkta";
 const WRONG_TOKEN: &str = "wrong-token-5a8e17";
 const WRONG_PASSWORD: &str = "wrong-pw-b3c9f2";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 fn install_capture() -> Captured {
-    let captured = Captured::default();
-    let writer = captured.clone();
     // Everything, including dependencies (hyper, reqwest, sqlx), except the simulator's
     // own logs: it is the test's stand-in for Bandwidth, not part of the bridge.
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "trace,bandwidth_sim=off",
-        ))
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
-    captured
+    capture::install("trace,bandwidth_sim=off")
 }
 
 /// The requests an IdP makes over a user's life, each kind of credential taking part;
@@ -59,10 +30,7 @@ fn install_capture() -> Captured {
 async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
     let token = format!("Bearer {TOKEN}");
     let basic = idp::basic(BASIC_USER, BASIC_PASSWORD);
-    let jwt = format!(
-        "Bearer {}",
-        idp::sign("rsa1", Algorithm::RS256, Some("k1"), &idp::claims())
-    );
+    let jwt = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
     let mut answers = Vec::new();
     let mut send = async |method: Method, path: String, body: Option<Value>, auth: &str| {
         let (status, _, answer) = h
@@ -77,7 +45,6 @@ async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
         answers.push(answer.clone());
         (status, answer)
     };
-    let ops = |ops: Value| json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
 
     let (status, created) = send(
         Method::POST,
@@ -91,7 +58,7 @@ async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
     let (status, body) = send(
         Method::PATCH,
         format!("/Users/{id}"),
-        Some(ops(
+        Some(patch_body(
             json!([{"op":"replace","path":"name.givenName","value":"Lea"}]),
         )),
         &basic,
@@ -105,7 +72,7 @@ async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
     let (status, body) = send(
         Method::PATCH,
         format!("/Groups/{group_id}"),
-        Some(ops(
+        Some(patch_body(
             json!([{"op":"add","path":"members","value":[{"value": id}]}]),
         )),
         &jwt,
@@ -135,7 +102,9 @@ async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
     let (status, body) = send(
         Method::PATCH,
         format!("/Users/{id}"),
-        Some(ops(json!([{"op":"replace","value":{"active":false}}]))),
+        Some(patch_body(
+            json!([{"op":"replace","value":{"active":false}}]),
+        )),
         &token,
     )
     .await;
@@ -170,22 +139,8 @@ fn has_authorization_value(text: &str) -> Option<String> {
 async fn a_full_lifecycle_logs_no_credential_at_trace_level() {
     let captured = install_capture();
     let jwks = Jwks::start(vec![idp::jwk("rsa1", "k1")]).await;
-    let extra = format!(
-        r#"
-[[tenants.acme.basic]]
-id = "acme-basic"
-username = "{BASIC_USER}"
-password_hash = '{}'
-
-[tenants.acme.jwt]
-id = "acme-entra"
-issuer = "{ISSUER}"
-audiences = ["{AUDIENCE}"]
-jwks_url = "{}"
-"#,
-        idp::cheap_hash(BASIC_PASSWORD),
-        jwks.url
-    );
+    let extra =
+        idp::basic_toml("acme-basic", BASIC_USER, BASIC_PASSWORD) + &idp::jwt_toml(&jwks.url);
     let sim = SimConfig::default();
     let mut secrets: Vec<String> = vec![
         TOKEN.into(),

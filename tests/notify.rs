@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use bandwidth_sim::Faults;
+use common::faults::faults;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use scim_bridge::admin::Admin;
@@ -25,6 +26,14 @@ impl Received {
         got.iter()
             .map(|(h, b)| (h.clone(), serde_json::from_str(b).unwrap()))
             .collect()
+    }
+
+    /// Waits (up to 20 s) until `count` messages came, then `quiet` longer (so that any
+    /// extra one would be here too); returns every message.
+    async fn settled(&self, what: &str, count: usize, quiet: Duration) -> Vec<(HeaderMap, Value)> {
+        wait_for(what, 20, || self.bodies().len() >= count).await;
+        tokio::time::sleep(quiet).await;
+        self.bodies()
     }
 }
 
@@ -111,11 +120,7 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
         "[tenants.acme.deprovision_guard]\nmax = 1\n[worker]\nmax_attempts = 2\n{}",
         sink_toml("webhook", port, &events, &["acme"], "")
     );
-    let h = Harness::start(Options {
-        extra_toml: extra,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.extra_toml = extra).await;
 
     // The receiver is down. Provisioning speed with events queueing and the sink
     // refusing connections:
@@ -140,29 +145,13 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
         }
         v
     };
-    h.sim.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.fail_rate = 1.0));
     let group = support::group("Bandwidth Admins", &active);
     let (status, _, body) = h.call(Method::POST, "/Groups", Some(group)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    h.failed_jobs("three jobs fail for good", |failed| failed.len() == 3)
+        .await;
     let store = h.store.clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let failed = store
-            .list_jobs(Some("acme"), Some(scim_bridge::store::JobState::Failed), 10)
-            .await
-            .unwrap();
-        if failed.len() == 3 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "three jobs fail for good: {failed:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // Bandwidth recovers; retried jobs close the breaker.
     h.sim.set_faults(Faults::default());
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -196,9 +185,9 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
 
     let received = receive_on(port).await;
     let up = create_many(&h, "up", 20).await;
-    wait_for("four messages arrive", 20, || received.bodies().len() >= 4).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let got = received.bodies();
+    let got = received
+        .settled("four messages arrive", 4, Duration::from_secs(2))
+        .await;
     assert_eq!(got.len(), 4, "exactly one message per event: {got:#?}");
     for (headers, body) in &got {
         verify(headers, body);
@@ -246,12 +235,9 @@ async fn a_quiet_idp_is_reported_once_to_a_slack_webhook() {
         ..Options::default()
     })
     .await;
-    wait_for("the quiet IdP is reported", 20, || {
-        !received.bodies().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let got = received.bodies();
+    let got = received
+        .settled("the quiet IdP is reported", 1, Duration::from_secs(4))
+        .await;
     assert_eq!(got.len(), 1, "once, not every check: {got:#?}");
     let text = got[0].1["text"].as_str().unwrap();
     assert!(
@@ -295,12 +281,9 @@ async fn refused_upstream_credentials_are_reported_once() {
         let refused = tenant.target.ping().await;
         assert!(refused.is_err(), "a wrong client secret is refused");
     }
-    wait_for("the refusal is reported", 20, || {
-        !received.bodies().is_empty()
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let got = received.bodies();
+    let got = received
+        .settled("the refusal is reported", 1, Duration::from_secs(1))
+        .await;
     assert_eq!(got.len(), 1, "five refusals, one message: {got:#?}");
     verify(&got[0].0, &got[0].1);
     assert_eq!(got[0].1["event"], "credential_rejected");
@@ -315,9 +298,8 @@ async fn refused_upstream_credentials_are_reported_once() {
 async fn drift_found_by_the_periodic_reconcile_is_one_message() {
     let port = free_port();
     let received = receive_on(port).await;
-    let h = Harness::start(Options {
-        extra_toml: sink_toml("webhook", port, &["drift_found"], &["acme"], ""),
-        ..Options::default()
+    let h = Harness::with(|o| {
+        o.extra_toml = sink_toml("webhook", port, &["drift_found"], &["acme"], "")
     })
     .await;
     h.create_ok(user("drifted@x.com")).await;

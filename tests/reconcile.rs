@@ -7,9 +7,12 @@ mod common;
 use std::sync::Arc;
 
 use bandwidth_sim::{SeedUser, UserEdit};
+use common::process::cli;
+use common::scim::one_op;
+use common::seed::seeded;
 use common::target::TargetKind;
 use common::{user, Harness, Options};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use scim_bridge::provision::drift::DriftKind;
 use scim_bridge::provision::reconcile::{Options as RunOptions, Quiet, Report};
 use scim_bridge::provision::Tenant;
@@ -31,6 +34,16 @@ const REPAIR: RunOptions = RunOptions {
     repair: true,
     deactivate_orphans: false,
 };
+/// Deactivates upstream users no SCIM user is linked to, and repairs nothing else.
+const DEACTIVATE_ORPHANS: RunOptions = RunOptions {
+    repair: false,
+    deactivate_orphans: true,
+};
+/// Both at once.
+const REPAIR_AND_DEACTIVATE_ORPHANS: RunOptions = RunOptions {
+    repair: true,
+    deactivate_orphans: true,
+};
 
 /// (kind, username, field) of each finding, in report order.
 fn summary(report: &Report) -> Vec<(DriftKind, String, Option<&'static str>)> {
@@ -42,7 +55,7 @@ fn summary(report: &Report) -> Vec<(DriftKind, String, Option<&'static str>)> {
 }
 
 fn upstream_id(h: &Harness, username: &str) -> String {
-    h.held(username).unwrap().user_id
+    h.held(username).unwrap().user.user_id
 }
 
 async fn edits_behind_the_bridges_back_are_reported_exactly_and_repaired(t: TargetKind) {
@@ -111,12 +124,8 @@ async fn orphans_are_reported_and_deactivated_only_on_request() {
     let h = Harness::default().await;
     h.create_ok(user("managed@example.com")).await;
     let orphan = h.sim.seed_user(SeedUser {
-        username: "handmade".into(),
-        first_name: "Hand".into(),
-        last_name: "Made".into(),
-        email: "handmade@example.com".into(),
         roles: vec!["basicAccess".into(), "Ordering".into()],
-        ..SeedUser::default()
+        ..seeded("handmade", ("Hand", "Made"), "handmade@example.com")
     });
 
     let report = reconcile(&h, REPAIR).await;
@@ -133,14 +142,7 @@ async fn orphans_are_reported_and_deactivated_only_on_request() {
     assert!(report.repair.sync_enqueued.is_empty());
     assert_eq!(h.upstream("handmade").unwrap().status, "ACTIVE");
 
-    let report = reconcile(
-        &h,
-        RunOptions {
-            repair: false,
-            deactivate_orphans: true,
-        },
-    )
-    .await;
+    let report = reconcile(&h, DEACTIVATE_ORPHANS).await;
     assert_eq!(report.repair.orphans_deactivated, vec![orphan.clone()]);
     let handmade = h.upstream("handmade").unwrap();
     assert_eq!(handmade.status, "DEACTIVATED");
@@ -155,14 +157,7 @@ async fn orphans_are_reported_and_deactivated_only_on_request() {
         .iter()
         .any(|e| e.action == "deactivate_orphan" && e.resource_id == orphan && e.outcome == "ok"));
     // Still an orphan, now an inactive one; nothing left to deactivate.
-    let again = reconcile(
-        &h,
-        RunOptions {
-            repair: false,
-            deactivate_orphans: true,
-        },
-    )
-    .await;
+    let again = reconcile(&h, DEACTIVATE_ORPHANS).await;
     assert_eq!(again.findings[0].actual, json!({"active": false}));
     assert!(again.repair.orphans_deactivated.is_empty());
 }
@@ -174,10 +169,7 @@ async fn status_drift_both_ways_and_a_user_gone_upstream_are_repaired() {
     let gone = h.create_ok(user("gone@example.com")).await;
     let leaver = h.create_ok(user("leaver@example.com")).await;
     let (status, _) = h
-        .patch(
-            &leaver,
-            json!([{"op":"replace","path":"active","value":false}]),
-        )
+        .patch(&leaver, one_op("replace", "active", json!(false)))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
@@ -235,19 +227,14 @@ async fn status_drift_both_ways_and_a_user_gone_upstream_are_repaired() {
     want.sort();
     assert_eq!(enqueued, want);
     h.eventually("statuses restored", |s| {
-        let status = |name: &str| {
-            s.users
-                .iter()
-                .find(|u| u.username == name)
-                .map(|u| u.status.clone())
-        };
+        let status = |name: &str| Harness::status_in(s, name);
         status("active@example.com").as_deref() == Some("ACTIVE")
             && status("leaver@example.com").as_deref() == Some("DEACTIVATED")
     })
     .await;
     let recreated = h.upstream("gone@example.com").expect("re-created upstream");
     assert_ne!(recreated.user_id, old_gone_id);
-    let (_, _, body) = h.call(Method::GET, &format!("/Users/{gone}"), None).await;
+    let (_, body) = h.get(&format!("/Users/{gone}")).await;
     assert_eq!(body["id"], gone.as_str(), "same SCIM id");
     let stored = h.store.get_user("acme", &gone).await.unwrap().unwrap();
     assert_eq!(
@@ -272,19 +259,11 @@ async fn the_cli_prints_the_report_as_json_with_progress_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bridge.toml");
     std::fs::write(&path, &h.config_text).unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args([
-            "reconcile",
-            "--tenant",
-            "acme",
-            "--format",
-            "json",
-            "--config",
-        ])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let output = cli(
+        &["reconcile", "--tenant", "acme", "--format", "json"],
+        &path,
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("listed 1 upstream users"), "{stderr}");
@@ -296,22 +275,12 @@ async fn the_cli_prints_the_report_as_json_with_progress_lines() {
     assert_eq!(report["findings"][0]["expected"], "Jane");
     assert_eq!(report["findings"][0]["actual"], "Changed");
 
-    let table = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["reconcile", "--tenant", "acme", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let table = cli(&["reconcile", "--tenant", "acme"], &path).await;
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("1 finding(s)"), "{text}");
     assert!(text.contains("first_name"), "{text}");
 
-    let missing = tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
-        .args(["reconcile", "--tenant", "nobody", "--config"])
-        .arg(&path)
-        .output()
-        .await
-        .unwrap();
+    let missing = cli(&["reconcile", "--tenant", "nobody"], &path).await;
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nobody\""));
 }
@@ -321,14 +290,11 @@ async fn a_user_re_made_by_hand_upstream_is_linked_again_not_deactivated_as_an_o
     let h = Harness::default().await;
     let id = h.create_ok(user("remade@example.com")).await;
     assert!(h.sim.remove_user(&upstream_id(&h, "remade@example.com")));
-    let by_hand = h.sim.seed_user(SeedUser {
-        username: "remade@example.com".into(),
-        first_name: "Re".into(),
-        last_name: "Made".into(),
-        email: "remade@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..SeedUser::default()
-    });
+    let by_hand = h.sim.seed_user(seeded(
+        "remade@example.com",
+        ("Re", "Made"),
+        "remade@example.com",
+    ));
 
     let report = reconcile(&h, RunOptions::default()).await;
     assert_eq!(
@@ -343,14 +309,7 @@ async fn a_user_re_made_by_hand_upstream_is_linked_again_not_deactivated_as_an_o
         ]
     );
 
-    let report = reconcile(
-        &h,
-        RunOptions {
-            repair: true,
-            deactivate_orphans: true,
-        },
-    )
-    .await;
+    let report = reconcile(&h, REPAIR_AND_DEACTIVATE_ORPHANS).await;
     assert_eq!(report.repair.recreated, vec![id.clone()]);
     assert!(report.repair.orphans_deactivated.is_empty());
     let upstream = h.upstream("remade@example.com").unwrap();

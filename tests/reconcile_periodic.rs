@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bandwidth_sim::UserEdit;
-use common::{user, Harness, PgSchema, POSTGRES_URL_VAR};
+use common::database::{PgSchema, POSTGRES_URL_VAR};
+use common::seed::seeded;
+use common::{user, Harness};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use scim_bridge::config::Config;
 use scim_bridge::provision::{reconcile, Tenant};
@@ -68,14 +70,8 @@ async fn the_periodic_run_repairs_audits_and_sets_the_drift_gauges() {
     let h = Harness::default().await;
     h.create_ok(user("periodic@example.com")).await;
     let upstream_id = h.upstream("periodic@example.com").unwrap().user_id;
-    h.sim.seed_user(bandwidth_sim::SeedUser {
-        username: "orphan".into(),
-        first_name: "Or".into(),
-        last_name: "Phan".into(),
-        email: "orphan@example.com".into(),
-        roles: vec!["basicAccess".into()],
-        ..Default::default()
-    });
+    h.sim
+        .seed_user(seeded("orphan", ("Or", "Phan"), "orphan@example.com"));
     h.sim.edit_user(
         &upstream_id,
         UserEdit {

@@ -16,8 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{SimConfig, SimSnapshot, Simulator};
-use common::{PgSchema, POSTGRES_URL_VAR, TOKEN};
+use bandwidth_sim::{SimConfig, SimSnapshot};
+use common::database::{PgSchema, POSTGRES_URL_VAR};
+use common::process::{cli, cli_ok, free_port};
+use common::scim::{one_op, op_at, patch_body, send};
+use common::{start_sim, TOKEN};
 use reqwest::{Method, StatusCode};
 use scim_bridge::store::{self, OpenOptions};
 use serde_json::{json, Value};
@@ -72,13 +75,6 @@ impl Replica {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
-
 /// One SCIM call with the tenant's token: status and JSON body (`Null` when empty).
 async fn scim(
     client: &reqwest::Client,
@@ -87,23 +83,14 @@ async fn scim(
     path: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = client
-        .request(method, format!("{base}/scim/v2{path}"))
-        .bearer_auth(TOKEN);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/scim+json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let url = format!("{base}/scim/v2{path}");
+    let (status, _, body) = send(client, method, &url, body, Some(TOKEN), &[]).await;
     (status, body)
 }
 
-fn patch_op(ops: Value) -> Value {
-    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+/// A GET of `path` through the replica at `base`.
+async fn get(client: &reqwest::Client, base: &str, path: &str) -> (StatusCode, Value) {
+    scim(client, base, Method::GET, path, None).await
 }
 
 /// Runs `calls` at once, call `i` through replica `i % 2`; the answers in call order.
@@ -128,7 +115,7 @@ async fn in_parallel(
 /// Every user as one replica lists them, by id, without `meta` (timestamps render
 /// identically, but the comparison should not depend on it).
 async fn all_users(client: &reqwest::Client, base: &str) -> BTreeMap<String, Value> {
-    let (status, body) = scim(client, base, Method::GET, "/Users?count=1000", None).await;
+    let (status, body) = get(client, base, "/Users?count=1000").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["Resources"]
         .as_array()
@@ -139,7 +126,7 @@ async fn all_users(client: &reqwest::Client, base: &str) -> BTreeMap<String, Val
 }
 
 async fn group_members(client: &reqwest::Client, base: &str, id: &str) -> BTreeSet<String> {
-    let (status, body) = scim(client, base, Method::GET, &format!("/Groups/{id}"), None).await;
+    let (status, body) = get(client, base, &format!("/Groups/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["members"]
         .as_array()
@@ -169,14 +156,14 @@ fn independent_patches(user_path: &str) -> Vec<(Method, String, Option<Value>)> 
     ATTRIBUTES
         .iter()
         .map(|(path, value)| {
-            let body = patch_op(json!([{"op": "replace", "path": path, "value": value}]));
+            let body = patch_body(one_op("replace", path, json!(value)));
             (Method::PATCH, user_path.to_string(), Some(body))
         })
         .collect()
 }
 
 async fn assert_every_patch_landed(client: &reqwest::Client, base: &str, user_path: &str) {
-    let (_, user) = scim(client, base, Method::GET, user_path, None).await;
+    let (_, user) = get(client, base, user_path).await;
     for (path, value) in ATTRIBUTES {
         let got = match path.split_once('.') {
             Some((outer, inner)) => &user[outer][inner],
@@ -192,14 +179,9 @@ async fn assert_every_patch_landed(client: &reqwest::Client, base: &str, user_pa
 /// than fail or lose the winner's change. Runs without PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lost_version_race_reruns_the_patch() {
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = start_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+    let db_url = common::sqlite_url(dir.path());
     let text = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
     let config = scim_bridge::config::Config::from_toml_str(&text).unwrap();
     let mut bases = Vec::new();
@@ -229,20 +211,12 @@ async fn a_lost_version_race_reruns_the_patch() {
     for base in &bases {
         assert_every_patch_landed(&client, base, &user_path).await;
     }
-    let (_, user) = scim(&client, &bases[1], Method::GET, &user_path, None).await;
+    let (_, user) = get(&client, &bases[1], &user_path).await;
     assert_eq!(
         user["meta"]["version"], "W/\"11\"",
         "one version per PATCH: {user}"
     );
-    let upstream = sim.snapshot();
-    assert_eq!(upstream.users.len(), 1);
-    assert_eq!(
-        (
-            upstream.users[0].first_name.as_str(),
-            upstream.users[0].last_name.as_str()
-        ),
-        ("Grace", "Hopper")
-    );
+    common::assert_one_user_named(&sim.snapshot(), ("Grace", "Hopper"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -255,12 +229,7 @@ async fn two_replicas_share_one_postgres() {
         return;
     };
     let schema = PgSchema::create(&server_url, "replicas").await;
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = start_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let tenant = common::config_toml(&common::Options::default(), &sim.base_url(), &schema.url);
     let mut configs = Vec::new();
@@ -278,25 +247,12 @@ async fn two_replicas_share_one_postgres() {
     }
 
     // Replicas that must not migrate refuse an unmigrated schema, naming the command.
-    let refused = Command::new(BIN)
-        .args(["serve", "--no-migrate", "--config"])
-        .arg(&configs[0])
-        .output()
-        .unwrap();
+    let refused = cli(&["serve", "--no-migrate"], &configs[0]).await;
     let said = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "served on an unmigrated schema");
     assert!(said.contains("scim-bridge migrate"), "{said}");
     // Migrate once, as a deployment does before starting the replicas.
-    let migrated = Command::new(BIN)
-        .args(["migrate", "--config"])
-        .arg(&configs[0])
-        .output()
-        .unwrap();
-    assert!(
-        migrated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&migrated.stderr)
-    );
+    cli_ok(&["migrate"], &configs[0]).await;
 
     let a = Replica::start(&configs[0], dir.path().join("a.log"), bases[0].clone()).await;
     let b = Replica::start(&configs[1], dir.path().join("b.log"), bases[1].clone()).await;
@@ -319,22 +275,8 @@ async fn two_replicas_share_one_postgres() {
         ids.push(body["id"].as_str().unwrap().to_string());
     }
     for id in &ids {
-        let (_, via_a) = scim(
-            &client,
-            &bases[0],
-            Method::GET,
-            &format!("/Users/{id}"),
-            None,
-        )
-        .await;
-        let (_, via_b) = scim(
-            &client,
-            &bases[1],
-            Method::GET,
-            &format!("/Users/{id}"),
-            None,
-        )
-        .await;
+        let (_, via_a) = get(&client, &bases[0], &format!("/Users/{id}")).await;
+        let (_, via_b) = get(&client, &bases[1], &format!("/Users/{id}")).await;
         assert_eq!(via_a, via_b);
     }
 
@@ -370,14 +312,7 @@ async fn two_replicas_share_one_postgres() {
     assert_eq!(upstream_races(&sim.snapshot()), 1);
     for base in &bases {
         let filter = common::urlencode("userName eq \"RACE@x.com\"");
-        let (_, found) = scim(
-            &client,
-            base,
-            Method::GET,
-            &format!("/Users?filter={filter}"),
-            None,
-        )
-        .await;
+        let (_, found) = get(&client, base, &format!("/Users?filter={filter}")).await;
         assert_eq!(found["totalResults"], 1, "{found}");
         assert_eq!(found["Resources"][0]["id"], race_id.as_str());
     }
@@ -402,8 +337,7 @@ async fn two_replicas_share_one_postgres() {
     let adds: Vec<_> = ids
         .iter()
         .map(|id| {
-            let body =
-                patch_op(json!([{"op": "add", "path": "members", "value": [{"value": id}]}]));
+            let body = patch_body(one_op("add", "members", json!([{"value": id}])));
             (Method::PATCH, group_path.clone(), Some(body))
         })
         .collect();
@@ -418,16 +352,18 @@ async fn two_replicas_share_one_postgres() {
         .iter()
         .map(|id| {
             let path = format!("members[value eq \"{id}\"]");
-            let body = patch_op(json!([{"op": "remove", "path": path}]));
+            let body = patch_body(op_at("remove", &path));
             (Method::PATCH, group_path.clone(), Some(body))
         })
         .collect();
     changes.push((
         Method::PATCH,
         group_path.clone(),
-        Some(patch_op(
-            json!([{"op": "add", "path": "members", "value": [{"value": race_id}]}]),
-        )),
+        Some(patch_body(one_op(
+            "add",
+            "members",
+            json!([{"value": race_id}]),
+        ))),
     ));
     for (status, body) in in_parallel(&bases, changes).await {
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -470,14 +406,7 @@ async fn two_replicas_share_one_postgres() {
     let users = all_users(&client, &bases[0]).await;
     assert_eq!(users, all_users(&client, &bases[1]).await);
     assert_eq!(users.len(), 11);
-    let state: SimSnapshot = client
-        .get(format!("{}/_sim/state", sim.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = sim.snapshot();
     assert_eq!(state.users.len(), users.len(), "{state:#?}");
     for (id, user) in &users {
         let username = user["userName"].as_str().unwrap();

@@ -5,17 +5,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::Faults;
-
 const MEMBERS: usize = 500;
 
+use common::faults::faults;
 use common::process::free_port;
 
 #[tokio::test]
 async fn pending_jobs_survive_sigkill() {
     let sim = support::start_sim().await;
     let dir = tempfile::tempdir().unwrap();
-    let db_url = support::sqlite_url(dir.path());
+    let db_url = common::sqlite_url(dir.path());
     let port = free_port();
     let toml = common::config_toml(&common::Options::default(), &sim.base_url(), &db_url);
     let worker = "concurrency = 8\npoll_interval_ms = 100\nlease_secs = 2\nbackoff_base_ms = 100\nbackoff_max_secs = 2\n";
@@ -27,10 +26,7 @@ async fn pending_jobs_survive_sigkill() {
     let emails = (0..MEMBERS).map(|i| format!("r{i}@x.com"));
     let ids = support::create_users(&client, &scim("/Users"), emails).await;
     // Slow the upstream so the propagation is still running when the bridge dies.
-    sim.set_faults(Faults {
-        rate_limit: Some(100),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(100)));
     support::create_group(&client, &scim("/Groups"), "bandwidth-role-Porting", &ids).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     drop(bridge); // SIGKILL

@@ -6,12 +6,13 @@ mod common;
 mod support;
 
 use bandwidth_sim::SimConfig;
+use common::scim::{assert_error, assert_error_mentions, one_op, op_at};
 use common::{assert_scim_error, urlencode, user, Harness, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn get(h: &Harness, path: &str) -> Value {
-    let (status, _, body) = h.call(Method::GET, path, None).await;
+    let (status, body) = h.get(path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
     body
 }
@@ -107,18 +108,12 @@ async fn discovery_and_catalogs_page_and_filter_like_any_resource() {
         "{projected}"
     );
 
-    let (status, _, body) = h.call(Method::GET, "/Roles/Nope", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_scim_error(&body, 404, None);
-    let (status, _, body) = h
-        .call(
-            Method::GET,
-            &format!("/Roles?filter={}", urlencode("displayName zz 1")),
-            None,
-        )
+    let (status, body) = h.get("/Roles/Nope").await;
+    assert_error(status, &body, 404, None);
+    let (status, body) = h
+        .get(&format!("/Roles?filter={}", urlencode("displayName zz 1")))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    assert_error(status, &body, 400, Some("invalidFilter"));
 
     let ents = get(&h, "/Entitlements").await;
     assert_eq!(
@@ -148,7 +143,11 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     let (status, patched) = h
         .patch(
             &id,
-            json!([{"op":"add","path":"roles","value":[{"value":"Reporting","display":"Reporting"}]}]),
+            one_op(
+                "add",
+                "roles",
+                json!([{"value":"Reporting","display":"Reporting"}]),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
@@ -163,10 +162,7 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     );
     // PATCH remove by value filter.
     let (status, patched) = h
-        .patch(
-            &id,
-            json!([{"op":"remove","path":"roles[value eq \"Porting\"]"}]),
-        )
+        .patch(&id, op_at("remove", "roles[value eq \"Porting\"]"))
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(
@@ -200,12 +196,8 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     );
 
     // A group grants a role too; the import shows it as inherited.
-    let (status, _, group) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(support::group("bandwidth-role-Porting", &[&id])),
-        )
+    let (status, group) = h
+        .post("/Groups", support::group("bandwidth-role-Porting", &[&id]))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     h.eventually("the group's role upstream", |s| {
@@ -238,15 +230,7 @@ async fn assignments_the_upstream_cannot_grant_are_refused_at_the_request() {
     let mut body = user("refused@example.com");
     body["roles"] = json!([{"value": "Nuclear Launch"}]);
     let (status, answer) = h.create(body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_scim_error(&answer, 400, Some("invalidValue"));
-    assert!(
-        answer["detail"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Nuclear Launch"),
-        "{answer}"
-    );
+    assert_error_mentions(status, &answer, 400, Some("invalidValue"), "Nuclear Launch");
     assert!(
         h.upstream("refused@example.com").is_none(),
         "nothing created upstream"
@@ -311,10 +295,7 @@ async fn entra_app_roles_arrive_in_its_patch_dialect() {
         Some(vec!["Porting".to_string(), "basicAccess".to_string()])
     );
     let (status, answer) = h
-        .patch(
-            &id,
-            json!([{"op":"Remove","path":"roles","value":[{"value":"Porting"}]}]),
-        )
+        .patch(&id, one_op("Remove", "roles", json!([{"value":"Porting"}])))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(

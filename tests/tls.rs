@@ -3,17 +3,12 @@
 mod common;
 mod tls_support;
 
-use tls_support::{new_certificate, served_certificate, start, until_served};
+use tls_support::{new_certificate, served_certificate, serving_a_new_certificate, until_served};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_https_and_reloads_a_changed_certificate_file() {
     let dir = tempfile::tempdir().unwrap();
-    let (first_pem, first_der) = new_certificate(dir.path());
-    let (addr, _sim, _db) = start(dir.path(), 1).await;
-    assert_eq!(
-        served_certificate(addr, &first_pem).await.unwrap(),
-        first_der
-    );
+    let (addr, _sim, _db, (first_pem, first_der)) = serving_a_new_certificate(dir.path(), 1).await;
     // Plain HTTP on the HTTPS port gets no SCIM answer.
     let plain = reqwest::get(format!("http://{addr}/healthz")).await;
     assert!(plain.map(|r| !r.status().is_success()).unwrap_or(true));

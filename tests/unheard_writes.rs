@@ -9,6 +9,7 @@ mod support;
 use std::time::Duration;
 
 use bandwidth_sim::Faults;
+use common::faults::faults;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -77,11 +78,19 @@ async fn slowed() -> Harness {
     let h = Harness::default().await;
     // Fetch the upstream token before slowing, so each write is one slow call.
     h.create_ok(user("warm-up@x.com")).await;
-    h.sim.set_faults(Faults {
-        latency_ms: 800,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.latency_ms = 800));
     h
+}
+
+/// Asserts the simulator holds `count` users: no create landed twice.
+fn assert_upstream_users(h: &Harness, count: usize) {
+    let state = h.state();
+    assert_eq!(
+        state.users.len(),
+        count,
+        "a duplicate upstream user: {:#?}",
+        state.users
+    );
 }
 
 #[tokio::test]
@@ -103,13 +112,7 @@ async fn a_create_the_idp_hung_up_on_is_committed_and_its_retry_gets_it() {
     let (status, body) = h.create(user("cut@x.com")).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
-    let state = h.state();
-    assert_eq!(
-        state.users.len(),
-        2,
-        "a duplicate upstream user: {:#?}",
-        state.users
-    );
+    assert_upstream_users(&h, 2);
     assert_eq!(
         h.unmanaged_active("a create cut off by its client").await,
         0
@@ -125,13 +128,7 @@ async fn a_retry_sent_while_the_unheard_create_runs_waits_for_it() {
     // create lock makes it wait, and it gets the first try's user.
     let (status, body) = h.create(user("eager@x.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let state = h.state();
-    assert_eq!(
-        state.users.len(),
-        2,
-        "a duplicate upstream user: {:#?}",
-        state.users
-    );
+    assert_upstream_users(&h, 2);
     assert_linked(&h, "eager@x.com", body["id"].as_str().expect("id")).await;
     assert_eq!(h.unmanaged_active("a create retried at once").await, 0);
 }
@@ -164,7 +161,7 @@ async fn a_patch_the_idp_hung_up_on_is_committed() {
     // The local commit follows the upstream write: SCIM says the same.
     let mut given = Value::Null;
     for _ in 0..100 {
-        let (_, _, got) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+        let (_, got) = h.get(&format!("/Users/{id}")).await;
         given = got["name"]["givenName"].clone();
         if given == "Cut" {
             break;
@@ -183,10 +180,7 @@ async fn a_patch_the_idp_hung_up_on_is_committed() {
 async fn a_create_past_the_request_deadline_is_committed() {
     let h = support::harness("[server]\nrequest_timeout_secs = 1").await;
     h.create_ok(user("warm-up@x.com")).await;
-    h.sim.set_faults(Faults {
-        latency_ms: 1500,
-        ..Faults::default()
-    });
+    h.sim.set_faults(faults(|f| f.latency_ms = 1500));
     let (status, _, body) = h
         .call(Method::POST, "/Users", Some(user("late@x.com")))
         .await;

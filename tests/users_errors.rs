@@ -4,8 +4,10 @@
 mod common;
 
 use bandwidth_sim::{Faults, SeedUser};
+use common::faults::faults;
+use common::scim::{assert_error, assert_error_mentions, one_op};
 use common::target::TargetKind;
-use common::{assert_scim_error, user, Harness, Options, TOKEN};
+use common::{assert_scim_error, user, Harness, TOKEN};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -13,8 +15,7 @@ async fn duplicate_username_is_409_uniqueness_in_any_case(t: TargetKind) {
     let h = Harness::on(t).await;
     h.create_ok(user("dup@example.com")).await;
     let (status, body) = h.create(user("DUP@example.com")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_scim_error(&body, 409, Some("uniqueness"));
+    assert_error(status, &body, 409, Some("uniqueness"));
     assert_eq!(h.held_users().len(), 1, "no second upstream user");
 }
 
@@ -41,8 +42,7 @@ async fn email_or_username_taken_upstream_is_409_and_nothing_stored() {
     let mut u = user("new@example.com");
     u["emails"] = json!([{"value":"taken@example.com","primary":true}]);
     let (status, body) = h.create(u).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_scim_error(&body, 409, Some("uniqueness"));
+    assert_error(status, &body, 409, Some("uniqueness"));
     assert_eq!(
         h.find_by_username("new@example.com").await["totalResults"],
         0
@@ -60,11 +60,7 @@ async fn email_or_username_taken_upstream_is_409_and_nothing_stored() {
 
 #[tokio::test]
 async fn adopt_existing_links_and_updates_the_upstream_user() {
-    let h = Harness::start(Options {
-        adopt_existing: true,
-        ..Options::default()
-    })
-    .await;
+    let h = Harness::with(|o| o.adopt_existing = true).await;
     let upstream_id = h.sim.seed_user(SeedUser {
         username: "adopt@example.com".into(),
         first_name: "Old".into(),
@@ -78,15 +74,7 @@ async fn adopt_existing_links_and_updates_the_upstream_user() {
         body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"]["upstreamId"],
         upstream_id
     );
-    let snapshot = h.state();
-    assert_eq!(snapshot.users.len(), 1);
-    assert_eq!(
-        (
-            snapshot.users[0].first_name.as_str(),
-            snapshot.users[0].last_name.as_str()
-        ),
-        ("Jane", "Doe")
-    );
+    common::assert_one_user_named(&h.state(), ("Jane", "Doe"));
 }
 
 #[tokio::test]
@@ -157,24 +145,18 @@ async fn missing_name_or_username_is_400_invalid_value() {
     let mut u = user("noname@example.com");
     u["name"] = json!({"givenName": "Only"});
     let (status, body) = h.create(u).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
-    assert!(body["detail"].as_str().unwrap().contains("familyName"));
+    assert_error_mentions(status, &body, 400, Some("invalidValue"), "familyName");
     let (status, body) = h
         .create(json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidValue"));
+    assert_error(status, &body, 400, Some("invalidValue"));
     assert!(h.state().users.is_empty());
 }
 
 async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
     let h = Harness::on(t).await;
     let id = h.create_ok(user("kept@example.com")).await;
-    h.upstream.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    h.upstream.set_faults(faults(|f| f.fail_rate = 1.0));
 
     let (status, headers, body) = h
         .call(Method::POST, "/Users", Some(user("new@example.com")))
@@ -189,10 +171,7 @@ async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
         "the error names the tenant's target: {body}"
     );
     let (status, body) = h
-        .patch(
-            &id,
-            json!([{"op":"replace","path":"name.familyName","value":"Lost"}]),
-        )
+        .patch(&id, one_op("replace", "name.familyName", json!("Lost")))
         .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
@@ -202,7 +181,7 @@ async fn upstream_failing_is_503_and_nothing_is_stored(t: TargetKind) {
         0,
         "failed create not stored"
     );
-    let (_, _, kept) = h.call(Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, kept) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(
         kept["name"]["familyName"], "Doe",
         "failed update not stored"
@@ -234,10 +213,8 @@ async fn upstream_gone_is_503(t: TargetKind) {
 
 async fn lost_create_answer_is_found_not_duplicated(t: TargetKind) {
     let h = Harness::on(t).await;
-    h.upstream.set_faults(Faults {
-        drop_next_create_responses: 1,
-        ..Faults::default()
-    });
+    h.upstream
+        .set_faults(faults(|f| f.drop_next_create_responses = 1));
     let (status, body) = h.create(user("lost@example.com")).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(h.held_users().len(), 1);
@@ -264,11 +241,8 @@ async fn entra_test_connection_filter_finds_nothing() {
 #[tokio::test]
 async fn bad_filter_is_400_invalid_filter() {
     let h = Harness::default().await;
-    let (status, _, body) = h
-        .call(Method::GET, "/Users?filter=userName%20eq", None)
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    let (status, body) = h.get("/Users?filter=userName%20eq").await;
+    assert_error(status, &body, 400, Some("invalidFilter"));
 }
 
 #[tokio::test]
@@ -276,22 +250,19 @@ async fn if_match_mismatch_is_412_and_if_none_match_is_304() {
     let h = Harness::default().await;
     let id = h.create_ok(user("etag@example.com")).await;
     let (status, _, body) = h
-        .call_with(
+        .call_headers(
             Method::PUT,
             &format!("/Users/{id}"),
             Some(user("etag@example.com")),
-            Some(TOKEN),
             &[("if-match", "W/\"9\"")],
         )
         .await;
-    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
-    assert_scim_error(&body, 412, None);
+    assert_error(status, &body, 412, None);
     let (status, _, _) = h
-        .call_with(
+        .call_headers(
             Method::GET,
             &format!("/Users/{id}"),
             None,
-            Some(TOKEN),
             &[("if-none-match", "W/\"1\"")],
         )
         .await;
@@ -301,12 +272,10 @@ async fn if_match_mismatch_is_412_and_if_none_match_is_304() {
 #[tokio::test]
 async fn unknown_endpoint_is_404_and_wrong_method_is_405_both_scim() {
     let h = Harness::default().await;
-    let (status, _, body) = h.call(Method::GET, "/Nope", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_scim_error(&body, 404, None);
+    let (status, body) = h.get("/Nope").await;
+    assert_error(status, &body, 404, None);
     let (status, _, body) = h.call(Method::DELETE, "/Users", None).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_scim_error(&body, 405, None);
+    assert_error(status, &body, 405, None);
 }
 
 #[tokio::test]
@@ -315,12 +284,8 @@ async fn paging_with_start_index_and_count() {
     for i in 0..7 {
         h.create_ok(user(&format!("page{i}@example.com"))).await;
     }
-    let (_, _, first) = h
-        .call(Method::GET, "/Users?startIndex=1&count=5", None)
-        .await;
-    let (_, _, second) = h
-        .call(Method::GET, "/Users?startIndex=6&count=5", None)
-        .await;
+    let (_, first) = h.get("/Users?startIndex=1&count=5").await;
+    let (_, second) = h.get("/Users?startIndex=6&count=5").await;
     assert_eq!(
         (first["totalResults"].clone(), first["itemsPerPage"].clone()),
         (json!(7), json!(5))
@@ -336,7 +301,7 @@ async fn paging_with_start_index_and_count() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 7, "pages do not overlap");
-    let (_, _, counted) = h.call(Method::GET, "/Users?count=0", None).await;
+    let (_, counted) = h.get("/Users?count=0").await;
     assert_eq!(
         (
             counted["totalResults"].clone(),
@@ -359,7 +324,7 @@ async fn discovery_endpoints_answer() {
         assert_eq!(status, StatusCode::OK, "{path} {body}");
         assert_eq!(headers["content-type"], "application/scim+json");
     }
-    let (status, _, _) = h.call(Method::GET, "/Schemas/urn:nope", None).await;
+    let (status, _) = h.get("/Schemas/urn:nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -369,13 +334,7 @@ async fn search_endpoints_answer_like_lists() {
     for i in 0..3 {
         h.create_ok(user(&format!("s{i}@example.com"))).await;
     }
-    let (status, _, _) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(json!({"displayName": "Searchers"})),
-        )
-        .await;
+    let (status, _) = h.post("/Groups", json!({"displayName": "Searchers"})).await;
     assert_eq!(status, StatusCode::CREATED);
     let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
                         "filter": "userName sw \"s\"", "attributes": ["userName"], "sortBy": "userName",
@@ -388,11 +347,10 @@ async fn search_endpoints_answer_like_lists() {
         body["Resources"][0].get("name").is_none(),
         "attributes honoured"
     );
-    let (_, _, groups) = h
-        .call(
-            Method::POST,
+    let (_, groups) = h
+        .post(
             "/Groups/.search",
-            Some(json!({"filter": "displayName eq \"searchers\""})),
+            json!({"filter": "displayName eq \"searchers\""}),
         )
         .await;
     assert_eq!(groups["totalResults"], 1);
@@ -401,24 +359,15 @@ async fn search_endpoints_answer_like_lists() {
         .await;
     assert_eq!(all["totalResults"], 4);
     assert_eq!(all["Resources"].as_array().unwrap().len(), 4);
-    let (_, _, tail) = h
-        .call(
-            Method::POST,
-            "/.search",
-            Some(json!({"startIndex": 3, "count": 10})),
-        )
+    let (_, tail) = h
+        .post("/.search", json!({"startIndex": 3, "count": 10}))
         .await;
     assert_eq!(tail["Resources"].as_array().unwrap().len(), 2);
     assert_eq!(tail["Resources"][1]["displayName"], "Searchers");
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Users/.search",
-            Some(json!({"filter": "userName eq"})),
-        )
+    let (status, body) = h
+        .post("/Users/.search", json!({"filter": "userName eq"}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_scim_error(&body, 400, Some("invalidFilter"));
+    assert_error(status, &body, 400, Some("invalidFilter"));
 }
 
 #[tokio::test]
@@ -427,7 +376,7 @@ async fn sort_by_and_sort_order() {
     for name in ["b@example.com", "c@example.com", "a@example.com"] {
         h.create_ok(user(name)).await;
     }
-    let (_, _, asc) = h.call(Method::GET, "/Users?sortBy=userName", None).await;
+    let (_, asc) = h.get("/Users?sortBy=userName").await;
     let names: Vec<&str> = asc["Resources"]
         .as_array()
         .unwrap()
@@ -438,12 +387,8 @@ async fn sort_by_and_sort_order() {
         names,
         vec!["a@example.com", "b@example.com", "c@example.com"]
     );
-    let (_, _, desc) = h
-        .call(
-            Method::GET,
-            "/Users?sortBy=name.familyName&sortOrder=descending&count=1",
-            None,
-        )
+    let (_, desc) = h
+        .get("/Users?sortBy=name.familyName&sortOrder=descending&count=1")
         .await;
     assert_eq!(desc["totalResults"], 3);
     assert_eq!(desc["itemsPerPage"], 1);
@@ -457,11 +402,7 @@ async fn upstream_refusal_is_400_invalid_value_with_bandwidths_words() {
         bandwidth_sim::Dialect::V1,
         bandwidth_sim::Dialect::Dashboard,
     ] {
-        let h = Harness::start(Options {
-            dialect,
-            ..Options::default()
-        })
-        .await;
+        let h = Harness::with(|o| o.dialect = dialect).await;
         let mut body = user("refused@example.com");
         body["emails"] = json!([{"value": "not-an-address", "type": "work", "primary": true}]);
         let (status, answer) = h.create(body).await;

@@ -16,6 +16,14 @@ fn is_xml(resp: &reqwest::Response) -> bool {
         .contains("xml")
 }
 
+/// Asserts the dashboard refused with `status` and a first error that mentions `needle`.
+async fn assert_refused(resp: reqwest::Response, status: u16, needle: &str) {
+    assert_eq!(resp.status(), status);
+    let err: Value = resp.json().await.unwrap();
+    let desc = err["Errors"][0]["Description"].as_str().unwrap();
+    assert!(desc.contains(needle), "{desc}");
+}
+
 #[tokio::test]
 async fn basic_auth_is_required_on_every_call() {
     let sim = start_dashboard().await;
@@ -123,12 +131,7 @@ async fn password_is_required_and_checked() {
     let mut body = dash_user("jdoe");
     body.as_object_mut().unwrap().remove("Password");
     let resp = create_json(&sim, &body).await;
-    assert_eq!(resp.status(), 400);
-    let err: Value = resp.json().await.unwrap();
-    assert!(err["Errors"][0]["Description"]
-        .as_str()
-        .unwrap()
-        .contains("Password"));
+    assert_refused(resp, 400, "Password").await;
 
     for (password, needle) in [
         ("Sh0rt!pw", "12 characters"),
@@ -207,42 +210,22 @@ async fn conflicts_phone_roles_and_accounts() {
     let mut dup = dash_user("other");
     dup["Email"] = json!("JDOE@EXAMPLE.COM");
     let resp = create_json(&sim, &dup).await;
-    assert_eq!(resp.status(), 409);
-    let err: Value = resp.json().await.unwrap();
-    assert!(err["Errors"][0]["Description"]
-        .as_str()
-        .unwrap()
-        .contains("email"));
+    assert_refused(resp, 409, "email").await;
 
     let mut phone = dash_user("phoney");
     phone["TelephoneNumber"] = json!("+19195551234");
     let resp = create_json(&sim, &phone).await;
-    assert_eq!(resp.status(), 400);
-    let err: Value = resp.json().await.unwrap();
-    assert!(err["Errors"][0]["Description"]
-        .as_str()
-        .unwrap()
-        .contains("10 digits"));
+    assert_refused(resp, 400, "10 digits").await;
 
     let mut by_name = dash_user("byname");
     by_name["Roles"] = json!(["Ordering"]);
     let resp = create_json(&sim, &by_name).await;
-    assert_eq!(resp.status(), 400);
-    let err: Value = resp.json().await.unwrap();
-    assert!(err["Errors"][0]["Description"]
-        .as_str()
-        .unwrap()
-        .contains("unknown role id(s): Ordering"));
+    assert_refused(resp, 400, "unknown role id(s): Ordering").await;
 
     let mut withheld = dash_user("withheld");
     withheld["Roles"] = json!(["r-0011"]);
     let resp = create_json(&sim, &withheld).await;
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
-    assert!(err["Errors"][0]["Description"]
-        .as_str()
-        .unwrap()
-        .contains("Porting"));
+    assert_refused(resp, 403, "Porting").await;
 
     let resp = send(
         client()
@@ -301,10 +284,7 @@ async fn xml_request_bodies_and_malformed_input() {
 async fn xml_always_ignores_the_accept_header() {
     let sim = start_dashboard().await;
     let id = seed(&sim, "basicAccess");
-    sim.set_faults(Faults {
-        xml_always: true,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.xml_always = true));
     let resp = send(dash_json(&sim, Method::GET, &format!("/users/{id}"))).await;
     assert_eq!(resp.status(), 200);
     assert!(is_xml(&resp));

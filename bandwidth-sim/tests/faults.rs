@@ -10,10 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 async fn rate_limit_answers_429_with_reset() {
     let sim = start_v1().await;
     let t = token(&sim).await;
-    sim.set_faults(Faults {
-        rate_limit: Some(3),
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit = Some(3)));
     let url = format!("{}/api/v1/roles", sim.base_url());
     let (mut ok, mut limited) = (0, 0);
     let mut reset = None;
@@ -89,10 +86,7 @@ async fn auth_is_checked_before_rate_limit_and_failures() {
 async fn fail_rate_answers_503_without_doing_anything() {
     let sim = start_v1().await;
     let t = token(&sim).await;
-    sim.set_faults(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.fail_rate = 1.0));
     let resp = v1_create(&sim, &t, &v1_user("jdoe", &[])).await;
     assert_eq!(resp.status(), 503);
     let err: Value = resp.json().await.unwrap();
@@ -107,10 +101,7 @@ async fn fail_rate_answers_503_without_doing_anything() {
         200
     );
 
-    sim.set_faults(Faults {
-        fail_rate: 0.5,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.fail_rate = 0.5));
     let url = format!("{}/api/v1/roles", sim.base_url());
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..60 {
@@ -126,10 +117,7 @@ async fn fail_rate_answers_503_without_doing_anything() {
 async fn dropped_create_happens_but_the_client_gets_a_transport_error() {
     let sim = start_v1().await;
     let t = token(&sim).await;
-    sim.set_faults(Faults {
-        drop_next_create_responses: 1,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.drop_next_create_responses = 1));
     let result = client()
         .post(format!("{}/api/v1/users", sim.base_url()))
         .bearer_auth(&t)
@@ -161,10 +149,7 @@ async fn dropped_create_in_the_dashboard_dialect() {
         ..SimConfig::default()
     })
     .await;
-    sim.set_faults(Faults {
-        drop_next_create_responses: 2,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.drop_next_create_responses = 2));
     for name in ["one", "two"] {
         let result = dash_json(&sim, Method::POST, "/users")
             .json(&dash_user(name))
@@ -183,10 +168,7 @@ async fn dropped_create_in_the_dashboard_dialect() {
 async fn latency_is_added_to_api_calls_only() {
     let sim = start_v1().await;
     let t = token(&sim).await;
-    sim.set_faults(Faults {
-        latency_ms: 300,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.latency_ms = 300));
     let started = Instant::now();
     let resp = get(format!("{}/api/v1/roles", sim.base_url()), &t).await;
     assert_eq!(resp.status(), 200);
@@ -202,10 +184,7 @@ async fn latency_is_added_to_api_calls_only() {
 async fn a_rate_limit_burst_throttles_exactly_the_next_requests() {
     let sim = start_v1().await;
     let t = token(&sim).await;
-    sim.set_faults(Faults {
-        rate_limit_burst: 2,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.rate_limit_burst = 2));
     let url = format!("{}/api/v1/roles", sim.base_url());
     let mut statuses = Vec::new();
     for _ in 0..4 {
@@ -230,10 +209,7 @@ async fn dropped_connections_happen_on_any_request_after_the_work_is_done() {
         .as_str()
         .unwrap()
         .to_string();
-    sim.set_faults(Faults {
-        drop_rate: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(faults(|f| f.drop_rate = 1.0));
     let url = format!("{}/api/v1/users/{id}", sim.base_url());
     let deleted = client().delete(&url).bearer_auth(&t).send().await;
     assert!(deleted.is_err(), "the answer must be lost");

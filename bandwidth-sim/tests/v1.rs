@@ -40,9 +40,7 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     assert_eq!(body["error"], "invalid_client");
 
     let resp = send(
-        client()
-            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-            .basic_auth("sim-client", Some("sim-secret"))
+        token_request(&sim, "sim-client", "sim-secret")
             .header("content-type", "application/x-www-form-urlencoded")
             .body("grant_type=password"),
     )
@@ -51,13 +49,7 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
 
-    let resp = send(
-        client()
-            .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
-            .basic_auth("sim-client", Some("sim-secret"))
-            .body("not a form"),
-    )
-    .await;
+    let resp = send(token_request(&sim, "sim-client", "sim-secret").body("not a form")).await;
     assert_eq!(resp.status(), 400);
 
     for auth in [
@@ -237,6 +229,13 @@ async fn taken_username_or_email_is_409_naming_which() {
     assert_eq!(sim.snapshot().users.len(), 1);
 }
 
+/// A valid v1 user body but for `field`, which is `value`.
+fn v1_user_with(field: &str, value: Value) -> Value {
+    let mut u = v1_user("a", &[]);
+    u[field] = value;
+    u
+}
+
 #[tokio::test]
 async fn validation_errors_are_400_and_name_the_problem() {
     let sim = start_v1().await;
@@ -246,58 +245,19 @@ async fn validation_errors_are_400_and_name_the_problem() {
             json!({"username":"a","email":"a@x.io"}),
             "firstName, lastName, accountScope, roles, accounts",
         ),
-        (
-            {
-                let mut u = v1_user("a", &[]);
-                u["phoneNumber"] = json!("9195551234");
-                u
-            },
-            "E.164",
-        ),
-        (
-            {
-                let mut u = v1_user("a", &[]);
-                u["phoneNumber"] = json!("+1234567");
-                u
-            },
-            "E.164",
-        ),
-        (
-            {
-                let mut u = v1_user("a", &[]);
-                u["accountScope"] = json!("ADMIN");
-                u
-            },
-            "accountScope",
-        ),
+        (v1_user_with("phoneNumber", json!("9195551234")), "E.164"),
+        (v1_user_with("phoneNumber", json!("+1234567")), "E.164"),
+        (v1_user_with("accountScope", json!("ADMIN")), "accountScope"),
         (
             v1_user("a", &["Ordering".to_string()]),
             "unknown role id(s): Ordering",
         ),
         (
-            {
-                let mut u = v1_user("a", &[]);
-                u["accounts"] = json!(["123"]);
-                u
-            },
+            v1_user_with("accounts", json!(["123"])),
             "unknown account id(s): 123",
         ),
-        (
-            {
-                let mut u = v1_user("a", &[]);
-                u["email"] = json!("not-an-email");
-                u
-            },
-            "email",
-        ),
-        (
-            {
-                let mut u = v1_user("a", &[]);
-                u["roles"] = json!("r-0001");
-                u
-            },
-            "malformed JSON",
-        ),
+        (v1_user_with("email", json!("not-an-email")), "email"),
+        (v1_user_with("roles", json!("r-0001")), "malformed JSON"),
     ];
     for (body, needle) in cases {
         let resp = v1_create(&sim, &t, &body).await;

@@ -3,6 +3,12 @@
 
 use std::time::Duration;
 
+#[path = "../common/faults.rs"]
+mod faults;
+pub use faults::faults;
+#[path = "../common/seed.rs"]
+pub mod seed;
+
 use bandwidth_sim::{Faults, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
 use scim_bridge::upstream::bandwidth::{BandwidthConfig, BandwidthTarget, Dialect};
 use scim_bridge::upstream::DesiredUser;

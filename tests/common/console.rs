@@ -45,6 +45,13 @@ pub struct Page {
 }
 
 impl Page {
+    /// Asserts the page shows each of `texts`.
+    pub fn assert_shows(&self, texts: &[&str]) {
+        for text in texts {
+            assert!(self.body.contains(text), "{text:?} not in {}", self.body);
+        }
+    }
+
     /// The value of the first `name="csrf"` hidden field.
     pub fn csrf(&self) -> String {
         let at = self

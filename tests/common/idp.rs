@@ -106,6 +106,11 @@ pub fn sign(key: &str, alg: Algorithm, kid: Option<&str>, claims: &Value) -> Str
 }
 
 /// The algorithm-confusion attack: HS256 with the RSA public key's PEM as the secret.
+/// An `Authorization` value: `Bearer` and the JWT [`sign`] makes.
+pub fn bearer(key: &str, alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+    format!("Bearer {}", sign(key, alg, kid, claims))
+}
+
 pub fn sign_hs256_with_public_key(public_pem_of: &str, kid: &str, claims: &Value) -> String {
     let secret = fixture(&format!("{public_pem_of}.pub.pem"));
     let mut header = Header::new(Algorithm::HS256);
@@ -150,4 +155,31 @@ pub fn cheap_hash(password: &str) -> String {
         .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
         .unwrap()
         .to_string()
+}
+
+/// A `[[tenants.acme.basic]]` credential: `username` with `password` (cheaply hashed).
+pub fn basic_toml(id: &str, username: &str, password: &str) -> String {
+    format!(
+        r#"
+[[tenants.acme.basic]]
+id = "{id}"
+username = "{username}"
+password_hash = '{}'
+"#,
+        cheap_hash(password)
+    )
+}
+
+/// `[tenants.acme.jwt]` for JWTs of [`ISSUER`] for [`AUDIENCE`], keys from `jwks_url`;
+/// more keys of the section may follow.
+pub fn jwt_toml(jwks_url: &str) -> String {
+    format!(
+        r#"
+[tenants.acme.jwt]
+id = "acme-entra"
+issuer = "{ISSUER}"
+audiences = ["{AUDIENCE}"]
+jwks_url = "{jwks_url}"
+"#
+    )
 }

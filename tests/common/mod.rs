@@ -7,14 +7,21 @@
 //! as a deployment would (`?options=-c search_path=...`).
 #![allow(dead_code)]
 
+pub mod capture;
 pub mod console;
+pub mod database;
+pub mod faults;
 pub mod idp;
 pub mod process;
+pub mod scim;
+pub mod seed;
 pub mod target;
 pub mod webdriver;
 
 use bandwidth_sim::{Dialect, SimConfig, SimHandle, SimSnapshot, Simulator, SnapshotUser};
+use database::TestDatabase;
 use reqwest::{Method, StatusCode};
+use scim::patch_body;
 use serde_json::{json, Value};
 use target::{Held, TargetKind, Upstream};
 
@@ -86,108 +93,15 @@ pub struct Harness {
     _db: TestDatabase,
 }
 
-pub const BACKEND_VAR: &str = "SCIM_BRIDGE_TEST_BACKEND";
-pub const POSTGRES_URL_VAR: &str = "SCIM_BRIDGE_TEST_POSTGRES_URL";
-
-/// The database of one harness, removed when it drops.
-pub enum TestDatabase {
-    Sqlite(tempfile::TempDir),
-    Postgres(PgSchema),
+/// A Bandwidth simulator on a free loopback port.
+pub async fn start_sim(config: SimConfig) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    Simulator::start(config, listener).await.unwrap()
 }
 
-impl TestDatabase {
-    /// SQLite in a temporary directory, or a fresh PostgreSQL schema when
-    /// `SCIM_BRIDGE_TEST_BACKEND=postgres` (then the server must answer).
-    pub async fn from_env() -> TestDatabase {
-        match std::env::var(BACKEND_VAR).as_deref() {
-            Err(_) | Ok("") | Ok("sqlite") => TestDatabase::Sqlite(tempfile::tempdir().unwrap()),
-            Ok("postgres") => {
-                let url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
-                    panic!("{BACKEND_VAR}=postgres needs {POSTGRES_URL_VAR} (a server URL)")
-                });
-                TestDatabase::Postgres(PgSchema::create(&url, "it").await)
-            }
-            Ok(other) => panic!("{BACKEND_VAR}={other:?}: use sqlite or postgres"),
-        }
-    }
-
-    /// The URL the bridge's configuration gets.
-    pub fn url(&self) -> String {
-        match self {
-            TestDatabase::Sqlite(dir) => {
-                format!("sqlite://{}", dir.path().join("bridge.db").display())
-            }
-            TestDatabase::Postgres(schema) => schema.url.clone(),
-        }
-    }
-}
-
-/// A fresh schema on a PostgreSQL server. `url` selects it through the connection's
-/// `search_path` and names the connections after it (`application_name`), so that the
-/// drop can end them: a bridge still running in the test's runtime keeps its pool, and
-/// a current-thread runtime blocked in `drop` could not let it finish a transaction
-/// that `DROP SCHEMA` would wait for.
-pub struct PgSchema {
-    pub server_url: String,
-    pub schema: String,
-    pub url: String,
-}
-
-impl PgSchema {
-    pub async fn create(server_url: &str, prefix: &str) -> PgSchema {
-        let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        scim_bridge::store::postgres::PostgresStore::create_schema(server_url, &schema)
-            .await
-            .unwrap_or_else(|e| {
-                panic!("PostgreSQL at {server_url} ({POSTGRES_URL_VAR}) is unusable: {e}")
-            });
-        let sep = if server_url.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{server_url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
-        );
-        PgSchema {
-            server_url: server_url.to_string(),
-            schema,
-            url,
-        }
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (server_url, schema) = (self.server_url.clone(), self.schema.clone());
-        // Drop cannot await, and may run inside the test's runtime: use a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime
-                .block_on(async {
-                    use sqlx::Connection;
-                    let mut conn = sqlx::PgConnection::connect(&server_url).await?;
-                    sqlx::query(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
-                    )
-                    .bind(&schema)
-                    .execute(&mut conn)
-                    .await?;
-                    sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                        .execute(&mut conn)
-                        .await?;
-                    conn.close().await?;
-                    Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
-                })
-                .map_err(|e| e.to_string())
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => eprintln!("could not drop test schema {}: {e}", self.schema),
-            Err(_) => eprintln!("could not drop test schema {}", self.schema),
-        }
-    }
+/// A SQLite database file inside `dir`.
+pub fn sqlite_url(dir: &std::path::Path) -> String {
+    format!("sqlite://{}", dir.join("bridge.db").display())
 }
 
 pub fn config_toml(o: &Options, sim_url: &str, db_url: &str) -> String {
@@ -323,11 +237,10 @@ pub async fn serve_bridge(config_text: &str) -> (String, scim_bridge::http::AppS
 
 impl Harness {
     pub async fn start(options: Options) -> Harness {
-        let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut sim_config = options.sim.clone();
         sim_config.dialect = options.dialect;
         let faults = sim_config.faults.clone();
-        let sim = Simulator::start(sim_config, sim_listener).await.unwrap();
+        let sim = start_sim(sim_config).await;
         let upstream = match options.target {
             TargetKind::Bandwidth => Upstream::Bandwidth(sim.clone()),
             TargetKind::Netsapiens => {
@@ -338,11 +251,7 @@ impl Harness {
         let db_url = db.url();
         let mut config_text = config_toml(&options, &upstream.base_url(), &db_url);
         let sim_b = if options.second_tenant {
-            let sim_b = Simulator::start(second_sim_config(), {
-                tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()
-            })
-            .await
-            .unwrap();
+            let sim_b = start_sim(second_sim_config()).await;
             config_text.push_str(&second_tenant_toml(&sim_b.base_url()));
             Some(sim_b)
         } else {
@@ -361,6 +270,23 @@ impl Harness {
             upstream,
             _db: db,
         }
+    }
+
+    /// A harness with the default options but for what `set` changes.
+    pub async fn with(set: impl FnOnce(&mut Options)) -> Harness {
+        let mut options = Options::default();
+        set(&mut options);
+        Self::start(options).await
+    }
+
+    /// A harness provisioning into `target`, with the default options but for what
+    /// `set` changes.
+    pub async fn on_with(target: TargetKind, set: impl FnOnce(&mut Options)) -> Harness {
+        Self::with(|o| {
+            o.target = target;
+            set(o);
+        })
+        .await
     }
 
     /// A harness provisioning into `target`, with the default options.
@@ -412,6 +338,18 @@ impl Harness {
         self.call_with(method, path, body, Some(TOKEN), &[]).await
     }
 
+    /// [`Harness::call`] with extra request headers.
+    pub async fn call_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call_with(method, path, body, Some(TOKEN), headers)
+            .await
+    }
+
     pub async fn call_with(
         &self,
         method: Method,
@@ -420,28 +358,8 @@ impl Harness {
         token: Option<&str>,
         headers: &[(&str, &str)],
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/scim+json")
-                .body(body.to_string());
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, headers, json)
+        let url = format!("{}{path}", self.base);
+        scim::send(&self.client, method, &url, body, token, headers).await
     }
 
     pub async fn create(&self, user: Value) -> (StatusCode, Value) {
@@ -457,11 +375,11 @@ impl Harness {
     }
 
     pub async fn patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
-        let body =
-            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
-        let (status, _, body) = self
-            .call(Method::PATCH, &format!("/Users/{id}"), Some(body))
-            .await;
+        self.patch_resource(&format!("/Users/{id}"), ops).await
+    }
+
+    async fn patch_resource(&self, path: &str, ops: Value) -> (StatusCode, Value) {
+        let (status, _, body) = self.call(Method::PATCH, path, Some(patch_body(ops))).await;
         (status, body)
     }
 
@@ -526,13 +444,18 @@ impl Harness {
             .unwrap_or_default()
     }
 
+    /// The status (`ACTIVE`, `DEACTIVATED`) the simulator holds for exactly this
+    /// username, if it holds the user.
+    pub fn status_in(state: &SimSnapshot, username: &str) -> Option<String> {
+        state
+            .users
+            .iter()
+            .find(|u| u.username == username)
+            .map(|u| u.status.clone())
+    }
+
     pub async fn group_patch(&self, id: &str, ops: Value) -> (StatusCode, Value) {
-        let body =
-            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations": ops});
-        let (status, _, body) = self
-            .call(Method::PATCH, &format!("/Groups/{id}"), Some(body))
-            .await;
-        (status, body)
+        self.patch_resource(&format!("/Groups/{id}"), ops).await
     }
 }
 
@@ -554,6 +477,16 @@ async fn wait_for<T: std::fmt::Debug>(
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Asserts the simulator holds exactly one user, named `first` `last`.
+pub fn assert_one_user_named(state: &SimSnapshot, (first, last): (&str, &str)) {
+    assert_eq!(state.users.len(), 1, "{:#?}", state.users);
+    let user = &state.users[0];
+    assert_eq!(
+        (user.first_name.as_str(), user.last_name.as_str()),
+        (first, last)
+    );
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -17,3 +17,26 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap()
 }
+
+/// Runs `scim-bridge ARGS --config CONFIG` to its end (asynchronously: the simulator it
+/// may call runs in the test's runtime).
+pub async fn cli(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_scim-bridge"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .await
+        .unwrap()
+}
+
+/// [`cli`], which must succeed; returns its standard output.
+pub async fn cli_ok(args: &[&str], config: &std::path::Path) -> String {
+    let output = cli(args, config).await;
+    assert!(
+        output.status.success(),
+        "scim-bridge {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}

@@ -71,38 +71,47 @@ roles = ["Office Manager"]
 [[tenants.acme.groups.map]]
 external_id = "okta-billing"
 roles = ["Call Center Agent"]
+{}"#,
+                netsapiens_target_toml("acme", sim_url, NS_RANGE)
+            ),
+        }
+    }
+}
 
-[tenants.acme.target]
+/// `[tenants.TENANT.target]` for the NetSapiens simulator at `sim_url` (domain
+/// [`NS_DOMAIN`], its domain key), allocating extensions from `range`; more keys of
+/// the section may follow.
+pub fn netsapiens_target_toml(tenant: &str, sim_url: &str, range: (u32, u32)) -> String {
+    format!(
+        r#"
+[tenants.{tenant}.target]
 kind = "netsapiens"
 base_url = "{sim_url}"
 domain = "{NS_DOMAIN}"
 api_key = "{DOMAIN_KEY}"
 extension_range = [{}, {}]
 "#,
-                NS_RANGE.0, NS_RANGE.1
-            ),
-        }
-    }
+        range.0, range.1
+    )
 }
 
-/// A user as the target holds it, in the terms the shared tests assert on.
+/// A user as the target holds it, in the terms the shared tests assert on: the Bandwidth
+/// simulator's user (its fields through `Deref`), which a NetSapiens user is translated
+/// into: the extension as `user_id`, emails joined with `;`, no phone and no accounts,
+/// the one scope as the one role (none while `No Portal`), `No Portal` as `DEACTIVATED`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Held {
-    /// Bandwidth's user id, or the NetSapiens extension.
-    pub user_id: String,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    /// NetSapiens joins several with `;`.
-    pub email: String,
-    /// `None` on NetSapiens, which is not given phones.
-    pub phone_number: Option<String>,
-    /// Role names sorted, or the one scope (none while `No Portal`).
-    pub roles: Vec<String>,
-    /// `ACTIVE` or `DEACTIVATED` (NetSapiens: scope `No Portal`).
-    pub status: String,
+    pub user: SnapshotUser,
     /// NetSapiens' `user-scope` as it is; `None` on Bandwidth.
     pub scope: Option<String>,
+}
+
+impl std::ops::Deref for Held {
+    type Target = SnapshotUser;
+
+    fn deref(&self) -> &SnapshotUser {
+        &self.user
+    }
 }
 
 impl Held {
@@ -112,25 +121,15 @@ impl Held {
 }
 
 impl From<SnapshotUser> for Held {
-    fn from(u: SnapshotUser) -> Self {
-        Held {
-            user_id: u.user_id,
-            username: u.username,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            email: u.email,
-            phone_number: u.phone_number,
-            roles: u.roles,
-            status: u.status,
-            scope: None,
-        }
+    fn from(user: SnapshotUser) -> Self {
+        Held { user, scope: None }
     }
 }
 
 impl From<NsUser> for Held {
     fn from(u: NsUser) -> Self {
         let active = u.user_scope != "No Portal";
-        Held {
+        let user = SnapshotUser {
             user_id: u.user,
             username: u.login_username,
             first_name: u.name_first_name,
@@ -142,7 +141,12 @@ impl From<NsUser> for Held {
             } else {
                 vec![]
             },
+            accounts: vec![],
+            account_scope: String::new(),
             status: if active { "ACTIVE" } else { "DEACTIVATED" }.into(),
+        };
+        Held {
+            user,
             scope: Some(u.user_scope),
         }
     }

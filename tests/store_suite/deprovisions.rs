@@ -35,6 +35,20 @@ fn held_id(admission: Admission) -> i64 {
     }
 }
 
+/// Admits request `n` of `tenant` under a guard that holds everything; returns its id.
+async fn hold(store: &Arc<dyn Store>, tenant: &str, n: usize) -> i64 {
+    let zero = GuardLimit {
+        max: 0,
+        window: Duration::from_secs(60),
+    };
+    held_id(
+        store
+            .admit_deprovision(&request(tenant, n), &zero)
+            .await
+            .unwrap(),
+    )
+}
+
 pub async fn guard_holds_after_the_limit(store: Arc<dyn Store>) {
     for n in 0..3 {
         let admission = store
@@ -145,34 +159,10 @@ pub async fn a_window_that_has_passed_does_not_count(store: Arc<dyn Store>) {
 }
 
 pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
-    let zero = GuardLimit {
-        max: 0,
-        window: Duration::from_secs(60),
-    };
-    let a = held_id(
-        store
-            .admit_deprovision(&request(TENANT, 0), &zero)
-            .await
-            .unwrap(),
-    );
-    let b = held_id(
-        store
-            .admit_deprovision(&request(TENANT, 1), &zero)
-            .await
-            .unwrap(),
-    );
-    let c = held_id(
-        store
-            .admit_deprovision(&request(TENANT, 2), &zero)
-            .await
-            .unwrap(),
-    );
-    held_id(
-        store
-            .admit_deprovision(&request(OTHER, 0), &zero)
-            .await
-            .unwrap(),
-    );
+    let a = hold(&store, TENANT, 0).await;
+    let b = hold(&store, TENANT, 1).await;
+    let c = hold(&store, TENANT, 2).await;
+    hold(&store, OTHER, 0).await;
     assert!(
         store
             .claim_deprovisions(OWNER, 10, LEASE)
@@ -235,16 +225,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
 }
 
 pub async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
-    let zero = GuardLimit {
-        max: 0,
-        window: Duration::from_secs(60),
-    };
-    let id = held_id(
-        store
-            .admit_deprovision(&request(TENANT, 0), &zero)
-            .await
-            .unwrap(),
-    );
+    let id = hold(&store, TENANT, 0).await;
     store.approve_deprovisions(TENANT, None).await.unwrap();
     let first = store
         .claim_deprovisions(OWNER, 10, Duration::from_millis(100))

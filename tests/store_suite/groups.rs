@@ -48,16 +48,15 @@ pub async fn insert_group_with_members_enqueues_each(store: Arc<dyn Store>) {
     assert!(store.group_members(TENANT, "g-2").await.unwrap().is_empty());
 }
 
+/// Group `g-1`, "Admins" (externalId `x-1`), with its member `u-1`, in `tenant`.
+async fn admins_with_u1(store: &Arc<dyn Store>, tenant: &str) {
+    users(store, tenant, &["u-1"]).await;
+    let admins = group("g-1", "Admins", json!({"externalId": "x-1"}));
+    insert_group(store, tenant, admins, &["u-1"]).await;
+}
+
 pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>) {
-    users(&store, TENANT, &["u-1"]).await;
-    store
-        .insert_group(
-            TENANT,
-            &group("g-1", "Admins", json!({"externalId": "x-1"})),
-            &ids(&["u-1"]),
-        )
-        .await
-        .unwrap();
+    admins_with_u1(&store, TENANT).await;
     drain(&store).await;
     let same_name = store
         .insert_group(TENANT, &group("g-2", "ADMINS", json!({})), &ids(&["u-1"]))
@@ -90,15 +89,7 @@ pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>
         "displayName"
     );
     // Other tenants have their own names.
-    users(&store, OTHER, &["u-1"]).await;
-    store
-        .insert_group(
-            OTHER,
-            &group("g-1", "Admins", json!({"externalId": "x-1"})),
-            &ids(&["u-1"]),
-        )
-        .await
-        .unwrap();
+    admins_with_u1(&store, OTHER).await;
 }
 
 pub async fn update_group_diffs_members(store: Arc<dyn Store>) {
@@ -241,18 +232,14 @@ pub async fn resync_all_enqueues_old_and_new_members(store: Arc<dyn Store>) {
 
 pub async fn delete_group_enqueues_former_members(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
-    store
-        .insert_group(
-            TENANT,
-            &group("g-1", "Admins", json!({})),
-            &ids(&["u-1", "u-3"]),
-        )
-        .await
-        .unwrap();
-    store
-        .insert_group(TENANT, &group("g-2", "Others", json!({})), &ids(&["u-2"]))
-        .await
-        .unwrap();
+    insert_group(
+        &store,
+        TENANT,
+        group("g-1", "Admins", json!({})),
+        &["u-1", "u-3"],
+    )
+    .await;
+    insert_group(&store, TENANT, group("g-2", "Others", json!({})), &["u-2"]).await;
     drain(&store).await;
 
     assert!(!store.delete_group(OTHER, "g-1").await.unwrap());
@@ -276,27 +263,20 @@ pub async fn delete_group_enqueues_former_members(store: Arc<dyn Store>) {
 
 pub async fn members_and_user_groups_are_ordered(store: Arc<dyn Store>) {
     // Inserted out of order; one with a displayName, one without.
-    store
-        .insert_user(
-            TENANT,
-            &user("u-b", "bob@x.com", json!({"displayName": "Bob Builder"})),
-        )
-        .await
-        .unwrap();
-    store
-        .insert_user(TENANT, &user("u-a", "alice@x.com", json!({})))
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        TENANT,
+        user("u-b", "bob@x.com", json!({"displayName": "Bob Builder"})),
+    )
+    .await;
+    insert_user(&store, TENANT, user("u-a", "alice@x.com", json!({}))).await;
     for (id, name, ext) in [
         ("g-1", "zeta", Some("z")),
         ("g-2", "Alpha", None),
         ("g-3", "beta", Some("b")),
     ] {
         let extra = ext.map_or(json!({}), |e| json!({"externalId": e}));
-        store
-            .insert_group(TENANT, &group(id, name, extra), &ids(&["u-b", "u-a"]))
-            .await
-            .unwrap();
+        insert_group(&store, TENANT, group(id, name, extra), &["u-b", "u-a"]).await;
     }
     assert_eq!(
         store.group_members(TENANT, "g-1").await.unwrap(),
@@ -380,50 +360,27 @@ pub async fn list_groups_filters(store: Arc<dyn Store>) {
         page.items.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
         ["g-1", "g-2"]
     );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"displayName eq "ADMINS""#)).await,
-        ["g-1"]
-    );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"externalId eq "x-2""#)).await,
-        ["g-2"]
-    );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"members[value eq "u-2"]"#)).await,
-        ["g-1", "g-2"]
-    );
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"members.value eq "u-1""#)).await,
-        ["g-1"]
-    );
-    assert!(
-        group_ids(&store, TENANT, &filtered(r#"members.value eq "u-3""#))
-            .await
-            .is_empty()
-    );
-    assert_eq!(
-        group_ids(
-            &store,
-            TENANT,
-            &filtered(r#"displayName eq "sales" and members[value eq "u-2"]"#)
-        )
-        .await,
-        ["g-2"]
-    );
-    assert_eq!(
-        group_ids(
-            &store,
-            TENANT,
-            &filtered(r#"meta.lastModified ge "2024-01-01T00:10:00Z""#)
-        )
-        .await,
-        ["g-2", "g-3"]
-    );
-    // In memory: substring matches on the resource.
-    assert_eq!(
-        group_ids(&store, TENANT, &filtered(r#"displayName co "admins""#)).await,
-        ["g-1", "g-3"]
-    );
+    assert_group_filters(
+        &store,
+        &[
+            (r#"displayName eq "ADMINS""#, &["g-1"]),
+            (r#"externalId eq "x-2""#, &["g-2"]),
+            (r#"members[value eq "u-2"]"#, &["g-1", "g-2"]),
+            (r#"members.value eq "u-1""#, &["g-1"]),
+            (r#"members.value eq "u-3""#, &[]),
+            (
+                r#"displayName eq "sales" and members[value eq "u-2"]"#,
+                &["g-2"],
+            ),
+            (
+                r#"meta.lastModified ge "2024-01-01T00:10:00Z""#,
+                &["g-2", "g-3"],
+            ),
+            // In memory: substring matches on the resource.
+            (r#"displayName co "admins""#, &["g-1", "g-3"]),
+        ],
+    )
+    .await;
     let page = store
         .list_groups(TENANT, &query(Some(r#"displayName co "admins""#), 2, 5))
         .await
@@ -463,18 +420,12 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
         .unwrap();
     let first = claimed.iter().find(|j| j.user_id == "u-1").unwrap().clone();
     store.fail_job(&first, "boom").await.unwrap();
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     store
         .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
         .await
         .unwrap();
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     assert_eq!(
         all_jobs(&store)
             .await
@@ -520,10 +471,7 @@ pub async fn large_group_membership_changes(store: Arc<dyn Store>) {
         let chunk = chunk.to_vec();
         writers.push(tokio::spawn(async move {
             for id in chunk {
-                store
-                    .insert_user(TENANT, &user(&id, &id, json!({})))
-                    .await
-                    .unwrap();
+                insert_user(&store, TENANT, user(&id, &id, json!({}))).await;
             }
         }));
     }

@@ -24,20 +24,8 @@ fn job_of<'a>(jobs: &'a [Job], user_id: &str) -> &'a Job {
 pub async fn enqueue_coalesces(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2"]).await;
     let before = now();
-    assert_eq!(
-        store
-            .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2", "u-1"]))
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        store
-            .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(enqueue(&store, TENANT, &["u-1", "u-2", "u-1"]).await, 2);
+    assert_eq!(enqueue(&store, TENANT, &["u-1"]).await, 0);
     assert_eq!(store.enqueue_user_syncs(TENANT, &[]).await.unwrap(), 0);
     let jobs = all_jobs(&store).await;
     assert_eq!(jobs.len(), 2);
@@ -54,10 +42,7 @@ pub async fn enqueue_coalesces(store: Arc<dyn Store>) {
 
 pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2", "u-3"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     let first = store.claim_jobs(OWNER, 2, LEASE).await.unwrap();
     assert_eq!(first.len(), 2, "at most the limit");
     for job in &first {
@@ -81,13 +66,7 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     assert_eq!(store.claim_jobs(OWNER, 0, LEASE).await.unwrap().len(), 0);
 
     // A running job does not count as pending: a new change gets its own job.
-    assert_eq!(
-        store
-            .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(enqueue(&store, TENANT, &["u-1"]).await, 1);
     let again = claim(&store).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].user_id, "u-1");
@@ -96,10 +75,7 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
 
 pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     // A worker that claims with a tiny lease and then "crashes".
     let lost = store
         .claim_jobs(OWNER, 10, Duration::from_millis(1))
@@ -118,17 +94,11 @@ pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
 
 pub async fn own_leases_are_renewed_and_given_back(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     let short = Duration::from_millis(800);
     let mine = store.claim_jobs(OWNER, 10, short).await.unwrap();
     assert_eq!(mine.len(), 1);
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-2"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-2"]).await;
     let theirs = store.claim_jobs("another", 10, short).await.unwrap();
     assert_eq!(theirs.len(), 1);
     // The heartbeat keeps the owner's claim; the other process's lease runs out.
@@ -148,10 +118,7 @@ pub async fn own_leases_are_renewed_and_given_back(store: Arc<dyn Store>) {
 
 pub async fn complete_removes_the_job_and_older_failed_ones(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1", "u-2"]).await;
     let first = claim(&store).await;
     store
         .fail_job(job_of(&first, "u-1"), "upstream down")
@@ -162,10 +129,7 @@ pub async fn complete_removes_the_job_and_older_failed_ones(store: Arc<dyn Store
         .await
         .unwrap();
     // A later change for u-1 succeeds: the user is in sync, its old failure is moot.
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     let second = claim(&store).await;
     assert_eq!(second.len(), 1);
     store.complete_job(&second[0]).await.unwrap();
@@ -180,10 +144,7 @@ pub async fn complete_removes_the_job_and_older_failed_ones(store: Arc<dyn Store
 
 pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     let job = claim(&store).await.remove(0);
     let later = now() + chrono::Duration::hours(1);
     store
@@ -200,13 +161,7 @@ pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
     // Not due yet.
     assert!(claim(&store).await.is_empty());
     // It coalesces with new changes meanwhile.
-    assert_eq!(
-        store
-            .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(enqueue(&store, TENANT, &["u-1"]).await, 0);
 
     // Due again: claimed with the attempt counted.
     let due = now() - chrono::Duration::seconds(1);
@@ -221,16 +176,10 @@ pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
 
 pub async fn retry_is_dropped_when_another_job_is_pending(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     let running = claim(&store).await.remove(0);
     // A membership change while the job runs.
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1"]).await;
     store
         .retry_job(&running, "timeout", now() + chrono::Duration::minutes(5))
         .await
@@ -245,14 +194,8 @@ pub async fn retry_is_dropped_when_another_job_is_pending(store: Arc<dyn Store>)
 pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     users(&store, OTHER, &["u-9"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2", "u-3"]))
-        .await
-        .unwrap();
-    store
-        .enqueue_user_syncs(OTHER, &ids(&["u-9"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
+    enqueue(&store, OTHER, &["u-9"]).await;
     for job in claim(&store).await {
         store.fail_job(&job, "out of retries").await.unwrap();
     }
@@ -279,10 +222,7 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     assert!(pending[0].run_at <= Utc::now());
 
     // u-2 got a new pending job meanwhile: its failed one is redundant.
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-2"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-2"]).await;
     assert_eq!(store.requeue_failed(Some(TENANT), None).await.unwrap(), 1);
     assert_eq!(
         users_with_jobs(&store, JobState::Pending).await,
@@ -312,18 +252,9 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
 pub async fn list_jobs_filters(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     users(&store, OTHER, &["u-9"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2"]))
-        .await
-        .unwrap();
-    store
-        .enqueue_user_syncs(OTHER, &ids(&["u-9"]))
-        .await
-        .unwrap();
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-3"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1", "u-2"]).await;
+    enqueue(&store, OTHER, &["u-9"]).await;
+    enqueue(&store, TENANT, &["u-3"]).await;
     let everything = all_jobs(&store).await;
     assert_eq!(
         everything
@@ -377,14 +308,8 @@ pub async fn count_jobs_by_tenant_and_state(store: Arc<dyn Store>) {
     assert!(store.count_jobs().await.unwrap().is_empty());
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     users(&store, OTHER, &["u-9"]).await;
-    store
-        .enqueue_user_syncs(TENANT, &ids(&["u-1", "u-2", "u-3"]))
-        .await
-        .unwrap();
-    store
-        .enqueue_user_syncs(OTHER, &ids(&["u-9"]))
-        .await
-        .unwrap();
+    enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
+    enqueue(&store, OTHER, &["u-9"]).await;
     let running = store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
     store.fail_job(&running[0], "gone").await.unwrap();
     store.claim_jobs(OWNER, 1, LEASE).await.unwrap();

@@ -82,13 +82,39 @@ pub fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
+/// Inserts `record` into `tenant`, which must succeed.
+pub async fn insert_user(store: &Arc<dyn Store>, tenant: &str, record: UserRecord) {
+    store.insert_user(tenant, &record).await.unwrap();
+}
+
+/// Inserts `record` with the members `list` into `tenant`, which must succeed.
+pub async fn insert_group(
+    store: &Arc<dyn Store>,
+    tenant: &str,
+    record: GroupRecord,
+    list: &[&str],
+) {
+    store
+        .insert_group(tenant, &record, &ids(list))
+        .await
+        .unwrap();
+}
+
+/// Enqueues a sync job for each of the users `list` of `tenant`; returns how many it
+/// enqueued.
+pub async fn enqueue(store: &Arc<dyn Store>, tenant: &str, list: &[&str]) -> u64 {
+    store.enqueue_user_syncs(tenant, &ids(list)).await.unwrap()
+}
+
 /// Inserts plain users `ids` (userName = id) into `tenant`.
 pub async fn users(store: &Arc<dyn Store>, tenant: &str, list: &[&str]) {
     for id in list {
-        store
-            .insert_user(tenant, &user(id, &format!("{id}@example.com"), json!({})))
-            .await
-            .unwrap();
+        insert_user(
+            store,
+            tenant,
+            user(id, &format!("{id}@example.com"), json!({})),
+        )
+        .await;
     }
 }
 
@@ -105,6 +131,29 @@ pub fn sorted(filter: Option<&str>, sort_by: &str, descending: bool) -> ListQuer
     q.sort_by = Some(parse_attr_path(sort_by).unwrap());
     q.descending = descending;
     q
+}
+
+/// Asserts, case by case, that listing the tenant's users with `filter` gives exactly
+/// the ids `want`.
+pub async fn assert_user_filters(store: &Arc<dyn Store>, cases: &[(&str, &[&str])]) {
+    for (filter, want) in cases {
+        assert_eq!(
+            user_ids(store, TENANT, &filtered(filter)).await,
+            *want,
+            "{filter}"
+        );
+    }
+}
+
+/// [`assert_user_filters`] for the tenant's groups.
+pub async fn assert_group_filters(store: &Arc<dyn Store>, cases: &[(&str, &[&str])]) {
+    for (filter, want) in cases {
+        assert_eq!(
+            group_ids(store, TENANT, &filtered(filter)).await,
+            *want,
+            "{filter}"
+        );
+    }
 }
 
 pub async fn user_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> Vec<String> {

@@ -8,13 +8,12 @@ use serde_json::json;
 use super::support::*;
 
 pub async fn user_name_and_external_id_are_unique(store: Arc<dyn Store>) {
-    store
-        .insert_user(
-            TENANT,
-            &user("u-1", "Alice@X.com", json!({"externalId": "ext-1"})),
-        )
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        TENANT,
+        user("u-1", "Alice@X.com", json!({"externalId": "ext-1"})),
+    )
+    .await;
     let taken_name = store
         .insert_user(TENANT, &user("u-2", "aLiCe@x.COM", json!({})))
         .await;
@@ -24,10 +23,12 @@ pub async fn user_name_and_external_id_are_unique(store: Arc<dyn Store>) {
         .await;
     assert_eq!(conflict_field(taken_external), "externalId");
     // externalId is case-exact.
-    store
-        .insert_user(TENANT, &user("u-2", "bob", json!({"externalId": "EXT-1"})))
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        TENANT,
+        user("u-2", "bob", json!({"externalId": "EXT-1"})),
+    )
+    .await;
     // Renaming into a taken userName is refused too, and changes nothing.
     let mut rename = store.get_user(TENANT, "u-2").await.unwrap().unwrap();
     rename.version += 1;
@@ -40,13 +41,12 @@ pub async fn user_name_and_external_id_are_unique(store: Arc<dyn Store>) {
     assert_eq!(bob.version, 1);
     assert_eq!(bob.resource["userName"], "bob");
     // Another tenant has its own namespace.
-    store
-        .insert_user(
-            OTHER,
-            &user("u-9", "alice@x.com", json!({"externalId": "ext-1"})),
-        )
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        OTHER,
+        user("u-9", "alice@x.com", json!({"externalId": "ext-1"})),
+    )
+    .await;
 }
 
 pub async fn one_upstream_user_links_one_scim_user(store: Arc<dyn Store>) {
@@ -63,10 +63,7 @@ pub async fn one_upstream_user_links_one_scim_user(store: Arc<dyn Store>) {
     assert_eq!(conflict_field(twice), "the upstream user");
     assert!(store.get_user(TENANT, "u-2").await.unwrap().is_none());
     // Linking an existing user to it is refused the same way, and changes nothing.
-    store
-        .insert_user(TENANT, &user("u-2", "bob", json!({})))
-        .await
-        .unwrap();
+    insert_user(&store, TENANT, user("u-2", "bob", json!({}))).await;
     let link = UpstreamLink {
         upstream_id: Some("bw-1".into()),
         ..UpstreamLink::default()

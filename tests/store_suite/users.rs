@@ -53,10 +53,7 @@ pub async fn user_insert_get_update_delete(store: Arc<dyn Store>) {
     assert_eq!(store.get_user(TENANT, "u-1").await.unwrap(), None);
     assert!(!store.delete_user(TENANT, "u-1").await.unwrap());
     // The userName is free again.
-    store
-        .insert_user(TENANT, &user("u-2", "jane@example.com", json!({})))
-        .await
-        .unwrap();
+    insert_user(&store, TENANT, user("u-2", "jane@example.com", json!({}))).await;
 }
 
 /// Five users with distinct indexed and unindexed attributes.
@@ -109,61 +106,29 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
     assert_eq!((page.total, page.items.len()), (5, 0));
 
     // Indexed filters, answered in SQL.
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"userName eq "BOB@x.com""#)).await,
-        ["u-2"]
-    );
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"userName eq "eve""#)).await,
-        ["u-5"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"emails.value eq "carol.work@y.ORG""#)
-        )
-        .await,
-        ["u-3"]
-    );
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"externalId eq "ext-4""#)).await,
-        ["u-4"]
-    );
-    assert!(
-        user_ids(&store, TENANT, &filtered(r#"externalId eq "EXT-4""#))
-            .await
-            .is_empty(),
-        "externalId is case-exact"
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"meta.lastModified gt "2024-01-01T00:15:00Z""#)
-        )
-        .await,
-        ["u-3", "u-4", "u-5"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"meta.lastModified ge "2024-01-01T01:20:00+01:00""#)
-        )
-        .await,
-        ["u-3", "u-4", "u-5"],
-        "offsets are normalised"
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"userName eq "carol" or externalId eq "ext-1""#)
-        )
-        .await,
-        ["u-1", "u-3"]
-    );
+    assert_user_filters(
+        &store,
+        &[
+            (r#"userName eq "BOB@x.com""#, &["u-2"]),
+            (r#"userName eq "eve""#, &["u-5"]),
+            (r#"emails.value eq "carol.work@y.ORG""#, &["u-3"]),
+            (r#"externalId eq "ext-4""#, &["u-4"]),
+            (r#"externalId eq "EXT-4""#, &[]), // externalId is case-exact
+            (
+                r#"meta.lastModified gt "2024-01-01T00:15:00Z""#,
+                &["u-3", "u-4", "u-5"],
+            ),
+            (
+                r#"meta.lastModified ge "2024-01-01T01:20:00+01:00""#,
+                &["u-3", "u-4", "u-5"],
+            ), // offsets are normalised
+            (
+                r#"userName eq "carol" or externalId eq "ext-1""#,
+                &["u-1", "u-3"],
+            ),
+        ],
+    )
+    .await;
     assert_eq!(
         user_ids(&store, TENANT, &filtered(r#"not (userName eq "carol")"#))
             .await
@@ -172,32 +137,16 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
     );
 
     // Filters SQL cannot answer: evaluated in memory, same answers.
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"title co "engineer""#)).await,
-        ["u-1", "u-3", "u-5"]
-    );
-    assert_eq!(
-        user_ids(&store, TENANT, &filtered(r#"name.givenName eq "carol""#)).await,
-        ["u-3"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"userName sw "a" and title co "Engineer""#)
-        )
-        .await,
-        ["u-1"]
-    );
-    assert_eq!(
-        user_ids(
-            &store,
-            TENANT,
-            &filtered(r#"externalId eq "ext-3" and title co "Engineer""#)
-        )
-        .await,
-        ["u-3"]
-    );
+    assert_user_filters(
+        &store,
+        &[
+            (r#"title co "engineer""#, &["u-1", "u-3", "u-5"]),
+            (r#"name.givenName eq "carol""#, &["u-3"]),
+            (r#"userName sw "a" and title co "Engineer""#, &["u-1"]),
+            (r#"externalId eq "ext-3" and title co "Engineer""#, &["u-3"]),
+        ],
+    )
+    .await;
     // Paging over the in-memory path keeps the total of all matches.
     let page = store
         .list_users(TENANT, &query(Some(r#"title co "engineer""#), 2, 1))
@@ -216,10 +165,7 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
 pub async fn list_users_sorts(store: Arc<dyn Store>) {
     five_users(&store).await;
     // No externalId: sorts last ascending, first descending.
-    store
-        .insert_user(TENANT, &user("u-0", "zed", json!({})))
-        .await
-        .unwrap();
+    insert_user(&store, TENANT, user("u-0", "zed", json!({}))).await;
 
     // userName sorts case-insensitively.
     let ascending = ["u-1", "u-2", "u-3", "u-4", "u-5", "u-0"];
@@ -321,13 +267,12 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
     ));
     assert!(!store.delete_user(OTHER, "u-1").await.unwrap());
     // The same ids and names in the other tenant are independent.
-    store
-        .insert_user(
-            OTHER,
-            &user("u-1", "shared@x.com", json!({"externalId": "e"})),
-        )
-        .await
-        .unwrap();
+    insert_user(
+        &store,
+        OTHER,
+        user("u-1", "shared@x.com", json!({"externalId": "e"})),
+    )
+    .await;
     assert!(store.delete_user(OTHER, "u-1").await.unwrap());
     assert!(store.get_user(TENANT, "u-1").await.unwrap().is_some());
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bandwidth_sim::{SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{SimConfig, SimHandle};
 use reqwest::StatusCode;
 
 use crate::common;
@@ -15,29 +15,10 @@ use crate::common::process::Bridge;
 
 /// A simulator with the default settings on a free loopback port.
 pub async fn start_sim() -> SimHandle {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    Simulator::start(SimConfig::default(), listener)
-        .await
-        .unwrap()
+    common::start_sim(SimConfig::default()).await
 }
 
-/// A SCIM group create body: `display_name` with the given member ids.
-pub fn group(display_name: &str, member_ids: &[impl AsRef<str>]) -> serde_json::Value {
-    let members: Vec<_> = member_ids
-        .iter()
-        .map(|id| serde_json::json!({ "value": id.as_ref() }))
-        .collect();
-    serde_json::json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": display_name,
-        "members": members,
-    })
-}
-
-/// A SQLite database file inside `dir`.
-pub fn sqlite_url(dir: &Path) -> String {
-    format!("sqlite://{}", dir.join("bridge.db").display())
-}
+pub use crate::common::scim::group_body as group;
 
 /// Writes `dir/bridge.toml`: a bridge serving on `port` with the `[worker]` settings
 /// `worker` (lines) and then `toml` (tenants, database). Returns the file and the

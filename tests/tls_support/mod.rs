@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::common::{config_toml, Options, TestDatabase, TOKEN};
-use bandwidth_sim::{SimConfig, Simulator};
+use crate::common::database::TestDatabase;
+use crate::common::{config_toml, start_sim, Options, TOKEN};
+use bandwidth_sim::SimConfig;
 use scim_bridge::config::{Config, TlsConfig};
 
 /// Writes a fresh self-signed certificate for `localhost` and its key into `dir`
@@ -53,15 +54,23 @@ pub async fn served_certificate(addr: SocketAddr, trusted_pem: &str) -> Result<V
         .ok_or_else(|| "no peer certificate".to_string())
 }
 
+/// Writes a fresh certificate into `dir`, starts the bridge serving it (reloading every
+/// `poll_secs`) and checks that it does; returns the address, what must live as long as
+/// the test, and the certificate (PEM, DER).
+pub async fn serving_a_new_certificate(
+    dir: &Path,
+    poll_secs: u64,
+) -> (SocketAddr, impl Drop, TestDatabase, (String, Vec<u8>)) {
+    let (pem, der) = new_certificate(dir);
+    let (addr, sim, db) = start(dir, poll_secs).await;
+    assert_eq!(served_certificate(addr, &pem).await.unwrap(), der);
+    (addr, sim, db, (pem, der))
+}
+
 /// Starts the simulator and the bridge on HTTPS; returns the bridge's address and what
 /// must live as long as the test.
 pub async fn start(dir: &Path, poll_secs: u64) -> (SocketAddr, impl Drop, TestDatabase) {
-    let sim = Simulator::start(
-        SimConfig::default(),
-        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = start_sim(SimConfig::default()).await;
     let db = TestDatabase::from_env().await;
     let config = Config::from_toml_str(&config_toml(
         &Options::default(),

@@ -1,7 +1,7 @@
 //! Helpers shared by the integration tests: start a simulator on loopback and talk plain HTTP.
 #![allow(dead_code)]
 
-use bandwidth_sim::{Dialect, SeedUser, SimConfig, SimHandle, Simulator};
+use bandwidth_sim::{Dialect, Faults, SeedUser, SimConfig, SimHandle, Simulator};
 use serde_json::{json, Value};
 
 pub async fn start(config: SimConfig) -> SimHandle {
@@ -19,6 +19,13 @@ pub async fn start_dashboard() -> SimHandle {
         ..SimConfig::default()
     })
     .await
+}
+
+/// No fault but what `set` turns on.
+pub fn faults(set: impl FnOnce(&mut Faults)) -> Faults {
+    let mut faults = Faults::default();
+    set(&mut faults);
+    faults
 }
 
 pub fn client() -> reqwest::Client {
@@ -74,15 +81,22 @@ pub async fn control(
     req.send().await.unwrap()
 }
 
-pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
+/// A POST to the v1 token endpoint as client `id` with `secret`; the body is the test's.
+pub fn token_request(sim: &SimHandle, id: &str, secret: &str) -> reqwest::RequestBuilder {
     client()
         .post(format!("{}/api/v1/oauth2/token", sim.base_url()))
         .basic_auth(id, Some(secret))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap()
+}
+
+pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
+    let form = "application/x-www-form-urlencoded";
+    let grant = "grant_type=client_credentials";
+    send(
+        token_request(sim, id, secret)
+            .header("content-type", form)
+            .body(grant),
+    )
+    .await
 }
 
 pub async fn token(sim: &SimHandle) -> String {
