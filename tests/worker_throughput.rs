@@ -49,9 +49,9 @@ async fn slow_upstream_calls_hold_only_their_own_slot() {
     // run; the slowed calls dealt out evenly over the 4 slots (3 s each, not divisible);
     // the upstream time shared by the slots; the directory pages (which the writes wait
     // for, one read at a time) plus the rest shared by the slots or, if more, the slowed
-    // writes dealt out. The ratio is taken to
-    // the largest of these lower bounds. (Adding the calm run to the slowed rounds gives
-    // an upper estimate: the calm work can overlap the slow calls.)
+    // writes dealt out. The ratio is taken to the largest of these lower bounds. (Adding
+    // the calm run to the slowed rounds gives an upper estimate: the calm work can overlap
+    // the slow calls.)
     let rounds = SPIKE * spikes.div_ceil(4);
     let spread = busy / 4;
     let slowed_pages = (page_time.as_secs_f64() / SPIKE.as_secs_f64()) as u32;
