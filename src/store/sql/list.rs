@@ -232,6 +232,30 @@ impl<C: DerefMut<Target = K> + Send, K: Conn, S: Stored> Source<'_, C, S> {
     }
 }
 
+/// The number `count` answers for the listing `key`: remembered from an earlier page
+/// while the database's change marker is the same, else counted (see [`cursor`]). The
+/// marker is read before counting, so a commit racing the count changes the marker the
+/// next page sees and cannot leave a stale count behind.
+async fn counted<B: Backend, C: DerefMut<Target = K> + Send, K: Conn, S: Stored>(
+    backend: &B,
+    source: &mut Source<'_, C, S>,
+    key: CursorKey,
+    count: Stmt,
+) -> Result<u64, StoreError> {
+    let marker = backend.change_marker().await?;
+    if let Some(total) = marker
+        .as_ref()
+        .and_then(|m| backend.cursors().total(&key, m))
+    {
+        return Ok(total);
+    }
+    let total = source.count(count).await?;
+    if let Some(marker) = marker {
+        backend.cursors().remember_total(key, marker, total);
+    }
+    Ok(total)
+}
+
 /// Lists `table` for the tenant as `query` asks.
 pub(crate) async fn list<B: Backend, S: Stored>(
     backend: &B,
@@ -254,10 +278,10 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             Some((reader, row)) if is_point => Source::Point(reader, row),
             _ => Source::Pool(backend.acquire().await?),
         };
+        let key = CursorKey::new(table.name, tenant, cond, &sort.order_by());
         let items = if query.count == 0 {
             Vec::new()
         } else {
-            let key = CursorKey::new(table.name, tenant, cond, &sort.order_by());
             let (after, skip) = match backend.cursors().resume(&key, offset) {
                 Some((last, skip)) => (Some(cursor::after(&sort, &last)), skip),
                 None => (None, offset),
@@ -272,16 +296,15 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             if let Some(last) = last {
                 backend
                     .cursors()
-                    .remember(key, offset + items.len() as u64, last);
+                    .remember(key.clone(), offset + items.len() as u64, last);
             }
             items
         };
         let total = match total_from_page(offset, query.count, items.len()) {
             Some(total) => total,
             None => {
-                source
-                    .count(statement(table, tenant, cond, Select::Count))
-                    .await?
+                let count = statement(table, tenant, cond, Select::Count);
+                counted(backend, &mut source, key, count).await?
             }
         };
         return Ok(ListPage { total, items });

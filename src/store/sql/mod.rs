@@ -284,6 +284,14 @@ pub trait Backend: Send + Sync + 'static {
     fn point(&self) -> Option<&PointReader> {
         None
     }
+
+    /// A value that differs from the one read before whenever a commit (by this process
+    /// or any other) may have changed the database in between, so a count taken after
+    /// reading it stays right while it stays the same ([`cursor`]). `None` where there
+    /// is no such value: every page then counts.
+    async fn change_marker(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Runs one statement on a pooled connection.

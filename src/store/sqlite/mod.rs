@@ -115,4 +115,10 @@ impl Backend for SqliteStore {
     fn point(&self) -> Option<&point::PointReader> {
         self.point.as_ref()
     }
+
+    /// `PRAGMA data_version` of the point reader's watch connection; none in memory.
+    async fn change_marker(&self) -> Result<Option<String>, StoreError> {
+        let version = self.point.as_ref().map(point::PointReader::data_version);
+        Ok(version.transpose()?.map(|v| v.to_string()))
+    }
 }
