@@ -387,10 +387,11 @@ impl Bench {
         let after = self.snapshot().await?.stats;
         let calls = after.requests - before.requests;
         let limited = after.rate_limited - before.rate_limited;
+        let pages = after.page_reads - before.page_reads;
         let bound = (calls - limited) as f64 / rate as f64;
         println!(
             "RESULT phase=propagate members={members} rate={rate} patch_ms={patch_ms:.1} wall_s={wall:.2} \
-             upstream_calls={} calls_per_member={:.3} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",
+             upstream_calls={} page_reads={pages} calls_per_member={:.3} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",
             calls - limited,
             (calls - limited) as f64 / members as f64,
             wall / bound,
