@@ -278,11 +278,15 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             Some((reader, row)) if is_point => Source::Point(reader, row),
             _ => Source::Pool(backend.acquire().await?),
         };
-        let key = CursorKey::new(table.name, tenant, cond, &sort.order_by());
+        // Built when needed: a point lookup (the first page, never continued) uses none.
+        let key = || CursorKey::new(table.name, tenant, cond, &sort.order_by());
         let items = if query.count == 0 {
             Vec::new()
         } else {
-            let (after, skip) = match backend.cursors().resume(&key, offset) {
+            let resumed = (offset > 0)
+                .then(|| backend.cursors().resume(&key(), offset))
+                .flatten();
+            let (after, skip) = match resumed {
                 Some((last, skip)) => (Some(cursor::after(&sort, &last)), skip),
                 None => (None, offset),
             };
@@ -296,7 +300,7 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             if let Some(last) = last {
                 backend
                     .cursors()
-                    .remember(key.clone(), offset + items.len() as u64, last);
+                    .remember(key(), offset + items.len() as u64, last);
             }
             items
         };
@@ -304,7 +308,7 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             Some(total) => total,
             None => {
                 let count = statement(table, tenant, cond, Select::Count);
-                counted(backend, &mut source, key, count).await?
+                counted(backend, &mut source, key(), count).await?
             }
         };
         return Ok(ListPage { total, items });
