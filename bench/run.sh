@@ -284,7 +284,7 @@ fi
 
 # The simulator's counters: "requests rate_limited page_reads".
 sim_counts() {
-  curl -sf "$SIM_URL/_sim/state" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print(s["requests"], s["rate_limited"], s["page_reads"])'
+  curl -sf "$SIM_URL/_sim/state" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print(s["requests"], s["rateLimited"], s["pageReads"])'
 }
 
 # One `scim-bridge reconcile` of the tenant (the bulk run's users, no drift expected),
@@ -350,8 +350,8 @@ echo
 echo "| run | wall time | bound (upstream calls / R) | ratio | upstream 429s | errors to the IdP |"
 echo "|---|---|---|---|---|---|"
 [[ -z "$BULK_OUT" ]] || echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
-[[ -z "$RECON" ]] || echo "| reconcile of $(field "$RECON" stored) stored users against $(field "$RECON" upstream) upstream (drift: $(field "$RECON" drift), errors: $(field "$RECON" errors)) | $(field "$RECON" wall_s) s | $(field "$RECON" bound_s) s ($(field "$RECON" calls) calls, $(field "$RECON" pages) list pages: $(field "$RECON" pages_bound_s) s); local work $(field "$RECON" local_s) s | $(field "$RECON" ratio) | - | - |"
 [[ -z "$PROP" ]] || echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls of which $(field "$PROP" page_reads) list pages, $(field "$PROP" calls_per_member) per member) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
+[[ -z "$RECON" ]] || echo "| reconcile of $(field "$RECON" stored) stored users against $(field "$RECON" upstream) upstream (drift: $(field "$RECON" drift), errors: $(field "$RECON" errors)) | $(field "$RECON" wall_s) s | $(field "$RECON" bound_s) s ($(field "$RECON" calls) calls, $(field "$RECON" pages) list pages: $(field "$RECON" pages_bound_s) s); local work $(field "$RECON" local_s) s | $(field "$RECON" ratio) | - | - |"
 fi
 echo
 echo "## Memory (peak RSS of the bridge process)"
