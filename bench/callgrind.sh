@@ -13,25 +13,12 @@ OUT="${1:-callgrind.lookups.out}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 DIR="$(mktemp -d)"
 trap 'kill "${VG:-}" "${SIM:-}" 2>/dev/null || true; rm -rf "$DIR"' EXIT
-cat >"$DIR/bridge.toml" <<TOML
-[server]
-listen = "127.0.0.1:18090"
-
-[database]
-url = "sqlite://$DIR/bench.db"
-
-[tenants.demo]
-tokens = [{ id = "bench", sha256 = "$(printf 'bench-token' | sha256sum | cut -d' ' -f1)" }]
-base_roles = ["basicAccess"]
-
-[tenants.demo.target]
-kind = "bandwidth"
-dialect = "v1"
-base_url = "http://127.0.0.1:18091"
-account_id = "9900000"
-client_id = "sim-client"
-client_secret = "sim-secret"
-TOML
+BRIDGE_PORT=18090
+SIM_URL="http://127.0.0.1:18091"
+HASH="$(printf 'bench-token' | sha256sum | cut -d' ' -f1)"
+MEMBERS=0
+source bench/config.sh
+config "sqlite://$DIR/bench.db" 100 >/dev/null
 "$TARGET/release/scim-bridge" migrate --config "$DIR/bridge.toml" >/dev/null
 "$TARGET/release/examples/seed" "sqlite://$DIR/bench.db" demo 10000 >/dev/null 2>&1
 "$TARGET/release/bandwidth-sim" --listen 127.0.0.1:18091 >"$DIR/sim.log" 2>&1 &

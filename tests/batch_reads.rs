@@ -26,6 +26,28 @@ async fn forty_users(h: &Harness) -> Vec<String> {
     ids
 }
 
+/// Pushes the group `bandwidth-role-Porting` of `ids` (the 40 users) and waits until
+/// every member but `gone` has the role; returns the simulator's counters from before
+/// the push.
+async fn push_porting(h: &Harness, ids: &[String], gone: Option<usize>) -> bandwidth_sim::SimStats {
+    let before = h.state().stats;
+    let (status, _, body) = h
+        .call(
+            Method::POST,
+            "/Groups",
+            Some(group("bandwidth-role-Porting", ids)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    h.eventually("every remaining member has the role", |s| {
+        (0..40)
+            .filter(|n| Some(*n) != gone)
+            .all(|n| Harness::roles_of(s, &format!("b{n}@x.com")).contains(&"Porting".into()))
+    })
+    .await;
+    before
+}
+
 #[tokio::test]
 async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
     let h = Harness::default().await;
@@ -33,21 +55,7 @@ async fn a_bandwidth_group_push_costs_about_one_call_per_member() {
     // One member is removed upstream behind the bridge's back: no page shows it.
     let gone = h.upstream("b7@x.com").unwrap().user_id;
     assert!(h.sim.remove_user(&gone));
-    let before = h.state().stats;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(group("bandwidth-role-Porting", &ids)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    h.eventually("every remaining member has the role", |s| {
-        (0..40)
-            .filter(|n| *n != 7)
-            .all(|n| Harness::roles_of(s, &format!("b{n}@x.com")).contains(&"Porting".into()))
-    })
-    .await;
+    let before = push_porting(&h, &ids, Some(7)).await;
     // The removed member's job reads it singly, finds it gone and fails for good.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -167,19 +175,7 @@ async fn push_with_page_faults(faults: Vec<u16>) -> (u64, bandwidth_sim::SimStat
         page_read_faults: faults,
         ..Default::default()
     });
-    let before = h.state().stats;
-    let (status, _, body) = h
-        .call(
-            Method::POST,
-            "/Groups",
-            Some(group("bandwidth-role-Porting", &ids)),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    h.eventually("every member has the role", |s| {
-        (0..40).all(|n| Harness::roles_of(s, &format!("b{n}@x.com")).contains(&"Porting".into()))
-    })
-    .await;
+    let before = push_porting(&h, &ids, None).await;
     let after = h.state().stats;
     assert_eq!(after.updates - before.updates, 40, "one write per member");
     (after.requests - before.requests, after)
