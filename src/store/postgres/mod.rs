@@ -55,8 +55,6 @@ const LOCK_TIMEOUT: &str = "30s";
 /// A transaction-scoped advisory lock on the 64-bit hash of `$1` (a collision only
 /// serialises two unrelated writes).
 const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
-/// See [`Backend::change_marker`].
-const CURRENT_SNAPSHOT: &str = "SELECT pg_current_snapshot()::text";
 const TRY_ADVISORY_LOCK: &str = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))";
 
 impl PostgresStore {
@@ -179,6 +177,10 @@ impl Backend for PostgresStore {
         // `to_regclass` resolves through search_path, as sqlx's own bookkeeping does.
         has_migrations: "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
         // `json_agg` keeps the order of a sorted subquery it reads.
+        // The current snapshot (`xmin:xmax:in-progress`): the same text means no
+        // transaction of the server has taken a transaction id (begun writing) or ended
+        // since, so nothing can have changed. Advisory locks and reads take no id.
+        change_marker: Some("SELECT pg_current_snapshot()::text"),
         json_rows: "(SELECT COALESCE(json_agg(json_build_array({columns})), '[]')::text \
              FROM ({rows}) AS r)",
     };
@@ -193,13 +195,6 @@ impl Backend for PostgresStore {
 
     fn cursors(&self) -> &Cursors {
         &self.cursors
-    }
-
-    /// The current snapshot (`xmin:xmax:in-progress`): the same text means no
-    /// transaction of the server has taken a transaction id (begun writing) or ended
-    /// since, so nothing can have changed. Advisory locks and reads take no id.
-    async fn change_marker(&self) -> Result<Option<String>, StoreError> {
-        super::sql::fetch_id(self, Stmt::new(CURRENT_SNAPSHOT)).await
     }
 
     /// A transaction on the lock pool holding [`ADVISORY_LOCK`] on `key`. Transaction-

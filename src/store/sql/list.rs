@@ -224,6 +224,21 @@ impl<C: DerefMut<Target = K> + Send, K: Conn, S: Stored> Source<'_, C, S> {
         }
     }
 
+    /// The database's change marker: on this source's connection where the dialect
+    /// has a statement for it, else as the backend tells it.
+    async fn change_marker<B: Backend>(
+        &mut self,
+        backend: &B,
+    ) -> Result<Option<String>, StoreError> {
+        match (B::DIALECT.change_marker, self) {
+            (Some(sql), Source::Pool(conn)) => {
+                let row: Option<(String,)> = conn.fetch_optional(Stmt::new(sql)).await?;
+                Ok(row.map(|(marker,)| marker))
+            }
+            _ => backend.change_marker().await,
+        }
+    }
+
     async fn count(&mut self, stmt: Stmt) -> Result<u64, StoreError> {
         Ok(match self {
             Source::Point(reader, _) => reader.count(&stmt)?,
@@ -242,7 +257,7 @@ async fn counted<B: Backend, C: DerefMut<Target = K> + Send, K: Conn, S: Stored>
     key: CursorKey,
     count: Stmt,
 ) -> Result<u64, StoreError> {
-    let marker = backend.change_marker().await?;
+    let marker = source.change_marker(backend).await?;
     if let Some(total) = marker
         .as_ref()
         .and_then(|m| backend.cursors().total(&key, m))

@@ -80,6 +80,8 @@ impl Backend for SqliteStore {
         json_text: "json_extract({column}, '$.{key}')",
         has_migrations:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        // Read on the point reader's watch connection ([`Backend::change_marker`]).
+        change_marker: None,
         json_rows: "(SELECT json_group_array(json_array({columns})) FROM ({rows}) AS r)",
     };
 
