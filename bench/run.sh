@@ -10,7 +10,8 @@
 # Knobs: N users stored for the read path (100000), DURATION per wrk run (10s),
 # BACKENDS (sqlite postgres), SAMPLES write-latency samples (500), BULK creates (10000),
 # CLIENTS concurrent IdP clients (16), RATE upstream limit in requests/s (100),
-# MEMBERS in the propagated group (5000), POSTGRES_URL, PARTS the sections to run
+# MEMBERS in the propagated group (5000), RECONCILE=0 skips the reconcile of the bulk
+# run's users (after propagation, `scim-bridge reconcile`), POSTGRES_URL, PARTS the sections to run
 # ("read writes": read path with the bare-handler baseline and the full paged list, then
 # writes, bulk and propagation; READ_ONLY=1 is PARTS=read). A zero skips a part: N=0 the
 # read path, SAMPLES=0 the write latency, BULK=0 the bulk creates (propagation then
@@ -26,6 +27,7 @@ BULK="${BULK:-10000}"
 CLIENTS="${CLIENTS:-16}"
 RATE="${RATE:-100}"
 MEMBERS="${MEMBERS:-5000}"
+RECONCILE="${RECONCILE:-1}"
 PARTS="${PARTS:-read writes}"
 [[ "${READ_ONLY:-0}" != 1 ]] || PARTS=read
 PG_URL="${POSTGRES_URL:-${SCIM_BRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
@@ -58,20 +60,7 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-source bench/common.sh
-
-# database_url bridge_rate_limit -> config file path
-config() {
-  TENANT=demo ROLES='["basicAccess"]' PREFIX=bandwidth-role- KIND=bandwidth MAX_WAIT=30 \
-    bench_config "$1" "$2" "max_connections = 16" >"$DIR/bridge.toml"
-  cat >>"$DIR/bridge.toml" <<TOML
-dialect = "v1"
-account_id = "9900000"
-client_id = "sim-client"
-client_secret = "sim-secret"
-TOML
-  echo "$DIR/bridge.toml"
-}
+source bench/config.sh
 
 # backend name -> DB_URL, an empty database (not called in a subshell: SCHEMAS must grow)
 fresh_db() {
@@ -141,7 +130,7 @@ echo "# scim-bridge benchmarks"
 echo
 echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); load generator on the same cores."
 echo "Date: $(date -u +%Y-%m-%d). Commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
-echo "Command: N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS PARTS=\"$PARTS\" bash bench/run.sh"
+echo "Command: N=$N DURATION=$DURATION BACKENDS=\"$BACKENDS\" SAMPLES=$SAMPLES BULK=$BULK CLIENTS=$CLIENTS RATE=$RATE MEMBERS=$MEMBERS RECONCILE=$RECONCILE PARTS=\"$PARTS\" bash bench/run.sh"
 echo
 declare -A IDLE READ_PEAK LOAD LOOKUP PAGES
 
@@ -252,10 +241,43 @@ if (( SAMPLES > 0 )); then
   stop
 fi
 
-# Bulk creates and propagation: the simulator limits to RATE and the bridge paces to it.
-# Propagation runs on the bulk run's users (creating them first when BULK=0).
+# The simulator's counters: "requests rate_limited page_reads".
+sim_counts() {
+  curl -sf "$SIM_URL/_sim/state" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print(s["requests"], s["rateLimited"], s["pageReads"])'
+}
+
+# One `scim-bridge reconcile` of the tenant (the bulk run's users, no drift expected),
+# paced to RATE like the server: its wall time against the upstream calls it made / R.
+reconcile_run() {
+  local before after t0 t1
+  before="$(sim_counts)"
+  t0="$(date +%s.%N)"
+  "$TARGET/release/scim-bridge" reconcile --config "$DIR/bridge.toml" --tenant demo --format json \
+    >"$DIR/reconcile.json" 2>"$DIR/reconcile.log" \
+    || { echo "reconcile failed:" >&2; cat "$DIR/reconcile.log" >&2; exit 1; }
+  t1="$(date +%s.%N)"
+  after="$(sim_counts)"
+  RECON="$(python3 - "$DIR/reconcile.json" "$before" "$after" "$t0" "$t1" "$RATE" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+before, after = [list(map(int, a.split())) for a in sys.argv[2:4]]
+wall = float(sys.argv[5]) - float(sys.argv[4])
+rate = float(sys.argv[6])
+calls = (after[0] - after[1]) - (before[0] - before[1])
+pages = after[2] - before[2]
+drift = sum(report["users_with_drift"].values())
+print(f"RESULT stored={report['stored_users']} upstream={report['upstream_users']} drift={drift} "
+      f"errors={len(report['errors'])} calls={calls} pages={pages} wall_s={wall:.2f} "
+      f"pages_bound_s={pages / rate:.2f} bound_s={calls / rate:.2f} ratio={wall / (calls / rate):.3f} "
+      f"local_s={wall - calls / rate:.2f}")
+PY
+)"
+}
+
+# Bulk creates, propagation and reconcile: the simulator limits to RATE and the bridge
+# paces to it. Propagation runs on the bulk run's users (creating them first when BULK=0).
 bulk_and_propagation() {
-  BULK_OUT="" PROP=""
+  BULK_OUT="" PROP="" RECON=""
   (( BULK > 0 || MEMBERS > 0 )) || return 0
   fresh_db sqlite
   start "$DB_URL" "$RATE"
@@ -264,6 +286,9 @@ bulk_and_propagation() {
   fi
   if (( MEMBERS > 0 )); then
     PROP="$("$WRITES" propagate "$MEMBERS" "$RATE" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
+  fi
+  if (( RECONCILE > 0 && (BULK > 0 || MEMBERS > 0) )); then
+    reconcile_run
   fi
   stop
 }
@@ -284,7 +309,8 @@ echo
 echo "| run | wall time | bound (upstream calls / R) | ratio | upstream 429s | errors to the IdP |"
 echo "|---|---|---|---|---|---|"
 [[ -z "$BULK_OUT" ]] || echo "| $BULK creates, $CLIENTS clients | $(field "$BULK_OUT" wall_s) s | $(field "$BULK_OUT" bound_s) s ($(field "$BULK_OUT" upstream_calls) calls; $BULK / R = $(field "$BULK_OUT" bound_users_s) s) | $(field "$BULK_OUT" ratio) | $(field "$BULK_OUT" upstream_429) ($(field "$BULK_OUT" upstream_429_pct) %) | $(field "$BULK_OUT" idp_errors) (503/429 retried: $(field "$BULK_OUT" idp_retries)) |"
-[[ -z "$PROP" ]] || echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls, $(field "$PROP" calls_per_member) per member) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
+[[ -z "$PROP" ]] || echo "| group of $MEMBERS members (PATCH answered in $(field "$PROP" patch_ms) ms) | $(field "$PROP" wall_s) s | $(field "$PROP" bound_s) s ($(field "$PROP" upstream_calls) calls of which $(field "$PROP" page_reads) list pages, $(field "$PROP" calls_per_member) per member) | $(field "$PROP" ratio) | $(field "$PROP" upstream_429) ($(field "$PROP" upstream_429_pct) %) | - |"
+[[ -z "$RECON" ]] || echo "| reconcile of $(field "$RECON" stored) stored users against $(field "$RECON" upstream) upstream (drift: $(field "$RECON" drift), errors: $(field "$RECON" errors)) | $(field "$RECON" wall_s) s | $(field "$RECON" bound_s) s ($(field "$RECON" calls) calls, $(field "$RECON" pages) list pages: $(field "$RECON" pages_bound_s) s); local work $(field "$RECON" local_s) s | $(field "$RECON" ratio) | - | - |"
 fi
 echo
 echo "## Memory (peak RSS of the bridge process)"

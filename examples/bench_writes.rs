@@ -125,11 +125,17 @@ impl Bench {
         &self,
         before: &SimStats,
         rate: u64,
-    ) -> Result<(u64, u64, f64), BoxError> {
+    ) -> Result<(u64, u64, f64, u64), BoxError> {
         let after = self.snapshot().await?.stats;
         let calls = after.requests - before.requests;
         let limited = after.rate_limited - before.rate_limited;
-        Ok((calls, limited, (calls - limited) as f64 / rate as f64))
+        let pages = after.page_reads - before.page_reads;
+        Ok((
+            calls,
+            limited,
+            (calls - limited) as f64 / rate as f64,
+            pages,
+        ))
     }
 
     async fn snapshot(&self) -> Result<SimSnapshot, BoxError> {
@@ -290,7 +296,7 @@ impl Bench {
             retried += r;
         }
         let wall = started.elapsed().as_secs_f64();
-        let (calls, limited, bound) = self.upstream_since(&before, rate).await?;
+        let (calls, limited, bound, _) = self.upstream_since(&before, rate).await?;
         println!(
             "RESULT phase=bulk users={users} clients={clients} rate={rate} wall_s={wall:.2} \
              upstream_calls={} bound_s={bound:.2} ratio={:.3} bound_users_s={:.2} upstream_429={limited} \
@@ -394,10 +400,10 @@ impl Bench {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let wall = started.elapsed().as_secs_f64();
-        let (calls, limited, bound) = self.upstream_since(&before, rate).await?;
+        let (calls, limited, bound, pages) = self.upstream_since(&before, rate).await?;
         println!(
             "RESULT phase=propagate members={members} rate={rate} patch_ms={patch_ms:.1} wall_s={wall:.2} \
-             upstream_calls={} calls_per_member={:.3} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",
+             upstream_calls={} page_reads={pages} calls_per_member={:.3} bound_s={bound:.2} ratio={:.3} upstream_429={limited} upstream_429_pct={:.2}",
             calls - limited,
             (calls - limited) as f64 / members as f64,
             wall / bound,

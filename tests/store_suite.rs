@@ -107,6 +107,7 @@ suite! {
     paging::paging_reads_what_one_page_reads,
     paging::paging_past_inserts_and_deletes_skips_and_repeats_nothing,
     paging::paging_while_another_task_writes,
+    paging::paging_totals_follow_inserts_and_deletes,
     groups::insert_group_with_members_enqueues_each,
     groups::group_display_name_and_external_id_are_unique,
     groups::update_group_diffs_members,

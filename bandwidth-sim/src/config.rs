@@ -94,6 +94,12 @@ pub struct Faults {
     /// is dropped before the response, as `drop_next_create_responses` does for creates.
     #[serde(alias = "drop_rate")]
     pub drop_rate: f64,
+    /// The next directory page reads (a `GET` with a `page` query parameter), one per
+    /// status, are answered with these statuses (429 as the system's throttle, with
+    /// `X-RateLimit-Reset` at the next second; others as its error) without touching
+    /// any state. Other requests pass.
+    #[serde(alias = "page_read_faults")]
+    pub page_read_faults: Vec<u16>,
 }
 
 /// A user that already exists upstream before the bridge touches it. Roles are role NAMES.

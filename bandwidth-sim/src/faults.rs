@@ -89,6 +89,14 @@ pub async fn guard<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next:
         let err = ApiError::new(503, "service_unavailable", "injected failure, try again");
         return shared.error_response(req.headers(), err);
     }
+    if let Some(status) = take_page_fault(&*shared, &req) {
+        return if status == 429 {
+            shared.throttled(req.headers(), epoch_secs() + 1)
+        } else {
+            let err = ApiError::new(status, "service_unavailable", "injected page read failure");
+            shared.error_response(req.headers(), err)
+        };
+    }
     let conn = req.extensions().get::<ConnectInfo<ConnKill>>().cloned();
     let mut resp = next.run(req).await;
     if drop_rate > 0.0 && rand::random::<f64>() < drop_rate {
@@ -111,6 +119,34 @@ fn take_burst(shared: &impl Guarded) -> bool {
             false
         }
     })
+}
+
+/// For a directory page read, consumes the first of `page_read_faults` if any is left
+/// (and counts it as rate limited or as an injected failure).
+fn take_page_fault(shared: &impl Guarded, req: &Request) -> Option<u16> {
+    if !is_page_read(req) {
+        return None;
+    }
+    shared.with_faults(|v| {
+        if v.faults.page_read_faults.is_empty() {
+            return None;
+        }
+        let status = v.faults.page_read_faults.remove(0);
+        match status {
+            429 => v.stats.rate_limited += 1,
+            _ => v.stats.failed_injected += 1,
+        }
+        Some(status)
+    })
+}
+
+/// A directory page read: a `GET` with a `page` query parameter.
+fn is_page_read(req: &Request) -> bool {
+    req.method() == axum::http::Method::GET
+        && req
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|pair| pair.starts_with("page=")))
 }
 
 /// Consumes one `drop_next_create_responses` if any is left.
@@ -179,9 +215,11 @@ pub async fn count<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next:
         shared: &*shared,
         arrived: std::time::Instant::now(),
     };
+    let page_read = is_page_read(&req);
     let resp = next.run(req).await;
     shared.with_faults(|v| {
         v.stats.requests += 1;
+        v.stats.page_reads += u64::from(page_read);
         if let Some(id) = request_id {
             let ids = &mut v.stats.request_ids;
             if ids.len() < 1000 && !ids.contains(&id) {

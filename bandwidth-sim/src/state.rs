@@ -113,6 +113,8 @@ pub struct SnapshotUser {
 #[serde(default, rename_all = "camelCase")]
 pub struct SimStats {
     pub requests: u64,
+    /// Directory page reads (a `GET` with a `page` query parameter), answered or failed.
+    pub page_reads: u64,
     pub by_status: BTreeMap<String, u64>,
     pub rate_limited: u64,
     pub failed_injected: u64,

@@ -36,6 +36,8 @@ struct Scan {
     /// Pages in the directory: from the upstream, or learnt at the end of a round.
     total_pages: Option<u32>,
     pages_read: u64,
+    /// `pages_read` when the most recently wanted user was first wanted.
+    last_wanted_at: u64,
     reading: bool,
     paused_until: Option<Instant>,
 }
@@ -60,13 +62,28 @@ impl Scan {
                 .is_none_or(|p| self.pages_read - since < u64::from(p))
     }
 
-    /// Whether a round of page reads is cheaper than reading the missing users singly:
-    /// each page costs one call, each user found saves one.
+    /// Whether reading on is cheaper than reading the missing users singly: each page
+    /// costs one call, each user found saves one. What counts is the pages still to
+    /// read before every missing user has been passed, not the whole directory: near
+    /// the end of a round, a few pages can still find many users (compared with the
+    /// whole directory, a 5,000-member push over 101 pages gave up with ~100 members
+    /// to go, which cost ~100 single reads after ~90 pages).
     fn worthwhile(&self) -> bool {
         let missing = self.missing();
-        missing >= MIN_BATCH
-            && self.total_pages.is_none_or(|p| missing > p as usize)
-            && self.paused_until.is_none_or(|t| Instant::now() >= t)
+        let cheaper = match self.total_pages {
+            None => missing >= MIN_BATCH,
+            // None left: the missing users are on no page.
+            Some(p) => (1..missing).contains(&self.pages_to_pass_all(p)),
+        };
+        cheaper && self.paused_until.is_none_or(|t| Instant::now() >= t)
+    }
+
+    /// The pages still to read in a directory of `pages` before every missing user has
+    /// been passed once since it was wanted. Counted from the most recently wanted user
+    /// (an upper bound when that one was found already).
+    fn pages_to_pass_all(&self, pages: u32) -> usize {
+        let passed = self.pages_read.saturating_sub(self.last_wanted_at);
+        usize::try_from(u64::from(pages).saturating_sub(passed)).unwrap_or(usize::MAX)
     }
 }
 
@@ -97,8 +114,10 @@ impl Prefetch {
     /// A claimed job of `tenant` will write upstream user `upstream_id`.
     pub fn want(&self, tenant: &str, upstream_id: &str) {
         self.with(tenant, |s| {
-            let at = s.pages_read;
-            s.wanted.entry(upstream_id.to_string()).or_insert(at);
+            if !s.wanted.contains_key(upstream_id) {
+                s.wanted.insert(upstream_id.to_string(), s.pages_read);
+                s.last_wanted_at = s.pages_read;
+            }
         });
     }
 
@@ -276,6 +295,43 @@ mod tests {
         assert!(p.take("t", "u48").is_some());
         assert!(p.take("t", "u48").is_none(), "a view serves one write");
         assert!(p.take("t", "gone").is_none());
+    }
+
+    /// Reads pages while `p` hands them out (taking every view found, as the jobs
+    /// would); returns how many.
+    async fn read_all(p: &Prefetch, dir: &Directory, wanted: &[String]) -> u32 {
+        let mut reads = 0;
+        while let Some(page) = p.next_read("t", 100) {
+            p.read(dir, "t", page).await.unwrap();
+            reads += 1;
+            assert!(reads <= dir.n.div_ceil(dir.size), "more than one round");
+            for id in wanted {
+                if p.ready("t", id) {
+                    assert!(p.take("t", id).is_some());
+                }
+            }
+        }
+        reads
+    }
+
+    #[tokio::test]
+    async fn a_round_goes_on_while_the_pages_left_find_more_users_than_they_cost() {
+        // 20 pages: the first 10 all wanted, then 2 wanted users on each later page.
+        // Compared with the 20 pages of the whole directory, the 20 users left after
+        // page 10 would not pay a round; the 10 pages left do.
+        let dir = Directory { n: 200, size: 10 };
+        let p = Prefetch::default();
+        let wanted: Vec<String> = (0..100)
+            .chain((100..200).filter(|i| i % 10 < 2))
+            .map(|i| format!("u{i}"))
+            .collect();
+        for id in &wanted {
+            p.want("t", id);
+        }
+        assert_eq!(read_all(&p, &dir, &wanted).await, 20);
+        for id in &wanted {
+            assert!(!p.waits("t", id), "{id} was found");
+        }
     }
 
     #[tokio::test]

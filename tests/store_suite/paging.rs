@@ -180,3 +180,45 @@ pub async fn paging_while_another_task_writes(store: Arc<dyn Store>) {
     stop.store(true, Ordering::Relaxed);
     writer.await.unwrap();
 }
+
+/// Every page's total is the count at the time of that page: a count remembered from an
+/// earlier page of the listing is never answered after an insert or a delete. The
+/// writes go through the store's pool, other connections than the one whose change
+/// marker the list reads, as another replica's writes would.
+pub async fn paging_totals_follow_inserts_and_deletes(store: Arc<dyn Store>) {
+    thirty_users(&store).await;
+    for q in [
+        query(None, 1, 4),
+        sorted(Some(r#"userName gt "t""#), "userName", true),
+    ] {
+        let mut expected = 30u64;
+        let mut extra = 0;
+        for (page_number, start) in (1..=30).step_by(4).enumerate() {
+            let mut page_query = q.clone();
+            page_query.start_index = start;
+            page_query.count = 4;
+            let page = store.list_users(TENANT, &page_query).await.unwrap();
+            assert_eq!(page.total, expected, "page {page_number} of {q:?}");
+            // Page again with nothing written in between: the same total.
+            let again = store.list_users(TENANT, &page_query).await.unwrap();
+            assert_eq!(again.total, expected, "page {page_number} again of {q:?}");
+            match page_number % 3 {
+                0 => {
+                    let id = format!("v-{extra}");
+                    let u = user(&id, &format!("{id}@example.com"), json!({}));
+                    store.insert_user(TENANT, &u).await.unwrap();
+                    extra += 1;
+                    expected += 1;
+                }
+                1 => {
+                    store
+                        .delete_user(TENANT, &format!("v-{}", extra - 1))
+                        .await
+                        .unwrap();
+                    expected -= 1;
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -176,6 +176,10 @@ impl Backend for PostgresStore {
         // `to_regclass` resolves through search_path, as sqlx's own bookkeeping does.
         has_migrations: "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
         // `json_agg` keeps the order of a sorted subquery it reads.
+        // The current snapshot (`xmin:xmax:in-progress`): the same text means no
+        // transaction of the server has taken a transaction id (begun writing) or ended
+        // since, so nothing can have changed. Advisory locks and reads take no id.
+        change_marker: Some("SELECT pg_current_snapshot()::text"),
         json_rows: "(SELECT COALESCE(json_agg(json_build_array({columns})), '[]')::text \
              FROM ({rows}) AS r)",
     };

@@ -13,6 +13,17 @@
 //! The memory is per process and bounded (a few positions for each of the most recently
 //! used listings); a request with no position falls back to `OFFSET`, so another
 //! replica, an evicted cursor or a client jumping around still gets the right page.
+//!
+//! Each listing also remembers its last `COUNT(*)` with the database's change marker
+//! read just before it ([`super::Backend::change_marker`]). A later page reuses the
+//! count only while the marker is unchanged, that is while no commit (by this process
+//! or another replica) can have changed it; any write anywhere in the database gives a
+//! new marker and a new count. So `totalResults` is the count at the time of the page,
+//! as RFC 7644 3.4.2 asks, also for a client paging while users are added, while a
+//! quiet directory read (Okta's import, Entra's first cycle) counts once, not once per
+//! page. Carrying the first page's count with the cursor instead would answer a stale
+//! total after an insert; caching it per tenant and invalidating on this process's
+//! writes would miss another replica's.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -54,6 +65,8 @@ struct Listing {
     used: u64,
     /// (end offset, last row), most recent last.
     ends: Vec<(u64, Position)>,
+    /// The change marker read before the last count, and the count.
+    total: Option<(String, u64)>,
 }
 
 /// The remembered positions, shared by every request on one store.
@@ -91,6 +104,32 @@ impl Cursors {
 
     /// Remembers that a page of `key` ended at `end` rows with `last`.
     pub(crate) fn remember(&self, key: CursorKey, end: u64, last: Position) {
+        self.with_listing(key, |listing| {
+            listing.ends.retain(|(e, _)| *e != end);
+            listing.ends.push((end, last));
+            if listing.ends.len() > POSITIONS {
+                listing.ends.remove(0);
+            }
+        });
+    }
+
+    /// The count of `key` remembered under `marker`, if the database is unchanged since.
+    pub(crate) fn total(&self, key: &CursorKey, marker: &str) -> Option<u64> {
+        let inner = self.inner.lock().ok()?;
+        match &inner.listings.get(key)?.total {
+            Some((seen, total)) if seen == marker => Some(*total),
+            _ => None,
+        }
+    }
+
+    /// Remembers that `key` counted `total` rows when the change marker was `marker`.
+    pub(crate) fn remember_total(&self, key: CursorKey, marker: String, total: u64) {
+        self.with_listing(key, |listing| listing.total = Some((marker, total)));
+    }
+
+    /// Runs `change` on the listing of `key`, made the most recently used (and created,
+    /// evicting the least recently used one when the memory is full).
+    fn with_listing(&self, key: CursorKey, change: impl FnOnce(&mut Listing)) {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
@@ -110,11 +149,7 @@ impl Cursors {
         }
         let listing = inner.listings.entry(key).or_default();
         listing.used = tick;
-        listing.ends.retain(|(e, _)| *e != end);
-        listing.ends.push((end, last));
-        if listing.ends.len() > POSITIONS {
-            listing.ends.remove(0);
-        }
+        change(listing);
     }
 }
 
@@ -207,5 +242,27 @@ mod tests {
         }
         let len = cursors.inner.lock().map(|i| i.listings.len()).unwrap_or(0);
         assert_eq!(len, MAX_CURSORS);
+    }
+
+    #[test]
+    fn a_count_is_reused_only_under_its_marker() {
+        let cursors = Cursors::default();
+        let key = CursorKey::new("users", "t", None, "id");
+        assert_eq!(cursors.total(&key, "1"), None);
+        cursors.remember_total(key.clone(), "1".into(), 30);
+        assert_eq!(cursors.total(&key, "1"), Some(30));
+        assert_eq!(
+            cursors.total(&key, "2"),
+            None,
+            "a commit since: count again"
+        );
+        cursors.remember(key.clone(), 100, at("a"));
+        assert_eq!(
+            cursors.total(&key, "1"),
+            Some(30),
+            "positions keep the count"
+        );
+        let other = CursorKey::new("users", "other", None, "id");
+        assert_eq!(cursors.total(&other, "1"), None);
     }
 }

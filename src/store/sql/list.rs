@@ -226,12 +226,51 @@ impl<C: DerefMut<Target = K> + Send, K: Conn, S: Stored> Source<'_, C, S> {
         }
     }
 
+    /// The database's change marker: on this source's connection where the dialect
+    /// has a statement for it, else as the backend tells it.
+    async fn change_marker<B: Backend>(
+        &mut self,
+        backend: &B,
+    ) -> Result<Option<String>, StoreError> {
+        match (B::DIALECT.change_marker, self) {
+            (Some(sql), Source::Pool(conn)) => {
+                let row: Option<(String,)> = conn.fetch_optional(Stmt::new(sql)).await?;
+                Ok(row.map(|(marker,)| marker))
+            }
+            _ => backend.change_marker().await,
+        }
+    }
+
     async fn count(&mut self, stmt: Stmt) -> Result<u64, StoreError> {
         Ok(match self {
             Source::Point(reader, _) => reader.count(&stmt)?,
             Source::Pool(conn) => conn.count(stmt).await?,
         })
     }
+}
+
+/// The number `count` answers for the listing `key`: remembered from an earlier page
+/// while the database's change marker is the same, else counted (see [`cursor`]). The
+/// marker is read before counting, so a commit racing the count changes the marker the
+/// next page sees and cannot leave a stale count behind.
+async fn counted<B: Backend, C: DerefMut<Target = K> + Send, K: Conn, S: Stored>(
+    backend: &B,
+    source: &mut Source<'_, C, S>,
+    key: CursorKey,
+    count: Stmt,
+) -> Result<u64, StoreError> {
+    let marker = source.change_marker(backend).await?;
+    if let Some(total) = marker
+        .as_ref()
+        .and_then(|m| backend.cursors().total(&key, m))
+    {
+        return Ok(total);
+    }
+    let total = source.count(count).await?;
+    if let Some(marker) = marker {
+        backend.cursors().remember_total(key, marker, total);
+    }
+    Ok(total)
 }
 
 /// Lists `table` for the tenant as `query` asks.
@@ -256,11 +295,15 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             Some((reader, row)) if is_point => Source::Point(reader, row),
             _ => Source::Pool(backend.acquire().await?),
         };
+        // Built when needed: a point lookup (the first page, never continued) uses none.
+        let key = || CursorKey::new(table.name, tenant, cond, &sort.order_by());
         let items = if query.count == 0 {
             Vec::new()
         } else {
-            let key = CursorKey::new(table.name, tenant, cond, &sort.order_by());
-            let (after, skip) = match backend.cursors().resume(&key, offset) {
+            let resumed = (offset > 0)
+                .then(|| backend.cursors().resume(&key(), offset))
+                .flatten();
+            let (after, skip) = match resumed {
                 Some((last, skip)) => (Some(cursor::after(&sort, &last)), skip),
                 None => (None, offset),
             };
@@ -274,16 +317,15 @@ pub(crate) async fn list<B: Backend, S: Stored>(
             if let Some(last) = last {
                 backend
                     .cursors()
-                    .remember(key, offset + items.len() as u64, last);
+                    .remember(key(), offset + items.len() as u64, last);
             }
             items
         };
         let total = match total_from_page(offset, query.count, items.len()) {
             Some(total) => total,
             None => {
-                source
-                    .count(statement(table, tenant, cond, Select::Count))
-                    .await?
+                let count = statement(table, tenant, cond, Select::Count);
+                counted(backend, &mut source, key(), count).await?
             }
         };
         return Ok(ListPage { total, items });

@@ -196,6 +196,11 @@ pub struct Dialect {
     pub json_text: &'static str,
     /// A row when sqlx's migration bookkeeping table exists, none otherwise.
     pub has_migrations: &'static str,
+    /// A statement answering one text that differs whenever a commit may have changed
+    /// the database since it was last read (see [`Backend::change_marker`]); run on the
+    /// list's own connection, so a list never holds one pooled connection while waiting
+    /// for another. `None` where the backend tells it otherwise.
+    pub change_marker: Option<&'static str>,
     /// A scalar subquery: the rows of the query `{rows}` (aliased `r`) as one JSON
     /// array text of arrays of `{columns}`, in the query's order. Lets a point read
     /// bring a row and its children in one statement.
@@ -292,6 +297,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Connections for reads answered on the calling thread, if this backend has them.
     fn point(&self) -> Option<&PointReader> {
         None
+    }
+
+    /// A value that differs from the one read before whenever a commit (by this process
+    /// or any other) may have changed the database in between, so a count taken after
+    /// reading it stays right while it stays the same ([`cursor`]). `None` where there
+    /// is no such value (every page then counts) or where [`Dialect::change_marker`]
+    /// reads it.
+    async fn change_marker(&self) -> Result<Option<String>, StoreError> {
+        Ok(None)
     }
 }
 

@@ -79,6 +79,8 @@ impl Backend for SqliteStore {
         json_text: "json_extract({column}, '$.{key}')",
         has_migrations:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        // Read on the point reader's watch connection ([`Backend::change_marker`]).
+        change_marker: None,
         json_rows: "(SELECT json_group_array(json_array({columns})) FROM ({rows}) AS r)",
     };
 
@@ -113,5 +115,11 @@ impl Backend for SqliteStore {
 
     fn point(&self) -> Option<&point::PointReader> {
         self.point.as_ref()
+    }
+
+    /// `PRAGMA data_version` of the point reader's watch connection; none in memory.
+    async fn change_marker(&self) -> Result<Option<String>, StoreError> {
+        let version = self.point.as_ref().map(point::PointReader::data_version);
+        Ok(version.transpose()?.map(|v| v.to_string()))
     }
 }

@@ -23,6 +23,9 @@ const MAX_IDLE: usize = 8;
 pub struct PointReader {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// The one connection asked for `PRAGMA data_version`, whose value is per
+    /// connection; opened on first use.
+    watch: Mutex<Option<Connection>>,
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -38,6 +41,7 @@ impl PointReader {
         path.is_file().then(|| Self {
             path: path.to_path_buf(),
             idle: Mutex::new(Vec::new()),
+            watch: Mutex::new(None),
         })
     }
 
@@ -68,6 +72,24 @@ impl PointReader {
             }
         }
         result
+    }
+
+    /// SQLite's `PRAGMA data_version` on a connection that never writes: it changes
+    /// whenever any other connection, of this process or another, commits.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        let mut watch = self
+            .watch
+            .lock()
+            .map_err(|_| StoreError::Database("data_version connection poisoned".into()))?;
+        let connection = match watch.take() {
+            Some(c) => c,
+            None => self.open()?,
+        };
+        let version = connection
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        *watch = Some(connection);
+        Ok(version)
     }
 
     /// The rows of `stmt` (the same text the pool would run), each read by `row`.
