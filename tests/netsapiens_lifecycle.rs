@@ -51,6 +51,23 @@ async fn set_active(h: &Harness, id: &str, active: bool) -> Value {
     body
 }
 
+/// A tenant under `on_deactivate = "delete"` with Jane created, then `others`, then Jane
+/// deactivated (so deleted upstream); the harness and Jane's SCIM id.
+async fn jane_deleted_upstream(others: &[&str]) -> (Harness, String) {
+    let h = netsapiens(Options {
+        on_deactivate: "delete",
+        ..Options::default()
+    })
+    .await;
+    let jane = h.create_ok(user("jane@acme.test")).await;
+    for name in others {
+        h.create_ok(user(name)).await;
+    }
+    set_active(&h, &jane, false).await;
+    assert!(h.held("jane@acme.test").is_none(), "deleted upstream");
+    (h, jane)
+}
+
 /// Waits until the job worker has run whatever the last change queued, so a check that
 /// something stays as it is sees the worker's write too.
 async fn settle(h: &Harness) {
@@ -153,15 +170,7 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
 /// of the range, and the audit says so.
 #[tokio::test]
 async fn a_re_created_user_whose_extension_was_taken_gets_another_and_the_audit_says_so() {
-    let h = netsapiens(Options {
-        on_deactivate: "delete",
-        ..Options::default()
-    })
-    .await;
-    let jane = h.create_ok(user("jane@acme.test")).await;
-    h.create_ok(user("bob@acme.test")).await;
-    set_active(&h, &jane, false).await;
-    assert!(h.held("jane@acme.test").is_none(), "deleted upstream");
+    let (h, jane) = jane_deleted_upstream(&["bob@acme.test"]).await;
     if let common::target::Upstream::Netsapiens(sim) = &h.upstream {
         sim.seed_user(NsUser {
             user: "2000".into(),
@@ -281,14 +290,7 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
 /// upstream. Once the name is free again, the same PATCH re-creates the user.
 #[tokio::test]
 async fn a_re_create_whose_login_username_was_taken_is_409_and_changes_nothing() {
-    let h = netsapiens(Options {
-        on_deactivate: "delete",
-        ..Options::default()
-    })
-    .await;
-    let jane = h.create_ok(user("jane@acme.test")).await;
-    set_active(&h, &jane, false).await;
-    assert!(h.held("jane@acme.test").is_none(), "deleted upstream");
+    let (h, jane) = jane_deleted_upstream(&[]).await;
     let common::target::Upstream::Netsapiens(sim) = &h.upstream else {
         panic!("a NetSapiens tenant has the NetSapiens simulator");
     };
