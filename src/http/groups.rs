@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::extract::ScimCall;
 use super::list::store_query;
-use super::resource::{shown, Change, ScimResource, Write};
+use super::resource::{shown, Change, ScimResource};
 use super::AppState;
 use crate::provision::groups::GroupView;
 use crate::provision::render::render_group;
@@ -67,15 +67,7 @@ impl ScimResource for Groups {
 
     async fn write(call: &ScimCall, id: &str, change: Change<'_>) -> Result<GroupView, ApiError> {
         let (provisioner, caller) = (&call.app.provisioner, &call.caller);
-        let (body, if_match) = (change.body, change.if_match);
-        Ok(match change.how {
-            Write::Replace => {
-                provisioner
-                    .replace_group(caller, id, body, if_match)
-                    .await?
-            }
-            Write::Patch => provisioner.patch_group(caller, id, body, if_match).await?,
-        })
+        Ok(provisioner.write_group(caller, id, change).await?)
     }
 
     async fn delete(call: &ScimCall, id: &str, if_match: Option<&str>) -> Result<(), ApiError> {

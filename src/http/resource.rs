@@ -14,24 +14,11 @@ use super::error::ApiError;
 use super::extract::{empty, header_str, scim_response, ScimCall, ScimJson};
 use super::list::list_response;
 use super::AppState;
+pub use crate::provision::{Change, Write};
 use crate::scim::etag::{etag, not_modified};
 use crate::scim::params::ListParams;
 use crate::scim::projection;
 use crate::scim::schema::ResourceSchema;
-
-/// How a write changes a resource: PUT replaces it whole, PATCH applies operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
-    Replace,
-    Patch,
-}
-
-/// A write of one resource: how, the request body, and its `If-Match`.
-pub struct Change<'a> {
-    pub how: Write,
-    pub body: Value,
-    pub if_match: Option<&'a str>,
-}
 
 /// One SCIM resource type as the HTTP layer serves it.
 #[async_trait]

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::extract::ScimCall;
 use super::list::store_query;
-use super::resource::{shown, Change, ScimResource, Write};
+use super::resource::{shown, Change, ScimResource};
 use crate::provision::render::{render_user_owned, with_groups};
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
@@ -72,12 +72,7 @@ impl ScimResource for Users {
 
     async fn write(call: &ScimCall, id: &str, change: Change<'_>) -> Result<UserView, ApiError> {
         let (provisioner, caller) = (&call.app.provisioner, &call.caller);
-        let (body, if_match) = (change.body, change.if_match);
-        Ok(match change.how {
-            Write::Replace => provisioner.replace_user(caller, id, body, if_match).await?,
-            Write::Patch => provisioner.patch_user(caller, id, body, if_match).await?,
-        }
-        .into())
+        Ok(provisioner.write_user(caller, id, change).await?.into())
     }
 
     async fn delete(call: &ScimCall, id: &str, if_match: Option<&str>) -> Result<(), ApiError> {

@@ -96,15 +96,8 @@ impl Provisioner {
             )));
         }
         if let Some(external_id) = resource.get("externalId").and_then(Value::as_str) {
-            if self
-                .find_local(caller, "externalId", external_id)
-                .await?
-                .is_some()
-            {
-                return Err(Error::uniqueness(format!(
-                    "a User with externalId {external_id:?} already exists"
-                )));
-            }
+            self.check_unclaimed(caller, "externalId", external_id, None)
+                .await?;
         }
         let mapped = map_user(&resource, username, tenant.target.user_rules())?;
         let id = prior_intent

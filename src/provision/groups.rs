@@ -7,7 +7,7 @@ use chrono::Utc;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{found, retry_lost_races, Caller, Error, Provisioner, Result};
+use super::{found, retry_lost_races, Caller, Change, Error, Provisioner, Result, Write};
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
 use crate::scim::validate::{self, InputRules};
@@ -261,52 +261,51 @@ impl Provisioner {
         Ok((total, views))
     }
 
-    pub async fn replace_group(
-        &self,
-        caller: &Caller,
-        id: &str,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<GroupView> {
-        let (resource, members) = sanitize_group(body, &caller.tenant.input_rules)?;
-        check_member_count(caller, members.len())?;
-        let _guard = self
-            .locks
-            .lock(format!("{}/Group/{id}", caller.tenant.name))
-            .await;
-        // See `patch_group` for why a lost race re-runs.
-        retry_lost_races(|_| async {
-            let old = self.load_group(caller, id).await?;
-            check_if_match(if_match, old.version)?;
-            self.check_members(caller, &members).await?;
-            let members = Some(members.clone());
-            self.store_group_change(caller, old, resource.clone(), members, "replace")
-                .await
-        })
-        .await
-    }
-
-    /// Applies the PATCH to the group as the IdP sees it (members included), then stores
+    /// Replaces (PUT) or patches (PATCH) the group.
+    ///
+    /// A PATCH applies to the group as the IdP sees it (members included), then stores
     /// the new resource and the new member set; only the difference becomes jobs.
     ///
     /// The in-process lock queues this replica's requests; another replica's write
     /// between the read and the write is caught by the store's version check, and the
-    /// whole PATCH then re-runs on a fresh read (the winner's members included), so two
-    /// replicas adding different members both land. A group write is local only (role
-    /// changes go through jobs), so a re-run repeats nothing outside the database.
-    pub async fn patch_group(
+    /// whole write then re-runs on a fresh read (for a PATCH, the winner's members
+    /// included), so two replicas adding different members both land. A group write is
+    /// local only (role changes go through jobs), so a re-run repeats nothing outside
+    /// the database.
+    pub async fn write_group(
         &self,
         caller: &Caller,
         id: &str,
-        body: Value,
-        if_match: Option<&str>,
+        change: Change<'_>,
     ) -> Result<GroupView> {
-        check_member_count(caller, patch_member_count(&body))?;
-        let _guard = self
-            .locks
-            .lock(format!("{}/Group/{id}", caller.tenant.name))
-            .await;
-        retry_lost_races(|_| self.patch_group_once(caller, id, &body, if_match)).await
+        let if_match = change.if_match;
+        match change.how {
+            Write::Replace => {
+                let (resource, members) = sanitize_group(change.body, &caller.tenant.input_rules)?;
+                check_member_count(caller, members.len())?;
+                let _guard = self.lock_group(caller, id).await;
+                retry_lost_races(|_| async {
+                    let old = self.load_group(caller, id).await?;
+                    check_if_match(if_match, old.version)?;
+                    self.check_members(caller, &members).await?;
+                    let members = Some(members.clone());
+                    self.store_group_change(caller, old, resource.clone(), members, "replace")
+                        .await
+                })
+                .await
+            }
+            Write::Patch => {
+                let body = change.body;
+                check_member_count(caller, patch_member_count(&body))?;
+                let _guard = self.lock_group(caller, id).await;
+                retry_lost_races(|_| self.patch_group_once(caller, id, &body, if_match)).await
+            }
+        }
+    }
+
+    async fn lock_group(&self, caller: &Caller, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let key = format!("{}/Group/{id}", caller.tenant.name);
+        self.locks.lock(key).await
     }
 
     async fn patch_group_once(

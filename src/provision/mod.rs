@@ -126,6 +126,30 @@ pub struct Caller {
     pub credential_id: String,
 }
 
+/// How a write changes a resource: PUT replaces it whole, PATCH applies operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Replace,
+    Patch,
+}
+
+impl Write {
+    /// The audit's name for the write.
+    pub fn action(self) -> &'static str {
+        match self {
+            Write::Replace => "replace",
+            Write::Patch => "patch",
+        }
+    }
+}
+
+/// A write of one resource: how, the request body, and its `If-Match`.
+pub struct Change<'a> {
+    pub how: Write,
+    pub body: serde_json::Value,
+    pub if_match: Option<&'a str>,
+}
+
 /// The one domain error. The HTTP layer maps it to a SCIM error in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -11,7 +11,7 @@ use super::detached::run_to_completion;
 use super::guard::HELD;
 use super::lifecycle::{synced_link, Subject, UpstreamAction};
 use super::mapping::{is_active, map_user, Mapped};
-use super::{found, retry_lost_races, user_key, Caller, Error, Provisioner, Result};
+use super::{found, retry_lost_races, user_key, Caller, Change, Error, Provisioner, Result, Write};
 use crate::config::{DeactivatePolicy, UsernameChangePolicy};
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
@@ -183,6 +183,23 @@ impl Provisioner {
             .next())
     }
 
+    /// Refuses a unique attribute's value that a user other than `owner` already has.
+    pub(super) async fn check_unclaimed(
+        &self,
+        caller: &Caller,
+        attr: &str,
+        value: &str,
+        owner: Option<&str>,
+    ) -> Result<()> {
+        let holder = self.find_local(caller, attr, value).await?;
+        if holder.is_some_and(|u| Some(u.id.as_str()) != owner) {
+            return Err(Error::uniqueness(format!(
+                "a User with {attr} {value:?} already exists"
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) async fn audit(
         &self,
         caller: &Caller,
@@ -209,49 +226,34 @@ impl Provisioner {
         }
     }
 
-    /// Replaces the user in a task of its own ([`run_to_completion`]), so a change that
-    /// reached the upstream is committed locally even when the IdP stops waiting (else
-    /// a later role sync would write the stale values back upstream).
-    pub async fn replace_user(
+    /// Replaces (PUT) or patches (PATCH) the user in a task of its own
+    /// ([`run_to_completion`]), so a change that reached the upstream is committed
+    /// locally even when the IdP stops waiting (else a later role sync would write the
+    /// stale values back upstream).
+    pub async fn write_user(
         &self,
         caller: &Caller,
         id: &str,
-        body: Value,
-        if_match: Option<&str>,
+        change: Change<'_>,
     ) -> Result<UserRecord> {
-        let resource = sanitize_user(body, &caller.tenant.input_rules)?;
-        self.change_user_detached(caller, id, if_match, "replace", move |_, _| {
-            Ok(resource.clone())
-        })
-        .await
-    }
-
-    /// Patches the user in a task of its own, as [`Self::replace_user`] does.
-    pub async fn patch_user(
-        &self,
-        caller: &Caller,
-        id: &str,
-        body: Value,
-        if_match: Option<&str>,
-    ) -> Result<UserRecord> {
-        self.change_user_detached(caller, id, if_match, "patch", move |old, caller| {
-            let mut doc = old.resource.clone();
-            patch::apply_patch(&mut doc, &body, schema::user())?;
-            Ok(sanitize_user(doc, &caller.tenant.input_rules)?)
-        })
-        .await
-    }
-
-    async fn change_user_detached(
-        &self,
-        caller: &Caller,
-        id: &str,
-        if_match: Option<&str>,
-        action: &'static str,
-        make: impl Fn(&UserRecord, &Caller) -> Result<Value> + Send + Sync + 'static,
-    ) -> Result<UserRecord> {
+        type Make = Box<dyn Fn(&UserRecord, &Caller) -> Result<Value> + Send + Sync>;
+        let make: Make = match change.how {
+            Write::Replace => {
+                let resource = sanitize_user(change.body, &caller.tenant.input_rules)?;
+                Box::new(move |_, _| Ok(resource.clone()))
+            }
+            Write::Patch => {
+                let body = change.body;
+                Box::new(move |old, caller| {
+                    let mut doc = old.resource.clone();
+                    patch::apply_patch(&mut doc, &body, schema::user())?;
+                    Ok(sanitize_user(doc, &caller.tenant.input_rules)?)
+                })
+            }
+        };
+        let action = change.how.action();
         let (this, caller) = (self.clone(), caller.clone());
-        let (id, if_match) = (id.to_string(), if_match.map(str::to_string));
+        let (id, if_match) = (id.to_string(), change.if_match.map(str::to_string));
         run_to_completion(|reply| async move {
             let result = this
                 .change_user(&caller, &id, if_match.as_deref(), action, |old| {
@@ -329,15 +331,8 @@ impl Provisioner {
                 ))
                 .into());
             }
-            if self
-                .find_local(caller, "userName", new_name)
-                .await?
-                .is_some_and(|u| u.id != old.id)
-            {
-                return Err(Error::uniqueness(format!(
-                    "a User with userName {new_name:?} already exists"
-                )));
-            }
+            self.check_unclaimed(caller, "userName", new_name, Some(&old.id))
+                .await?;
             notes.push(format!(
                 "userName changed from {old_name:?} to {new_name:?}; the Bandwidth username stays {:?}",
                 old.link.upstream_username
@@ -347,15 +342,8 @@ impl Provisioner {
         if let Some(ext) = external_id
             .filter(|e| Some(*e) != old.resource.get("externalId").and_then(Value::as_str))
         {
-            if self
-                .find_local(caller, "externalId", ext)
-                .await?
-                .is_some_and(|u| u.id != old.id)
-            {
-                return Err(Error::uniqueness(format!(
-                    "a User with externalId {ext:?} already exists"
-                )));
-            }
+            self.check_unclaimed(caller, "externalId", ext, Some(&old.id))
+                .await?;
         }
 
         let upstream_username = old.link.upstream_username.clone();
