@@ -303,6 +303,7 @@ impl Provisioner {
         }
     }
 
+    /// This process's lock on the group: its writes queue one after another.
     async fn lock_group(&self, caller: &Caller, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let key = format!("{}/Group/{id}", caller.tenant.name);
         self.locks.lock(key).await
@@ -381,10 +382,7 @@ impl Provisioner {
         id: &str,
         if_match: Option<&str>,
     ) -> Result<()> {
-        let _guard = self
-            .locks
-            .lock(format!("{}/Group/{id}", caller.tenant.name))
-            .await;
+        let _guard = self.lock_group(caller, id).await;
         let old = self.load_group(caller, id).await?;
         check_if_match(if_match, old.version)?;
         self.store.delete_group(&caller.tenant.name, id).await?;
