@@ -4,7 +4,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use scim_bridge::scim::filter::{parse_attr_path, parse_filter};
 use scim_bridge::store::{
-    GroupRecord, Job, JobState, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
+    GroupRecord, Job, JobState, ListPage, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
 };
 use serde_json::{json, Value};
 
@@ -155,6 +155,16 @@ pub async fn assert_group_filters(store: &Arc<dyn Store>, cases: &[(&str, &[&str
             "{filter}"
         );
     }
+}
+
+/// The page of the tenant's users that `q` asks for.
+pub async fn user_page(store: &Arc<dyn Store>, q: &ListQuery) -> ListPage<UserRecord> {
+    store.list_users(TENANT, q).await.unwrap()
+}
+
+/// The page of the tenant's groups that `q` asks for.
+pub async fn group_page(store: &Arc<dyn Store>, q: &ListQuery) -> ListPage<GroupRecord> {
+    store.list_groups(TENANT, q).await.unwrap()
 }
 
 pub async fn user_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> Vec<String> {
