@@ -27,6 +27,12 @@ fn scope_of(h: &Harness, username: &str) -> String {
         .unwrap_or_else(|| panic!("{username} is not held"))
 }
 
+/// The scope `username` holds once the worker has nothing left to do.
+async fn settled_scope(h: &Harness, username: &str) -> String {
+    settle(h).await;
+    scope_of(h, username)
+}
+
 /// Sets a scope by hand in the portal (here: ns-api with the domain's key).
 async fn set_scope_upstream(h: &Harness, ext: &str, scope: &str) {
     let url = format!(
@@ -125,9 +131,8 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     assert_eq!(scope_of(&h, "jane@acme.test"), "No Portal");
     set_active(&h, &id, true).await;
     assert_eq!(scope_of(&h, "jane@acme.test"), "Site Manager");
-    settle(&h).await;
     assert_eq!(
-        scope_of(&h, "jane@acme.test"),
+        settled_scope(&h, "jane@acme.test").await,
         "Site Manager",
         "the worker keeps it"
     );
@@ -137,9 +142,8 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     let group = group_body("Bandwidth Admins", &[&id]);
     let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    settle(&h).await;
     assert_eq!(
-        scope_of(&h, "jane@acme.test"),
+        settled_scope(&h, "jane@acme.test").await,
         "No Portal",
         "inactive stays so"
     );
@@ -148,8 +152,7 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
         u[0].scope.as_deref() == Some("Office Manager")
     })
     .await;
-    settle(&h).await;
-    assert_eq!(scope_of(&h, "jane@acme.test"), "Office Manager");
+    assert_eq!(settled_scope(&h, "jane@acme.test").await, "Office Manager");
 
     // Deactivated while the rule grants it, then out of the group: the default.
     set_active(&h, &id, false).await;
@@ -160,8 +163,7 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     assert_eq!(status, StatusCode::NO_CONTENT);
     settle(&h).await;
     set_active(&h, &id, true).await;
-    settle(&h).await;
-    assert_eq!(scope_of(&h, "jane@acme.test"), "Basic User");
+    assert_eq!(settled_scope(&h, "jane@acme.test").await, "Basic User");
     assert_eq!(h.held("jane@acme.test").unwrap().user_id, "2000");
 }
 
