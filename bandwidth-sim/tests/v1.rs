@@ -39,10 +39,10 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
 
-    let resp = send(
-        token_request(&sim, "sim-client", "sim-secret")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=password"),
+    let resp = send_body(
+        token_request(&sim, "sim-client", "sim-secret"),
+        "application/x-www-form-urlencoded",
+        "grant_type=password",
     )
     .await;
     assert_eq!(resp.status(), 400);

@@ -37,6 +37,15 @@ pub async fn send(req: reqwest::RequestBuilder) -> reqwest::Response {
     req.send().await.unwrap()
 }
 
+/// Sends `body` as `content_type` with a request built by a test; the sim must answer.
+pub async fn send_body(
+    req: reqwest::RequestBuilder,
+    content_type: &str,
+    body: &'static str,
+) -> reqwest::Response {
+    send(req.header("content-type", content_type).body(body)).await
+}
+
 /// Sends a request built by a test and reads the answer as JSON.
 pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
     send(req).await.json().await.unwrap()
@@ -91,12 +100,7 @@ pub fn token_request(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Reques
 pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
     let form = "application/x-www-form-urlencoded";
     let grant = "grant_type=client_credentials";
-    send(
-        token_request(sim, id, secret)
-            .header("content-type", form)
-            .body(grant),
-    )
-    .await
+    send_body(token_request(sim, id, secret), form, grant).await
 }
 
 pub async fn token(sim: &SimHandle) -> String {
