@@ -1,6 +1,6 @@
 mod common;
 
-use bandwidth_sim::{Dialect, Faults, SimConfig};
+use bandwidth_sim::{Dialect, Faults};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -210,10 +210,9 @@ async fn put_replaces_everything_and_keeps_username() {
 
 #[tokio::test]
 async fn conflicts_phone_roles_and_accounts() {
-    let sim = start(SimConfig {
-        dialect: Dialect::Dashboard,
-        withheld_roles: vec!["Porting".into()],
-        ..SimConfig::default()
+    let sim = start_with(|c| {
+        c.dialect = Dialect::Dashboard;
+        c.withheld_roles = vec!["Porting".into()];
     })
     .await;
     assert_eq!(create_json(&sim, &dash_user("jdoe")).await.status(), 201);

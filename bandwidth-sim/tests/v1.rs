@@ -1,6 +1,5 @@
 mod common;
 
-use bandwidth_sim::SimConfig;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -71,11 +70,7 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
 
 #[tokio::test]
 async fn token_expires_after_ttl() {
-    let sim = start(SimConfig {
-        token_ttl: Duration::from_secs(1),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start_with(|c| c.token_ttl = Duration::from_secs(1)).await;
     let token = token(&sim).await;
     let url = format!("{}/api/v2/accounts", sim.base_url());
     let ok = get(&url, &token).await;
@@ -340,11 +335,8 @@ async fn put_is_full_replacement_and_username_is_immutable() {
 
 #[tokio::test]
 async fn withheld_roles_are_403_naming_them() {
-    let sim = start(SimConfig {
-        withheld_roles: vec!["Porting".into(), "Billing Reports".into()],
-        ..SimConfig::default()
-    })
-    .await;
+    let sim =
+        start_with(|c| c.withheld_roles = vec!["Porting".into(), "Billing Reports".into()]).await;
     let t = token(&sim).await;
     let porting = role_id(&sim, &t, "Porting").await;
     let billing = role_id(&sim, &t, "Billing Reports").await;

@@ -13,12 +13,15 @@ pub async fn start_v1() -> SimHandle {
     start(SimConfig::default()).await
 }
 
+/// A simulator with the default configuration but what `set` changes.
+pub async fn start_with(set: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let mut config = SimConfig::default();
+    set(&mut config);
+    start(config).await
+}
+
 pub async fn start_dashboard() -> SimHandle {
-    start(SimConfig {
-        dialect: Dialect::Dashboard,
-        ..SimConfig::default()
-    })
-    .await
+    start_with(|c| c.dialect = Dialect::Dashboard).await
 }
 
 /// No fault but what `set` turns on.
