@@ -14,7 +14,10 @@ use scim_bridge::upstream::netsapiens::{NetsapiensConfig, NetsapiensTarget, NsCr
 use scim_bridge::upstream::{DesiredUser, Target, TargetError};
 use secrecy::SecretString;
 
-async fn sim(config: NsConfig) -> NsSimHandle {
+/// A NetSapiens simulator with the default configuration but what `set` changes.
+async fn sim(set: impl FnOnce(&mut NsConfig)) -> NsSimHandle {
+    let mut config = NsConfig::default();
+    set(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -53,7 +56,7 @@ fn state_users(sim: &NsSimHandle) -> Vec<NsUser> {
 
 #[tokio::test]
 async fn lifecycle_create_find_update_scope_deactivate_reactivate_delete() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     let t = target(&sim);
     t.ping().await.expect("ping");
     assert_eq!(t.user_rules().system, "NetSapiens");
@@ -121,7 +124,7 @@ async fn lifecycle_create_find_update_scope_deactivate_reactivate_delete() {
 
 #[tokio::test]
 async fn allocation_skips_taken_numbers_and_replicas_never_collide() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     for ext in ["2000", "2001", "2003"] {
         sim.seed_user(NsUser {
             user: ext.into(),
@@ -160,7 +163,7 @@ async fn allocation_skips_taken_numbers_and_replicas_never_collide() {
 
 #[tokio::test]
 async fn taken_login_username_is_a_conflict_naming_it() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     sim.seed_user(NsUser {
         user: "100".into(),
         domain: "other".into(),
@@ -193,7 +196,7 @@ async fn taken_login_username_is_a_conflict_naming_it() {
 
 #[tokio::test]
 async fn keys_limited_to_another_domain_or_read_only_are_forbidden() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     let mut other = config(&sim, key(DOMAIN_KEY));
     other.domain = "other".into();
     let err = NetsapiensTarget::new(other)
@@ -267,11 +270,7 @@ async fn keys_limited_to_another_domain_or_read_only_are_forbidden() {
 
 #[tokio::test]
 async fn password_grant_tokens_are_refreshed_and_renewed_after_a_401() {
-    let sim = sim(NsConfig {
-        token_ttl: Duration::from_secs(2),
-        ..NsConfig::default()
-    })
-    .await;
+    let sim = sim(|c| c.token_ttl = Duration::from_secs(2)).await;
     let grant = |password: &str| NsCredential::Password {
         client_id: "sim-client".into(),
         client_secret: SecretString::from("sim-secret".to_string()),
@@ -302,10 +301,9 @@ async fn password_grant_tokens_are_refreshed_and_renewed_after_a_401() {
 
 #[tokio::test]
 async fn accepted_writes_are_read_back_and_never_reported_unreadable() {
-    let sim = sim(NsConfig {
-        ignore_synchronous: true,
-        async_delay: Duration::from_millis(300),
-        ..NsConfig::default()
+    let sim = sim(|c| {
+        c.ignore_synchronous = true;
+        c.async_delay = Duration::from_millis(300);
     })
     .await;
     let t = target(&sim);
@@ -337,7 +335,7 @@ async fn accepted_writes_are_read_back_and_never_reported_unreadable() {
 
 #[tokio::test]
 async fn rate_limits_are_waited_out_and_lost_create_answers_do_not_duplicate() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     let t = target(&sim);
     sim.set_faults(faults(|f| f.rate_limit = Some(2)));
     for _ in 0..5 {
