@@ -49,6 +49,12 @@ pub async fn send_body(
     send(req.header("content-type", content_type).body(body)).await
 }
 
+/// Asserts the answer's `status` and reads its body as JSON.
+pub async fn expect_json(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status);
+    resp.json().await.unwrap()
+}
+
 /// Sends a request built by a test and reads the answer as JSON.
 pub async fn json_of(req: reqwest::RequestBuilder) -> Value {
     send(req).await.json().await.unwrap()
