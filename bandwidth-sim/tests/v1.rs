@@ -8,8 +8,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn token_is_issued_and_authorizes_api_calls() {
     let sim = start_v1().await;
-    let resp = token_response(&sim, "sim-client", "sim-secret").await;
-    let body = expect_json(resp, 200).await;
+    let body = token_answer(&sim, "sim-secret", 200).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     let token = body["access_token"].as_str().unwrap();
@@ -32,8 +31,7 @@ async fn token_is_issued_and_authorizes_api_calls() {
 #[tokio::test]
 async fn bad_client_credentials_and_bad_grants_are_refused() {
     let sim = start_v1().await;
-    let resp = token_response(&sim, "sim-client", "wrong").await;
-    let body = expect_json(resp, 401).await;
+    let body = token_answer(&sim, "wrong", 401).await;
     assert_eq!(body["error"], "invalid_client");
 
     let resp = send_body(

@@ -112,10 +112,14 @@ pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest:
     send_body(token_request(sim, id, secret), form, grant).await
 }
 
+/// The token endpoint's JSON answer to the sim's client with `secret`, which must come
+/// with `status`.
+pub async fn token_answer(sim: &SimHandle, secret: &str, status: u16) -> Value {
+    expect_json(token_response(sim, "sim-client", secret).await, status).await
+}
+
 pub async fn token(sim: &SimHandle) -> String {
-    let resp = token_response(sim, "sim-client", "sim-secret").await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let body = token_answer(sim, "sim-secret", 200).await;
     body["access_token"].as_str().unwrap().to_string()
 }
 
