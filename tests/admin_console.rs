@@ -3,7 +3,7 @@
 mod common;
 mod support;
 
-use common::console::{admin_toml, Console, PASSWORD};
+use common::console::{admin_toml, Console, Page, PASSWORD};
 use common::{user, Harness, Options};
 use reqwest::StatusCode;
 
@@ -235,6 +235,14 @@ async fn a_tenant_scoped_admin_sees_only_its_tenant() {
     assert_eq!(retries[0].tenant, "globex");
 }
 
+/// Posts the operator's `decision` ("approve" or "reject") on acme's held deprovision `id`.
+async fn decide(c: &mut Console, csrf: &str, decision: &str, id: i64) -> Page {
+    let id = id.to_string();
+    let form = [("csrf", csrf), ("tenant", "acme"), ("id", id.as_str())];
+    c.post(&format!("/admin/deprovisions/{decision}"), &form)
+        .await
+}
+
 #[tokio::test]
 async fn every_action_is_audited_with_the_admins_name() {
     let guard = "[tenants.acme.deprovision_guard]\nmax = 1\nwindow_secs = 3600\n";
@@ -257,20 +265,9 @@ async fn every_action_is_audited_with_the_admins_name() {
     let jobs = c.get("/admin/jobs?tenant=acme").await;
     jobs.assert_shows(&["b@x.com", "c@x.com"]);
 
-    let (first, second) = (held[0].id.to_string(), held[1].id.to_string());
-    let answer = c
-        .post(
-            "/admin/deprovisions/reject",
-            &[("csrf", &csrf), ("tenant", "acme"), ("id", &first)],
-        )
-        .await;
+    let answer = decide(&mut c, &csrf, "reject", held[0].id).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
-    let answer = c
-        .post(
-            "/admin/deprovisions/approve",
-            &[("csrf", &csrf), ("tenant", "acme"), ("id", &second)],
-        )
-        .await;
+    let answer = decide(&mut c, &csrf, "approve", held[1].id).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     let followed = c.get(answer.location.as_deref().unwrap()).await;
     followed.assert_shows(&["Released 1 held deprovision"]);

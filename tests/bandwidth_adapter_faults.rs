@@ -20,6 +20,11 @@ fn count_401(sim: &bandwidth_sim::SimHandle) -> u64 {
         .unwrap_or(0)
 }
 
+/// Reads user `id` back after `step`; it must still exist.
+async fn read_back(t: &BandwidthTarget, id: &str, step: &str) {
+    t.get_user(id).await.expect(step).expect("exists");
+}
+
 #[tokio::test]
 async fn expired_and_revoked_tokens_refresh_transparently() {
     let d = Dialect::V1;
@@ -30,19 +35,13 @@ async fn expired_and_revoked_tokens_refresh_transparently() {
 
     // Revoked behind our back: one 401, one new token, the call succeeds.
     sim.expire_tokens();
-    t.get_user(&u.id)
-        .await
-        .expect("get after revoke")
-        .expect("exists");
+    read_back(&t, &u.id, "get after revoke").await;
     assert_eq!(sim.snapshot().stats.tokens_issued, 2);
     assert_eq!(count_401(&sim), 1);
 
     // Near expiry (a 2 s token is renewed after 1 s): refreshed before use, no 401.
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    t.get_user(&u.id)
-        .await
-        .expect("get after expiry")
-        .expect("exists");
+    read_back(&t, &u.id, "get after expiry").await;
     assert_eq!(sim.snapshot().stats.tokens_issued, 3);
     assert_eq!(count_401(&sim), 1);
 }

@@ -7,7 +7,28 @@ use adapter_common::seed::seeded;
 use adapter_common::*;
 use bandwidth_sim::{SeedUser, UserEdit};
 use scim_bridge::upstream::bandwidth::{BandwidthTarget, Dialect};
-use scim_bridge::upstream::{AccountScope, PhoneFormat, Target, TargetError};
+use scim_bridge::upstream::{
+    AccountScope, DesiredUser, PhoneFormat, Target, TargetError, UpstreamUser,
+};
+
+/// Reads `created` back whole by its id, and finds it by `email`.
+async fn assert_reads_back(t: &BandwidthTarget, created: &UpstreamUser, email: &str) {
+    let got = t.get_user(&created.id).await.expect("get").expect("exists");
+    assert_eq!(&got, created);
+    let by_mail = t.find_by_email(email).await.expect("find").expect("found");
+    assert_eq!(by_mail.id, created.id);
+}
+
+/// Updates user `id` to `from`, inactive and with its roles left alone (`None`); the
+/// answer must say inactive.
+async fn deactivate(t: &BandwidthTarget, id: &str, from: &DesiredUser, what: &str) -> UpstreamUser {
+    let mut edit = from.clone();
+    edit.roles = None;
+    edit.active = false;
+    let off = t.update_user(id, &edit).await.expect(what);
+    assert!(!off.active);
+    off
+}
 
 async fn lifecycle(d: Dialect) {
     let sim = start_sim(d, |_| {}).await;
@@ -37,20 +58,13 @@ async fn lifecycle(d: Dialect) {
     assert_eq!(created.account_scope, AccountScope::Account);
     assert!(created.active);
 
-    let got = t.get_user(&created.id).await.expect("get").expect("exists");
-    assert_eq!(got, created);
+    assert_reads_back(&t, &created, "JDoe@Example.com").await;
     let by_name = t
         .find_by_username("JDOE")
         .await
         .expect("find")
         .expect("found");
     assert_eq!(by_name.id, created.id);
-    let by_mail = t
-        .find_by_email("JDoe@Example.com")
-        .await
-        .expect("find")
-        .expect("found");
-    assert_eq!(by_mail.id, created.id);
     assert_eq!(t.find_by_username("nobody").await.expect("find"), None);
     assert_eq!(
         t.find_by_email("nobody@example.com").await.expect("find"),
@@ -88,14 +102,7 @@ async fn lifecycle(d: Dialect) {
     assert_eq!(updated.phone, None);
 
     // account_scope None keeps ACCOUNT_ADMIN too.
-    let mut deactivate = want.clone();
-    deactivate.roles = None;
-    deactivate.active = false;
-    let off = t
-        .update_user(&created.id, &deactivate)
-        .await
-        .expect("deactivate");
-    assert!(!off.active);
+    let off = deactivate(&t, &created.id, &want, "deactivate").await;
     assert_eq!(
         off.account_scope,
         AccountScope::AccountAdmin,
@@ -280,22 +287,8 @@ async fn xml_answers_are_parsed() {
         vec!["Ordering", "basicAccess"]
     );
     assert_eq!(created.email, "xmluser@example.com");
-    let got = t.get_user(&created.id).await.expect("get").expect("exists");
-    assert_eq!(got, created);
-    let found = t
-        .find_by_email("xmluser@example.com")
-        .await
-        .expect("find")
-        .expect("found");
-    assert_eq!(found.id, created.id);
-    let mut keep = desired(d, "xmluser");
-    keep.roles = None;
-    keep.active = false;
-    let u = t
-        .update_user(&created.id, &keep)
-        .await
-        .expect("update over XML");
-    assert!(!u.active);
+    assert_reads_back(&t, &created, "xmluser@example.com").await;
+    let u = deactivate(&t, &created.id, &desired(d, "xmluser"), "update over XML").await;
     assert_eq!(sorted(u.roles), vec!["Ordering", "basicAccess"]);
     assert_eq!(t.list_users(0).await.expect("list").users.len(), 1);
     match t.create_user(&desired(d, "xmluser")).await {

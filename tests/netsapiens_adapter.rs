@@ -11,10 +11,13 @@ use std::time::Duration;
 use bandwidth_sim::ns::{NsConfig, NsSimHandle, NsSimulator, NsUser, DOMAIN_KEY, READ_ONLY_KEY};
 use faults::faults;
 use scim_bridge::upstream::netsapiens::{NetsapiensConfig, NetsapiensTarget, NsCredential};
-use scim_bridge::upstream::{DesiredUser, Target, TargetError};
+use scim_bridge::upstream::{DesiredUser, Target, TargetError, UpstreamUser};
 use secrecy::SecretString;
 
-async fn sim(config: NsConfig) -> NsSimHandle {
+/// A NetSapiens simulator with the default configuration but what `set` changes.
+async fn sim(set: impl FnOnce(&mut NsConfig)) -> NsSimHandle {
+    let mut config = NsConfig::default();
+    set(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -47,22 +50,29 @@ fn desired(username: &str) -> DesiredUser {
     }
 }
 
+/// Creates the user `username` (see [`desired`]), which must succeed.
+async fn create(t: &NetsapiensTarget, username: &str, what: &str) -> UpstreamUser {
+    t.create_user(&desired(username)).await.expect(what)
+}
+
+/// Creates `user`, which must be refused; returns why.
+async fn create_err(t: &NetsapiensTarget, user: &DesiredUser, what: &str) -> TargetError {
+    t.create_user(user).await.expect_err(what)
+}
+
 fn state_users(sim: &NsSimHandle) -> Vec<NsUser> {
     sim.snapshot().domains["acme"].users.clone()
 }
 
 #[tokio::test]
 async fn lifecycle_create_find_update_scope_deactivate_reactivate_delete() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     let t = target(&sim);
     t.ping().await.expect("ping");
     assert_eq!(t.user_rules().system, "NetSapiens");
     assert!(t.access_model().roles && !t.access_model().accounts);
 
-    let created = t
-        .create_user(&desired("jane@acme.test"))
-        .await
-        .expect("create");
+    let created = create(&t, "jane@acme.test", "create").await;
     assert_eq!(created.id, "2000");
     assert_eq!(created.username, "jane@acme.test");
     assert_eq!(created.roles, ["Basic User"]);
@@ -121,7 +131,7 @@ async fn lifecycle_create_find_update_scope_deactivate_reactivate_delete() {
 
 #[tokio::test]
 async fn allocation_skips_taken_numbers_and_replicas_never_collide() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     for ext in ["2000", "2001", "2003"] {
         sim.seed_user(NsUser {
             user: ext.into(),
@@ -133,10 +143,7 @@ async fn allocation_skips_taken_numbers_and_replicas_never_collide() {
         });
     }
     let t = target(&sim);
-    let first = t
-        .create_user(&desired("a@acme.test"))
-        .await
-        .expect("create");
+    let first = create(&t, "a@acme.test", "create").await;
     assert_eq!(first.id, "2002");
 
     // Two replicas, each its own adapter, creating at once.
@@ -160,7 +167,7 @@ async fn allocation_skips_taken_numbers_and_replicas_never_collide() {
 
 #[tokio::test]
 async fn taken_login_username_is_a_conflict_naming_it() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     sim.seed_user(NsUser {
         user: "100".into(),
         domain: "other".into(),
@@ -170,10 +177,7 @@ async fn taken_login_username_is_a_conflict_naming_it() {
         login_username: "jane@acme.test".into(),
         ..NsUser::default()
     });
-    let err = target(&sim)
-        .create_user(&desired("jane@acme.test"))
-        .await
-        .expect_err("409");
+    let err = create_err(&target(&sim), &desired("jane@acme.test"), "409").await;
     assert!(
         matches!(&err, TargetError::Conflict(m) if m.starts_with("login-username")),
         "{err:?}"
@@ -181,10 +185,7 @@ async fn taken_login_username_is_a_conflict_naming_it() {
     assert!(state_users(&sim).is_empty());
     let mut bad = desired("x@acme.test");
     bad.roles = Some(vec!["Admin".into()]);
-    let err = target(&sim)
-        .create_user(&bad)
-        .await
-        .expect_err("unknown scope");
+    let err = create_err(&target(&sim), &bad, "unknown scope").await;
     assert!(
         matches!(&err, TargetError::Invalid(m) if m.contains("Admin")),
         "{err:?}"
@@ -193,7 +194,7 @@ async fn taken_login_username_is_a_conflict_naming_it() {
 
 #[tokio::test]
 async fn keys_limited_to_another_domain_or_read_only_are_forbidden() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     let mut other = config(&sim, key(DOMAIN_KEY));
     other.domain = "other".into();
     let err = NetsapiensTarget::new(other)
@@ -206,10 +207,7 @@ async fn keys_limited_to_another_domain_or_read_only_are_forbidden() {
     ro.ping().await.expect("reads are allowed");
     let access = ro.key_access().await.expect("apikeys/~");
     assert!(access.read_only() && access.covers("acme") && !access.covers("other"));
-    let err = ro
-        .create_user(&desired("r@acme.test"))
-        .await
-        .expect_err("read-only");
+    let err = create_err(&ro, &desired("r@acme.test"), "read-only").await;
     assert!(matches!(err, TargetError::Forbidden(_)), "{err:?}");
     let report = ro.preflight().await.expect("preflight");
     assert!(report.problems[0].contains("read-only"), "{report:?}");
@@ -267,11 +265,7 @@ async fn keys_limited_to_another_domain_or_read_only_are_forbidden() {
 
 #[tokio::test]
 async fn password_grant_tokens_are_refreshed_and_renewed_after_a_401() {
-    let sim = sim(NsConfig {
-        token_ttl: Duration::from_secs(2),
-        ..NsConfig::default()
-    })
-    .await;
+    let sim = sim(|c| c.token_ttl = Duration::from_secs(2)).await;
     let grant = |password: &str| NsCredential::Password {
         client_id: "sim-client".into(),
         client_secret: SecretString::from("sim-secret".to_string()),
@@ -281,9 +275,7 @@ async fn password_grant_tokens_are_refreshed_and_renewed_after_a_401() {
     let wrong = NetsapiensTarget::new(config(&sim, grant("nope"))).expect("target");
     assert!(matches!(wrong.ping().await, Err(TargetError::Auth(_))));
     let t = NetsapiensTarget::new(config(&sim, grant("sim-password"))).expect("target");
-    t.create_user(&desired("p@acme.test"))
-        .await
-        .expect("create");
+    create(&t, "p@acme.test", "create").await;
     let issued = sim.snapshot().stats.tokens_issued;
     // Revoked early: the 401 drops the token and the call is repeated with a fresh one.
     sim.expire_tokens();
@@ -302,17 +294,13 @@ async fn password_grant_tokens_are_refreshed_and_renewed_after_a_401() {
 
 #[tokio::test]
 async fn accepted_writes_are_read_back_and_never_reported_unreadable() {
-    let sim = sim(NsConfig {
-        ignore_synchronous: true,
-        async_delay: Duration::from_millis(300),
-        ..NsConfig::default()
+    let sim = sim(|c| {
+        c.ignore_synchronous = true;
+        c.async_delay = Duration::from_millis(300);
     })
     .await;
     let t = target(&sim);
-    let created = t
-        .create_user(&desired("slow@acme.test"))
-        .await
-        .expect("create after 202");
+    let created = create(&t, "slow@acme.test", "create after 202").await;
     assert_eq!(created.username, "slow@acme.test");
     let mut want = desired("slow@acme.test");
     want.first_name = "Later".into();
@@ -325,10 +313,7 @@ async fn accepted_writes_are_read_back_and_never_reported_unreadable() {
     let mut impatient = config(&sim, key(DOMAIN_KEY));
     impatient.readable_timeout = Duration::from_millis(100);
     let t = NetsapiensTarget::new(impatient).expect("target");
-    let err = t
-        .create_user(&desired("late@acme.test"))
-        .await
-        .expect_err("not readable in time");
+    let err = create_err(&t, &desired("late@acme.test"), "not readable in time").await;
     assert!(
         matches!(&err, TargetError::Unavailable(m) if m.contains("not readable")),
         "{err:?}"
@@ -337,7 +322,7 @@ async fn accepted_writes_are_read_back_and_never_reported_unreadable() {
 
 #[tokio::test]
 async fn rate_limits_are_waited_out_and_lost_create_answers_do_not_duplicate() {
-    let sim = sim(NsConfig::default()).await;
+    let sim = sim(|_| {}).await;
     let t = target(&sim);
     sim.set_faults(faults(|f| f.rate_limit = Some(2)));
     for _ in 0..5 {
@@ -346,10 +331,7 @@ async fn rate_limits_are_waited_out_and_lost_create_answers_do_not_duplicate() {
     assert!(sim.snapshot().stats.rate_limited > 0);
 
     sim.set_faults(faults(|f| f.drop_next_create_responses = 1));
-    let created = t
-        .create_user(&desired("once@acme.test"))
-        .await
-        .expect("create");
+    let created = create(&t, "once@acme.test", "create").await;
     assert_eq!(created.id, "2000");
     assert_eq!(state_users(&sim).len(), 1);
     assert_eq!(sim.snapshot().stats.creates, 1);

@@ -5,8 +5,8 @@
 
 mod common;
 
-use bandwidth_sim::ns::{NsUser, DOMAIN_KEY, SUPER_KEY};
-use common::scim::{group_body, one_op};
+use bandwidth_sim::ns::{NsSimHandle, NsUser, DOMAIN_KEY, SUPER_KEY};
+use common::scim::{assert_error_mentions, group_body, one_op};
 use common::target::{TargetKind, NS_DOMAIN};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
@@ -25,6 +25,20 @@ fn scope_of(h: &Harness, username: &str) -> String {
     h.held(username)
         .and_then(|u| u.scope)
         .unwrap_or_else(|| panic!("{username} is not held"))
+}
+
+/// The scope `username` holds once the worker has nothing left to do.
+async fn settled_scope(h: &Harness, username: &str) -> String {
+    settle(h).await;
+    scope_of(h, username)
+}
+
+/// The NetSapiens simulator behind `h`.
+fn ns_sim(h: &Harness) -> &NsSimHandle {
+    let common::target::Upstream::Netsapiens(sim) = &h.upstream else {
+        panic!("a NetSapiens tenant has the NetSapiens simulator");
+    };
+    sim
 }
 
 /// Sets a scope by hand in the portal (here: ns-api with the domain's key).
@@ -92,22 +106,17 @@ async fn extensions_are_allocated_in_order_and_a_taken_login_username_is_409() {
     assert_eq!(exts, ["2000", "2001"]);
 
     // login-username is unique across the whole system, here taken in another domain.
-    if let common::target::Upstream::Netsapiens(sim) = &h.upstream {
-        sim.seed_user(NsUser {
-            user: "100".into(),
-            domain: "other".into(),
-            name_first_name: "Carol".into(),
-            name_last_name: "Elsewhere".into(),
-            email_address: "carol@other.test".into(),
-            login_username: "carol@acme.test".into(),
-            ..NsUser::default()
-        });
-    }
+    ns_sim(&h).seed_user(NsUser {
+        user: "100".into(),
+        domain: "other".into(),
+        name_first_name: "Carol".into(),
+        name_last_name: "Elsewhere".into(),
+        email_address: "carol@other.test".into(),
+        login_username: "carol@acme.test".into(),
+        ..NsUser::default()
+    });
     let (status, body) = h.create(user("carol@acme.test")).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert_eq!(body["scimType"], "uniqueness", "{body}");
-    let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("login-username"), "{body}");
+    assert_error_mentions(status, &body, 409, Some("uniqueness"), "login-username");
     assert_eq!(h.held_users().len(), 2);
 }
 
@@ -125,9 +134,8 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     assert_eq!(scope_of(&h, "jane@acme.test"), "No Portal");
     set_active(&h, &id, true).await;
     assert_eq!(scope_of(&h, "jane@acme.test"), "Site Manager");
-    settle(&h).await;
     assert_eq!(
-        scope_of(&h, "jane@acme.test"),
+        settled_scope(&h, "jane@acme.test").await,
         "Site Manager",
         "the worker keeps it"
     );
@@ -137,9 +145,8 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     let group = group_body("Bandwidth Admins", &[&id]);
     let (status, body) = h.post("/Groups", group).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    settle(&h).await;
     assert_eq!(
-        scope_of(&h, "jane@acme.test"),
+        settled_scope(&h, "jane@acme.test").await,
         "No Portal",
         "inactive stays so"
     );
@@ -148,8 +155,7 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
         u[0].scope.as_deref() == Some("Office Manager")
     })
     .await;
-    settle(&h).await;
-    assert_eq!(scope_of(&h, "jane@acme.test"), "Office Manager");
+    assert_eq!(settled_scope(&h, "jane@acme.test").await, "Office Manager");
 
     // Deactivated while the rule grants it, then out of the group: the default.
     set_active(&h, &id, false).await;
@@ -160,8 +166,7 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
     assert_eq!(status, StatusCode::NO_CONTENT);
     settle(&h).await;
     set_active(&h, &id, true).await;
-    settle(&h).await;
-    assert_eq!(scope_of(&h, "jane@acme.test"), "Basic User");
+    assert_eq!(settled_scope(&h, "jane@acme.test").await, "Basic User");
     assert_eq!(h.held("jane@acme.test").unwrap().user_id, "2000");
 }
 
@@ -171,16 +176,14 @@ async fn the_scope_a_deactivation_replaced_comes_back_unless_a_rule_grants_anoth
 #[tokio::test]
 async fn a_re_created_user_whose_extension_was_taken_gets_another_and_the_audit_says_so() {
     let (h, jane) = jane_deleted_upstream(&["bob@acme.test"]).await;
-    if let common::target::Upstream::Netsapiens(sim) = &h.upstream {
-        sim.seed_user(NsUser {
-            user: "2000".into(),
-            domain: NS_DOMAIN.into(),
-            name_first_name: "Desk".into(),
-            name_last_name: "Phone".into(),
-            email_address: "desk@acme.test".into(),
-            ..NsUser::default()
-        });
-    }
+    ns_sim(&h).seed_user(NsUser {
+        user: "2000".into(),
+        domain: NS_DOMAIN.into(),
+        name_first_name: "Desk".into(),
+        name_last_name: "Phone".into(),
+        email_address: "desk@acme.test".into(),
+        ..NsUser::default()
+    });
     let body = set_active(&h, &jane, true).await;
     assert_eq!(body["id"], jane.as_str());
     let up = h.held("jane@acme.test").expect("re-created");
@@ -239,12 +242,7 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
                             {"value": "home@example.test", "type": "home"}]);
     jane[enterprise] = json!({"department": "Sales"});
     let id = h.create_ok(jane).await;
-    let raw = |h: &Harness| match &h.upstream {
-        common::target::Upstream::Netsapiens(sim) => {
-            sim.snapshot().domains[NS_DOMAIN].users.clone()
-        }
-        common::target::Upstream::Bandwidth(_) => unreachable!("a NetSapiens harness"),
-    };
+    let raw = |h: &Harness| ns_sim(h).snapshot().domains[NS_DOMAIN].users.clone();
     let up = raw(&h);
     assert_eq!(up.len(), 1);
     assert_eq!(
@@ -291,10 +289,7 @@ async fn extension_from_the_work_phone_department_site_and_every_work_email() {
 #[tokio::test]
 async fn a_re_create_whose_login_username_was_taken_is_409_and_changes_nothing() {
     let (h, jane) = jane_deleted_upstream(&[]).await;
-    let common::target::Upstream::Netsapiens(sim) = &h.upstream else {
-        panic!("a NetSapiens tenant has the NetSapiens simulator");
-    };
-    sim.seed_user(NsUser {
+    ns_sim(&h).seed_user(NsUser {
         user: "100".into(),
         domain: "other".into(),
         name_first_name: "Jane".into(),

@@ -32,52 +32,28 @@ async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
     let basic = idp::basic(BASIC_USER, BASIC_PASSWORD);
     let jwt = idp::bearer("rsa1", Algorithm::RS256, Some("k1"), &idp::claims());
     let mut answers = Vec::new();
-    let mut send = async |method: Method, path: String, body: Option<Value>, auth: &str| {
+    let mut send = async |method: Method, path: &str, body: Option<Value>, auth: &str| {
         let (status, _, answer) = h
-            .call_with(
-                method.clone(),
-                &path,
-                body,
-                None,
-                &[("authorization", auth)],
-            )
+            .call_with(method.clone(), path, body, None, &[("authorization", auth)])
             .await;
         answers.push(answer.clone());
         (status, answer)
     };
 
-    let (status, created) = send(
-        Method::POST,
-        "/Users".into(),
-        Some(user("lee@example.com")),
-        &token,
-    )
-    .await;
+    let lee = user("lee@example.com");
+    let (status, created) = send(Method::POST, "/Users", Some(lee.clone()), &token).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
-    let (status, body) = send(
-        Method::PATCH,
-        format!("/Users/{id}"),
-        Some(patch_body(
-            json!([{"op":"replace","path":"name.givenName","value":"Lea"}]),
-        )),
-        &basic,
-    )
-    .await;
+    let user_path = format!("/Users/{id}");
+    let rename = patch_body(json!([{"op":"replace","path":"name.givenName","value":"Lea"}]));
+    let (status, body) = send(Method::PATCH, &user_path, Some(rename), &basic).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"bandwidth-role-Porting"});
-    let (status, group) = send(Method::POST, "/Groups".into(), Some(group), &jwt).await;
+    let (status, group) = send(Method::POST, "/Groups", Some(group), &jwt).await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
-    let group_id = group["id"].as_str().unwrap().to_string();
-    let (status, body) = send(
-        Method::PATCH,
-        format!("/Groups/{group_id}"),
-        Some(patch_body(
-            json!([{"op":"add","path":"members","value":[{"value": id}]}]),
-        )),
-        &jwt,
-    )
-    .await;
+    let group_path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    let add_member = patch_body(json!([{"op":"add","path":"members","value":[{"value": id}]}]));
+    let (status, body) = send(Method::PATCH, &group_path, Some(add_member), &jwt).await;
     assert!(status.is_success(), "{status}: {body}");
     h.eventually("the group's role upstream", |s| {
         Harness::roles_of(s, "lee@example.com").contains(&"Porting".to_string())
@@ -88,30 +64,17 @@ async fn lifecycle(h: &Harness, jwks: &Jwks) -> (Vec<Value>, Vec<String>) {
         format!("Bearer {WRONG_TOKEN}"),
         idp::basic(BASIC_USER, WRONG_PASSWORD),
     ] {
-        let (status, _) = send(Method::GET, "/Users".into(), None, &auth).await;
+        let (status, _) = send(Method::GET, "/Users", None, &auth).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let (status, _) = send(
-        Method::POST,
-        "/Users".into(),
-        Some(user("lee@example.com")),
-        &basic,
-    )
-    .await;
+    let (status, _) = send(Method::POST, "/Users", Some(lee), &basic).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, body) = send(
-        Method::PATCH,
-        format!("/Users/{id}"),
-        Some(patch_body(
-            json!([{"op":"replace","value":{"active":false}}]),
-        )),
-        &token,
-    )
-    .await;
+    let deactivate = patch_body(json!([{"op":"replace","value":{"active":false}}]));
+    let (status, body) = send(Method::PATCH, &user_path, Some(deactivate), &token).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, _) = send(Method::DELETE, format!("/Groups/{group_id}"), None, &jwt).await;
+    let (status, _) = send(Method::DELETE, &group_path, None, &jwt).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = send(Method::DELETE, format!("/Users/{id}"), None, &token).await;
+    let (status, _) = send(Method::DELETE, &user_path, None, &token).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(jwks.fetches() >= 1);
     (answers, vec![token, basic, jwt])

@@ -405,10 +405,8 @@ async fn metrics_are_scraped_and_request_ids_travel() {
     );
     let id = body["id"].as_str().expect("id");
     let (_, headers, _) = h
-        .call_headers(
-            Method::GET,
+        .get_headers(
             &format!("/Users/{id}"),
-            None,
             &[("x-request-id", "bad id\twith tab")],
         )
         .await;

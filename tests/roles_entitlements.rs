@@ -38,6 +38,13 @@ fn values(user: &Value, attr: &str, inherited: bool) -> Vec<String> {
     out
 }
 
+/// The roles `username` holds upstream; the user must exist there.
+fn upstream_roles(h: &Harness, username: &str) -> Vec<String> {
+    h.upstream(username)
+        .unwrap_or_else(|| panic!("{username} is not upstream"))
+        .roles
+}
+
 async fn harness() -> Harness {
     Harness::start(Options {
         sim: SimConfig {
@@ -133,8 +140,8 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap_or_default().to_string();
     assert_eq!(
-        h.upstream("grant@example.com").map(|u| u.roles),
-        Some(vec!["Porting".to_string(), "basicAccess".to_string()])
+        upstream_roles(&h, "grant@example.com"),
+        ["Porting", "basicAccess"]
     );
     assert_eq!(values(&created, "roles", false), ["Porting"]);
     assert_eq!(values(&created, "roles", true), ["basicAccess"]);
@@ -152,12 +159,8 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(
-        h.upstream("grant@example.com").map(|u| u.roles),
-        Some(vec![
-            "Porting".into(),
-            "Reporting".into(),
-            "basicAccess".into()
-        ]),
+        upstream_roles(&h, "grant@example.com"),
+        ["Porting", "Reporting", "basicAccess"],
         "written at the request, not later"
     );
     // PATCH remove by value filter.
@@ -166,8 +169,8 @@ async fn okta_assigns_by_post_patch_and_put_and_imports_effective_access() {
         .await;
     assert_eq!(status, StatusCode::OK, "{patched}");
     assert_eq!(
-        h.upstream("grant@example.com").map(|u| u.roles),
-        Some(vec!["Reporting".into(), "basicAccess".into()])
+        upstream_roles(&h, "grant@example.com"),
+        ["Reporting", "basicAccess"]
     );
 
     // Okta's PUT of the whole user as it read it (inherited elements included) plus the
@@ -266,10 +269,7 @@ async fn assignments_the_upstream_cannot_grant_are_refused_at_the_request() {
     );
     assert!(values(&kept, "entitlements", false).is_empty(), "{kept}");
     assert_eq!(values(&kept, "entitlements", true), ["account:9900000"]);
-    assert_eq!(
-        h.upstream("kept@example.com").map(|u| u.roles),
-        Some(vec!["basicAccess".to_string()])
-    );
+    assert_eq!(upstream_roles(&h, "kept@example.com"), ["basicAccess"]);
 }
 
 #[tokio::test]
@@ -291,17 +291,14 @@ async fn entra_app_roles_arrive_in_its_patch_dialect() {
         "the catalog's spelling"
     );
     assert_eq!(
-        h.upstream("entra@example.com").map(|u| u.roles),
-        Some(vec!["Porting".to_string(), "basicAccess".to_string()])
+        upstream_roles(&h, "entra@example.com"),
+        ["Porting", "basicAccess"]
     );
     let (status, answer) = h
         .patch(&id, one_op("Remove", "roles", json!([{"value":"Porting"}])))
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(
-        h.upstream("entra@example.com").map(|u| u.roles),
-        Some(vec!["basicAccess".to_string()])
-    );
+    assert_eq!(upstream_roles(&h, "entra@example.com"), ["basicAccess"]);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use common::scim::{assert_error, one_op};
 use common::target::TargetKind;
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 async fn lifecycle(target: TargetKind, dialect: Dialect) {
     let h = Harness::on_with(target, |o| o.dialect = dialect).await;
@@ -241,15 +241,16 @@ async fn onelogin_put_suspends_and_created_inactive_user_is_deactivated(target: 
     assert_eq!(h.held("ol@example.com").unwrap().status, "ACTIVE");
 }
 
+/// Renames user `id` to `user_name` the way Entra does (a PATCH replace of userName).
+async fn rename(h: &Harness, id: &str, user_name: &str) -> (StatusCode, Value) {
+    h.patch(id, one_op("Replace", "userName", json!(user_name)))
+        .await
+}
+
 async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
     let h = Harness::on(target).await;
     let id = h.create_ok(user("old.upn@example.com")).await;
-    let (status, body) = h
-        .patch(
-            &id,
-            one_op("Replace", "userName", json!("new.upn@example.com")),
-        )
-        .await;
+    let (status, body) = rename(&h, &id, "new.upn@example.com").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["userName"], "new.upn@example.com");
     let ext = &body["urn:scim-bridge:schemas:extension:bandwidth:2.0:User"];
@@ -271,12 +272,7 @@ async fn entra_rename_keeps_upstream_username_by_default(target: TargetKind) {
 async fn rename_rejected_under_reject_policy(target: TargetKind) {
     let h = Harness::on_with(target, |o| o.on_username_change = "reject").await;
     let id = h.create_ok(user("fixed@example.com")).await;
-    let (status, body) = h
-        .patch(
-            &id,
-            one_op("Replace", "userName", json!("other@example.com")),
-        )
-        .await;
+    let (status, body) = rename(&h, &id, "other@example.com").await;
     assert_error(status, &body, 400, Some("mutability"));
     let (_, got) = h.get(&format!("/Users/{id}")).await;
     assert_eq!(got["userName"], "fixed@example.com", "nothing changed");

@@ -60,14 +60,16 @@ async fn state_endpoint_has_the_documented_shape() {
 async fn http_control_endpoints_mirror_the_handle() {
     let sim = start_v1().await;
     let base = sim.base_url();
+    let (users, faults) = (format!("{base}/_sim/users"), format!("{base}/_sim/faults"));
     let seed = json!({"username":"seeded","firstName":"S","lastName":"U","email":"s@example.com",
                       "roles":["basicAccess"],"accountScope":"ACCOUNT_ADMIN","phoneNumber":"+4930123456"});
-    let resp = control(Method::POST, format!("{base}/_sim/users"), Some(seed)).await;
+    let resp = control(Method::POST, &users, Some(seed)).await;
     assert_eq!(resp.status(), 201);
     let id = resp.json::<Value>().await.unwrap()["userId"]
         .as_str()
         .unwrap()
         .to_string();
+    let user_url = format!("{users}/{id}");
 
     let t = token(&sim).await;
     let user: Value = get_json(format!("{base}/api/v1/users/{id}"), &t).await;
@@ -76,7 +78,7 @@ async fn http_control_endpoints_mirror_the_handle() {
 
     let resp = control(
         Method::PATCH,
-        format!("{base}/_sim/users/{id}"),
+        &user_url,
         Some(json!({"lastName":"Changed","phoneNumber":null,"active":false,"roles":[]})),
     )
     .await;
@@ -93,48 +95,33 @@ async fn http_control_endpoints_mirror_the_handle() {
 
     let bad = control(
         Method::POST,
-        format!("{base}/_sim/users"),
+        &users,
         Some(json!({"username":"x","email":"x@example.com","roles":["r-0001"]})),
     )
     .await;
     assert_eq!(bad.status(), 400, "seeds use role names");
     let dup = control(
         Method::POST,
-        format!("{base}/_sim/users"),
+        &users,
         Some(json!({"username":"SEEDED","email":"y@example.com"})),
     )
     .await;
     assert_eq!(dup.status(), 409);
-    let malformed = send(client().post(format!("{base}/_sim/users")).body("{")).await;
+    let malformed = send(client().post(&users).body("{")).await;
     assert_eq!(malformed.status(), 400);
 
-    let resp = control(
-        Method::POST,
-        format!("{base}/_sim/faults"),
-        Some(json!({"failRate": 1.0})),
-    )
-    .await;
+    let resp = control(Method::POST, &faults, Some(json!({"failRate": 1.0}))).await;
     assert_eq!(resp.status(), 200);
     let resp = get(format!("{base}/api/v1/roles"), &t).await;
     assert_eq!(resp.status(), 503);
-    let resp = control(
-        Method::POST,
-        format!("{base}/_sim/faults"),
-        Some(json!({"fail_rate": 0.0})),
-    )
-    .await;
+    let resp = control(Method::POST, &faults, Some(json!({"fail_rate": 0.0}))).await;
     assert_eq!(resp.json::<Faults>().await.unwrap(), Faults::default());
 
-    let del = control(Method::DELETE, format!("{base}/_sim/users/{id}"), None).await;
+    let del = control(Method::DELETE, &user_url, None).await;
     assert_eq!(del.status(), 204);
-    let del = control(Method::DELETE, format!("{base}/_sim/users/{id}"), None).await;
+    let del = control(Method::DELETE, &user_url, None).await;
     assert_eq!(del.status(), 404);
-    let patch = control(
-        Method::PATCH,
-        format!("{base}/_sim/users/{id}"),
-        Some(json!({})),
-    )
-    .await;
+    let patch = control(Method::PATCH, &user_url, Some(json!({}))).await;
     assert_eq!(patch.status(), 404);
     assert!(sim.snapshot().users.is_empty());
 }

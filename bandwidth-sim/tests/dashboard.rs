@@ -1,12 +1,22 @@
 mod common;
 
-use bandwidth_sim::{Dialect, Faults, SimConfig};
+use bandwidth_sim::{Dialect, Faults};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 async fn create_json(sim: &bandwidth_sim::SimHandle, body: &Value) -> reqwest::Response {
     send(dash_json(sim, Method::POST, "/users").json(body)).await
+}
+
+/// Posts a raw XML user (well-formed or not) to /users.
+async fn create_xml(sim: &bandwidth_sim::SimHandle, body: &'static str) -> reqwest::Response {
+    send_body(
+        dash_xml(sim, Method::POST, "/users"),
+        "application/xml",
+        body,
+    )
+    .await
 }
 
 fn is_xml(resp: &reqwest::Response) -> bool {
@@ -200,10 +210,9 @@ async fn put_replaces_everything_and_keeps_username() {
 
 #[tokio::test]
 async fn conflicts_phone_roles_and_accounts() {
-    let sim = start(SimConfig {
-        dialect: Dialect::Dashboard,
-        withheld_roles: vec!["Porting".into()],
-        ..SimConfig::default()
+    let sim = start_with(|c| {
+        c.dialect = Dialect::Dashboard;
+        c.withheld_roles = vec!["Porting".into()];
     })
     .await;
     assert_eq!(create_json(&sim, &dash_user("jdoe")).await.status(), 201);
@@ -242,12 +251,7 @@ async fn xml_request_bodies_and_malformed_input() {
     let body = "<User><Username>xdoe</Username><FirstName>X</FirstName><LastName>Doe</LastName>\
         <EmailAddress>xdoe@example.com</EmailAddress><Password>Str0ng!Passw0rd#42</Password>\
         <Roles><Role><RoleId>r-0017</RoleId></Role></Roles><Enabled>false</Enabled></User>";
-    let resp = send(
-        dash_xml(&sim, Method::POST, "/users")
-            .header("content-type", "application/xml")
-            .body(body),
-    )
-    .await;
+    let resp = create_xml(&sim, body).await;
     assert_eq!(resp.status(), 201);
     let xml = resp.text().await.unwrap();
     assert!(
@@ -256,12 +260,7 @@ async fn xml_request_bodies_and_malformed_input() {
         "{xml}"
     );
 
-    let resp = send(
-        dash_xml(&sim, Method::POST, "/users")
-            .header("content-type", "application/xml")
-            .body("<User><Username>broken</User>"),
-    )
-    .await;
+    let resp = create_xml(&sim, "<User><Username>broken</User>").await;
     assert_eq!(resp.status(), 400);
     assert!(resp
         .text()
@@ -269,10 +268,10 @@ async fn xml_request_bodies_and_malformed_input() {
         .unwrap()
         .contains("<ErrorCode>malformed_body</ErrorCode>"));
 
-    let resp = send(
-        dash_json(&sim, Method::POST, "/users")
-            .header("content-type", "application/json")
-            .body("{\"Username\":"),
+    let resp = send_body(
+        dash_json(&sim, Method::POST, "/users"),
+        "application/json",
+        "{\"Username\":",
     )
     .await;
     assert_eq!(resp.status(), 400);

@@ -1,6 +1,6 @@
 mod common;
 
-use bandwidth_sim::{Dialect, Faults, SimConfig};
+use bandwidth_sim::Faults;
 use common::*;
 use reqwest::Method;
 use serde_json::Value;
@@ -144,11 +144,7 @@ async fn dropped_create_happens_but_the_client_gets_a_transport_error() {
 
 #[tokio::test]
 async fn dropped_create_in_the_dashboard_dialect() {
-    let sim = start(SimConfig {
-        dialect: Dialect::Dashboard,
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start_dashboard().await;
     sim.set_faults(faults(|f| f.drop_next_create_responses = 2));
     for name in ["one", "two"] {
         let result = dash_json(&sim, Method::POST, "/users")

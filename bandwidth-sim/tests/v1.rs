@@ -1,6 +1,5 @@
 mod common;
 
-use bandwidth_sim::SimConfig;
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -9,9 +8,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn token_is_issued_and_authorizes_api_calls() {
     let sim = start_v1().await;
-    let resp = token_response(&sim, "sim-client", "sim-secret").await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let body = token_answer(&sim, "sim-secret", 200).await;
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
     let token = body["access_token"].as_str().unwrap();
@@ -34,19 +31,16 @@ async fn token_is_issued_and_authorizes_api_calls() {
 #[tokio::test]
 async fn bad_client_credentials_and_bad_grants_are_refused() {
     let sim = start_v1().await;
-    let resp = token_response(&sim, "sim-client", "wrong").await;
-    assert_eq!(resp.status(), 401);
-    let body: Value = resp.json().await.unwrap();
+    let body = token_answer(&sim, "wrong", 401).await;
     assert_eq!(body["error"], "invalid_client");
 
-    let resp = send(
-        token_request(&sim, "sim-client", "sim-secret")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=password"),
+    let resp = send_body(
+        token_request(&sim, "sim-client", "sim-secret"),
+        "application/x-www-form-urlencoded",
+        "grant_type=password",
     )
     .await;
-    assert_eq!(resp.status(), 400);
-    let body: Value = resp.json().await.unwrap();
+    let body = expect_json(resp, 400).await;
     assert_eq!(body["error"], "unsupported_grant_type");
 
     let resp = send(token_request(&sim, "sim-client", "sim-secret").body("not a form")).await;
@@ -71,23 +65,17 @@ async fn bad_client_credentials_and_bad_grants_are_refused() {
 
 #[tokio::test]
 async fn token_expires_after_ttl() {
-    let sim = start(SimConfig {
-        token_ttl: Duration::from_secs(1),
-        ..SimConfig::default()
-    })
-    .await;
+    let sim = start_with(|c| c.token_ttl = Duration::from_secs(1)).await;
     let token = token(&sim).await;
     let url = format!("{}/api/v2/accounts", sim.base_url());
     let ok = get(&url, &token).await;
-    assert_eq!(ok.status(), 200);
-    let body: Value = ok.json().await.unwrap();
+    let body = expect_json(ok, 200).await;
     assert_eq!(
         body["accounts"],
         json!([{"accountId":"9900000","name":"Main"},{"accountId":"9900001","name":"Second"}])
     );
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let expired = get(&url, &token).await;
-    assert_eq!(expired.status(), 401);
+    assert_eq!(get(&url, &token).await.status(), 401);
 }
 
 #[tokio::test]
@@ -104,8 +92,7 @@ async fn expire_tokens_invalidates_every_token_until_refresh() {
         assert!(resp.headers().contains_key("www-authenticate"));
     }
     let fresh = token(&sim).await;
-    let resp = get(&url, &fresh).await;
-    assert_eq!(resp.status(), 200);
+    assert_eq!(get(&url, &fresh).await.status(), 200);
     let resp = control(
         Method::POST,
         format!("{}/_sim/expire-tokens", sim.base_url()),
@@ -113,8 +100,7 @@ async fn expire_tokens_invalidates_every_token_until_refresh() {
     )
     .await;
     assert_eq!(resp.status(), 204);
-    let resp = get(&url, &fresh).await;
-    assert_eq!(resp.status(), 401);
+    assert_eq!(get(&url, &fresh).await.status(), 401);
 }
 
 #[tokio::test]
@@ -123,8 +109,7 @@ async fn create_get_put_delete_lifecycle() {
     let t = token(&sim).await;
     let ordering = role_id(&sim, &t, "Ordering").await;
     let resp = v1_create(&sim, &t, &v1_user("jdoe", std::slice::from_ref(&ordering))).await;
-    assert_eq!(resp.status(), 201);
-    let created: Value = resp.json().await.unwrap();
+    let created = expect_json(resp, 201).await;
     let id = created["userId"].as_str().unwrap().to_string();
     assert_eq!(created["status"], "ACTIVE");
     assert_eq!(created["roles"], json!([ordering]));
@@ -138,8 +123,7 @@ async fn create_get_put_delete_lifecycle() {
     body["firstName"] = json!("Janet");
     body["accountScope"] = json!("ACCOUNT_ADMIN");
     let resp = send_json(Method::PUT, &url, &t, &body).await;
-    assert_eq!(resp.status(), 200);
-    let put: Value = resp.json().await.unwrap();
+    let put = expect_json(resp, 200).await;
     assert_eq!(put["firstName"], "Janet");
     assert_eq!(put["accountScope"], "ACCOUNT_ADMIN");
     assert_eq!(put["userId"], id.as_str());
@@ -151,8 +135,7 @@ async fn create_get_put_delete_lifecycle() {
 
     let del = send(client().delete(&url).bearer_auth(&t)).await;
     assert_eq!(del.status(), 204);
-    let gone = get(&url, &t).await;
-    assert_eq!(gone.status(), 404);
+    assert_eq!(get(&url, &t).await.status(), 404);
     let again = send(client().delete(&url).bearer_auth(&t)).await;
     assert_eq!(again.status(), 404);
     let stats = sim.snapshot().stats;
@@ -216,15 +199,13 @@ async fn taken_username_or_email_is_409_naming_which() {
     );
 
     let resp = v1_create(&sim, &t, &v1_user("JDoe", &[])).await;
-    assert_eq!(resp.status(), 409);
-    let body: Value = resp.json().await.unwrap();
+    let body = expect_json(resp, 409).await;
     assert!(error_description(&body).contains("username"));
 
     let mut other = v1_user("other", &[]);
     other["email"] = json!("JDOE@example.com");
     let resp = v1_create(&sim, &t, &other).await;
-    assert_eq!(resp.status(), 409);
-    let body: Value = resp.json().await.unwrap();
+    let body = expect_json(resp, 409).await;
     assert!(error_description(&body).contains("email"));
     assert_eq!(sim.snapshot().users.len(), 1);
 }
@@ -276,8 +257,7 @@ async fn validation_errors_are_400_and_name_the_problem() {
             .body("{not json"),
     )
     .await;
-    assert_eq!(resp.status(), 400);
-    let err: Value = resp.json().await.unwrap();
+    let err = expect_json(resp, 400).await;
     assert_eq!(err["errors"][0]["code"], "malformed_body");
     assert!(sim.snapshot().users.is_empty());
 }
@@ -301,15 +281,13 @@ async fn put_is_full_replacement_and_username_is_immutable() {
     let mut renamed = created.clone();
     renamed["username"] = json!("jdoe2");
     let resp = send_json(Method::PUT, &url, &t, &renamed).await;
-    assert_eq!(resp.status(), 400);
-    let err: Value = resp.json().await.unwrap();
+    let err = expect_json(resp, 400).await;
     assert!(error_description(&err).contains("username"));
 
     let minimal = json!({"username":"jdoe","firstName":"Jane","lastName":"Doe",
                          "email":"jdoe@example.com","accountScope":"ACCOUNT","status":"DEACTIVATED"});
     let resp = send_json(Method::PUT, &url, &t, &minimal).await;
-    assert_eq!(resp.status(), 200);
-    let put: Value = resp.json().await.unwrap();
+    let put = expect_json(resp, 200).await;
     assert!(put.get("phoneNumber").is_none() || put["phoneNumber"].is_null());
     assert_eq!(put["roles"], json!([]));
     assert_eq!(put["accounts"], json!([]));
@@ -340,11 +318,8 @@ async fn put_is_full_replacement_and_username_is_immutable() {
 
 #[tokio::test]
 async fn withheld_roles_are_403_naming_them() {
-    let sim = start(SimConfig {
-        withheld_roles: vec!["Porting".into(), "Billing Reports".into()],
-        ..SimConfig::default()
-    })
-    .await;
+    let sim =
+        start_with(|c| c.withheld_roles = vec!["Porting".into(), "Billing Reports".into()]).await;
     let t = token(&sim).await;
     let porting = role_id(&sim, &t, "Porting").await;
     let billing = role_id(&sim, &t, "Billing Reports").await;
@@ -355,8 +330,7 @@ async fn withheld_roles_are_403_naming_them() {
         &v1_user("jdoe", &[basic.clone(), porting.clone(), billing]),
     )
     .await;
-    assert_eq!(resp.status(), 403);
-    let err: Value = resp.json().await.unwrap();
+    let err = expect_json(resp, 403).await;
     let desc = error_description(&err);
     assert!(
         desc.contains("Porting") && desc.contains("Billing Reports"),
@@ -384,7 +358,6 @@ async fn unknown_paths_are_404_in_the_error_format() {
         None,
     )
     .await;
-    assert_eq!(resp.status(), 404);
-    let err: Value = resp.json().await.unwrap();
+    let err = expect_json(resp, 404).await;
     assert_eq!(err["errors"][0]["code"], "not_found");
 }

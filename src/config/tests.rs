@@ -247,18 +247,16 @@ fn the_examples_netsapiens_tenant_parses_and_checks_its_credential() {
 fn on_delete_defaults_by_target_and_check_config_warns_about_delete_on_v1() {
     let config = Config::from_toml_str(MINIMAL).unwrap();
     assert!(config.warnings().is_empty(), "{:?}", config.warnings());
-    let dashboard = r#"
-        [tenants.d]
-        [tenants.d.target]
-        kind = "bandwidth"
-        dialect = "dashboard"
-        base_url = "http://x"
-        account_id = "1"
-        username = "u"
-        password = "p"
-    "#;
-    let config = Config::from_toml_str(dashboard).unwrap();
-    assert_eq!(config.tenants["d"].policy.on_delete, DeletePolicy::Delete);
+    // MINIMAL's tenant on the dashboard dialect, which signs in with a username and password.
+    let dashboard = MINIMAL
+        .replace(
+            "kind = \"bandwidth\"",
+            "kind = \"bandwidth\"\ndialect = \"dashboard\"",
+        )
+        .replace("client_id = \"c\"", "username = \"u\"")
+        .replace("client_secret = \"s\"", "password = \"p\"");
+    let config = Config::from_toml_str(&dashboard).unwrap();
+    assert_eq!(config.tenants["t"].policy.on_delete, DeletePolicy::Delete);
     assert!(config.warnings().is_empty());
     let config = Config::from_toml_str(&format!(
         "{MINIMAL}\n[tenants.t.policy]\non_delete = \"delete\"\n"
@@ -272,11 +270,11 @@ fn on_delete_defaults_by_target_and_check_config_warns_about_delete_on_v1() {
         "{warnings:?}"
     );
     let config = Config::from_toml_str(&format!(
-        "{dashboard}\n[tenants.d.policy]\non_delete = \"deactivate\"\n"
+        "{dashboard}\n[tenants.t.policy]\non_delete = \"deactivate\"\n"
     ))
     .unwrap();
     assert_eq!(
-        config.tenants["d"].policy.on_delete,
+        config.tenants["t"].policy.on_delete,
         DeletePolicy::Deactivate
     );
 }

@@ -350,6 +350,15 @@ impl Harness {
             .await
     }
 
+    /// A GET of `path` with extra request headers.
+    pub async fn get_headers(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        self.call_headers(Method::GET, path, None, headers).await
+    }
+
     pub async fn call_with(
         &self,
         method: Method,

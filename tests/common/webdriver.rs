@@ -129,25 +129,20 @@ impl Browser {
             .await;
     }
 
+    /// Looks `css` up at `endpoint`: "/element" answers the first match, "/elements" all.
+    async fn locate(&self, endpoint: &str, css: &str) -> Value {
+        let by_css = json!({"using": "css selector", "value": css});
+        self.call(reqwest::Method::POST, endpoint, Some(by_css))
+            .await
+    }
+
     pub async fn find(&self, css: &str) -> String {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
+        let found = self.locate("/element", css).await;
         found[ELEMENT_KEY].as_str().unwrap().to_string()
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        let found = self
-            .call(
-                reqwest::Method::POST,
-                "/elements",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await;
+        let found = self.locate("/elements", css).await;
         found.as_array().map_or(0, Vec::len)
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scim_bridge::store::{
-    Admission, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision, Store,
+    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision, Store,
 };
 use serde_json::json;
 
@@ -35,36 +35,38 @@ fn held_id(admission: Admission) -> i64 {
     }
 }
 
+/// Admits request `n` of `tenant` under `limit`.
+async fn admit(store: &Arc<dyn Store>, tenant: &str, n: usize, limit: &GuardLimit) -> Admission {
+    store
+        .admit_deprovision(&request(tenant, n), limit)
+        .await
+        .unwrap()
+}
+
+/// Claims up to ten approved deprovisions for `lease`.
+async fn claim(store: &Arc<dyn Store>, lease: Duration) -> Vec<Deprovision> {
+    store.claim_deprovisions(OWNER, 10, lease).await.unwrap()
+}
+
 /// Admits request `n` of `tenant` under a guard that holds everything; returns its id.
 async fn hold(store: &Arc<dyn Store>, tenant: &str, n: usize) -> i64 {
     let zero = GuardLimit {
         max: 0,
         window: Duration::from_secs(60),
     };
-    held_id(
-        store
-            .admit_deprovision(&request(tenant, n), &zero)
-            .await
-            .unwrap(),
-    )
+    held_id(admit(store, tenant, n, &zero).await)
 }
 
 pub async fn guard_holds_after_the_limit(store: Arc<dyn Store>) {
     for n in 0..3 {
-        let admission = store
-            .admit_deprovision(&request(TENANT, n), &LIMIT)
-            .await
-            .unwrap();
+        let admission = admit(&store, TENANT, n, &LIMIT).await;
         assert_eq!(
             admission,
             Admission::Now,
             "deprovision {n} is under the limit"
         );
     }
-    let first = store
-        .admit_deprovision(&request(TENANT, 3), &LIMIT)
-        .await
-        .unwrap();
+    let first = admit(&store, TENANT, 3, &LIMIT).await;
     let Admission::Held {
         tripped, recent, ..
     } = first
@@ -73,22 +75,13 @@ pub async fn guard_holds_after_the_limit(store: Arc<dyn Store>) {
     };
     assert!(tripped, "the first held one trips the guard");
     assert_eq!(recent, 4);
-    let second = store
-        .admit_deprovision(&request(TENANT, 4), &LIMIT)
-        .await
-        .unwrap();
+    let second = admit(&store, TENANT, 4, &LIMIT).await;
     assert!(
         matches!(second, Admission::Held { tripped: false, .. }),
         "{second:?}"
     );
     // Another tenant has its own count.
-    assert_eq!(
-        store
-            .admit_deprovision(&request(OTHER, 0), &LIMIT)
-            .await
-            .unwrap(),
-        Admission::Now
-    );
+    assert_eq!(admit(&store, OTHER, 0, &LIMIT).await, Admission::Now);
     let held = store
         .list_deprovisions(Some(TENANT), Some(DeprovisionState::Held), 100)
         .await
@@ -108,34 +101,15 @@ pub async fn a_window_that_has_passed_does_not_count(store: Arc<dyn Store>) {
         max: 1,
         window: Duration::from_millis(300),
     };
-    assert_eq!(
-        store
-            .admit_deprovision(&request(TENANT, 0), &short)
-            .await
-            .unwrap(),
-        Admission::Now
-    );
-    held_id(
-        store
-            .admit_deprovision(&request(TENANT, 1), &short)
-            .await
-            .unwrap(),
-    );
+    assert_eq!(admit(&store, TENANT, 0, &short).await, Admission::Now);
+    held_id(admit(&store, TENANT, 1, &short).await);
     tokio::time::sleep(Duration::from_millis(400)).await;
     // The window is empty again, but one is still held: later ones must not overtake it.
-    held_id(
-        store
-            .admit_deprovision(&request(TENANT, 2), &short)
-            .await
-            .unwrap(),
-    );
+    held_id(admit(&store, TENANT, 2, &short).await);
     assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 2);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
-        store
-            .admit_deprovision(&request(TENANT, 3), &short)
-            .await
-            .unwrap(),
+        admit(&store, TENANT, 3, &short).await,
         Admission::Now,
         "nothing held and the window passed"
     );
@@ -164,11 +138,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
     let c = hold(&store, TENANT, 2).await;
     hold(&store, OTHER, 0).await;
     assert!(
-        store
-            .claim_deprovisions(OWNER, 10, LEASE)
-            .await
-            .unwrap()
-            .is_empty(),
+        claim(&store, LEASE).await.is_empty(),
         "held ones are not the worker's"
     );
     assert_eq!(
@@ -180,7 +150,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
         0
     );
     assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 2);
-    let claimed = store.claim_deprovisions(OWNER, 10, LEASE).await.unwrap();
+    let claimed = claim(&store, LEASE).await;
     let ids: Vec<i64> = claimed.iter().map(|d| d.id).collect();
     assert_eq!(
         ids,
@@ -190,11 +160,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
     assert!(claimed
         .iter()
         .all(|d| d.state == DeprovisionState::Running && d.attempts == 1));
-    assert!(store
-        .claim_deprovisions(OWNER, 10, LEASE)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(claim(&store, LEASE).await.is_empty());
 
     store.finish_deprovision(a, Ok(())).await.unwrap();
     store
@@ -205,7 +171,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
         .finish_deprovision(c, Err(("permanent".into(), None)))
         .await
         .unwrap();
-    let again = store.claim_deprovisions(OWNER, 10, LEASE).await.unwrap();
+    let again = claim(&store, LEASE).await;
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempts), (b, 2));
     assert_eq!(again[0].last_error.as_deref(), Some("upstream down"));
@@ -227,13 +193,10 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
 pub async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     let id = hold(&store, TENANT, 0).await;
     store.approve_deprovisions(TENANT, None).await.unwrap();
-    let first = store
-        .claim_deprovisions(OWNER, 10, Duration::from_millis(100))
-        .await
-        .unwrap();
+    let first = claim(&store, Duration::from_millis(100)).await;
     assert_eq!(first.len(), 1);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let second = store.claim_deprovisions(OWNER, 10, LEASE).await.unwrap();
+    let second = claim(&store, LEASE).await;
     assert_eq!(second.len(), 1);
     assert_eq!((second[0].id, second[0].attempts), (id, 2));
 }

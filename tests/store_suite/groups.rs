@@ -263,13 +263,12 @@ pub async fn delete_group_enqueues_former_members(store: Arc<dyn Store>) {
 
 pub async fn members_and_user_groups_are_ordered(store: Arc<dyn Store>) {
     // Inserted out of order; one with a displayName, one without.
-    insert_user(
-        &store,
-        TENANT,
+    for record in [
         user("u-b", "bob@x.com", json!({"displayName": "Bob Builder"})),
-    )
-    .await;
-    insert_user(&store, TENANT, user("u-a", "alice@x.com", json!({}))).await;
+        user("u-a", "alice@x.com", json!({})),
+    ] {
+        insert_user(&store, TENANT, record).await;
+    }
     for (id, name, ext) in [
         ("g-1", "zeta", Some("z")),
         ("g-2", "Alpha", None),
@@ -354,7 +353,7 @@ pub async fn list_groups_filters(store: Arc<dyn Store>) {
             .unwrap();
     }
 
-    let page = store.list_groups(TENANT, &query(None, 1, 2)).await.unwrap();
+    let page = group_page(&store, &query(None, 1, 2)).await;
     assert_eq!(page.total, 3);
     assert_eq!(
         page.items.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(),
@@ -381,10 +380,7 @@ pub async fn list_groups_filters(store: Arc<dyn Store>) {
         ],
     )
     .await;
-    let page = store
-        .list_groups(TENANT, &query(Some(r#"displayName co "admins""#), 2, 5))
-        .await
-        .unwrap();
+    let page = group_page(&store, &query(Some(r#"displayName co "admins""#), 2, 5)).await;
     assert_eq!(page.total, 2);
     assert_eq!(page.items[0].id, "g-3");
     // Sorted by displayName, both ways.

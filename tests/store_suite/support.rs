@@ -4,7 +4,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use scim_bridge::scim::filter::{parse_attr_path, parse_filter};
 use scim_bridge::store::{
-    GroupRecord, Job, JobState, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
+    GroupRecord, Job, JobState, ListPage, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
 };
 use serde_json::{json, Value};
 
@@ -27,15 +27,22 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
         + Duration::minutes(minutes)
 }
 
-/// A user whose resource is `{"userName": name}` merged with `extra`.
-pub fn user(id: &str, name: &str, extra: Value) -> UserRecord {
+/// A core `kind` (User, Group) resource naming itself `name` in `name_attr`, merged with
+/// `extra`.
+fn resource(kind: &str, name_attr: &str, name: &str, extra: Value) -> Value {
     let mut resource = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": name,
+        "schemas": [format!("urn:ietf:params:scim:schemas:core:2.0:{kind}")],
+        name_attr: name,
     });
     if let (Some(obj), Value::Object(more)) = (resource.as_object_mut(), extra) {
         obj.extend(more);
     }
+    resource
+}
+
+/// A user whose resource is `{"userName": name}` merged with `extra`.
+pub fn user(id: &str, name: &str, extra: Value) -> UserRecord {
+    let resource = resource("User", "userName", name, extra);
     let t = now();
     UserRecord {
         id: id.into(),
@@ -52,13 +59,7 @@ pub fn user(id: &str, name: &str, extra: Value) -> UserRecord {
 
 /// A group whose resource is `{"displayName": name}` merged with `extra`.
 pub fn group(id: &str, name: &str, extra: Value) -> GroupRecord {
-    let mut resource = json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": name,
-    });
-    if let (Some(obj), Value::Object(more)) = (resource.as_object_mut(), extra) {
-        obj.extend(more);
-    }
+    let resource = resource("Group", "displayName", name, extra);
     let t = now();
     GroupRecord {
         id: id.into(),
@@ -154,6 +155,16 @@ pub async fn assert_group_filters(store: &Arc<dyn Store>, cases: &[(&str, &[&str
             "{filter}"
         );
     }
+}
+
+/// The page of the tenant's users that `q` asks for.
+pub async fn user_page(store: &Arc<dyn Store>, q: &ListQuery) -> ListPage<UserRecord> {
+    store.list_users(TENANT, q).await.unwrap()
+}
+
+/// The page of the tenant's groups that `q` asks for.
+pub async fn group_page(store: &Arc<dyn Store>, q: &ListQuery) -> ListPage<GroupRecord> {
+    store.list_groups(TENANT, q).await.unwrap()
 }
 
 pub async fn user_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> Vec<String> {

@@ -86,23 +86,23 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
     five_users(&store).await;
 
     // Paging in the default order (by id), with the total of every page.
-    let page = store.list_users(TENANT, &query(None, 1, 2)).await.unwrap();
+    let page = user_page(&store, &query(None, 1, 2)).await;
     assert_eq!(page.total, 5);
     assert_eq!(
         page.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
         ["u-1", "u-2"]
     );
-    let page = store.list_users(TENANT, &query(None, 3, 2)).await.unwrap();
+    let page = user_page(&store, &query(None, 3, 2)).await;
     assert_eq!(page.total, 5);
     assert_eq!(
         page.items.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
         ["u-3", "u-4"]
     );
-    let page = store.list_users(TENANT, &query(None, 5, 10)).await.unwrap();
+    let page = user_page(&store, &query(None, 5, 10)).await;
     assert_eq!((page.total, page.items.len()), (5, 1));
-    let page = store.list_users(TENANT, &query(None, 9, 10)).await.unwrap();
+    let page = user_page(&store, &query(None, 9, 10)).await;
     assert_eq!((page.total, page.items.len()), (5, 0));
-    let page = store.list_users(TENANT, &query(None, 1, 0)).await.unwrap();
+    let page = user_page(&store, &query(None, 1, 0)).await;
     assert_eq!((page.total, page.items.len()), (5, 0));
 
     // Indexed filters, answered in SQL.
@@ -148,17 +148,11 @@ pub async fn list_users_pages_and_filters(store: Arc<dyn Store>) {
     )
     .await;
     // Paging over the in-memory path keeps the total of all matches.
-    let page = store
-        .list_users(TENANT, &query(Some(r#"title co "engineer""#), 2, 1))
-        .await
-        .unwrap();
+    let page = user_page(&store, &query(Some(r#"title co "engineer""#), 2, 1)).await;
     assert_eq!(page.total, 3);
     assert_eq!(page.items[0].id, "u-3");
     // No match.
-    let page = store
-        .list_users(TENANT, &filtered(r#"userName eq "nobody""#))
-        .await
-        .unwrap();
+    let page = user_page(&store, &filtered(r#"userName eq "nobody""#)).await;
     assert_eq!((page.total, page.items.len()), (0, 0));
 }
 
@@ -221,10 +215,7 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
     let mut a = user("u-1", "shared@x.com", json!({"externalId": "e"}));
     a.link.upstream_id = Some("bw-1".into());
     store.insert_user(TENANT, &a).await.unwrap();
-    store
-        .put_create_intent(TENANT, "shared@x.com", "u-1")
-        .await
-        .unwrap();
+    put_intent(&store, "shared@x.com", "u-1").await;
     store.append_audit(&audit(TENANT, "create")).await.unwrap();
 
     assert_eq!(store.get_user(OTHER, "u-1").await.unwrap(), None);
@@ -290,30 +281,26 @@ fn audit(tenant: &str, action: &str) -> AuditEntry {
     }
 }
 
+/// Records that a create of `name` is under way as `id`.
+async fn put_intent(store: &Arc<dyn Store>, name: &str, id: &str) {
+    store.put_create_intent(TENANT, name, id).await.unwrap();
+}
+
 pub async fn create_intents_put_get_clear(store: Arc<dyn Store>) {
     assert_eq!(store.create_intent(TENANT, "jane").await.unwrap(), None);
-    store
-        .put_create_intent(TENANT, "Jane", "id-1")
-        .await
-        .unwrap();
+    put_intent(&store, "Jane", "id-1").await;
     assert_eq!(
         store.create_intent(TENANT, "JANE").await.unwrap(),
         Some("id-1".into()),
         "looked up case-insensitively"
     );
     // A second attempt under a new id replaces the first.
-    store
-        .put_create_intent(TENANT, "jane", "id-2")
-        .await
-        .unwrap();
+    put_intent(&store, "jane", "id-2").await;
     assert_eq!(
         store.create_intent(TENANT, "jane").await.unwrap(),
         Some("id-2".into())
     );
-    store
-        .put_create_intent(TENANT, "other", "id-3")
-        .await
-        .unwrap();
+    put_intent(&store, "other", "id-3").await;
     store.clear_create_intent(TENANT, "jAnE").await.unwrap();
     assert_eq!(store.create_intent(TENANT, "jane").await.unwrap(), None);
     assert_eq!(

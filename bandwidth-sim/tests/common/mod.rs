@@ -13,12 +13,15 @@ pub async fn start_v1() -> SimHandle {
     start(SimConfig::default()).await
 }
 
+/// A simulator with the default configuration but what `set` changes.
+pub async fn start_with(set: impl FnOnce(&mut SimConfig)) -> SimHandle {
+    let mut config = SimConfig::default();
+    set(&mut config);
+    start(config).await
+}
+
 pub async fn start_dashboard() -> SimHandle {
-    start(SimConfig {
-        dialect: Dialect::Dashboard,
-        ..SimConfig::default()
-    })
-    .await
+    start_with(|c| c.dialect = Dialect::Dashboard).await
 }
 
 /// No fault but what `set` turns on.
@@ -35,6 +38,21 @@ pub fn client() -> reqwest::Client {
 /// Sends a request built by a test; the sim must answer.
 pub async fn send(req: reqwest::RequestBuilder) -> reqwest::Response {
     req.send().await.unwrap()
+}
+
+/// Sends `body` as `content_type` with a request built by a test; the sim must answer.
+pub async fn send_body(
+    req: reqwest::RequestBuilder,
+    content_type: &str,
+    body: &'static str,
+) -> reqwest::Response {
+    send(req.header("content-type", content_type).body(body)).await
+}
+
+/// Asserts the answer's `status` and reads its body as JSON.
+pub async fn expect_json(resp: reqwest::Response, status: u16) -> Value {
+    assert_eq!(resp.status(), status);
+    resp.json().await.unwrap()
 }
 
 /// Sends a request built by a test and reads the answer as JSON.
@@ -91,18 +109,17 @@ pub fn token_request(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Reques
 pub async fn token_response(sim: &SimHandle, id: &str, secret: &str) -> reqwest::Response {
     let form = "application/x-www-form-urlencoded";
     let grant = "grant_type=client_credentials";
-    send(
-        token_request(sim, id, secret)
-            .header("content-type", form)
-            .body(grant),
-    )
-    .await
+    send_body(token_request(sim, id, secret), form, grant).await
+}
+
+/// The token endpoint's JSON answer to the sim's client with `secret`, which must come
+/// with `status`.
+pub async fn token_answer(sim: &SimHandle, secret: &str, status: u16) -> Value {
+    expect_json(token_response(sim, "sim-client", secret).await, status).await
 }
 
 pub async fn token(sim: &SimHandle) -> String {
-    let resp = token_response(sim, "sim-client", "sim-secret").await;
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
+    let body = token_answer(sim, "sim-secret", 200).await;
     body["access_token"].as_str().unwrap().to_string()
 }
 
