@@ -11,9 +11,7 @@
 use axum::extract::Request;
 use axum::http::uri::PathAndQuery;
 use axum::http::Uri;
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 
 use super::error::ApiError;
 use crate::scim::error::ScimError;
@@ -25,26 +23,20 @@ pub const MAX_URL_BYTES: usize = 8 * 1024;
 /// Largest header block answered; larger is 431. An Entra JWT is about 2 KiB.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
-/// `router` behind the edge checks. The checks run before routing (the outer router has
-/// no routes, so everything reaches the inner one through its fallback after the URI
-/// has been rewritten).
-pub fn wrap(router: Router) -> Router {
-    Router::new()
-        .fallback_service(router)
-        .layer(middleware::from_fn(edge_checks))
-}
-
-async fn edge_checks(mut request: Request, next: Next) -> Response {
-    if let Some(refusal) = oversized(&request) {
-        return refusal.into_response();
+/// The answer refusing `request` (414, 431, or 400 for a path no id could hold), or
+/// `None` once its URI is in the normal form; run before routing (by
+/// [`super::frame`]), so that the rewritten path is the one routed.
+pub fn refusal(request: &mut Request) -> Option<Response> {
+    if let Some(refusal) = oversized(request) {
+        return Some(refusal.into_response());
     }
     if let Err(e) = check_path(request.uri().path()) {
-        return ApiError::from(e).into_response();
+        return Some(ApiError::from(e).into_response());
     }
     if let Some(uri) = normalized_uri(request.uri()) {
         *request.uri_mut() = uri;
     }
-    next.run(request).await
+    None
 }
 
 /// The 414 of a request whose URL is over [`MAX_URL_BYTES`], or the 431 of one whose

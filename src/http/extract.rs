@@ -118,7 +118,7 @@ pub fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str>
 }
 
 /// Re-renders the framework's bare 404/405 answers as SCIM errors.
-pub async fn scim_errors_for_bare_statuses(response: Response) -> Response {
+pub fn scim_errors_for_bare_statuses(response: Response) -> Response {
     let is_bare = !response.headers().contains_key(header::CONTENT_TYPE);
     match response.status() {
         StatusCode::METHOD_NOT_ALLOWED if is_bare => {

@@ -8,6 +8,8 @@ mod discovery;
 mod edges;
 pub mod error;
 pub mod extract;
+mod frame;
+mod gate;
 mod grants;
 mod groups;
 mod limits;
@@ -25,7 +27,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
-use tower_http::trace::TraceLayer;
 
 use crate::provision::{Provisioner, Tenant};
 use groups::Groups;
@@ -90,14 +91,7 @@ pub fn router(app: AppState) -> Router {
         .route("/", any(no_such_endpoint))
         .route("/{*rest}", any(no_such_endpoint))
         .fallback(no_such_endpoint)
-        // Layers run outermost-last: authentication first, then the caller's tenant budget.
-        .route_layer(middleware::from_fn(limits::per_tenant_rate))
-        .route_layer(middleware::from_fn_with_state(
-            app.clone(),
-            auth::require_caller,
-        ))
-        .route_layer(middleware::from_fn(observe::record))
-        .layer(middleware::from_fn(timing::server_timing));
+        .route_layer(middleware::from_fn_with_state(app.clone(), gate::scim_gate));
     let console = match &app.console {
         Some(console) => admin::router(console.clone()),
         None => Router::new(),
@@ -113,19 +107,10 @@ pub fn router(app: AppState) -> Router {
     // Around the whole router, not layered onto each route with `Router::layer`: a
     // layered route is cloned with every layer inside it on each request (axum clones a
     // route's boxed service per call), which cost ~70 allocations per lookup.
-    let outer = tower::ServiceBuilder::new()
-        .layer(middleware::from_fn(observe::request_context))
-        .layer(TraceLayer::new_for_http())
-        .layer(middleware::from_fn_with_state(
-            app.request_timeout,
-            limits::deadline,
-        ))
-        .layer(middleware::map_response(
-            extract::scim_errors_for_bare_statuses,
-        ))
+    let framed = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(app, frame::frame))
         .service(routes);
-    let app_router = Router::new().fallback_service(outer);
-    edges::wrap(app_router)
+    Router::new().fallback_service(framed)
 }
 
 async fn no_such_endpoint() -> error::ApiError {

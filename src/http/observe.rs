@@ -1,91 +1,83 @@
-//! What wraps every request: its request id and log span, the SCIM request metrics, and
+//! What is observed of requests: their ids, the SCIM request metrics and log line, and
 //! the `/metrics` endpoint.
-use std::time::Instant;
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
-use tracing::Instrument;
 
 use super::AppState;
 use crate::store::JobState;
 use crate::telemetry::{self, REQUEST_ID_HEADER};
 
 /// The tenant a request spoke for and the id of the credential it used (never its
-/// value), left on the response by the auth middleware so the metrics and the request
-/// log line (outside it) can name them.
-#[derive(Clone, Debug)]
-pub struct TenantLabel {
-    pub tenant: String,
-    pub credential: String,
+/// value), for the metrics and the request log line.
+pub struct TenantLabel<'a> {
+    pub tenant: &'a str,
+    pub credential: &'a str,
 }
 
-/// Gives the request its id (the IdP's if sane), runs it in a span carrying the id and
-/// inside the id's task-local scope, and returns the id in the response header.
-pub async fn request_context(request: Request, next: Next) -> Response {
-    let id = request
+/// The request's id: the IdP's when it is sane, else a new one.
+pub fn request_id_of(request: &Request) -> String {
+    request
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| telemetry::sane_request_id(v))
         .map(str::to_string)
-        .unwrap_or_else(telemetry::new_request_id);
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %request.method(),
-        path = %request.uri().path(),
-    );
-    let mut response = telemetry::with_request_id(id.clone(), next.run(request))
-        .instrument(span)
-        .await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
-    response
+        .unwrap_or_else(telemetry::new_request_id)
 }
 
-/// Counts and times SCIM requests by route template (never the raw path with ids),
-/// method, status and tenant, and logs one INFO line per request with those, the
-/// credential id and the request id: an admin whose IdP gets a 401 sees it at the
-/// default level. Bodies, headers and query strings are never logged.
-pub async fn record(request: Request, next: Next) -> Response {
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().as_str().to_string();
-    let start = Instant::now();
-    let response = next.run(request).await;
-    let elapsed = start.elapsed();
-    let (tenant, credential) = match response.extensions().get::<TenantLabel>() {
-        Some(label) => (label.tenant.clone(), label.credential.clone()),
-        None => ("unauthenticated".to_string(), "none".to_string()),
-    };
-    let status = response.status().as_str().to_string();
+/// Counts and times a SCIM request by route template (never the raw path with ids),
+/// method, status and tenant, and logs one INFO line with those, the credential id and
+/// the request id: an admin whose IdP gets a 401 sees it at the default level. Bodies,
+/// headers and query strings are never logged.
+pub fn record(
+    endpoint: &str,
+    method: &Method,
+    status: StatusCode,
+    label: Option<TenantLabel<'_>>,
+    elapsed: Duration,
+) {
+    let label = label.unwrap_or(TenantLabel {
+        tenant: "unauthenticated",
+        credential: "none",
+    });
     // The credential id goes last: `credential=acme-basic` followed by another field
     // would read like an `Authorization: Basic ...` value to a log scanner.
     tracing::info!(
         method = %method,
         route = %endpoint,
-        status = %status,
-        tenant = %tenant,
+        status = %status.as_str(),
+        tenant = %label.tenant,
         duration_ms = elapsed.as_micros() as f64 / 1000.0,
         request_id = %telemetry::request_id().unwrap_or_default(),
-        credential = %credential,
+        credential = %label.credential,
         "scim request"
     );
+    let method = label_value(method.as_str());
+    let endpoint = endpoint.to_string();
+    let tenant = label.tenant.to_string();
     metrics::counter!("scim_bridge_scim_requests_total",
-        "endpoint" => endpoint.clone(), "method" => method.clone(), "status" => status, "tenant" => tenant.clone())
+        "endpoint" => endpoint.clone(), "method" => method.clone(), "status" => status.as_str().to_string(), "tenant" => tenant.clone())
     .increment(1);
     metrics::histogram!("scim_bridge_scim_request_duration_seconds",
         "endpoint" => endpoint, "method" => method, "tenant" => tenant)
     .record(elapsed.as_secs_f64());
-    response
+}
+
+/// A label value without an allocation for the methods IdPs send.
+fn label_value(method: &str) -> metrics::SharedString {
+    match method {
+        "GET" => metrics::SharedString::const_str("GET"),
+        "POST" => metrics::SharedString::const_str("POST"),
+        "PUT" => metrics::SharedString::const_str("PUT"),
+        "PATCH" => metrics::SharedString::const_str("PATCH"),
+        "DELETE" => metrics::SharedString::const_str("DELETE"),
+        other => metrics::SharedString::from_owned(other.to_string()),
+    }
 }
 
 /// Prometheus text. With `server.metrics_token` set, the scraper must present it as a

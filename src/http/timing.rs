@@ -1,12 +1,13 @@
 //! `Server-Timing: upstream;dur=12.3;desc="2 calls"` on every SCIM answer that called
 //! the upstream (see [`crate::upstream::timing`]).
-use axum::extract::Request;
+use std::future::Future;
+
 use axum::http::HeaderValue;
-use axum::middleware::Next;
 use axum::response::Response;
 
-pub async fn server_timing(request: Request, next: Next) -> Response {
-    let (mut response, upstream, calls) = crate::upstream::timing::measure(next.run(request)).await;
+/// Runs `handler` and adds the header when it called the upstream.
+pub async fn server_timing(handler: impl Future<Output = Response>) -> Response {
+    let (mut response, upstream, calls) = crate::upstream::timing::measure(handler).await;
     if calls > 0 {
         let value = format!(
             "upstream;dur={:.3};desc=\"{calls} call{}\"",

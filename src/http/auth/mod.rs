@@ -9,9 +9,7 @@ mod tokens;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
-use axum::middleware::Next;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 pub use basic::hash_password;
@@ -149,56 +147,39 @@ pub async fn check_jwt_keys(
         .await
 }
 
-/// Resolves the caller or answers 401 with a SCIM error and `WWW-Authenticate`.
-pub async fn require_caller(
-    State(app): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let authorization = request
-        .headers()
+/// The caller presenting `headers`, or the answer refusing it: 401 with a SCIM error and
+/// `WWW-Authenticate`, or 503 while an IdP's signing keys cannot be loaded.
+pub async fn caller(app: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
+    let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let caller = match authorization {
         Some(value) => match app.credentials.authenticate(value).await {
             Ok(caller) => caller,
             Err(KeysUnavailable) => {
-                return ApiError::new(
+                return Err(ApiError::new(
                     503,
                     None,
                     "the identity provider's signing keys could not be loaded; retry later",
                 )
                 .retry(5)
-                .into_response()
+                .into_response())
             }
         },
         None => None,
     };
-    match caller {
-        Some(caller) => {
-            tracing::debug!(tenant = %caller.tenant.name, credential = %caller.credential_id, "authenticated");
-            let tenant = super::observe::TenantLabel {
-                tenant: caller.tenant.name.clone(),
-                credential: caller.credential_id.clone(),
-            };
-            let system = caller.tenant.target.user_rules().system;
-            request.extensions_mut().insert(caller);
-            let mut response = crate::upstream::for_system(system, next.run(request)).await;
-            response.extensions_mut().insert(tenant);
-            response
-        }
-        None => {
-            let mut response =
-                ApiError::new(401, None, "missing or invalid credentials").into_response();
-            let headers = response.headers_mut();
-            headers.remove(header::WWW_AUTHENTICATE);
-            let bearer_presented = authorization
-                .and_then(|a| a.split_whitespace().next())
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"));
-            for challenge in app.credentials.challenges(bearer_presented) {
-                headers.append(header::WWW_AUTHENTICATE, challenge);
-            }
-            response
-        }
+    if let Some(caller) = caller {
+        tracing::debug!(tenant = %caller.tenant.name, credential = %caller.credential_id, "authenticated");
+        return Ok(caller);
     }
+    let mut response = ApiError::new(401, None, "missing or invalid credentials").into_response();
+    let headers = response.headers_mut();
+    headers.remove(header::WWW_AUTHENTICATE);
+    let bearer_presented = authorization
+        .and_then(|a| a.split_whitespace().next())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"));
+    for challenge in app.credentials.challenges(bearer_presented) {
+        headers.append(header::WWW_AUTHENTICATE, challenge);
+    }
+    Err(response)
 }

@@ -12,6 +12,8 @@ use clap::ValueEnum;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
+mod plain;
+
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
 pub enum LogFormat {
     #[default]
@@ -21,7 +23,8 @@ pub enum LogFormat {
 
 /// `RUST_LOG` overrides the default level (`info`, with sqlx's per-query lines off).
 /// Text logs are coloured only on a terminal (not in a file, a pipe or journald) and
-/// never when `NO_COLOR` is set.
+/// never when `NO_COLOR` is set; uncoloured lines are written by [`plain`], the cheaper
+/// path (every request writes one).
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
@@ -31,7 +34,11 @@ pub fn init(format: LogFormat) {
         .with_ansi(colours)
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text if colours => builder.try_init(),
+        LogFormat::Text => builder
+            .fmt_fields(plain::fields())
+            .event_format(plain::Line)
+            .try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
 }
