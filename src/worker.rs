@@ -334,7 +334,7 @@ impl Worker {
         let result = match self.tenant(&job.tenant) {
             Ok(tenant) => {
                 self.provisioner
-                    .sync_user(tenant, &job.user_id, job.attempts, seen)
+                    .sync_user(tenant, &job.user_id, job.retry.attempts, seen)
                     .await
             }
             Err(e) => Err(e),
@@ -354,7 +354,7 @@ impl Worker {
 
     async fn record_failure(&self, job: &Job, error: &JobError) -> Result<(), StoreError> {
         let message = error.to_string();
-        let state = if self.out_of_attempts(job.attempts, error) {
+        let state = if self.out_of_attempts(job.retry.attempts, error) {
             tracing::warn!(job = job.id, tenant = %job.tenant, user = %job.user_id, error = %message, "job failed for good");
             crate::notify::emit(
                 crate::notify::EventKind::JobFailed,
@@ -363,13 +363,13 @@ impl Worker {
                     "a role sync job failed for good (user {}): {message}",
                     job.user_id
                 ),
-                serde_json::json!({"job": job.id, "user": job.user_id, "attempts": job.attempts, "error": message}),
+                serde_json::json!({"job": job.id, "user": job.user_id, "attempts": job.retry.attempts, "error": message}),
             );
             self.jobs.fail_job(job, &message).await?;
             SyncState::Failed
         } else {
-            let delay = self.backoff(job.attempts, error);
-            tracing::info!(job = job.id, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64, error = %message, "job will retry");
+            let delay = self.backoff(job.retry.attempts, error);
+            tracing::info!(job = job.id, attempt = job.retry.attempts, retry_in_ms = delay.as_millis() as u64, error = %message, "job will retry");
             self.jobs.retry_job(job, &message, retry_at(delay)).await?;
             SyncState::Pending
         };
@@ -388,8 +388,8 @@ impl Worker {
         let outcome = match &result {
             Ok(_) => Ok(()),
             Err(e) => {
-                let retry = (!self.out_of_attempts(job.attempts, e))
-                    .then(|| retry_at(self.backoff(job.attempts, e)));
+                let retry = (!self.out_of_attempts(job.retry.attempts, e))
+                    .then(|| retry_at(self.backoff(job.retry.attempts, e)));
                 tracing::warn!(deprovision = job.id, tenant = %request.tenant, error = %e, retry = retry.is_some(), "deprovision failed");
                 Err((e.to_string(), retry))
             }

@@ -116,7 +116,7 @@ pub type Notification = Queued<NewNotification, NotificationState>;
 impl Notification {
     /// When it was delivered: a delivery is its last run.
     pub fn delivered(&self) -> Option<DateTime<Utc>> {
-        (self.state == NotificationState::Delivered).then_some(self.run_at)
+        (self.state == NotificationState::Delivered).then_some(self.retry.run_at)
     }
 }
 

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Outcome, Prior,
-    SharedLock, StoreError, UpstreamLink, UserRecord,
+    GroupWrite, GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Outcome,
+    Prior, QueueFilter, SharedLock, StoreError, UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.
@@ -118,18 +118,10 @@ pub trait GroupStore: Send + Sync {
     ) -> Result<ListPage<GroupRecord>, StoreError>;
     /// Ordered by user id.
     async fn group_members(&self, tenant: &str, group_id: &str) -> Result<Vec<Member>, StoreError>;
-    /// Writes `group` if the stored version is still `group.version - 1`
-    /// (`VersionMismatch`/`NotFound` otherwise). `members: Some(set)` makes the membership
-    /// exactly `set`, enqueuing jobs for the users added and removed; `None` leaves it.
-    /// `resync_all` enqueues every member (old and new), for a change that can alter
-    /// what the group grants (a rename).
-    async fn update_group(
-        &self,
-        tenant: &str,
-        group: &GroupRecord,
-        members: Option<&[String]>,
-        resync_all: bool,
-    ) -> Result<(), StoreError>;
+    /// Writes `write.group` if the stored version is still `group.version - 1`
+    /// (`VersionMismatch`/`NotFound` otherwise), and its membership as
+    /// [`GroupWrite`] says.
+    async fn update_group(&self, tenant: &str, write: GroupWrite<'_>) -> Result<(), StoreError>;
     /// Deletes the group and its memberships, enqueuing a job per former member.
     async fn delete_group(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
     /// The groups a user is in, ordered by display name.
@@ -183,13 +175,8 @@ pub trait JobStore: Send + Sync {
     async fn fail_job(&self, job: &Job, error: &str) -> Result<(), StoreError>;
     /// How many jobs each tenant has in each state (states with none are left out).
     async fn count_jobs(&self) -> Result<Vec<(String, JobState, u64)>, StoreError>;
-    /// Oldest first; `None` = every tenant / every state.
-    async fn list_jobs(
-        &self,
-        tenant: Option<&str>,
-        state: Option<JobState>,
-        limit: u32,
-    ) -> Result<Vec<Job>, StoreError>;
+    /// The jobs `filter` lets through, oldest first.
+    async fn list_jobs(&self, filter: QueueFilter<'_, JobState>) -> Result<Vec<Job>, StoreError>;
     /// Failed jobs (all of the tenant's, or the one with `job_id`) become pending now.
     async fn requeue_failed(
         &self,
@@ -212,12 +199,10 @@ pub trait DeprovisionStore: Send + Sync {
     /// Held deprovisions of the tenant (all, or the one with `id`) become pending now,
     /// for the worker; returns how many.
     async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError>;
-    /// Oldest first; `None` = every tenant / every state.
+    /// The deprovisions `filter` lets through, oldest first.
     async fn list_deprovisions(
         &self,
-        tenant: Option<&str>,
-        state: Option<DeprovisionState>,
-        limit: u32,
+        filter: QueueFilter<'_, DeprovisionState>,
     ) -> Result<Vec<Deprovision>, StoreError>;
     /// Claims approved deprovisions that are due, and running ones whose lease expired,
     /// as [`JobStore::claim_jobs`] does for jobs.

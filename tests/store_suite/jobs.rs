@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use scim_bridge::store::{Job, JobState, Store};
+use scim_bridge::store::{Job, JobState, QueueFilter, Store};
 
 use super::support::*;
 
@@ -32,9 +32,12 @@ pub async fn enqueue_coalesces(store: Arc<dyn Store>) {
     for job in &jobs {
         assert_eq!(job.tenant, TENANT);
         assert_eq!(job.state, JobState::Pending);
-        assert_eq!(job.attempts, 0);
-        assert_eq!(job.last_error, None);
-        assert!(job.run_at >= before && job.run_at <= Utc::now(), "due now");
+        assert_eq!(job.retry.attempts, 0);
+        assert_eq!(job.retry.last_error, None);
+        assert!(
+            job.retry.run_at >= before && job.retry.run_at <= Utc::now(),
+            "due now"
+        );
         assert!(job.created >= before);
     }
     assert!(jobs[0].id < jobs[1].id, "oldest first");
@@ -47,7 +50,7 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     assert_eq!(first.len(), 2, "at most the limit");
     for job in &first {
         assert_eq!(job.state, JobState::Running);
-        assert_eq!(job.attempts, 1);
+        assert_eq!(job.retry.attempts, 1);
     }
     // Running jobs under a live lease are not claimed again.
     let second = claim(&store).await;
@@ -57,7 +60,7 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     assert!(claim(&store).await.is_empty());
     assert_eq!(
         store
-            .list_jobs(None, Some(JobState::Running), 10)
+            .list_jobs(QueueFilter::all(10).in_state(JobState::Running))
             .await
             .unwrap()
             .len(),
@@ -70,7 +73,7 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     let again = claim(&store).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].user_id, "u-1");
-    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].retry.attempts, 1);
 }
 
 pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
@@ -87,7 +90,7 @@ pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     assert_eq!(recovered.len(), 1);
     assert_eq!(recovered[0].id, lost[0].id);
     assert_eq!(recovered[0].state, JobState::Running);
-    assert_eq!(recovered[0].attempts, 2);
+    assert_eq!(recovered[0].retry.attempts, 2);
     // Now under a live lease again.
     assert!(claim(&store).await.is_empty());
 }
@@ -113,7 +116,7 @@ pub async fn own_leases_are_renewed_and_given_back(store: Arc<dyn Store>) {
     let again = store.claim_jobs("third", 10, LEASE).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, mine[0].id);
-    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].retry.attempts, 2);
 }
 
 pub async fn complete_removes_the_job_and_older_failed_ones(store: Arc<dyn Store>) {
@@ -155,9 +158,12 @@ pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].id, job.id);
     assert_eq!(jobs[0].state, JobState::Pending);
-    assert_eq!(jobs[0].run_at, later);
-    assert_eq!(jobs[0].last_error.as_deref(), Some("429 rate limited"));
-    assert_eq!(jobs[0].attempts, 1);
+    assert_eq!(jobs[0].retry.run_at, later);
+    assert_eq!(
+        jobs[0].retry.last_error.as_deref(),
+        Some("429 rate limited")
+    );
+    assert_eq!(jobs[0].retry.attempts, 1);
     // Not due yet.
     assert!(claim(&store).await.is_empty());
     // It coalesces with new changes meanwhile.
@@ -170,8 +176,8 @@ pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
     let again = claim(&store).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, job.id);
-    assert_eq!(again[0].attempts, 2);
-    assert_eq!(again[0].last_error.as_deref(), Some("503"));
+    assert_eq!(again[0].retry.attempts, 2);
+    assert_eq!(again[0].retry.last_error.as_deref(), Some("503"));
 }
 
 pub async fn retry_is_dropped_when_another_job_is_pending(store: Arc<dyn Store>) {
@@ -188,7 +194,7 @@ pub async fn retry_is_dropped_when_another_job_is_pending(store: Arc<dyn Store>)
     assert_eq!(jobs.len(), 1, "the pending job does the work: {jobs:?}");
     assert_ne!(jobs[0].id, running.id);
     assert_eq!(jobs[0].state, JobState::Pending);
-    assert_eq!(jobs[0].attempts, 0);
+    assert_eq!(jobs[0].retry.attempts, 0);
 }
 
 pub async fn fail_and_requeue(store: Arc<dyn Store>) {
@@ -200,13 +206,13 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
         store.fail_job(&job, "out of retries").await.unwrap();
     }
     let failed = store
-        .list_jobs(Some(TENANT), Some(JobState::Failed), 10)
+        .list_jobs(QueueFilter::of(TENANT, 10).in_state(JobState::Failed))
         .await
         .unwrap();
     assert_eq!(failed.len(), 3);
     assert!(failed
         .iter()
-        .all(|j| j.last_error.as_deref() == Some("out of retries") && j.attempts == 1));
+        .all(|j| j.retry.last_error.as_deref() == Some("out of retries") && j.retry.attempts == 1));
     // Failed jobs stay failed: never claimed, never dropped.
     assert!(claim(&store).await.is_empty());
 
@@ -214,12 +220,12 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     let one = job_of(&failed, "u-1").id;
     assert_eq!(store.requeue_failed(None, Some(one)).await.unwrap(), 1);
     let pending = store
-        .list_jobs(None, Some(JobState::Pending), 10)
+        .list_jobs(QueueFilter::all(10).in_state(JobState::Pending))
         .await
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, one);
-    assert!(pending[0].run_at <= Utc::now());
+    assert!(pending[0].retry.run_at <= Utc::now());
 
     // u-2 got a new pending job meanwhile: its failed one is redundant.
     enqueue(&store, TENANT, &["u-2"]).await;
@@ -232,7 +238,7 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     // The other tenant's failure is untouched until it is requeued.
     assert_eq!(
         store
-            .list_jobs(Some(OTHER), Some(JobState::Failed), 10)
+            .list_jobs(QueueFilter::of(OTHER, 10).in_state(JobState::Failed))
             .await
             .unwrap()
             .len(),
@@ -240,7 +246,7 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     );
     assert_eq!(store.requeue_failed(None, None).await.unwrap(), 1);
     assert!(store
-        .list_jobs(None, Some(JobState::Failed), 10)
+        .list_jobs(QueueFilter::all(10).in_state(JobState::Failed))
         .await
         .unwrap()
         .is_empty());
@@ -267,29 +273,29 @@ pub async fn list_jobs_filters(store: Arc<dyn Store>) {
     let running = store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
     assert_eq!(running[0].user_id, "u-1");
 
-    let tenant_jobs = store.list_jobs(Some(TENANT), None, 10).await.unwrap();
+    let tenant_jobs = store.list_jobs(QueueFilter::of(TENANT, 10)).await.unwrap();
     assert_eq!(tenant_jobs.len(), 3);
     assert!(tenant_jobs.iter().all(|j| j.tenant == TENANT));
-    let other_jobs = store.list_jobs(Some(OTHER), None, 10).await.unwrap();
+    let other_jobs = store.list_jobs(QueueFilter::of(OTHER, 10)).await.unwrap();
     assert_eq!(other_jobs.len(), 1);
     assert_eq!(other_jobs[0].tenant, OTHER);
     let pending = store
-        .list_jobs(None, Some(JobState::Pending), 10)
+        .list_jobs(QueueFilter::all(10).in_state(JobState::Pending))
         .await
         .unwrap();
     assert_eq!(pending.len(), 3);
     let running_here = store
-        .list_jobs(Some(TENANT), Some(JobState::Running), 10)
+        .list_jobs(QueueFilter::of(TENANT, 10).in_state(JobState::Running))
         .await
         .unwrap();
     assert_eq!(running_here, running);
     assert!(store
-        .list_jobs(Some(OTHER), Some(JobState::Running), 10)
+        .list_jobs(QueueFilter::of(OTHER, 10).in_state(JobState::Running))
         .await
         .unwrap()
         .is_empty());
     let first_two: Vec<i64> = store
-        .list_jobs(None, None, 2)
+        .list_jobs(QueueFilter::all(2))
         .await
         .unwrap()
         .iter()
@@ -297,7 +303,7 @@ pub async fn list_jobs_filters(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(first_two, [everything[0].id, everything[1].id]);
     assert!(store
-        .list_jobs(Some("nobody"), None, 10)
+        .list_jobs(QueueFilter::of("nobody", 10))
         .await
         .unwrap()
         .is_empty());
@@ -361,11 +367,11 @@ pub async fn concurrent_claimers_never_share_a_job(store: Arc<dyn Store>) {
     assert_eq!(distinct.len(), claimed.len(), "a job was claimed twice");
     assert_eq!(claimed.len(), JOBS, "every job was claimed once");
     let running = store
-        .list_jobs(None, Some(JobState::Running), 1000)
+        .list_jobs(QueueFilter::all(1000).in_state(JobState::Running))
         .await
         .unwrap();
     assert_eq!(running.len(), JOBS);
-    assert!(running.iter().all(|j| j.attempts == 1));
+    assert!(running.iter().all(|j| j.retry.attempts == 1));
 }
 
 /// Replicas enqueueing for the same users at once (in different orders) coalesce into

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use scim_bridge::scim::filter::{parse_attr_path, parse_filter};
 use scim_bridge::store::{
-    GroupRecord, Job, JobState, ListPage, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
+    GroupRecord, Job, JobState, ListPage, ListQuery, QueueFilter, Store, StoreError, UpstreamLink,
+    UserRecord,
 };
 use serde_json::{json, Value};
 
@@ -180,7 +181,7 @@ pub async fn group_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> V
 /// The users with a job in `state`, sorted.
 pub async fn users_with_jobs(store: &Arc<dyn Store>, state: JobState) -> Vec<String> {
     let mut users: Vec<String> = store
-        .list_jobs(Some(TENANT), Some(state), 100_000)
+        .list_jobs(QueueFilter::of(TENANT, 100_000).in_state(state))
         .await
         .unwrap()
         .into_iter()
@@ -207,7 +208,7 @@ pub async fn drain(store: &Arc<dyn Store>) {
 }
 
 pub async fn all_jobs(store: &Arc<dyn Store>) -> Vec<Job> {
-    store.list_jobs(None, None, 100_000).await.unwrap()
+    store.list_jobs(QueueFilter::all(100_000)).await.unwrap()
 }
 
 pub fn conflict_field(result: Result<(), StoreError>) -> String {

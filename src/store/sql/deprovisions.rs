@@ -15,7 +15,7 @@ use crate::store::deprovision::{must_hold, FINISHED};
 use crate::store::queue::Outcome;
 use crate::store::{
     timestamp, Admission, Deprovision, DeprovisionState, DeprovisionStore, GuardLimit,
-    NewDeprovision, StoreError,
+    NewDeprovision, QueueFilter, StoreError,
 };
 
 const FORGET_OLD: &str =
@@ -89,12 +89,10 @@ impl<B: Backend> DeprovisionStore for B {
 
     async fn list_deprovisions(
         &self,
-        tenant: Option<&str>,
-        state: Option<DeprovisionState>,
-        limit: u32,
+        filter: QueueFilter<'_, DeprovisionState>,
     ) -> Result<Vec<Deprovision>, StoreError> {
-        let state = state.map(DeprovisionState::as_str);
-        queue::list::<B, StoredDeprovision>(self, &DEPROVISIONS, tenant, state, limit).await
+        let filter = filter.map_state(DeprovisionState::as_str);
+        queue::list::<B, StoredDeprovision>(self, &DEPROVISIONS, filter).await
     }
 
     async fn claim_deprovisions(

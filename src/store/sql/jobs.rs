@@ -11,7 +11,7 @@ use super::queue::{self, JOBS};
 use super::rows::StoredJob;
 use super::unique::{violated, UniqueIndex};
 use super::{execute, fetch_all, Backend, Conn, Stmt};
-use crate::store::{timestamp, Job, JobState, JobStore, StoreError};
+use crate::store::{timestamp, Job, JobState, JobStore, QueueFilter, StoreError};
 
 const COMPLETE: &str = "DELETE FROM jobs
      WHERE id = $1 OR (tenant = $2 AND user_id = $3 AND state = 'failed' AND id < $1)";
@@ -193,14 +193,9 @@ impl<B: Backend> JobStore for B {
             .collect())
     }
 
-    async fn list_jobs(
-        &self,
-        tenant: Option<&str>,
-        state: Option<JobState>,
-        limit: u32,
-    ) -> Result<Vec<Job>, StoreError> {
-        let state = state.map(JobState::as_str);
-        queue::list::<B, StoredJob>(self, &JOBS, tenant, state, limit).await
+    async fn list_jobs(&self, filter: QueueFilter<'_, JobState>) -> Result<Vec<Job>, StoreError> {
+        let filter = filter.map_state(JobState::as_str);
+        queue::list::<B, StoredJob>(self, &JOBS, filter).await
     }
 
     async fn requeue_failed(
