@@ -181,7 +181,7 @@ impl<B: Backend> GroupStore for B {
         // two never hold each other's member rows and group row crosswise (deadlock).
         let lock = format!(
             "SELECT 1 FROM groups WHERE tenant = $1 AND id = $2{}",
-            B::DIALECT.for_update
+            B::DIALECT.for_update()
         );
         let found: Option<(i32,)> = tx
             .fetch_optional(Stmt::new(lock).text(tenant).text(id))

@@ -68,7 +68,7 @@ async fn requeue_failed_once<B: Backend>(
                 "SELECT id FROM jobs
                  WHERE state = 'failed' AND ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR id = $2)
                  ORDER BY id{}",
-                B::DIALECT.for_update
+                B::DIALECT.for_update()
             ))
             .opt_text(tenant)
             .opt_int(job_id),

@@ -77,7 +77,7 @@ where
          UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2{}
          WHERE id IN (SELECT id FROM due)
          RETURNING {}",
-        B::DIALECT.skip_locked,
+        B::DIALECT.skip_locked(),
         if owner.is_some() {
             ", claimed_by = $4"
         } else {
