@@ -161,7 +161,7 @@ impl AdminService {
         query: AuditQuery,
     ) -> Result<Option<AuditEntry>> {
         let query = AuditQuery {
-            tenants: vec![tenant.to_string()],
+            tenants: Some(vec![tenant.to_string()]),
             limit: 1,
             ..query
         };

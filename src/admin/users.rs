@@ -117,7 +117,7 @@ impl AdminService {
             .collect();
         let audit = store
             .search_audit(&AuditQuery {
-                tenants: vec![tenant.name.clone()],
+                tenants: Some(vec![tenant.name.clone()]),
                 resource_id: Some(user.id.clone()),
                 limit: 50,
                 ..AuditQuery::default()

@@ -40,7 +40,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
         .unwrap();
 
     let page = |offset, limit| AuditQuery {
-        tenants: vec!["a".into()],
+        tenants: Some(vec!["a".into()]),
         action: Some("create".into()),
         offset,
         limit,
@@ -55,7 +55,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(last.items[0].resource_id, "u0");
 
     let errors = AuditQuery {
-        tenants: vec!["a".into()],
+        tenants: Some(vec!["a".into()]),
         outcome: Some("error".into()),
         limit: 50,
         ..AuditQuery::default()
@@ -70,7 +70,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(found.total, 1);
     assert_eq!(found.items[0].detail, json!({"n": 100}));
     let both = AuditQuery {
-        tenants: vec!["a".into(), "b".into()],
+        tenants: Some(vec!["a".into(), "b".into()]),
         resource_id: Some("u200".into()),
         limit: 50,
         ..AuditQuery::default()
@@ -80,7 +80,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
         "b"
     );
     let other = AuditQuery {
-        tenants: vec!["c".into()],
+        tenants: Some(vec!["c".into()]),
         limit: 50,
         ..AuditQuery::default()
     };
