@@ -2,7 +2,6 @@
 //! one capability can ask for just that trait; `Arc<dyn Store>` offers them all (a
 //! trait object's supertrait methods need no import).
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -11,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GroupWrite, GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Outcome,
-    Prior, QueueFilter, SharedLock, StoreError, UpstreamLink, UserRecord,
+    GroupWrite, GuardLimit, Job, JobState, Lease, ListPage, ListQuery, Member, NewDeprovision,
+    Outcome, Prior, QueueFilter, SharedLock, StoreError, UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.
@@ -146,18 +145,12 @@ pub trait JobStore: Send + Sync {
         user_ids: &[String],
     ) -> Result<u64, StoreError>;
     /// Claims up to `limit` jobs whose `run_at` has come: pending ones, and running ones
-    /// whose lease expired (a crashed worker's). Claimed jobs are `running` with a lease
-    /// of `lease` and `attempts` + 1. Safe to call from several replicas at once.
-    /// `owner` names the claiming process (see [`JobStore::renew_job_leases`]).
-    async fn claim_jobs(
-        &self,
-        owner: &str,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<Job>, StoreError>;
-    /// Extends the lease of the running jobs `owner` claimed (its heartbeat while they
-    /// run, so a lease of seconds is enough); returns how many.
-    async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError>;
+    /// whose lease expired (a crashed worker's). Claimed jobs are `running`, held by
+    /// `lease`, with `attempts` + 1. Safe to call from several replicas at once.
+    async fn claim_jobs(&self, lease: Lease<'_>, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Extends the running jobs `lease.owner` claimed by another `lease.term` (its
+    /// heartbeat while they run, so a lease of seconds is enough); returns how many.
+    async fn renew_job_leases(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
     /// Ends the lease of the running jobs `owner` claimed, so they are claimed again at
     /// once: called as `owner` starts, when they can only be a crashed run's.
     async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError>;
@@ -208,16 +201,11 @@ pub trait DeprovisionStore: Send + Sync {
     /// as [`JobStore::claim_jobs`] does for jobs.
     async fn claim_deprovisions(
         &self,
-        owner: &str,
+        lease: Lease<'_>,
         limit: u32,
-        lease: Duration,
     ) -> Result<Vec<Deprovision>, StoreError>;
     /// As [`JobStore::renew_job_leases`], for deprovisions.
-    async fn renew_deprovision_leases(
-        &self,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<u64, StoreError>;
+    async fn renew_deprovision_leases(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
     /// As [`JobStore::release_job_claims`], for deprovisions.
     async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError>;
     /// The worker's outcome (see [`Outcome`]).

@@ -31,7 +31,7 @@ pub use capabilities::{
 pub use deprovision::{
     Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
 };
-pub use queue::{Outcome, QueueFilter, Queued, Retry};
+pub use queue::{Lease, Outcome, QueueFilter, Queued, Retry};
 pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,

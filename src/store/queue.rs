@@ -1,6 +1,7 @@
 //! The one shape of the three work queues (`sync_user` jobs, approved deprovisions and
 //! the notification outbox): what was asked for, plus where it stands in its queue.
 use std::ops::Deref;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -83,6 +84,21 @@ impl<'a, State> QueueFilter<'a, State> {
             state: self.state.map(to),
             limit: self.limit,
         }
+    }
+}
+
+/// A claimer's hold on the queue items it claims: `owner` names the claimer (its
+/// renewals and its start-up give-back find its items by it), `term` is how long a
+/// claim or a renewal lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub term: Duration,
+}
+
+impl<'a> Lease<'a> {
+    pub fn new(owner: &'a str, term: Duration) -> Self {
+        Self { owner, term }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scim_bridge::store::{
-    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
+    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, Lease, NewDeprovision,
     QueueFilter, Store,
 };
 use serde_json::json;
@@ -46,7 +46,10 @@ async fn admit(store: &Arc<dyn Store>, tenant: &str, n: usize, limit: &GuardLimi
 
 /// Claims up to ten approved deprovisions for `lease`.
 async fn claim(store: &Arc<dyn Store>, lease: Duration) -> Vec<Deprovision> {
-    store.claim_deprovisions(OWNER, 10, lease).await.unwrap()
+    store
+        .claim_deprovisions(Lease::new(OWNER, lease), 10)
+        .await
+        .unwrap()
 }
 
 /// Admits request `n` of `tenant` under a guard that holds everything; returns its id.

@@ -433,17 +433,11 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
         .await
         .unwrap();
     // u-1 has a pending, a running and a failed job.
-    let claimed = store
-        .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
+    let claimed = store.claim_jobs(OWN_LEASE, 10).await.unwrap();
     let first = claimed.iter().find(|j| j.user_id == "u-1").unwrap().clone();
     store.fail_job(&first, "boom").await.unwrap();
     enqueue(&store, TENANT, &["u-1"]).await;
-    store
-        .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
+    store.claim_jobs(OWN_LEASE, 10).await.unwrap();
     enqueue(&store, TENANT, &["u-1"]).await;
     assert_eq!(
         all_jobs(&store)

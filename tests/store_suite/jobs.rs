@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use scim_bridge::store::{Job, JobState, QueueFilter, Store};
+use scim_bridge::store::{Job, JobState, Lease, QueueFilter, Store};
 
 use super::support::*;
 
 const LEASE: Duration = Duration::from_secs(60);
 
 async fn claim(store: &Arc<dyn Store>) -> Vec<Job> {
-    store.claim_jobs(OWNER, 100, LEASE).await.unwrap()
+    store.claim_jobs(OWN_LEASE, 100).await.unwrap()
 }
 
 fn job_of<'a>(jobs: &'a [Job], user_id: &str) -> &'a Job {
@@ -46,7 +46,7 @@ pub async fn enqueue_coalesces(store: Arc<dyn Store>) {
 pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
-    let first = store.claim_jobs(OWNER, 2, LEASE).await.unwrap();
+    let first = store.claim_jobs(OWN_LEASE, 2).await.unwrap();
     assert_eq!(first.len(), 2, "at most the limit");
     for job in &first {
         assert_eq!(job.state, JobState::Running);
@@ -66,7 +66,7 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
             .len(),
         3
     );
-    assert_eq!(store.claim_jobs(OWNER, 0, LEASE).await.unwrap().len(), 0);
+    assert_eq!(store.claim_jobs(OWN_LEASE, 0).await.unwrap().len(), 0);
 
     // A running job does not count as pending: a new change gets its own job.
     assert_eq!(enqueue(&store, TENANT, &["u-1"]).await, 1);
@@ -81,7 +81,7 @@ pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     enqueue(&store, TENANT, &["u-1"]).await;
     // A worker that claims with a tiny lease and then "crashes".
     let lost = store
-        .claim_jobs(OWNER, 10, Duration::from_millis(1))
+        .claim_jobs(Lease::new(OWNER, Duration::from_millis(1)), 10)
         .await
         .unwrap();
     assert_eq!(lost.len(), 1);
@@ -99,21 +99,23 @@ pub async fn own_leases_are_renewed_and_given_back(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2"]).await;
     enqueue(&store, TENANT, &["u-1"]).await;
     let short = Duration::from_millis(800);
-    let mine = store.claim_jobs(OWNER, 10, short).await.unwrap();
+    let (own, another) = (Lease::new(OWNER, short), Lease::new("another", short));
+    let third = Lease::new("third", LEASE);
+    let mine = store.claim_jobs(own, 10).await.unwrap();
     assert_eq!(mine.len(), 1);
     enqueue(&store, TENANT, &["u-2"]).await;
-    let theirs = store.claim_jobs("another", 10, short).await.unwrap();
+    let theirs = store.claim_jobs(another, 10).await.unwrap();
     assert_eq!(theirs.len(), 1);
     // The heartbeat keeps the owner's claim; the other process's lease runs out.
-    assert_eq!(store.renew_job_leases(OWNER, LEASE).await.unwrap(), 1);
+    assert_eq!(store.renew_job_leases(OWN_LEASE).await.unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let taken = store.claim_jobs("third", 10, LEASE).await.unwrap();
+    let taken = store.claim_jobs(third, 10).await.unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].id, theirs[0].id);
     // A restart of the owner gives its claim back at once, and no longer renews it.
     assert_eq!(store.release_job_claims(OWNER).await.unwrap(), 1);
-    assert_eq!(store.renew_job_leases(OWNER, LEASE).await.unwrap(), 0);
-    let again = store.claim_jobs("third", 10, LEASE).await.unwrap();
+    assert_eq!(store.renew_job_leases(OWN_LEASE).await.unwrap(), 0);
+    let again = store.claim_jobs(third, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, mine[0].id);
     assert_eq!(again[0].retry.attempts, 2);
@@ -270,7 +272,7 @@ pub async fn list_jobs_filters(store: Arc<dyn Store>) {
         ["u-1", "u-2", "u-9", "u-3"],
         "oldest first"
     );
-    let running = store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
+    let running = store.claim_jobs(OWN_LEASE, 1).await.unwrap();
     assert_eq!(running[0].user_id, "u-1");
 
     let tenant_jobs = store.list_jobs(QueueFilter::of(TENANT, 10)).await.unwrap();
@@ -316,9 +318,9 @@ pub async fn count_jobs_by_tenant_and_state(store: Arc<dyn Store>) {
     users(&store, OTHER, &["u-9"]).await;
     enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     enqueue(&store, OTHER, &["u-9"]).await;
-    let running = store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
+    let running = store.claim_jobs(OWN_LEASE, 1).await.unwrap();
     store.fail_job(&running[0], "gone").await.unwrap();
-    store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
+    store.claim_jobs(OWN_LEASE, 1).await.unwrap();
     let mut counts = store.count_jobs().await.unwrap();
     counts.sort_by_key(|(t, s, _)| (t.clone(), s.as_str()));
     let mut want = vec![
@@ -351,7 +353,7 @@ pub async fn concurrent_claimers_never_share_a_job(store: Arc<dyn Store>) {
             start.wait().await;
             let mut mine = Vec::new();
             loop {
-                let jobs = store.claim_jobs(OWNER, 7, LEASE).await.unwrap();
+                let jobs = store.claim_jobs(OWN_LEASE, 7).await.unwrap();
                 if jobs.is_empty() {
                     return mine;
                 }

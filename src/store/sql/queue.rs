@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::rows::{records, Stored, DEPROVISION_COLUMNS, JOB_COLUMNS, NOTIFICATION_COLUMNS};
 use super::{execute, fetch_all, lease_end, Backend, Stmt};
-use crate::store::queue::{Outcome, QueueFilter, Queued};
+use crate::store::queue::{Lease, Outcome, QueueFilter, Queued};
 use crate::store::{timestamp, StoreError};
 
 /// One queue's table.
@@ -99,21 +99,21 @@ where
     Ok(claimed)
 }
 
-/// Sets the lease of every running row of `queue` that `owner` claimed to end `lease`
-/// from now; returns how many. A row another process took over after this one's lease
-/// ran out is not touched.
+/// Sets the lease of every running row of `queue` that `lease.owner` claimed to end
+/// `lease.term` from now; returns how many. A row another process took over after this
+/// one's lease ran out is not touched.
 pub(super) async fn renew_leases<B: Backend>(
     backend: &B,
     queue: &QueueTable,
-    owner: &str,
-    lease: Duration,
+    lease: Lease<'_>,
 ) -> Result<u64, StoreError> {
     let sql = format!(
         "UPDATE {} SET lease_until = $1 WHERE state = 'running' AND claimed_by = $2",
         queue.name
     );
-    let until = lease_end(Utc::now(), lease);
-    execute(backend, Stmt::new(sql).text(&timestamp(&until)).text(owner)).await
+    let until = lease_end(Utc::now(), lease.term);
+    let stmt = Stmt::new(sql).text(&timestamp(&until)).text(lease.owner);
+    execute(backend, stmt).await
 }
 
 /// Gives back every running row of `queue` that `owner` claimed: its lease ends now
