@@ -56,14 +56,13 @@ pub trait UserStore: Send + Sync {
         tenant: &str,
         upstream_id: &str,
     ) -> Result<Option<String>, StoreError>;
-    /// Records that an upstream create for `username` is about to be attempted under
-    /// `scim_id`. If the answer is lost, the IdP's retry finds the intent and links the
-    /// upstream user instead of answering 409 or creating a second one.
+    /// Records that an upstream create for `intent.username` is about to be attempted
+    /// under `intent.scim_id`. If the answer is lost, the IdP's retry finds the intent
+    /// and links the upstream user instead of answering 409 or creating a second one.
     async fn put_create_intent(
         &self,
         tenant: &str,
-        username: &str,
-        scim_id: &str,
+        intent: &CreateIntent,
     ) -> Result<(), StoreError>;
     async fn create_intent(
         &self,

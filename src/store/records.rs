@@ -381,3 +381,14 @@ pub struct CreateIntent {
     pub scim_id: String,
     pub created_at: DateTime<Utc>,
 }
+
+impl CreateIntent {
+    /// An upstream create of `username` as `scim_id`, starting now.
+    pub fn now(username: &str, scim_id: &str) -> Self {
+        Self {
+            username: fold(username),
+            scim_id: scim_id.to_string(),
+            created_at: Utc::now(),
+        }
+    }
+}
