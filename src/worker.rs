@@ -15,7 +15,7 @@ use crate::config::WorkerConfig;
 use crate::provision::jobs::JobError;
 use crate::provision::prefetch::{Prefetch, MIN_BATCH};
 use crate::provision::{Provisioner, Tenant};
-use crate::store::{Deprovision, DeprovisionStore, Job, JobStore, StoreError, SyncState};
+use crate::store::{Deprovision, DeprovisionStore, Job, JobStore, Lease, StoreError, SyncState};
 use crate::upstream::{Seen, TargetError};
 
 /// Role syncs claimed beyond the running ones, so that a burst for one tenant can be
@@ -103,20 +103,19 @@ impl Worker {
     }
 
     async fn run(self) {
-        let lease = Duration::from_secs(self.config.lease_secs.max(2));
         let poll = Duration::from_millis(self.config.poll_interval_ms.max(10));
         let concurrency = self.config.concurrency.max(1) as usize;
         self.release_own_claims().await;
-        let _heartbeat = self.clone().spawn_heartbeat(lease);
+        let _heartbeat = self.clone().spawn_heartbeat();
         let mut running = JoinSet::new();
         let mut backlog = VecDeque::new();
         loop {
             let free = concurrency.saturating_sub(running.len());
-            let mut more_due = free > 0 && self.claim_deprovisions(free, lease, &mut running).await;
+            let mut more_due = free > 0 && self.claim_deprovisions(free, &mut running).await;
             // Claimed in batches, not one query per finished job.
             let room = (concurrency + READ_AHEAD).saturating_sub(running.len() + backlog.len());
             if backlog.len() < concurrency || room >= READ_AHEAD / 4 {
-                more_due |= self.claim_jobs(room, lease, &mut backlog).await;
+                more_due |= self.claim_jobs(room, &mut backlog).await;
             }
             while running.len() < concurrency {
                 let Some(unit) = self.next_unit(&mut backlog, concurrency) else {
@@ -134,6 +133,14 @@ impl Worker {
                 _ = tokio::time::sleep(poll) => {}
             }
         }
+    }
+
+    /// This instance's hold on what it claims: its name, and `lease_secs` (2 at least).
+    fn lease(&self) -> Lease<'_> {
+        Lease::new(
+            &self.owner,
+            Duration::from_secs(self.config.lease_secs.max(2)),
+        )
     }
 
     /// Whatever this instance had claimed when it last stopped is a crashed run's: it
@@ -159,16 +166,16 @@ impl Worker {
 
     /// Renews the leases of this instance's running claims every third of a lease, so a
     /// slow job keeps its claim and a dead instance's claims free up within one lease.
-    fn spawn_heartbeat(self, lease: Duration) -> HeartbeatTask {
+    fn spawn_heartbeat(self) -> HeartbeatTask {
         HeartbeatTask(tokio::spawn(async move {
-            let mut beat = tokio::time::interval(lease / 3);
+            let mut beat = tokio::time::interval(self.lease().term / 3);
             beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 beat.tick().await;
                 let renewed = async {
-                    self.jobs.renew_job_leases(&self.owner, lease).await?;
+                    self.jobs.renew_job_leases(self.lease()).await?;
                     self.deprovisions
-                        .renew_deprovision_leases(&self.owner, lease)
+                        .renew_deprovision_leases(self.lease())
                         .await
                 }
                 .await;
@@ -181,15 +188,10 @@ impl Worker {
 
     /// Claims up to `free` approved deprovisions (rare, and a backlog of role syncs
     /// must not delay them) and starts each; true if it got as many as it asked for.
-    async fn claim_deprovisions(
-        &self,
-        free: usize,
-        lease: Duration,
-        running: &mut JoinSet<()>,
-    ) -> bool {
+    async fn claim_deprovisions(&self, free: usize, running: &mut JoinSet<()>) -> bool {
         let deprovisions = match self
             .deprovisions
-            .claim_deprovisions(&self.owner, limit(free), lease)
+            .claim_deprovisions(self.lease(), limit(free))
             .await
         {
             Ok(claimed) => claimed,
@@ -209,16 +211,11 @@ impl Worker {
     /// Claims up to `room` due role syncs into `backlog`; true if it got as many as it
     /// asked for. A tenant with enough of them to make page reads pay says which
     /// upstream users they need.
-    async fn claim_jobs(
-        &self,
-        room: usize,
-        lease: Duration,
-        backlog: &mut VecDeque<Claimed>,
-    ) -> bool {
+    async fn claim_jobs(&self, room: usize, backlog: &mut VecDeque<Claimed>) -> bool {
         if room == 0 {
             return false;
         }
-        let jobs = match self.jobs.claim_jobs(&self.owner, limit(room), lease).await {
+        let jobs = match self.jobs.claim_jobs(self.lease(), limit(room)).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 tracing::warn!(error = %e, "could not claim jobs");
@@ -334,7 +331,7 @@ impl Worker {
         let result = match self.tenant(&job.tenant) {
             Ok(tenant) => {
                 self.provisioner
-                    .sync_user(tenant, &job.user_id, job.attempts, seen)
+                    .sync_user(tenant, &job.user_id, job.retry.attempts, seen)
                     .await
             }
             Err(e) => Err(e),
@@ -354,7 +351,7 @@ impl Worker {
 
     async fn record_failure(&self, job: &Job, error: &JobError) -> Result<(), StoreError> {
         let message = error.to_string();
-        let state = if self.out_of_attempts(job.attempts, error) {
+        let state = if self.out_of_attempts(job.retry.attempts, error) {
             tracing::warn!(job = job.id, tenant = %job.tenant, user = %job.user_id, error = %message, "job failed for good");
             crate::notify::emit(
                 crate::notify::EventKind::JobFailed,
@@ -363,13 +360,13 @@ impl Worker {
                     "a role sync job failed for good (user {}): {message}",
                     job.user_id
                 ),
-                serde_json::json!({"job": job.id, "user": job.user_id, "attempts": job.attempts, "error": message}),
+                serde_json::json!({"job": job.id, "user": job.user_id, "attempts": job.retry.attempts, "error": message}),
             );
             self.jobs.fail_job(job, &message).await?;
             SyncState::Failed
         } else {
-            let delay = self.backoff(job.attempts, error);
-            tracing::info!(job = job.id, attempt = job.attempts, retry_in_ms = delay.as_millis() as u64, error = %message, "job will retry");
+            let delay = self.backoff(job.retry.attempts, error);
+            tracing::info!(job = job.id, attempt = job.retry.attempts, retry_in_ms = delay.as_millis() as u64, error = %message, "job will retry");
             self.jobs.retry_job(job, &message, retry_at(delay)).await?;
             SyncState::Pending
         };
@@ -388,8 +385,8 @@ impl Worker {
         let outcome = match &result {
             Ok(_) => Ok(()),
             Err(e) => {
-                let retry = (!self.out_of_attempts(job.attempts, e))
-                    .then(|| retry_at(self.backoff(job.attempts, e)));
+                let retry = (!self.out_of_attempts(job.retry.attempts, e))
+                    .then(|| retry_at(self.backoff(job.retry.attempts, e)));
                 tracing::warn!(deprovision = job.id, tenant = %request.tenant, error = %e, retry = retry.is_some(), "deprovision failed");
                 Err((e.to_string(), retry))
             }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bandwidth_sim::{Faults, SimHandle};
 use reqwest::StatusCode;
 use scim_bridge::provision::create::COMMIT_WINDOW_FAULT_VAR;
+use scim_bridge::store::QueueFilter;
 
 use common::faults::faults;
 use common::process::{free_port, Bridge};
@@ -193,7 +194,7 @@ async fn converge_within(s: &Setup, members: usize, limit: Duration) -> Duration
     while with_role() < members {
         if started.elapsed() >= limit {
             let store = scim_bridge::store::open(&s.db.url(), 1).await.unwrap();
-            let jobs = store.list_jobs(Some("acme"), None, 100).await.unwrap();
+            let jobs = store.list_jobs(QueueFilter::of("acme", 100)).await.unwrap();
             eprintln!("jobs left: {jobs:#?}");
             for entry in std::fs::read_dir(s.dir.path()).unwrap().flatten() {
                 let text = std::fs::read_to_string(entry.path()).unwrap_or_default();

@@ -9,7 +9,7 @@ use common::scim::one_op;
 use common::{user, Harness};
 use reqwest::{Method, StatusCode};
 use scim_bridge::admin::{Admin, Decision};
-use scim_bridge::store::DeprovisionState;
+use scim_bridge::store::{DeprovisionState, QueueFilter};
 use serde_json::json;
 
 const GUARD: &str = "[tenants.acme.deprovision_guard]\nmax = 2\nwindow_secs = 3600\n";
@@ -87,7 +87,7 @@ async fn deprovisions_over_the_limit_wait_for_approval() {
 
     let held = h
         .store
-        .list_deprovisions(Some("acme"), Some(DeprovisionState::Held), 100)
+        .list_deprovisions(QueueFilter::of("acme", 100).in_state(DeprovisionState::Held))
         .await
         .unwrap();
     assert_eq!(held.len(), 4, "c, d, e's deactivation and f's: {held:#?}");
@@ -154,7 +154,7 @@ async fn approve_and_wait(h: &Harness, count: usize) {
     loop {
         let waiting = h
             .store
-            .list_deprovisions(Some("acme"), None, 100)
+            .list_deprovisions(QueueFilter::of("acme", 100))
             .await
             .unwrap()
             .into_iter()
@@ -243,7 +243,7 @@ async fn group_changes_do_not_carry_out_a_held_deactivation() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !h
         .store
-        .list_jobs(Some("acme"), None, 100)
+        .list_jobs(QueueFilter::of("acme", 100))
         .await
         .unwrap()
         .is_empty()

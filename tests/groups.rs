@@ -362,6 +362,7 @@ async fn failing_upstream_marks_jobs_failed_and_requeue_converges(t: TargetKind)
         .failed_jobs("job never failed", |failed| !failed.is_empty())
         .await;
     assert!(failed[0]
+        .retry
         .last_error
         .as_deref()
         .unwrap_or_default()

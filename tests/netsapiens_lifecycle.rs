@@ -10,7 +10,7 @@ use common::scim::{assert_error_mentions, group_body, one_op};
 use common::target::{TargetKind, NS_DOMAIN};
 use common::{user, Harness, Options};
 use reqwest::{Method, StatusCode};
-use scim_bridge::store::JobState;
+use scim_bridge::store::{JobState, QueueFilter};
 use serde_json::{json, Value};
 
 async fn netsapiens(options: Options) -> Harness {
@@ -86,8 +86,9 @@ async fn jane_deleted_upstream(others: &[&str]) -> (Harness, String) {
 /// something stays as it is sees the worker's write too.
 async fn settle(h: &Harness) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let acme = QueueFilter::of("acme", 10);
     loop {
-        let jobs = h.store.list_jobs(Some("acme"), None, 10).await.unwrap();
+        let jobs = h.store.list_jobs(acme).await.unwrap();
         if jobs.iter().all(|j| j.state == JobState::Failed) {
             assert!(jobs.is_empty(), "failed jobs: {jobs:?}");
             return;

@@ -206,7 +206,7 @@ async fn one_signed_message_per_event_delivered_after_the_receiver_comes_back() 
     let delivered = store.list_notifications(100).await.unwrap();
     assert!(delivered
         .iter()
-        .all(|n| n.delivered().is_some() && n.attempts >= 2));
+        .all(|n| n.delivered().is_some() && n.retry.attempts >= 2));
     eprintln!(
         "20 creates with the sink down: {} ms; with it up: {} ms",
         down.as_millis(),

@@ -22,7 +22,7 @@ use common::process::{cli, cli_ok, free_port};
 use common::scim::{one_op, op_at, patch_body, send};
 use common::{start_sim, TOKEN};
 use reqwest::{Method, StatusCode};
-use scim_bridge::store::{self, OpenOptions};
+use scim_bridge::store::{self, OpenOptions, QueueFilter};
 use serde_json::{json, Value};
 use tokio::task::JoinSet;
 
@@ -393,7 +393,7 @@ async fn two_replicas_share_one_postgres() {
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let jobs = store.list_jobs(None, None, 1000).await.unwrap();
+        let jobs = store.list_jobs(QueueFilter::all(1000)).await.unwrap();
         if jobs.is_empty() {
             break;
         }

@@ -9,6 +9,7 @@ const MEMBERS: usize = 500;
 
 use common::faults::faults;
 use common::process::free_port;
+use scim_bridge::store::QueueFilter;
 
 #[tokio::test]
 async fn pending_jobs_survive_sigkill() {
@@ -43,7 +44,10 @@ async fn pending_jobs_survive_sigkill() {
         "the kill must interrupt the propagation ({done_before} done)"
     );
     let store = scim_bridge::store::open(&db_url, 1).await.unwrap();
-    let left = store.list_jobs(Some("acme"), None, 1000).await.unwrap();
+    let left = store
+        .list_jobs(QueueFilter::of("acme", 1000))
+        .await
+        .unwrap();
     assert!(!left.is_empty(), "jobs were pending at the kill");
     drop(store);
 
@@ -70,7 +74,7 @@ async fn pending_jobs_survive_sigkill() {
     let store = scim_bridge::store::open(&db_url, 1).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = store.list_jobs(Some("acme"), None, 10).await.unwrap();
+        let left = store.list_jobs(QueueFilter::of("acme", 10)).await.unwrap();
         if left.is_empty() {
             break;
         }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Admin, AdminService, Result};
 use crate::provision::Tenant;
 use crate::scim::filter::parse_filter;
-use crate::store::{AuditEntry, AuditQuery, DeprovisionState, JobState, ListQuery};
+use crate::store::{AuditEntry, AuditQuery, DeprovisionState, JobState, ListQuery, QueueFilter};
 
 /// Longest the overview waits for a tenant's upstream credential check.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -92,7 +92,7 @@ impl AdminService {
         let store = &self.provisioner.store;
         let name = &tenant.name;
         let held = store
-            .list_deprovisions(Some(name), Some(DeprovisionState::Held), u32::MAX)
+            .list_deprovisions(QueueFilter::of(name, u32::MAX).in_state(DeprovisionState::Held))
             .await?
             .len() as u64;
         let last_error = self
@@ -161,7 +161,7 @@ impl AdminService {
         query: AuditQuery,
     ) -> Result<Option<AuditEntry>> {
         let query = AuditQuery {
-            tenants: vec![tenant.to_string()],
+            tenants: Some(vec![tenant.to_string()]),
             limit: 1,
             ..query
         };

@@ -2,7 +2,7 @@
 use serde_json::json;
 
 use super::{Admin, AdminService, Result};
-use crate::store::{Deprovision, DeprovisionState, Job, JobState, SyncState};
+use crate::store::{Deprovision, DeprovisionState, Job, JobState, QueueFilter, SyncState};
 
 /// What rejecting a held deprovision leaves on the user's link: the upstream user is
 /// untouched, and the IdP still says otherwise, so the user is shown as needing care.
@@ -24,7 +24,15 @@ impl AdminService {
                 break;
             }
             let store = &self.provisioner.store;
-            jobs.extend(store.list_jobs(Some(&name), state, remaining).await?);
+            jobs.extend(
+                store
+                    .list_jobs(QueueFilter {
+                        tenant: Some(&name),
+                        state,
+                        limit: remaining,
+                    })
+                    .await?,
+            );
         }
         Ok(jobs)
     }
@@ -84,7 +92,11 @@ impl AdminService {
             let all = self
                 .provisioner
                 .store
-                .list_deprovisions(Some(&name), state, u32::MAX)
+                .list_deprovisions(QueueFilter {
+                    tenant: Some(&name),
+                    state,
+                    limit: u32::MAX,
+                })
                 .await?;
             waiting.extend(
                 all.into_iter()

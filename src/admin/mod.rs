@@ -160,13 +160,7 @@ impl AdminService {
         tenant: Option<&str>,
         mut query: AuditQuery,
     ) -> Result<ListPage<AuditEntry>> {
-        query.tenants = self.scope(admin, tenant)?;
-        if query.tenants.is_empty() {
-            return Ok(ListPage {
-                total: 0,
-                items: Vec::new(),
-            });
-        }
+        query.tenants = Some(self.scope(admin, tenant)?);
         query.limit = query.limit.clamp(1, 500);
         Ok(self.provisioner.store.search_audit(&query).await?)
     }

@@ -6,7 +6,7 @@ use super::{Admin, AdminError, AdminService, Result};
 use crate::provision::render::render_user;
 use crate::scim::filter::parse_filter;
 use crate::scim::schema::BRIDGE_USER_SCHEMA;
-use crate::store::{AuditEntry, AuditQuery, GroupRef, Job, ListQuery, UserRecord};
+use crate::store::{AuditEntry, AuditQuery, GroupRef, Job, ListQuery, QueueFilter, UserRecord};
 use crate::upstream::UpstreamUser;
 
 /// A row of the users list.
@@ -110,14 +110,14 @@ impl AdminService {
             .and_then(|o| o.remove(BRIDGE_USER_SCHEMA))
             .unwrap_or(Value::Null);
         let jobs = store
-            .list_jobs(Some(&tenant.name), None, JOBS_SCANNED)
+            .list_jobs(QueueFilter::of(&tenant.name, JOBS_SCANNED))
             .await?
             .into_iter()
             .filter(|j| j.user_id == user.id)
             .collect();
         let audit = store
             .search_audit(&AuditQuery {
-                tenants: vec![tenant.name.clone()],
+                tenants: Some(vec![tenant.name.clone()]),
                 resource_id: Some(user.id.clone()),
                 limit: 50,
                 ..AuditQuery::default()

@@ -77,9 +77,9 @@ pub async fn run(command: JobsCommand) -> Result<(), String> {
                     job.tenant,
                     job.user_id,
                     job.state.as_str(),
-                    job.attempts,
-                    job.run_at.to_rfc3339(),
-                    job.last_error.as_deref().unwrap_or("")
+                    job.retry.attempts,
+                    job.retry.run_at.to_rfc3339(),
+                    job.retry.last_error.as_deref().unwrap_or("")
                 );
             }
             println!("{} job(s)", jobs.len());
@@ -137,7 +137,7 @@ fn deprovision_table(
             d.request.action.as_str(),
             d.state.as_str(),
             d.created.to_rfc3339(),
-            d.last_error.as_deref().unwrap_or("")
+            d.retry.last_error.as_deref().unwrap_or("")
         );
     }
     let held = rows
@@ -177,7 +177,7 @@ async fn decide(admin: &Admin, held: HeldDeprovisions, decision: Decision) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{DeprovisionAction, NewDeprovision};
+    use crate::store::{DeprovisionAction, NewDeprovision, Retry};
 
     fn held(id: i64, username: &str) -> Deprovision {
         Deprovision {
@@ -191,9 +191,11 @@ mod tests {
                 resource: serde_json::json!({}),
             },
             state: DeprovisionState::Held,
-            attempts: 0,
-            run_at: chrono::Utc::now(),
-            last_error: None,
+            retry: Retry {
+                attempts: 0,
+                run_at: chrono::Utc::now(),
+                last_error: None,
+            },
             created: chrono::Utc::now(),
         }
     }

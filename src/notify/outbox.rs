@@ -185,10 +185,10 @@ impl Notifier {
                 .await
             {
                 Ok(()) => Ok(()),
-                Err(e) if n.attempts >= MAX_ATTEMPTS => Err((e, None)),
+                Err(e) if n.retry.attempts >= MAX_ATTEMPTS => Err((e, None)),
                 Err(e) => {
-                    let delay = backoff(n.attempts, sink.config.retry_max_secs);
-                    tracing::info!(sink = %n.request.sink, attempt = n.attempts, retry_in_s = delay.as_secs(), error = %e, "notify: delivery failed");
+                    let delay = backoff(n.retry.attempts, sink.config.retry_max_secs);
+                    tracing::info!(sink = %n.request.sink, attempt = n.retry.attempts, retry_in_s = delay.as_secs(), error = %e, "notify: delivery failed");
                     let at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                     Err((e, Some(at)))
                 }

@@ -15,7 +15,7 @@ use super::{Caller, Error, Provisioner, Result};
 use crate::config::DeactivatePolicy;
 use crate::provision::access::Access;
 use crate::scim::validate;
-use crate::store::{fold, StoreError, SyncState, UpstreamLink, UserRecord};
+use crate::store::{fold, CreateIntent, StoreError, SyncState, UpstreamLink, UserRecord};
 use crate::upstream::{DesiredUser, TargetError, UpstreamUser};
 
 impl Provisioner {
@@ -62,7 +62,7 @@ impl Provisioner {
             // the IdP's retry (still under this lock) that the user is its own.
             if let Err(e) = self
                 .store
-                .put_create_intent(&caller.tenant.name, &username, &user.id)
+                .put_create_intent(&caller.tenant.name, &CreateIntent::now(&username, &user.id))
                 .await
             {
                 tracing::warn!(error = %e, id = user.id, "could not record an unheard create");
@@ -196,7 +196,7 @@ impl Provisioner {
     ) -> Result<(UpstreamUser, &'static str)> {
         let tenant = &caller.tenant;
         self.store
-            .put_create_intent(&tenant.name, &desired.username, scim_id)
+            .put_create_intent(&tenant.name, &CreateIntent::now(&desired.username, scim_id))
             .await?;
         let detail = match tenant.target.create_user(desired).await {
             Ok(user) => return Ok((user, "created")),

@@ -12,7 +12,7 @@ use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
 use crate::scim::validate::{self, InputRules};
 use crate::scim::{patch, schema};
-use crate::store::{AuditEntry, GroupRecord, ListPage, ListQuery, Member};
+use crate::store::{AuditEntry, GroupRecord, GroupWrite, ListPage, ListQuery, Member};
 
 /// Attributes never stored on a group: server-set ones; `members` are rows.
 const NOT_STORED: &[&str] = &["id", "meta", "members"];
@@ -362,7 +362,14 @@ impl Provisioner {
             last_modified: Utc::now(),
         };
         self.store
-            .update_group(&caller.tenant.name, &group, members.as_deref(), resync_all)
+            .update_group(
+                &caller.tenant.name,
+                GroupWrite {
+                    group: &group,
+                    members: members.as_deref(),
+                    resync_all,
+                },
+            )
             .await
             .map_err(|e| match e {
                 crate::store::StoreError::Conflict(what) => {

@@ -337,7 +337,7 @@ impl Provisioner {
                 json!({"deprovision": job.id, "action": request.action.as_str(), "upstream": upstream})
             }
             Err(e) => {
-                json!({"deprovision": job.id, "action": request.action.as_str(), "error": e.to_string(), "attempt": job.attempts})
+                json!({"deprovision": job.id, "action": request.action.as_str(), "error": e.to_string(), "attempt": job.retry.attempts})
             }
         };
         self.audit_job(tenant, &request.user_id, "deprovision", detail)

@@ -15,8 +15,8 @@ use super::{AuditEntry, Deprovision, ListPage, StoreError};
 /// Which audit entries to read, newest first. Empty text filters match everything.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    /// Entries of these tenants only; empty = every tenant (an unscoped admin).
-    pub tenants: Vec<String>,
+    /// Entries of these tenants only; `None` = every tenant.
+    pub tenants: Option<Vec<String>>,
     pub actor: Option<String>,
     pub action: Option<String>,
     pub resource_id: Option<String>,
@@ -35,13 +35,16 @@ pub(crate) fn audit_where(query: &AuditQuery) -> (String, Vec<String>) {
         binds.push(value);
         format!("${}", binds.len())
     };
-    if !query.tenants.is_empty() {
-        let marks: Vec<String> = query
-            .tenants
+    if let Some(tenants) = &query.tenants {
+        let marks: Vec<String> = tenants
             .iter()
             .map(|t| mark(&mut binds, t.clone()))
             .collect();
-        clauses.push(format!("tenant IN ({})", marks.join(", ")));
+        clauses.push(match marks.is_empty() {
+            // Not `IN ()`, which PostgreSQL refuses.
+            true => "false".to_string(),
+            false => format!("tenant IN ({})", marks.join(", ")),
+        });
     }
     let exact = [
         ("actor", &query.actor),
@@ -116,7 +119,7 @@ pub type Notification = Queued<NewNotification, NotificationState>;
 impl Notification {
     /// When it was delivered: a delivery is its last run.
     pub fn delivered(&self) -> Option<DateTime<Utc>> {
-        (self.state == NotificationState::Delivered).then_some(self.run_at)
+        (self.state == NotificationState::Delivered).then_some(self.retry.run_at)
     }
 }
 
@@ -170,7 +173,7 @@ mod tests {
     #[test]
     fn audit_filters_become_placeholders_in_order() {
         let query = AuditQuery {
-            tenants: vec!["a".into(), "b".into()],
+            tenants: Some(vec!["a".into(), "b".into()]),
             action: Some("retry".into()),
             outcome: Some(String::new()),
             ..AuditQuery::default()
@@ -179,5 +182,14 @@ mod tests {
         assert_eq!(sql, "WHERE tenant IN ($1, $2) AND action = $3");
         assert_eq!(binds, vec!["a", "b", "retry"]);
         assert_eq!(audit_where(&AuditQuery::default()).0, "");
+    }
+
+    #[test]
+    fn no_tenant_at_all_matches_nothing() {
+        let query = AuditQuery {
+            tenants: Some(vec![]),
+            ..AuditQuery::default()
+        };
+        assert_eq!(audit_where(&query), ("WHERE false".to_string(), vec![]));
     }
 }

@@ -2,7 +2,6 @@
 //! one capability can ask for just that trait; `Arc<dyn Store>` offers them all (a
 //! trait object's supertrait methods need no import).
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -11,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GuardLimit, Job, JobState, ListPage, ListQuery, Member, NewDeprovision, Outcome, Prior,
-    SharedLock, StoreError, UpstreamLink, UserRecord,
+    GroupWrite, GuardLimit, Job, JobState, Lease, ListPage, ListQuery, Member, NewDeprovision,
+    Outcome, Prior, QueueFilter, SharedLock, StoreError, UpstreamLink, UserRecord,
 };
 
 /// Reachability and the cross-process locks of writes that call the upstream.
@@ -57,14 +56,13 @@ pub trait UserStore: Send + Sync {
         tenant: &str,
         upstream_id: &str,
     ) -> Result<Option<String>, StoreError>;
-    /// Records that an upstream create for `username` is about to be attempted under
-    /// `scim_id`. If the answer is lost, the IdP's retry finds the intent and links the
-    /// upstream user instead of answering 409 or creating a second one.
+    /// Records that an upstream create for `intent.username` is about to be attempted
+    /// under `intent.scim_id`. If the answer is lost, the IdP's retry finds the intent
+    /// and links the upstream user instead of answering 409 or creating a second one.
     async fn put_create_intent(
         &self,
         tenant: &str,
-        username: &str,
-        scim_id: &str,
+        intent: &CreateIntent,
     ) -> Result<(), StoreError>;
     async fn create_intent(
         &self,
@@ -118,18 +116,10 @@ pub trait GroupStore: Send + Sync {
     ) -> Result<ListPage<GroupRecord>, StoreError>;
     /// Ordered by user id.
     async fn group_members(&self, tenant: &str, group_id: &str) -> Result<Vec<Member>, StoreError>;
-    /// Writes `group` if the stored version is still `group.version - 1`
-    /// (`VersionMismatch`/`NotFound` otherwise). `members: Some(set)` makes the membership
-    /// exactly `set`, enqueuing jobs for the users added and removed; `None` leaves it.
-    /// `resync_all` enqueues every member (old and new), for a change that can alter
-    /// what the group grants (a rename).
-    async fn update_group(
-        &self,
-        tenant: &str,
-        group: &GroupRecord,
-        members: Option<&[String]>,
-        resync_all: bool,
-    ) -> Result<(), StoreError>;
+    /// Writes `write.group` if the stored version is still `group.version - 1`
+    /// (`VersionMismatch`/`NotFound` otherwise), and its membership as
+    /// [`GroupWrite`] says.
+    async fn update_group(&self, tenant: &str, write: GroupWrite<'_>) -> Result<(), StoreError>;
     /// Deletes the group and its memberships, enqueuing a job per former member.
     async fn delete_group(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
     /// The groups a user is in, ordered by display name.
@@ -154,18 +144,12 @@ pub trait JobStore: Send + Sync {
         user_ids: &[String],
     ) -> Result<u64, StoreError>;
     /// Claims up to `limit` jobs whose `run_at` has come: pending ones, and running ones
-    /// whose lease expired (a crashed worker's). Claimed jobs are `running` with a lease
-    /// of `lease` and `attempts` + 1. Safe to call from several replicas at once.
-    /// `owner` names the claiming process (see [`JobStore::renew_job_leases`]).
-    async fn claim_jobs(
-        &self,
-        owner: &str,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<Job>, StoreError>;
-    /// Extends the lease of the running jobs `owner` claimed (its heartbeat while they
-    /// run, so a lease of seconds is enough); returns how many.
-    async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError>;
+    /// whose lease expired (a crashed worker's). Claimed jobs are `running`, held by
+    /// `lease`, with `attempts` + 1. Safe to call from several replicas at once.
+    async fn claim_jobs(&self, lease: Lease<'_>, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Extends the running jobs `lease.owner` claimed by another `lease.term` (its
+    /// heartbeat while they run, so a lease of seconds is enough); returns how many.
+    async fn renew_job_leases(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
     /// Ends the lease of the running jobs `owner` claimed, so they are claimed again at
     /// once: called as `owner` starts, when they can only be a crashed run's.
     async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError>;
@@ -183,13 +167,8 @@ pub trait JobStore: Send + Sync {
     async fn fail_job(&self, job: &Job, error: &str) -> Result<(), StoreError>;
     /// How many jobs each tenant has in each state (states with none are left out).
     async fn count_jobs(&self) -> Result<Vec<(String, JobState, u64)>, StoreError>;
-    /// Oldest first; `None` = every tenant / every state.
-    async fn list_jobs(
-        &self,
-        tenant: Option<&str>,
-        state: Option<JobState>,
-        limit: u32,
-    ) -> Result<Vec<Job>, StoreError>;
+    /// The jobs `filter` lets through, oldest first.
+    async fn list_jobs(&self, filter: QueueFilter<'_, JobState>) -> Result<Vec<Job>, StoreError>;
     /// Failed jobs (all of the tenant's, or the one with `job_id`) become pending now.
     async fn requeue_failed(
         &self,
@@ -212,27 +191,20 @@ pub trait DeprovisionStore: Send + Sync {
     /// Held deprovisions of the tenant (all, or the one with `id`) become pending now,
     /// for the worker; returns how many.
     async fn approve_deprovisions(&self, tenant: &str, id: Option<i64>) -> Result<u64, StoreError>;
-    /// Oldest first; `None` = every tenant / every state.
+    /// The deprovisions `filter` lets through, oldest first.
     async fn list_deprovisions(
         &self,
-        tenant: Option<&str>,
-        state: Option<DeprovisionState>,
-        limit: u32,
+        filter: QueueFilter<'_, DeprovisionState>,
     ) -> Result<Vec<Deprovision>, StoreError>;
     /// Claims approved deprovisions that are due, and running ones whose lease expired,
     /// as [`JobStore::claim_jobs`] does for jobs.
     async fn claim_deprovisions(
         &self,
-        owner: &str,
+        lease: Lease<'_>,
         limit: u32,
-        lease: Duration,
     ) -> Result<Vec<Deprovision>, StoreError>;
     /// As [`JobStore::renew_job_leases`], for deprovisions.
-    async fn renew_deprovision_leases(
-        &self,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<u64, StoreError>;
+    async fn renew_deprovision_leases(&self, lease: Lease<'_>) -> Result<u64, StoreError>;
     /// As [`JobStore::release_job_claims`], for deprovisions.
     async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError>;
     /// The worker's outcome (see [`Outcome`]).

@@ -31,12 +31,12 @@ pub use capabilities::{
 pub use deprovision::{
     Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
 };
-pub use queue::{Outcome, Queued};
+pub use queue::{Lease, Outcome, QueueFilter, Queued, Retry};
 pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,
-    CreateIntent, GroupRecord, GroupRef, Job, JobState, ListPage, ListQuery, Member, Prior,
-    SyncState, UpstreamLink, UserRecord, UserSync,
+    CreateIntent, GroupRecord, GroupRef, GroupWrite, Job, JobState, ListPage, ListQuery, Member,
+    Prior, SyncState, UpstreamLink, UserRecord, UserSync,
 };
 
 #[derive(Debug, thiserror::Error)]

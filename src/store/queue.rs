@@ -1,6 +1,7 @@
 //! The one shape of the three work queues (`sync_user` jobs, approved deprovisions and
 //! the notification outbox): what was asked for, plus where it stands in its queue.
 use std::ops::Deref;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -17,11 +18,19 @@ pub struct Queued<Request, State> {
     pub id: i64,
     pub request: Request,
     pub state: State,
+    pub retry: Retry,
+    pub created: DateTime<Utc>,
+}
+
+/// Where a queue item stands in its attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retry {
     /// Claims so far, including the current one.
     pub attempts: u32,
+    /// When it is due (again).
     pub run_at: DateTime<Utc>,
+    /// What the last failed attempt said.
     pub last_error: Option<String>,
-    pub created: DateTime<Utc>,
 }
 
 impl<Request, State> Deref for Queued<Request, State> {
@@ -29,6 +38,67 @@ impl<Request, State> Deref for Queued<Request, State> {
 
     fn deref(&self) -> &Request {
         &self.request
+    }
+}
+
+/// Which items of a work queue a listing returns, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct QueueFilter<'a, State> {
+    /// `None` = every tenant.
+    pub tenant: Option<&'a str>,
+    /// `None` = every state.
+    pub state: Option<State>,
+    pub limit: u32,
+}
+
+impl<'a, State> QueueFilter<'a, State> {
+    /// The oldest `limit` items of every tenant, in every state.
+    pub fn all(limit: u32) -> Self {
+        Self {
+            tenant: None,
+            state: None,
+            limit,
+        }
+    }
+
+    /// The oldest `limit` items of `tenant`, in every state.
+    pub fn of(tenant: &'a str, limit: u32) -> Self {
+        Self {
+            tenant: Some(tenant),
+            ..Self::all(limit)
+        }
+    }
+
+    /// Only the items in `state`.
+    pub fn in_state(self, state: State) -> Self {
+        Self {
+            state: Some(state),
+            ..self
+        }
+    }
+
+    /// The same filter with the state as `to` gives it (the text a row stores).
+    pub(crate) fn map_state<T>(self, to: impl FnOnce(State) -> T) -> QueueFilter<'a, T> {
+        QueueFilter {
+            tenant: self.tenant,
+            state: self.state.map(to),
+            limit: self.limit,
+        }
+    }
+}
+
+/// A claimer's hold on the queue items it claims: `owner` names the claimer (its
+/// renewals and its start-up give-back find its items by it), `term` is how long a
+/// claim or a renewal lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub term: Duration,
+}
+
+impl<'a> Lease<'a> {
+    pub fn new(owner: &'a str, term: Duration) -> Self {
+        Self { owner, term }
     }
 }
 

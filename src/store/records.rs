@@ -115,6 +115,46 @@ pub struct GroupRecord {
     pub last_modified: DateTime<Utc>,
 }
 
+/// A group update ([`super::GroupStore::update_group`]): the group at its next version
+/// and what becomes of its membership.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupWrite<'a> {
+    pub group: &'a GroupRecord,
+    /// `Some(set)` makes the membership exactly `set`, enqueuing jobs for the users added
+    /// and removed; `None` leaves it.
+    pub members: Option<&'a [String]>,
+    /// Enqueues every member (old and new), for a change that can alter what the group
+    /// grants (a rename).
+    pub resync_all: bool,
+}
+
+impl<'a> GroupWrite<'a> {
+    /// `group` alone: the membership left as it is, no member resynced.
+    pub fn of(group: &'a GroupRecord) -> Self {
+        Self {
+            group,
+            members: None,
+            resync_all: false,
+        }
+    }
+
+    /// The membership becomes exactly `set`.
+    pub fn with_members(self, set: &'a [String]) -> Self {
+        Self {
+            members: Some(set),
+            ..self
+        }
+    }
+
+    /// Every member, old and new, is resynced.
+    pub fn resyncing_all(self) -> Self {
+        Self {
+            resync_all: true,
+            ..self
+        }
+    }
+}
+
 /// A member as a group lists it: the user's id and a display text (its displayName,
 /// else its userName). Decoded straight from its row.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -340,4 +380,15 @@ pub struct CreateIntent {
     pub username: String,
     pub scim_id: String,
     pub created_at: DateTime<Utc>,
+}
+
+impl CreateIntent {
+    /// An upstream create of `username` as `scim_id`, starting now.
+    pub fn now(username: &str, scim_id: &str) -> Self {
+        Self {
+            username: fold(username),
+            scim_id: scim_id.to_string(),
+            created_at: Utc::now(),
+        }
+    }
 }

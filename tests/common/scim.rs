@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use scim_bridge::store::{Job, JobState};
+use scim_bridge::store::{Job, JobState, QueueFilter};
 use serde_json::{json, Value};
 
 use super::{assert_scim_error, Harness};
@@ -134,7 +134,7 @@ impl Harness {
         loop {
             let failed = self
                 .store
-                .list_jobs(Some("acme"), Some(JobState::Failed), 10)
+                .list_jobs(QueueFilter::of("acme", 10).in_state(JobState::Failed))
                 .await
                 .unwrap();
             if check(&failed) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use scim_bridge::store::{
     AuditEntry, AuditQuery, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision,
-    NewNotification, NotificationState, Store,
+    NewNotification, NotificationState, QueueFilter, Store,
 };
 use serde_json::json;
 
@@ -40,7 +40,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
         .unwrap();
 
     let page = |offset, limit| AuditQuery {
-        tenants: vec!["a".into()],
+        tenants: Some(vec!["a".into()]),
         action: Some("create".into()),
         offset,
         limit,
@@ -55,7 +55,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(last.items[0].resource_id, "u0");
 
     let errors = AuditQuery {
-        tenants: vec!["a".into()],
+        tenants: Some(vec!["a".into()]),
         outcome: Some("error".into()),
         limit: 50,
         ..AuditQuery::default()
@@ -70,7 +70,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(found.total, 1);
     assert_eq!(found.items[0].detail, json!({"n": 100}));
     let both = AuditQuery {
-        tenants: vec!["a".into(), "b".into()],
+        tenants: Some(vec!["a".into(), "b".into()]),
         resource_id: Some("u200".into()),
         limit: 50,
         ..AuditQuery::default()
@@ -80,7 +80,7 @@ pub async fn audit_search_filters_and_pages(store: Arc<dyn Store>) {
         "b"
     );
     let other = AuditQuery {
-        tenants: vec!["c".into()],
+        tenants: Some(vec!["c".into()]),
         limit: 50,
         ..AuditQuery::default()
     };
@@ -104,7 +104,7 @@ pub async fn reject_removes_only_held_deprovisions(store: Arc<dyn Store>) {
         store.admit_deprovision(&request, &limit).await.unwrap();
     }
     let held = store
-        .list_deprovisions(Some("t"), Some(DeprovisionState::Held), 10)
+        .list_deprovisions(QueueFilter::of("t", 10).in_state(DeprovisionState::Held))
         .await
         .unwrap();
     assert_eq!(held.len(), 2);
@@ -121,7 +121,10 @@ pub async fn reject_removes_only_held_deprovisions(store: Arc<dyn Store>) {
     assert_eq!(one[0].request.user_id, held[0].request.user_id);
     let rest = store.reject_deprovisions("t", None).await.unwrap();
     assert_eq!(rest.len(), 1);
-    let left = store.list_deprovisions(Some("t"), None, 10).await.unwrap();
+    let left = store
+        .list_deprovisions(QueueFilter::of("t", 10))
+        .await
+        .unwrap();
     assert_eq!(left.len(), 1, "the done one stays, as the guard's count");
     assert_eq!(left[0].state, DeprovisionState::Done);
 }
@@ -166,7 +169,7 @@ pub async fn the_outbox_deduplicates_claims_and_retries(store: Arc<dyn Store>) {
     assert_eq!(claimed.len(), 3);
     assert!(claimed
         .iter()
-        .all(|n| n.state == NotificationState::Running && n.attempts == 1));
+        .all(|n| n.state == NotificationState::Running && n.retry.attempts == 1));
     assert!(
         store
             .claim_notifications(10, lease)
@@ -192,8 +195,8 @@ pub async fn the_outbox_deduplicates_claims_and_retries(store: Arc<dyn Store>) {
     let again = store.claim_notifications(10, lease).await.unwrap();
     assert_eq!(again.len(), 1, "only the one due now");
     assert_eq!(again[0].id, claimed[1].id);
-    assert_eq!(again[0].attempts, 2);
-    assert_eq!(again[0].last_error.as_deref(), Some("down"));
+    assert_eq!(again[0].retry.attempts, 2);
+    assert_eq!(again[0].retry.last_error.as_deref(), Some("down"));
     store
         .finish_notification(again[0].id, Err(("gone".into(), None)))
         .await

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scim_bridge::store::{
-    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, NewDeprovision, Store,
+    Admission, Deprovision, DeprovisionAction, DeprovisionState, GuardLimit, Lease, NewDeprovision,
+    QueueFilter, Store,
 };
 use serde_json::json;
 
@@ -45,7 +46,10 @@ async fn admit(store: &Arc<dyn Store>, tenant: &str, n: usize, limit: &GuardLimi
 
 /// Claims up to ten approved deprovisions for `lease`.
 async fn claim(store: &Arc<dyn Store>, lease: Duration) -> Vec<Deprovision> {
-    store.claim_deprovisions(OWNER, 10, lease).await.unwrap()
+    store
+        .claim_deprovisions(Lease::new(OWNER, lease), 10)
+        .await
+        .unwrap()
 }
 
 /// Admits request `n` of `tenant` under a guard that holds everything; returns its id.
@@ -83,14 +87,14 @@ pub async fn guard_holds_after_the_limit(store: Arc<dyn Store>) {
     // Another tenant has its own count.
     assert_eq!(admit(&store, OTHER, 0, &LIMIT).await, Admission::Now);
     let held = store
-        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Held), 100)
+        .list_deprovisions(QueueFilter::of(TENANT, 100).in_state(DeprovisionState::Held))
         .await
         .unwrap();
     assert_eq!(held.len(), 2);
     assert_eq!(held[0].request, request(TENANT, 3), "stored whole");
     assert!(held[0].id < held[1].id, "oldest first");
     let done = store
-        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Done), 100)
+        .list_deprovisions(QueueFilter::of(TENANT, 100).in_state(DeprovisionState::Done))
         .await
         .unwrap();
     assert_eq!(done.len(), 3);
@@ -115,7 +119,7 @@ pub async fn a_window_that_has_passed_does_not_count(store: Arc<dyn Store>) {
     );
     // Old `done` rows are forgotten; approved ones stay until the worker finishes them.
     let rows = store
-        .list_deprovisions(Some(TENANT), None, 100)
+        .list_deprovisions(QueueFilter::of(TENANT, 100))
         .await
         .unwrap();
     let states: Vec<_> = rows
@@ -159,7 +163,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
     );
     assert!(claimed
         .iter()
-        .all(|d| d.state == DeprovisionState::Running && d.attempts == 1));
+        .all(|d| d.state == DeprovisionState::Running && d.retry.attempts == 1));
     assert!(claim(&store, LEASE).await.is_empty());
 
     store.finish_deprovision(a, Ok(())).await.unwrap();
@@ -173,10 +177,10 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
         .unwrap();
     let again = claim(&store, LEASE).await;
     assert_eq!(again.len(), 1);
-    assert_eq!((again[0].id, again[0].attempts), (b, 2));
-    assert_eq!(again[0].last_error.as_deref(), Some("upstream down"));
+    assert_eq!((again[0].id, again[0].retry.attempts), (b, 2));
+    assert_eq!(again[0].retry.last_error.as_deref(), Some("upstream down"));
     let failed = store
-        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Failed), 10)
+        .list_deprovisions(QueueFilter::of(TENANT, 10).in_state(DeprovisionState::Failed))
         .await
         .unwrap();
     assert_eq!(failed.len(), 1);
@@ -184,7 +188,7 @@ pub async fn approve_claim_and_finish(store: Arc<dyn Store>) {
     // Approving again retries a failed one.
     assert_eq!(store.approve_deprovisions(TENANT, None).await.unwrap(), 1);
     let done = store
-        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Done), 10)
+        .list_deprovisions(QueueFilter::of(TENANT, 10).in_state(DeprovisionState::Done))
         .await
         .unwrap();
     assert_eq!(done.iter().map(|d| d.id).collect::<Vec<_>>(), vec![a]);
@@ -198,7 +202,7 @@ pub async fn an_expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     tokio::time::sleep(Duration::from_millis(250)).await;
     let second = claim(&store, LEASE).await;
     assert_eq!(second.len(), 1);
-    assert_eq!((second[0].id, second[0].attempts), (id, 2));
+    assert_eq!((second[0].id, second[0].retry.attempts), (id, 2));
 }
 
 pub async fn concurrent_admissions_share_one_limit(store: Arc<dyn Store>) {
@@ -224,7 +228,7 @@ pub async fn concurrent_admissions_share_one_limit(store: Arc<dyn Store>) {
     assert_eq!(now, 5, "exactly the limit runs now");
     assert_eq!(tripped, 1, "the guard trips once");
     let held = store
-        .list_deprovisions(Some(TENANT), Some(DeprovisionState::Held), 100)
+        .list_deprovisions(QueueFilter::of(TENANT, 100).in_state(DeprovisionState::Held))
         .await
         .unwrap();
     assert_eq!(held.len(), 15);

@@ -2,7 +2,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use scim_bridge::store::{GroupRef, JobState, Member, Store, StoreError};
+use scim_bridge::store::{GroupRef, GroupWrite, JobState, Member, Store, StoreError};
 use serde_json::json;
 
 use super::support::*;
@@ -37,7 +37,7 @@ pub async fn insert_group_with_members_enqueues_each(store: Arc<dyn Store>) {
     let jobs = all_jobs(&store).await;
     assert!(jobs
         .iter()
-        .all(|j| j.tenant == TENANT && j.attempts == 0 && j.last_error.is_none()));
+        .all(|j| j.tenant == TENANT && j.retry.attempts == 0 && j.retry.last_error.is_none()));
 
     // A group without members enqueues nothing.
     store
@@ -83,7 +83,10 @@ pub async fn group_display_name_and_external_id_are_unique(store: Arc<dyn Store>
     assert_eq!(
         conflict_field(
             store
-                .update_group(TENANT, &next_group(&g2, "admins"), None, true)
+                .update_group(
+                    TENANT,
+                    GroupWrite::of(&next_group(&g2, "admins")).resyncing_all()
+                )
                 .await
         ),
         "displayName"
@@ -106,9 +109,7 @@ pub async fn update_group_diffs_members(store: Arc<dyn Store>) {
     store
         .update_group(
             TENANT,
-            &v2,
-            Some(&ids(&["u-4", "u-2", "u-3", "u-4"])),
-            false,
+            GroupWrite::of(&v2).with_members(&ids(&["u-4", "u-2", "u-3", "u-4"])),
         )
         .await
         .unwrap();
@@ -123,16 +124,20 @@ pub async fn update_group_diffs_members(store: Arc<dyn Store>) {
     );
     drain(&store).await;
 
-    // `None` leaves the membership alone, and without resync enqueues nothing.
+    // The group alone leaves the membership alone, and without resync enqueues nothing.
     let v3 = next_group(&v2, "Admins");
-    store.update_group(TENANT, &v3, None, false).await.unwrap();
+    let unchanged = GroupWrite::of(&v3);
+    store.update_group(TENANT, unchanged).await.unwrap();
     assert_eq!(member_ids(&store, "g-1").await, ["u-2", "u-3", "u-4"]);
     assert!(all_jobs(&store).await.is_empty());
 
     // The same set again changes nothing and enqueues nothing.
     let v4 = next_group(&v3, "Admins");
     store
-        .update_group(TENANT, &v4, Some(&ids(&["u-2", "u-3", "u-4"])), false)
+        .update_group(
+            TENANT,
+            GroupWrite::of(&v4).with_members(&ids(&["u-2", "u-3", "u-4"])),
+        )
         .await
         .unwrap();
     assert!(all_jobs(&store).await.is_empty());
@@ -140,7 +145,7 @@ pub async fn update_group_diffs_members(store: Arc<dyn Store>) {
     // The empty set removes everyone.
     let v5 = next_group(&v4, "Admins");
     store
-        .update_group(TENANT, &v5, Some(&[]), false)
+        .update_group(TENANT, GroupWrite::of(&v5).with_members(&[]))
         .await
         .unwrap();
     assert!(member_ids(&store, "g-1").await.is_empty());
@@ -170,13 +175,21 @@ pub async fn update_group_version_check(store: Arc<dyn Store>) {
         .unwrap();
     drain(&store).await;
     let v2 = next_group(&g, "Admins v2");
-    store.update_group(TENANT, &v2, None, false).await.unwrap();
+    store
+        .update_group(TENANT, GroupWrite::of(&v2))
+        .await
+        .unwrap();
 
     // Written against version 1 again: refused, and the membership change with it.
     let stale = next_group(&g, "Lost");
     assert!(matches!(
         store
-            .update_group(TENANT, &stale, Some(&ids(&["u-2"])), true)
+            .update_group(
+                TENANT,
+                GroupWrite::of(&stale)
+                    .with_members(&ids(&["u-2"]))
+                    .resyncing_all()
+            )
             .await,
         Err(StoreError::VersionMismatch)
     ));
@@ -186,14 +199,16 @@ pub async fn update_group_version_check(store: Arc<dyn Store>) {
 
     let ghost = next_group(&group("ghost", "Ghost", json!({})), "Ghost");
     assert!(matches!(
-        store.update_group(TENANT, &ghost, Some(&[]), false).await,
+        store
+            .update_group(TENANT, GroupWrite::of(&ghost).with_members(&[]))
+            .await,
         Err(StoreError::NotFound)
     ));
     // Another tenant's group is not found either.
     let mut elsewhere = next_group(&g, "Admins v3");
     elsewhere.version = 3;
     assert!(matches!(
-        store.update_group(OTHER, &elsewhere, None, false).await,
+        store.update_group(OTHER, GroupWrite::of(&elsewhere)).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -209,7 +224,10 @@ pub async fn resync_all_enqueues_old_and_new_members(store: Arc<dyn Store>) {
 
     // A rename: every member is resynced.
     let v2 = next_group(&g, "Administrators");
-    store.update_group(TENANT, &v2, None, true).await.unwrap();
+    store
+        .update_group(TENANT, GroupWrite::of(&v2).resyncing_all())
+        .await
+        .unwrap();
     assert_eq!(
         users_with_jobs(&store, JobState::Pending).await,
         ["u-1", "u-2"]
@@ -219,7 +237,12 @@ pub async fn resync_all_enqueues_old_and_new_members(store: Arc<dyn Store>) {
     // A rename with a new member set: old and new members alike.
     let v3 = next_group(&v2, "Admins again");
     store
-        .update_group(TENANT, &v3, Some(&ids(&["u-2", "u-3"])), true)
+        .update_group(
+            TENANT,
+            GroupWrite::of(&v3)
+                .with_members(&ids(&["u-2", "u-3"]))
+                .resyncing_all(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -410,17 +433,11 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
         .await
         .unwrap();
     // u-1 has a pending, a running and a failed job.
-    let claimed = store
-        .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
+    let claimed = store.claim_jobs(OWN_LEASE, 10).await.unwrap();
     let first = claimed.iter().find(|j| j.user_id == "u-1").unwrap().clone();
     store.fail_job(&first, "boom").await.unwrap();
     enqueue(&store, TENANT, &["u-1"]).await;
-    store
-        .claim_jobs(OWNER, 10, std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
+    store.claim_jobs(OWN_LEASE, 10).await.unwrap();
     enqueue(&store, TENANT, &["u-1"]).await;
     assert_eq!(
         all_jobs(&store)
@@ -449,9 +466,7 @@ pub async fn deleting_a_user_removes_its_memberships_and_jobs(store: Arc<dyn Sto
     store
         .update_group(
             TENANT,
-            &next_group(&g, "Admins"),
-            Some(&ids(&["u-2"])),
-            false,
+            GroupWrite::of(&next_group(&g, "Admins")).with_members(&ids(&["u-2"])),
         )
         .await
         .unwrap();
@@ -489,9 +504,7 @@ pub async fn large_group_membership_changes(store: Arc<dyn Store>) {
     store
         .update_group(
             TENANT,
-            &next_group(&g, "Everyone"),
-            Some(&all[500..]),
-            false,
+            GroupWrite::of(&next_group(&g, "Everyone")).with_members(&all[500..]),
         )
         .await
         .unwrap();

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use scim_bridge::store::{Job, JobState, Store};
+use scim_bridge::store::{Job, JobState, Lease, QueueFilter, Store};
 
 use super::support::*;
 
 const LEASE: Duration = Duration::from_secs(60);
 
 async fn claim(store: &Arc<dyn Store>) -> Vec<Job> {
-    store.claim_jobs(OWNER, 100, LEASE).await.unwrap()
+    store.claim_jobs(OWN_LEASE, 100).await.unwrap()
 }
 
 fn job_of<'a>(jobs: &'a [Job], user_id: &str) -> &'a Job {
@@ -32,9 +32,12 @@ pub async fn enqueue_coalesces(store: Arc<dyn Store>) {
     for job in &jobs {
         assert_eq!(job.tenant, TENANT);
         assert_eq!(job.state, JobState::Pending);
-        assert_eq!(job.attempts, 0);
-        assert_eq!(job.last_error, None);
-        assert!(job.run_at >= before && job.run_at <= Utc::now(), "due now");
+        assert_eq!(job.retry.attempts, 0);
+        assert_eq!(job.retry.last_error, None);
+        assert!(
+            job.retry.run_at >= before && job.retry.run_at <= Utc::now(),
+            "due now"
+        );
         assert!(job.created >= before);
     }
     assert!(jobs[0].id < jobs[1].id, "oldest first");
@@ -43,11 +46,11 @@ pub async fn enqueue_coalesces(store: Arc<dyn Store>) {
 pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
-    let first = store.claim_jobs(OWNER, 2, LEASE).await.unwrap();
+    let first = store.claim_jobs(OWN_LEASE, 2).await.unwrap();
     assert_eq!(first.len(), 2, "at most the limit");
     for job in &first {
         assert_eq!(job.state, JobState::Running);
-        assert_eq!(job.attempts, 1);
+        assert_eq!(job.retry.attempts, 1);
     }
     // Running jobs under a live lease are not claimed again.
     let second = claim(&store).await;
@@ -57,20 +60,20 @@ pub async fn claim_marks_running_with_a_lease(store: Arc<dyn Store>) {
     assert!(claim(&store).await.is_empty());
     assert_eq!(
         store
-            .list_jobs(None, Some(JobState::Running), 10)
+            .list_jobs(QueueFilter::all(10).in_state(JobState::Running))
             .await
             .unwrap()
             .len(),
         3
     );
-    assert_eq!(store.claim_jobs(OWNER, 0, LEASE).await.unwrap().len(), 0);
+    assert_eq!(store.claim_jobs(OWN_LEASE, 0).await.unwrap().len(), 0);
 
     // A running job does not count as pending: a new change gets its own job.
     assert_eq!(enqueue(&store, TENANT, &["u-1"]).await, 1);
     let again = claim(&store).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].user_id, "u-1");
-    assert_eq!(again[0].attempts, 1);
+    assert_eq!(again[0].retry.attempts, 1);
 }
 
 pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
@@ -78,7 +81,7 @@ pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     enqueue(&store, TENANT, &["u-1"]).await;
     // A worker that claims with a tiny lease and then "crashes".
     let lost = store
-        .claim_jobs(OWNER, 10, Duration::from_millis(1))
+        .claim_jobs(Lease::new(OWNER, Duration::from_millis(1)), 10)
         .await
         .unwrap();
     assert_eq!(lost.len(), 1);
@@ -87,7 +90,7 @@ pub async fn expired_lease_is_claimed_again(store: Arc<dyn Store>) {
     assert_eq!(recovered.len(), 1);
     assert_eq!(recovered[0].id, lost[0].id);
     assert_eq!(recovered[0].state, JobState::Running);
-    assert_eq!(recovered[0].attempts, 2);
+    assert_eq!(recovered[0].retry.attempts, 2);
     // Now under a live lease again.
     assert!(claim(&store).await.is_empty());
 }
@@ -96,24 +99,26 @@ pub async fn own_leases_are_renewed_and_given_back(store: Arc<dyn Store>) {
     users(&store, TENANT, &["u-1", "u-2"]).await;
     enqueue(&store, TENANT, &["u-1"]).await;
     let short = Duration::from_millis(800);
-    let mine = store.claim_jobs(OWNER, 10, short).await.unwrap();
+    let (own, another) = (Lease::new(OWNER, short), Lease::new("another", short));
+    let third = Lease::new("third", LEASE);
+    let mine = store.claim_jobs(own, 10).await.unwrap();
     assert_eq!(mine.len(), 1);
     enqueue(&store, TENANT, &["u-2"]).await;
-    let theirs = store.claim_jobs("another", 10, short).await.unwrap();
+    let theirs = store.claim_jobs(another, 10).await.unwrap();
     assert_eq!(theirs.len(), 1);
     // The heartbeat keeps the owner's claim; the other process's lease runs out.
-    assert_eq!(store.renew_job_leases(OWNER, LEASE).await.unwrap(), 1);
+    assert_eq!(store.renew_job_leases(OWN_LEASE).await.unwrap(), 1);
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let taken = store.claim_jobs("third", 10, LEASE).await.unwrap();
+    let taken = store.claim_jobs(third, 10).await.unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].id, theirs[0].id);
     // A restart of the owner gives its claim back at once, and no longer renews it.
     assert_eq!(store.release_job_claims(OWNER).await.unwrap(), 1);
-    assert_eq!(store.renew_job_leases(OWNER, LEASE).await.unwrap(), 0);
-    let again = store.claim_jobs("third", 10, LEASE).await.unwrap();
+    assert_eq!(store.renew_job_leases(OWN_LEASE).await.unwrap(), 0);
+    let again = store.claim_jobs(third, 10).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, mine[0].id);
-    assert_eq!(again[0].attempts, 2);
+    assert_eq!(again[0].retry.attempts, 2);
 }
 
 pub async fn complete_removes_the_job_and_older_failed_ones(store: Arc<dyn Store>) {
@@ -155,9 +160,12 @@ pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].id, job.id);
     assert_eq!(jobs[0].state, JobState::Pending);
-    assert_eq!(jobs[0].run_at, later);
-    assert_eq!(jobs[0].last_error.as_deref(), Some("429 rate limited"));
-    assert_eq!(jobs[0].attempts, 1);
+    assert_eq!(jobs[0].retry.run_at, later);
+    assert_eq!(
+        jobs[0].retry.last_error.as_deref(),
+        Some("429 rate limited")
+    );
+    assert_eq!(jobs[0].retry.attempts, 1);
     // Not due yet.
     assert!(claim(&store).await.is_empty());
     // It coalesces with new changes meanwhile.
@@ -170,8 +178,8 @@ pub async fn retry_returns_to_pending_later(store: Arc<dyn Store>) {
     let again = claim(&store).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, job.id);
-    assert_eq!(again[0].attempts, 2);
-    assert_eq!(again[0].last_error.as_deref(), Some("503"));
+    assert_eq!(again[0].retry.attempts, 2);
+    assert_eq!(again[0].retry.last_error.as_deref(), Some("503"));
 }
 
 pub async fn retry_is_dropped_when_another_job_is_pending(store: Arc<dyn Store>) {
@@ -188,7 +196,7 @@ pub async fn retry_is_dropped_when_another_job_is_pending(store: Arc<dyn Store>)
     assert_eq!(jobs.len(), 1, "the pending job does the work: {jobs:?}");
     assert_ne!(jobs[0].id, running.id);
     assert_eq!(jobs[0].state, JobState::Pending);
-    assert_eq!(jobs[0].attempts, 0);
+    assert_eq!(jobs[0].retry.attempts, 0);
 }
 
 pub async fn fail_and_requeue(store: Arc<dyn Store>) {
@@ -200,13 +208,13 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
         store.fail_job(&job, "out of retries").await.unwrap();
     }
     let failed = store
-        .list_jobs(Some(TENANT), Some(JobState::Failed), 10)
+        .list_jobs(QueueFilter::of(TENANT, 10).in_state(JobState::Failed))
         .await
         .unwrap();
     assert_eq!(failed.len(), 3);
     assert!(failed
         .iter()
-        .all(|j| j.last_error.as_deref() == Some("out of retries") && j.attempts == 1));
+        .all(|j| j.retry.last_error.as_deref() == Some("out of retries") && j.retry.attempts == 1));
     // Failed jobs stay failed: never claimed, never dropped.
     assert!(claim(&store).await.is_empty());
 
@@ -214,12 +222,12 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     let one = job_of(&failed, "u-1").id;
     assert_eq!(store.requeue_failed(None, Some(one)).await.unwrap(), 1);
     let pending = store
-        .list_jobs(None, Some(JobState::Pending), 10)
+        .list_jobs(QueueFilter::all(10).in_state(JobState::Pending))
         .await
         .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].id, one);
-    assert!(pending[0].run_at <= Utc::now());
+    assert!(pending[0].retry.run_at <= Utc::now());
 
     // u-2 got a new pending job meanwhile: its failed one is redundant.
     enqueue(&store, TENANT, &["u-2"]).await;
@@ -232,7 +240,7 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     // The other tenant's failure is untouched until it is requeued.
     assert_eq!(
         store
-            .list_jobs(Some(OTHER), Some(JobState::Failed), 10)
+            .list_jobs(QueueFilter::of(OTHER, 10).in_state(JobState::Failed))
             .await
             .unwrap()
             .len(),
@@ -240,7 +248,7 @@ pub async fn fail_and_requeue(store: Arc<dyn Store>) {
     );
     assert_eq!(store.requeue_failed(None, None).await.unwrap(), 1);
     assert!(store
-        .list_jobs(None, Some(JobState::Failed), 10)
+        .list_jobs(QueueFilter::all(10).in_state(JobState::Failed))
         .await
         .unwrap()
         .is_empty());
@@ -264,32 +272,32 @@ pub async fn list_jobs_filters(store: Arc<dyn Store>) {
         ["u-1", "u-2", "u-9", "u-3"],
         "oldest first"
     );
-    let running = store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
+    let running = store.claim_jobs(OWN_LEASE, 1).await.unwrap();
     assert_eq!(running[0].user_id, "u-1");
 
-    let tenant_jobs = store.list_jobs(Some(TENANT), None, 10).await.unwrap();
+    let tenant_jobs = store.list_jobs(QueueFilter::of(TENANT, 10)).await.unwrap();
     assert_eq!(tenant_jobs.len(), 3);
     assert!(tenant_jobs.iter().all(|j| j.tenant == TENANT));
-    let other_jobs = store.list_jobs(Some(OTHER), None, 10).await.unwrap();
+    let other_jobs = store.list_jobs(QueueFilter::of(OTHER, 10)).await.unwrap();
     assert_eq!(other_jobs.len(), 1);
     assert_eq!(other_jobs[0].tenant, OTHER);
     let pending = store
-        .list_jobs(None, Some(JobState::Pending), 10)
+        .list_jobs(QueueFilter::all(10).in_state(JobState::Pending))
         .await
         .unwrap();
     assert_eq!(pending.len(), 3);
     let running_here = store
-        .list_jobs(Some(TENANT), Some(JobState::Running), 10)
+        .list_jobs(QueueFilter::of(TENANT, 10).in_state(JobState::Running))
         .await
         .unwrap();
     assert_eq!(running_here, running);
     assert!(store
-        .list_jobs(Some(OTHER), Some(JobState::Running), 10)
+        .list_jobs(QueueFilter::of(OTHER, 10).in_state(JobState::Running))
         .await
         .unwrap()
         .is_empty());
     let first_two: Vec<i64> = store
-        .list_jobs(None, None, 2)
+        .list_jobs(QueueFilter::all(2))
         .await
         .unwrap()
         .iter()
@@ -297,7 +305,7 @@ pub async fn list_jobs_filters(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(first_two, [everything[0].id, everything[1].id]);
     assert!(store
-        .list_jobs(Some("nobody"), None, 10)
+        .list_jobs(QueueFilter::of("nobody", 10))
         .await
         .unwrap()
         .is_empty());
@@ -310,9 +318,9 @@ pub async fn count_jobs_by_tenant_and_state(store: Arc<dyn Store>) {
     users(&store, OTHER, &["u-9"]).await;
     enqueue(&store, TENANT, &["u-1", "u-2", "u-3"]).await;
     enqueue(&store, OTHER, &["u-9"]).await;
-    let running = store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
+    let running = store.claim_jobs(OWN_LEASE, 1).await.unwrap();
     store.fail_job(&running[0], "gone").await.unwrap();
-    store.claim_jobs(OWNER, 1, LEASE).await.unwrap();
+    store.claim_jobs(OWN_LEASE, 1).await.unwrap();
     let mut counts = store.count_jobs().await.unwrap();
     counts.sort_by_key(|(t, s, _)| (t.clone(), s.as_str()));
     let mut want = vec![
@@ -345,7 +353,7 @@ pub async fn concurrent_claimers_never_share_a_job(store: Arc<dyn Store>) {
             start.wait().await;
             let mut mine = Vec::new();
             loop {
-                let jobs = store.claim_jobs(OWNER, 7, LEASE).await.unwrap();
+                let jobs = store.claim_jobs(OWN_LEASE, 7).await.unwrap();
                 if jobs.is_empty() {
                     return mine;
                 }
@@ -361,11 +369,11 @@ pub async fn concurrent_claimers_never_share_a_job(store: Arc<dyn Store>) {
     assert_eq!(distinct.len(), claimed.len(), "a job was claimed twice");
     assert_eq!(claimed.len(), JOBS, "every job was claimed once");
     let running = store
-        .list_jobs(None, Some(JobState::Running), 1000)
+        .list_jobs(QueueFilter::all(1000).in_state(JobState::Running))
         .await
         .unwrap();
     assert_eq!(running.len(), JOBS);
-    assert!(running.iter().all(|j| j.attempts == 1));
+    assert!(running.iter().all(|j| j.retry.attempts == 1));
 }
 
 /// Replicas enqueueing for the same users at once (in different orders) coalesce into

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use scim_bridge::scim::filter::{parse_attr_path, parse_filter};
 use scim_bridge::store::{
-    GroupRecord, Job, JobState, ListPage, ListQuery, Store, StoreError, UpstreamLink, UserRecord,
+    GroupRecord, Job, JobState, Lease, ListPage, ListQuery, QueueFilter, Store, StoreError,
+    UpstreamLink, UserRecord,
 };
 use serde_json::{json, Value};
 
@@ -12,6 +13,11 @@ pub const TENANT: &str = "acme";
 pub const OTHER: &str = "globex";
 /// The process the suite claims jobs and deprovisions as.
 pub const OWNER: &str = "suite";
+/// The suite's claims: a minute each.
+pub const OWN_LEASE: Lease<'static> = Lease {
+    owner: OWNER,
+    term: std::time::Duration::from_secs(60),
+};
 
 /// Now, at the database's precision (microseconds), so records compare equal after a
 /// round trip.
@@ -180,7 +186,7 @@ pub async fn group_ids(store: &Arc<dyn Store>, tenant: &str, q: &ListQuery) -> V
 /// The users with a job in `state`, sorted.
 pub async fn users_with_jobs(store: &Arc<dyn Store>, state: JobState) -> Vec<String> {
     let mut users: Vec<String> = store
-        .list_jobs(Some(TENANT), Some(state), 100_000)
+        .list_jobs(QueueFilter::of(TENANT, 100_000).in_state(state))
         .await
         .unwrap()
         .into_iter()
@@ -193,10 +199,7 @@ pub async fn users_with_jobs(store: &Arc<dyn Store>, state: JobState) -> Vec<Str
 /// Claims and completes every due job, so a case can look at what a change enqueues.
 pub async fn drain(store: &Arc<dyn Store>) {
     loop {
-        let jobs = store
-            .claim_jobs(OWNER, 1000, std::time::Duration::from_secs(60))
-            .await
-            .unwrap();
+        let jobs = store.claim_jobs(OWN_LEASE, 1000).await.unwrap();
         if jobs.is_empty() {
             return;
         }
@@ -207,7 +210,7 @@ pub async fn drain(store: &Arc<dyn Store>) {
 }
 
 pub async fn all_jobs(store: &Arc<dyn Store>) -> Vec<Job> {
-    store.list_jobs(None, None, 100_000).await.unwrap()
+    store.list_jobs(QueueFilter::all(100_000)).await.unwrap()
 }
 
 pub fn conflict_field(result: Result<(), StoreError>) -> String {

@@ -2,7 +2,9 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use scim_bridge::store::{AuditEntry, Prior, Store, StoreError, SyncState, UpstreamLink};
+use scim_bridge::store::{
+    AuditEntry, CreateIntent, Prior, Store, StoreError, SyncState, UpstreamLink,
+};
 use serde_json::json;
 
 use super::support::*;
@@ -283,7 +285,8 @@ fn audit(tenant: &str, action: &str) -> AuditEntry {
 
 /// Records that a create of `name` is under way as `id`.
 async fn put_intent(store: &Arc<dyn Store>, name: &str, id: &str) {
-    store.put_create_intent(TENANT, name, id).await.unwrap();
+    let intent = CreateIntent::now(name, id);
+    store.put_create_intent(TENANT, &intent).await.unwrap();
 }
 
 pub async fn create_intents_put_get_clear(store: Arc<dyn Store>) {

@@ -284,8 +284,8 @@ impl NotificationRow {
             event: n.request.event.clone(),
             tenant: n.request.tenant.clone(),
             state: n.state.as_str(),
-            attempts: n.attempts,
-            last_error: n.last_error.clone().unwrap_or_default(),
+            attempts: n.retry.attempts,
+            last_error: n.retry.last_error.clone().unwrap_or_default(),
             text: n.request.payload["text"]
                 .as_str()
                 .unwrap_or_default()

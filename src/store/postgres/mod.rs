@@ -167,8 +167,7 @@ sqlx_conn!(Postgres, PgConnection, list => list.as_slice());
 impl Backend for PostgresStore {
     type Db = Postgres;
     const DIALECT: Dialect = Dialect {
-        for_update: " FOR UPDATE",
-        skip_locked: " FOR UPDATE SKIP LOCKED",
+        row_locks: true,
         guard_lock: Some(ADVISORY_LOCK),
         texts: "(SELECT UNNEST(${n}::text[]) AS id) AS list",
         ints: "(SELECT UNNEST(${n}::bigint[]) AS id) AS list",

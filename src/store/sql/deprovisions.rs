@@ -3,8 +3,6 @@
 //! with (the backend's guard lock on PostgreSQL, so replicas admitting at once see each
 //! other's rows and share one limit; SQLite's single writer otherwise). Approved ones are
 //! claimed as jobs are.
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::Utc;
 
@@ -14,8 +12,8 @@ use super::{execute, Backend, Conn, Stmt};
 use crate::store::deprovision::{must_hold, FINISHED};
 use crate::store::queue::Outcome;
 use crate::store::{
-    timestamp, Admission, Deprovision, DeprovisionState, DeprovisionStore, GuardLimit,
-    NewDeprovision, StoreError,
+    timestamp, Admission, Deprovision, DeprovisionState, DeprovisionStore, GuardLimit, Lease,
+    NewDeprovision, QueueFilter, StoreError,
 };
 
 const FORGET_OLD: &str =
@@ -89,30 +87,24 @@ impl<B: Backend> DeprovisionStore for B {
 
     async fn list_deprovisions(
         &self,
-        tenant: Option<&str>,
-        state: Option<DeprovisionState>,
-        limit: u32,
+        filter: QueueFilter<'_, DeprovisionState>,
     ) -> Result<Vec<Deprovision>, StoreError> {
-        let state = state.map(DeprovisionState::as_str);
-        queue::list::<B, StoredDeprovision>(self, &DEPROVISIONS, tenant, state, limit).await
+        let filter = filter.map_state(DeprovisionState::as_str);
+        queue::list::<B, StoredDeprovision>(self, &DEPROVISIONS, filter).await
     }
 
     async fn claim_deprovisions(
         &self,
-        owner: &str,
+        lease: Lease<'_>,
         limit: u32,
-        lease: Duration,
     ) -> Result<Vec<Deprovision>, StoreError> {
-        let owner = Some(owner);
-        queue::claim::<B, StoredDeprovision, _, _>(self, &DEPROVISIONS, owner, limit, lease).await
+        let owner = Some(lease.owner);
+        queue::claim::<B, StoredDeprovision, _, _>(self, &DEPROVISIONS, owner, limit, lease.term)
+            .await
     }
 
-    async fn renew_deprovision_leases(
-        &self,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<u64, StoreError> {
-        queue::renew_leases(self, &DEPROVISIONS, owner, lease).await
+    async fn renew_deprovision_leases(&self, lease: Lease<'_>) -> Result<u64, StoreError> {
+        queue::renew_leases(self, &DEPROVISIONS, lease).await
     }
 
     async fn release_deprovision_claims(&self, owner: &str) -> Result<u64, StoreError> {

@@ -11,7 +11,8 @@ use super::list::{list, GROUPS};
 use super::rows::{group_ref_from_point_row, Stored, GROUP_COLUMNS};
 use super::{fetch_all, fetch_optional, missing_or_stale, Backend, Conn, Stmt};
 use crate::store::{
-    fold, timestamp, GroupRecord, GroupRef, GroupStore, ListPage, ListQuery, Member, StoreError,
+    fold, timestamp, GroupRecord, GroupRef, GroupStore, GroupWrite, ListPage, ListQuery, Member,
+    StoreError,
 };
 
 const INSERT_GROUP: &str = "INSERT INTO groups (tenant, id, display_name, display_name_fold,
@@ -150,13 +151,8 @@ impl<B: Backend> GroupStore for B {
         fetch_all(self, stmt).await
     }
 
-    async fn update_group(
-        &self,
-        tenant: &str,
-        group: &GroupRecord,
-        members: Option<&[String]>,
-        resync_all: bool,
-    ) -> Result<(), StoreError> {
+    async fn update_group(&self, tenant: &str, write: GroupWrite<'_>) -> Result<(), StoreError> {
+        let group = write.group;
         let mut tx = self.begin().await?;
         if tx.execute(group_row(tenant, group, UPDATE_GROUP)).await? == 0 {
             return Err(missing_or_stale(&mut *tx, "groups", tenant, &group.id).await?);
@@ -164,13 +160,13 @@ impl<B: Backend> GroupStore for B {
         // The version check above holds the group's row lock until commit, so concurrent
         // writers of this group's membership are serialised behind it.
         let mut changed: Vec<String> = Vec::new();
-        if let Some(set) = members {
+        if let Some(set) = write.members {
             let remove = members_stmt(remove_other_members::<B>(), tenant, &group.id, set);
             changed.extend(tx.fetch_ids(remove).await?);
             let add = members_stmt(add_members::<B>(), tenant, &group.id, set);
             changed.extend(tx.fetch_ids(add).await?);
         }
-        if resync_all {
+        if write.resync_all {
             // Old members that were just removed are in `changed`; the rest are rows now.
             let current = Stmt::new(MEMBER_IDS).text(tenant).text(&group.id);
             changed.extend(tx.fetch_ids(current).await?);
@@ -185,7 +181,7 @@ impl<B: Backend> GroupStore for B {
         // two never hold each other's member rows and group row crosswise (deadlock).
         let lock = format!(
             "SELECT 1 FROM groups WHERE tenant = $1 AND id = $2{}",
-            B::DIALECT.for_update
+            B::DIALECT.for_update()
         );
         let found: Option<(i32,)> = tx
             .fetch_optional(Stmt::new(lock).text(tenant).text(id))

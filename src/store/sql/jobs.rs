@@ -2,8 +2,6 @@
 //!
 //! Coalescing is the partial unique index `jobs_one_pending` with `INSERT ... ON CONFLICT
 //! DO NOTHING`, so two replicas enqueueing for one user still leave one pending job.
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -11,7 +9,7 @@ use super::queue::{self, JOBS};
 use super::rows::StoredJob;
 use super::unique::{violated, UniqueIndex};
 use super::{execute, fetch_all, Backend, Conn, Stmt};
-use crate::store::{timestamp, Job, JobState, JobStore, StoreError};
+use crate::store::{timestamp, Job, JobState, JobStore, Lease, QueueFilter, StoreError};
 
 const COMPLETE: &str = "DELETE FROM jobs
      WHERE id = $1 OR (tenant = $2 AND user_id = $3 AND state = 'failed' AND id < $1)";
@@ -68,7 +66,7 @@ async fn requeue_failed_once<B: Backend>(
                 "SELECT id FROM jobs
                  WHERE state = 'failed' AND ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR id = $2)
                  ORDER BY id{}",
-                B::DIALECT.for_update
+                B::DIALECT.for_update()
             ))
             .opt_text(tenant)
             .opt_int(job_id),
@@ -123,17 +121,12 @@ impl<B: Backend> JobStore for B {
         enqueue::<B>(&mut conn, tenant, user_ids).await
     }
 
-    async fn claim_jobs(
-        &self,
-        owner: &str,
-        limit: u32,
-        lease: Duration,
-    ) -> Result<Vec<Job>, StoreError> {
-        queue::claim::<B, StoredJob, _, _>(self, &JOBS, Some(owner), limit, lease).await
+    async fn claim_jobs(&self, lease: Lease<'_>, limit: u32) -> Result<Vec<Job>, StoreError> {
+        queue::claim::<B, StoredJob, _, _>(self, &JOBS, Some(lease.owner), limit, lease.term).await
     }
 
-    async fn renew_job_leases(&self, owner: &str, lease: Duration) -> Result<u64, StoreError> {
-        queue::renew_leases(self, &JOBS, owner, lease).await
+    async fn renew_job_leases(&self, lease: Lease<'_>) -> Result<u64, StoreError> {
+        queue::renew_leases(self, &JOBS, lease).await
     }
 
     async fn release_job_claims(&self, owner: &str) -> Result<u64, StoreError> {
@@ -193,14 +186,9 @@ impl<B: Backend> JobStore for B {
             .collect())
     }
 
-    async fn list_jobs(
-        &self,
-        tenant: Option<&str>,
-        state: Option<JobState>,
-        limit: u32,
-    ) -> Result<Vec<Job>, StoreError> {
-        let state = state.map(JobState::as_str);
-        queue::list::<B, StoredJob>(self, &JOBS, tenant, state, limit).await
+    async fn list_jobs(&self, filter: QueueFilter<'_, JobState>) -> Result<Vec<Job>, StoreError> {
+        let filter = filter.map_state(JobState::as_str);
+        queue::list::<B, StoredJob>(self, &JOBS, filter).await
     }
 
     async fn requeue_failed(

@@ -179,10 +179,9 @@ pub(crate) use sqlx_conn;
 /// The SQL that differs between the databases.
 #[derive(Debug)]
 pub struct Dialect {
-    /// Appended to a `SELECT` that must lock its rows until commit.
-    pub for_update: &'static str,
-    /// Appended to a claim's `SELECT`, so concurrent claimers skip each other's rows.
-    pub skip_locked: &'static str,
+    /// Whether a `SELECT` can lock the rows it reads until commit (`FOR UPDATE`); where
+    /// it cannot, a write transaction already excludes every other writer.
+    pub row_locks: bool,
     /// Run first in a deprovision admission's transaction with the tenant's guard key as
     /// `$1`, so admissions of one tenant are serialised; `None` where the transaction
     /// already serialises writers.
@@ -208,6 +207,24 @@ pub struct Dialect {
 }
 
 impl Dialect {
+    /// Appended to a `SELECT` that must lock its rows until commit.
+    pub fn for_update(&self) -> &'static str {
+        if self.row_locks {
+            " FOR UPDATE"
+        } else {
+            ""
+        }
+    }
+
+    /// Appended to a claim's `SELECT`, so concurrent claimers skip each other's rows.
+    pub fn skip_locked(&self) -> &'static str {
+        if self.row_locks {
+            " FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        }
+    }
+
     pub fn texts(&self, at: usize) -> String {
         numbered(self.texts, at)
     }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::rows::{records, Stored, DEPROVISION_COLUMNS, JOB_COLUMNS, NOTIFICATION_COLUMNS};
 use super::{execute, fetch_all, lease_end, Backend, Stmt};
-use crate::store::queue::{Outcome, Queued};
+use crate::store::queue::{Lease, Outcome, QueueFilter, Queued};
 use crate::store::{timestamp, StoreError};
 
 /// One queue's table.
@@ -77,7 +77,7 @@ where
          UPDATE {table} SET state = 'running', attempts = attempts + 1, lease_until = $2{}
          WHERE id IN (SELECT id FROM due)
          RETURNING {}",
-        B::DIALECT.skip_locked,
+        B::DIALECT.skip_locked(),
         if owner.is_some() {
             ", claimed_by = $4"
         } else {
@@ -95,25 +95,25 @@ where
     };
     let rows: Vec<S> = fetch_all(backend, stmt).await?;
     let mut claimed = records(rows)?;
-    claimed.sort_by_key(|item| (item.run_at, item.id));
+    claimed.sort_by_key(|item| (item.retry.run_at, item.id));
     Ok(claimed)
 }
 
-/// Sets the lease of every running row of `queue` that `owner` claimed to end `lease`
-/// from now; returns how many. A row another process took over after this one's lease
-/// ran out is not touched.
+/// Sets the lease of every running row of `queue` that `lease.owner` claimed to end
+/// `lease.term` from now; returns how many. A row another process took over after this
+/// one's lease ran out is not touched.
 pub(super) async fn renew_leases<B: Backend>(
     backend: &B,
     queue: &QueueTable,
-    owner: &str,
-    lease: Duration,
+    lease: Lease<'_>,
 ) -> Result<u64, StoreError> {
     let sql = format!(
         "UPDATE {} SET lease_until = $1 WHERE state = 'running' AND claimed_by = $2",
         queue.name
     );
-    let until = lease_end(Utc::now(), lease);
-    execute(backend, Stmt::new(sql).text(&timestamp(&until)).text(owner)).await
+    let until = lease_end(Utc::now(), lease.term);
+    let stmt = Stmt::new(sql).text(&timestamp(&until)).text(lease.owner);
+    execute(backend, stmt).await
 }
 
 /// Gives back every running row of `queue` that `owner` claimed: its lease ends now
@@ -134,13 +134,12 @@ pub(super) async fn release_claims<B: Backend>(
     execute(backend, Stmt::new(sql).text(&timestamp(&ended)).text(owner)).await
 }
 
-/// Rows of `queue` oldest first, of one tenant or all, in one state or all.
+/// The rows of `queue` that `filter` (its state as the row's text) lets through, oldest
+/// first.
 pub(super) async fn list<B: Backend, S: Stored>(
     backend: &B,
     queue: &QueueTable,
-    tenant: Option<&str>,
-    state: Option<&str>,
-    limit: u32,
+    filter: QueueFilter<'_, &str>,
 ) -> Result<Vec<S::Record>, StoreError> {
     let stmt = Stmt::new(format!(
         "SELECT {} FROM {}
@@ -148,9 +147,9 @@ pub(super) async fn list<B: Backend, S: Stored>(
          ORDER BY id LIMIT $3",
         queue.columns, queue.name
     ))
-    .opt_text(tenant)
-    .opt_text(state)
-    .int(i64::from(limit));
+    .opt_text(filter.tenant)
+    .opt_text(filter.state)
+    .int(i64::from(filter.limit));
     let rows: Vec<S> = fetch_all(backend, stmt).await?;
     records(rows)
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::parse_json;
-use crate::store::queue::{QueueRequest, Queued};
+use crate::store::queue::{QueueRequest, Queued, Retry};
 use crate::store::{
     parse_timestamp, AuditEntry, GroupRecord, GroupRef, NewDeprovision, NewNotification, Prior,
     StoreError, UpstreamLink, UserRecord, UserSync,
@@ -118,9 +118,11 @@ impl<Request: QueueRequest + super::Decode> Stored for StoredQueued<Request> {
                 let item = Request::ITEM;
                 StoreError::Database(format!("unknown {item} state {:?}", self.state))
             })?,
-            attempts: u32::try_from(self.attempts).unwrap_or(0),
-            run_at: parse_timestamp(&self.run_at)?,
-            last_error: self.last_error,
+            retry: Retry {
+                attempts: u32::try_from(self.attempts).unwrap_or(0),
+                run_at: parse_timestamp(&self.run_at)?,
+                last_error: self.last_error,
+            },
             created: parse_timestamp(&self.created_at)?,
         })
     }

@@ -194,14 +194,13 @@ impl<B: Backend> UserStore for B {
     async fn put_create_intent(
         &self,
         tenant: &str,
-        username: &str,
-        scim_id: &str,
+        intent: &CreateIntent,
     ) -> Result<(), StoreError> {
         let stmt = Stmt::new(PUT_INTENT)
             .text(tenant)
-            .text(&fold(username))
-            .text(scim_id)
-            .text(&timestamp(&chrono::Utc::now()));
+            .text(&fold(&intent.username))
+            .text(&intent.scim_id)
+            .text(&timestamp(&intent.created_at));
         execute(self, stmt).await?;
         Ok(())
     }

@@ -70,8 +70,7 @@ sqlx_conn!(Sqlite, SqliteConnection, list => json_list(list)?);
 impl Backend for SqliteStore {
     type Db = Sqlite;
     const DIALECT: Dialect = Dialect {
-        for_update: "",
-        skip_locked: "",
+        row_locks: false,
         // An admission's transaction begins `IMMEDIATE`, holding SQLite's one write lock.
         guard_lock: None,
         texts: "(SELECT value AS id FROM json_each(${n})) AS list",
