@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     Admission, AuditEntry, CreateIntent, Deprovision, DeprovisionState, GroupRecord, GroupRef,
-    GroupWrite, GuardLimit, Job, JobState, Lease, ListPage, ListQuery, Member, NewDeprovision,
+    GroupWrite, GuardLimit, Job, JobState, Lease, ListQuery, Listing, Member, NewDeprovision,
     Outcome, Prior, QueueFilter, SharedLock, StoreError, UpstreamLink, UserRecord,
 };
 
@@ -45,11 +45,7 @@ pub trait UserStore: Send + Sync {
     /// Writes `user` if the stored version is still `user.version - 1`.
     async fn update_user(&self, tenant: &str, user: &UserRecord) -> Result<(), StoreError>;
     async fn delete_user(&self, tenant: &str, id: &str) -> Result<bool, StoreError>;
-    async fn list_users(
-        &self,
-        tenant: &str,
-        query: &ListQuery,
-    ) -> Result<ListPage<UserRecord>, StoreError>;
+    async fn list_users(&self, tenant: &str, query: &ListQuery) -> Listing<UserRecord>;
     /// The SCIM id that links to this upstream user, if any (adoption must not link twice).
     async fn user_id_by_upstream(
         &self,
@@ -109,11 +105,7 @@ pub trait GroupStore: Send + Sync {
     async fn get_group(&self, tenant: &str, id: &str) -> Result<Option<GroupRecord>, StoreError>;
     /// Indexed: id, displayName, externalId, meta.lastModified, members.value (and
     /// `members[value eq ...]`); other filters are evaluated on the resource without members.
-    async fn list_groups(
-        &self,
-        tenant: &str,
-        query: &ListQuery,
-    ) -> Result<ListPage<GroupRecord>, StoreError>;
+    async fn list_groups(&self, tenant: &str, query: &ListQuery) -> Listing<GroupRecord>;
     /// Ordered by user id.
     async fn group_members(&self, tenant: &str, group_id: &str) -> Result<Vec<Member>, StoreError>;
     /// Writes `write.group` if the stored version is still `group.version - 1`

@@ -216,6 +216,9 @@ pub struct ListPage<T> {
     pub items: Vec<T>,
 }
 
+/// What a listing answers: a page of `T`, or the store's error.
+pub type Listing<T> = Result<ListPage<T>, StoreError>;
+
 /// One provisioning action and what the upstream did with it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -11,7 +11,7 @@ use super::list::{list, GROUPS};
 use super::rows::{group_ref_from_point_row, Stored, GROUP_COLUMNS};
 use super::{fetch_all, fetch_optional, missing_or_stale, Backend, Conn, Stmt};
 use crate::store::{
-    fold, timestamp, GroupRecord, GroupRef, GroupStore, GroupWrite, ListPage, ListQuery, Member,
+    fold, timestamp, GroupRecord, GroupRef, GroupStore, GroupWrite, ListQuery, Listing, Member,
     StoreError,
 };
 
@@ -138,11 +138,7 @@ impl<B: Backend> GroupStore for B {
         row.map(Stored::record).transpose()
     }
 
-    async fn list_groups(
-        &self,
-        tenant: &str,
-        query: &ListQuery,
-    ) -> Result<ListPage<GroupRecord>, StoreError> {
+    async fn list_groups(&self, tenant: &str, query: &ListQuery) -> Listing<GroupRecord> {
         list(self, &GROUPS, tenant, query).await
     }
 

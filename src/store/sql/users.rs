@@ -11,7 +11,7 @@ use super::{
     parse_json, Backend, Conn, Stmt,
 };
 use crate::store::{
-    fold, parse_timestamp, timestamp, CreateIntent, GroupRef, GroupStore, ListPage, ListQuery,
+    fold, parse_timestamp, timestamp, CreateIntent, GroupRef, GroupStore, ListQuery, Listing,
     Prior, StoreError, UpstreamLink, UserColumns, UserRecord, UserStore,
 };
 
@@ -171,11 +171,7 @@ impl<B: Backend> UserStore for B {
         Ok(done > 0)
     }
 
-    async fn list_users(
-        &self,
-        tenant: &str,
-        query: &ListQuery,
-    ) -> Result<ListPage<UserRecord>, StoreError> {
+    async fn list_users(&self, tenant: &str, query: &ListQuery) -> Listing<UserRecord> {
         list(self, &USERS, tenant, query).await
     }
 
