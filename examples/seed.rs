@@ -6,7 +6,7 @@
 //! million users take seconds this way; one store insert (one transaction) per user took
 //! minutes on PostgreSQL, where each commit waits for the WAL.
 use chrono::Utc;
-use scim_bridge::store::{self, SyncState, UpstreamLink, UserRecord};
+use scim_bridge::store::{self, Meta, SyncState, UpstreamLink, UserRecord};
 use serde_json::json;
 use sqlx::{Database, Encode, Executor, IntoArguments, PgPool, Pool, SqlitePool, Type};
 
@@ -41,9 +41,7 @@ fn seeded_user(i: &str, id: String) -> UserRecord {
             "emails": [{"value": username, "type": "work", "primary": true}],
             "active": true
         }),
-        version: 1,
-        created: now,
-        last_modified: now,
+        meta: Meta::first(now),
         link: UpstreamLink {
             upstream_id: Some(format!("bench-{i}")),
             upstream_username: username.clone(),

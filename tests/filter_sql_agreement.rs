@@ -4,7 +4,7 @@ use chrono::{Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use scim_bridge::scim::filter::{matches, parse_filter};
 use scim_bridge::scim::schema;
-use scim_bridge::store::{self, filter_view, ListQuery, Store, UpstreamLink, UserRecord};
+use scim_bridge::store::{self, filter_view, ListQuery, Meta, Store, UpstreamLink, UserRecord};
 use serde_json::{json, Value};
 
 const NAMES: &[&str] = &[
@@ -68,9 +68,7 @@ fn users() -> Vec<UserRecord> {
             UserRecord {
                 id: format!("id-{i}"),
                 resource,
-                version: 1,
-                created: at,
-                last_modified: at,
+                meta: Meta::first(at),
                 link: UpstreamLink { upstream_username: name.to_string(), ..UpstreamLink::default() },
             }
         })

@@ -49,7 +49,7 @@ impl ScimResource for Users {
     }
 
     fn version(view: &UserView) -> i64 {
-        view.user.version
+        view.user.meta.version
     }
 
     async fn create(call: &ScimCall, body: Value) -> Result<UserView, ApiError> {

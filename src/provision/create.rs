@@ -137,9 +137,7 @@ impl Provisioner {
         let user = UserRecord {
             id,
             resource,
-            version: 1,
-            created: now,
-            last_modified: now,
+            meta: crate::store::Meta::first(now),
             link,
         };
         if let Err(e) = self.store.insert_user(&tenant.name, &user).await {

@@ -7,9 +7,7 @@ fn record(id: &str, upstream_id: Option<&str>, resource: Value) -> UserRecord {
     UserRecord {
         id: id.into(),
         resource,
-        version: 1,
-        created: Utc::now(),
-        last_modified: Utc::now(),
+        meta: crate::store::Meta::first(Utc::now()),
         link: UpstreamLink {
             upstream_id: upstream_id.map(str::to_string),
             upstream_username: "jdoe".into(),

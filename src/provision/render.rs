@@ -59,10 +59,10 @@ fn render_user_from(resource: Value, user: &UserRecord, base: &str) -> Value {
         "meta".into(),
         json!({
             "resourceType": "User",
-            "created": user.created.to_rfc3339(),
-            "lastModified": user.last_modified.to_rfc3339(),
+            "created": user.meta.created.to_rfc3339(),
+            "lastModified": user.meta.last_modified.to_rfc3339(),
             "location": format!("{base}/Users/{}", user.id),
-            "version": etag(user.version),
+            "version": etag(user.meta.version),
         }),
     );
     Value::Object(out)

@@ -296,7 +296,7 @@ impl Provisioner {
                 let old = self.get_user(caller, id).await?;
                 // If-Match names the version the IdP read; after a lost race the
                 // version moved on, and 412 is the truthful answer.
-                check_if_match(if_match, old.version)?;
+                check_if_match(if_match, old.meta.version)?;
                 attempted.store(true, Ordering::Relaxed);
                 let mut new = make(&old)?;
                 caller.tenant.check_assignments(&mut new).await?;
@@ -419,9 +419,7 @@ impl Provisioner {
         let user = UserRecord {
             id: old.id.clone(),
             resource: new,
-            version: old.version + 1,
-            created: old.created,
-            last_modified: Utc::now(),
+            meta: old.meta.next(Utc::now()),
             link,
         };
         self.store.update_user(&tenant.name, &user).await?;
@@ -442,7 +440,7 @@ impl Provisioner {
     ) -> Result<()> {
         let _guard = self.lock(user_key(&caller.tenant.name, id)).await?;
         let old = self.get_user(caller, id).await?;
-        check_if_match(if_match, old.version)?;
+        check_if_match(if_match, old.meta.version)?;
         let result = self.delete_user_locked(caller, &old).await;
         self.audit(caller, id, "delete", result.as_ref()).await;
         result.map(|_| ())

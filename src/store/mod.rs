@@ -36,7 +36,7 @@ pub(crate) use records::UserColumns;
 pub use records::{
     filter_view, fold, group_filter_view, parse_timestamp, sort_key, timestamp, AuditEntry,
     CreateIntent, GroupRecord, GroupRef, GroupWrite, Job, JobState, ListPage, ListQuery, Listing,
-    Member, Prior, SyncState, UpstreamLink, UserRecord, UserSync,
+    Member, Meta, Prior, SyncState, UpstreamLink, UserRecord, UserSync,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -17,10 +17,37 @@ use crate::upstream::AccountScope;
 pub struct UserRecord {
     pub id: String,
     pub resource: Value,
+    /// What SCIM's `meta` shows of it.
+    pub meta: Meta,
+    pub link: UpstreamLink,
+}
+
+/// A stored resource's version (its ETag) and times, as SCIM's `meta` shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
     pub version: i64,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
-    pub link: UpstreamLink,
+}
+
+impl Meta {
+    /// A resource created at `now`: version 1.
+    pub fn first(now: DateTime<Utc>) -> Self {
+        Self {
+            version: 1,
+            created: now,
+            last_modified: now,
+        }
+    }
+
+    /// The next version of the resource, written at `now`.
+    pub fn next(&self, now: DateTime<Utc>) -> Self {
+        Self {
+            version: self.version + 1,
+            created: self.created,
+            last_modified: now,
+        }
+    }
 }
 
 /// Where a SCIM user lives upstream, and what the bridge last saw there.
@@ -304,8 +331,8 @@ pub fn filter_view(user: &UserRecord) -> Value {
         &user.resource,
         &user.id,
         "User",
-        &user.created,
-        &user.last_modified,
+        &user.meta.created,
+        &user.meta.last_modified,
     )
 }
 

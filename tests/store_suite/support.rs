@@ -4,7 +4,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use scim_bridge::scim::filter::{parse_attr_path, parse_filter};
 use scim_bridge::store::{
-    GroupRecord, Job, JobState, Lease, ListPage, ListQuery, QueueFilter, Store, StoreError,
+    GroupRecord, Job, JobState, Lease, ListPage, ListQuery, Meta, QueueFilter, Store, StoreError,
     UpstreamLink, UserRecord,
 };
 use serde_json::{json, Value};
@@ -53,9 +53,7 @@ pub fn user(id: &str, name: &str, extra: Value) -> UserRecord {
     UserRecord {
         id: id.into(),
         resource,
-        version: 1,
-        created: t,
-        last_modified: t,
+        meta: Meta::first(t),
         link: UpstreamLink {
             upstream_username: name.into(),
             ..UpstreamLink::default()

@@ -31,14 +31,14 @@ pub async fn user_name_and_external_id_are_unique(store: Arc<dyn Store>) {
     .await;
     // Renaming into a taken userName is refused too, and changes nothing.
     let mut rename = store.get_user(TENANT, "u-2").await.unwrap().unwrap();
-    rename.version += 1;
+    rename.meta.version += 1;
     rename.resource["userName"] = json!("ALICE@x.com");
     assert_eq!(
         conflict_field(store.update_user(TENANT, &rename).await),
         "userName"
     );
     let bob = store.get_user(TENANT, "u-2").await.unwrap().unwrap();
-    assert_eq!(bob.version, 1);
+    assert_eq!(bob.meta.version, 1);
     assert_eq!(bob.resource["userName"], "bob");
     // Another tenant has its own namespace.
     insert_user(

@@ -23,17 +23,17 @@ pub async fn user_insert_get_update_delete(store: Arc<dyn Store>) {
     assert_eq!(store.get_user(TENANT, "nope").await.unwrap(), None);
 
     let mut v2 = u.clone();
-    v2.version = 2;
+    v2.meta.version = 2;
     v2.resource["name"]["givenName"] = json!("Janet");
-    v2.last_modified = u.last_modified + Duration::seconds(5);
+    v2.meta.last_modified = u.meta.last_modified + Duration::seconds(5);
     store.update_user(TENANT, &v2).await.unwrap();
     let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
     assert_eq!(stored, v2);
-    assert_eq!(stored.created, u.created, "created never changes");
+    assert_eq!(stored.meta.created, u.meta.created, "created never changes");
 
     // Written against version 1 again: someone else got there first.
     let mut stale = u.clone();
-    stale.version = 2;
+    stale.meta.version = 2;
     stale.resource["name"]["givenName"] = json!("Lost");
     assert!(matches!(
         store.update_user(TENANT, &stale).await,
@@ -45,7 +45,7 @@ pub async fn user_insert_get_update_delete(store: Arc<dyn Store>) {
     );
 
     let mut ghost = user("ghost", "ghost", json!({}));
-    ghost.version = 2;
+    ghost.meta.version = 2;
     assert!(matches!(
         store.update_user(TENANT, &ghost).await,
         Err(StoreError::NotFound)
@@ -78,8 +78,8 @@ async fn five_users(store: &Arc<dyn Store>) {
                 "emails": [{"value": format!("{given}.Work@Y.org"), "type": "work"}],
             }),
         );
-        u.created = at(minutes);
-        u.last_modified = at(minutes);
+        u.meta.created = at(minutes);
+        u.meta.last_modified = at(minutes);
         store.insert_user(TENANT, &u).await.unwrap();
     }
 }
@@ -253,7 +253,7 @@ pub async fn tenants_are_isolated(store: Arc<dyn Store>) {
         .is_empty());
     assert!(store.user_groups(OTHER, "u-1").await.unwrap().is_empty());
     let mut v2 = a.clone();
-    v2.version = 2;
+    v2.meta.version = 2;
     assert!(matches!(
         store.update_user(OTHER, &v2).await,
         Err(StoreError::NotFound)
@@ -355,16 +355,16 @@ pub async fn user_link_update_keeps_version(store: Arc<dyn Store>) {
     store.update_user_link(TENANT, "u-1", &link).await.unwrap();
     let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
     assert_eq!(stored.link, link);
-    assert_eq!(stored.version, 1, "the ETag stays");
+    assert_eq!(stored.meta.version, 1, "the ETag stays");
     assert_eq!(stored.resource, u.resource);
-    assert_eq!(stored.last_modified, u.last_modified);
+    assert_eq!(stored.meta.last_modified, u.meta.last_modified);
     assert_eq!(
         store.user_id_by_upstream(TENANT, "bw-42").await.unwrap(),
         Some("u-1".into())
     );
     // An update written on top of the unchanged version still succeeds.
     let mut v2 = stored.clone();
-    v2.version = 2;
+    v2.meta.version = 2;
     store.update_user(TENANT, &v2).await.unwrap();
     assert!(matches!(
         store.update_user_link(TENANT, "ghost", &link).await,
@@ -392,7 +392,7 @@ pub async fn prior_access_is_kept_apart_from_the_link(store: Arc<dyn Store>) {
     };
     store.update_user_link(TENANT, "u-1", &link).await.unwrap();
     let mut v2 = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
-    v2.version = 2;
+    v2.meta.version = 2;
     v2.link.prior = Prior::default();
     store.update_user(TENANT, &v2).await.unwrap();
     let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
@@ -441,7 +441,7 @@ pub async fn concurrent_updates_of_one_version_serialise(store: Arc<dyn Store>) 
     for w in 0..4 {
         let store = store.clone();
         let mut next = u.clone();
-        next.version = 2;
+        next.meta.version = 2;
         next.resource["title"] = json!(format!("writer {w}"));
         writers.push(tokio::spawn(async move {
             (w, store.update_user(TENANT, &next).await)
@@ -457,7 +457,7 @@ pub async fn concurrent_updates_of_one_version_serialise(store: Arc<dyn Store>) 
     }
     assert_eq!(winners.len(), 1, "exactly one writer wins");
     let stored = store.get_user(TENANT, "u-1").await.unwrap().unwrap();
-    assert_eq!(stored.version, 2);
+    assert_eq!(stored.meta.version, 2);
     assert_eq!(
         stored.resource["title"],
         json!(format!("writer {}", winners[0]))
@@ -481,7 +481,7 @@ pub async fn point_lookups_see_every_commit(store: Arc<dyn Store>) {
             store.insert_user(TENANT, &u).await.unwrap();
         } else {
             let mut next = u.clone();
-            next.version += 1;
+            next.meta.version += 1;
             next.resource["userName"] = json!(name);
             next.resource["externalId"] = json!(ext);
             store.update_user(TENANT, &next).await.unwrap();
@@ -504,7 +504,7 @@ pub async fn point_lookups_see_every_commit(store: Arc<dyn Store>) {
             .is_empty());
         assert_eq!(lookup("id eq \"p-1\"".into()).await, ids(&["p-1"]));
         let stored = store.get_user(TENANT, "p-1").await.unwrap().unwrap();
-        assert_eq!(stored.version, u.version, "round {round}");
+        assert_eq!(stored.meta.version, u.meta.version, "round {round}");
         let total_only = store
             .list_users(
                 TENANT,

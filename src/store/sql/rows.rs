@@ -78,9 +78,11 @@ impl Stored for StoredUser {
         Ok(UserRecord {
             id,
             resource,
-            version,
-            created,
-            last_modified,
+            meta: crate::store::Meta {
+                version,
+                created,
+                last_modified,
+            },
             link: UpstreamLink {
                 prior: Prior {
                     roles: match &self.prior_roles {

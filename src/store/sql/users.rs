@@ -67,9 +67,9 @@ fn user_row(
         .opt_text(cols.display_name.as_deref())
         .flag(cols.active)
         .text(&user.resource.to_string())
-        .int(user.version)
-        .text(&timestamp(&user.created))
-        .text(&timestamp(&user.last_modified))
+        .int(user.meta.version)
+        .text(&timestamp(&user.meta.created))
+        .text(&timestamp(&user.meta.last_modified))
         .text(&json_text(&user.link)?)
         .opt_text(user.link.upstream_id.as_deref()))
 }
