@@ -164,14 +164,14 @@ impl BandwidthTarget {
             v
         };
         let accounts_same = match &current.accounts {
-            Some(accounts) => sorted(accounts) == sorted(&write.accounts),
-            None => write.accounts.is_empty(),
+            Some(accounts) => sorted(accounts) == sorted(&write.grants.accounts),
+            None => write.grants.accounts.is_empty(),
         };
         Ok(current.profile == write.profile
-            && current.account_scope == write.account_scope
+            && current.account_scope == write.grants.account_scope
             && current.active == write.active
             && accounts_same
-            && sorted(&self.kept_role_ids(current).await?) == sorted(&write.role_ids))
+            && sorted(&self.kept_role_ids(current).await?) == sorted(&write.grants.role_ids))
     }
 
     /// The ids of the roles a user has upstream, to write them back unchanged. XML answers

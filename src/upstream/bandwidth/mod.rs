@@ -32,7 +32,7 @@ use std::sync::Mutex;
 
 use self::client::Lookup;
 use self::roles::RoleTable;
-use self::wire::{Profile, RawUser, WriteKind, WriteUser};
+use self::wire::{Grants, Profile, RawUser, WriteKind, WriteUser};
 use super::http::{self, Http, Incoming};
 use super::raw::{RawPage, RawUsers};
 pub use config::{BandwidthConfig, Dialect};
@@ -126,10 +126,12 @@ impl BandwidthTarget {
     /// Writes `user` back whole with only its status changed.
     async fn set_active(&self, user: RawUser, active: bool) -> Result<RawUser, TargetError> {
         let write = WriteUser {
-            role_ids: self.kept_role_ids(&user).await?,
-            accounts: user.accounts.clone().unwrap_or_default(),
+            grants: Grants {
+                role_ids: self.kept_role_ids(&user).await?,
+                account_scope: user.account_scope,
+                accounts: user.accounts.clone().unwrap_or_default(),
+            },
             profile: user.profile,
-            account_scope: user.account_scope,
             active,
             password: None,
         };
@@ -168,14 +170,16 @@ impl Target for BandwidthTarget {
             .unwrap_or_else(|| vec![DEFAULT_ROLE.to_string()]);
         let write = WriteUser {
             profile: Profile::of(&user.username, user),
-            role_ids: self.role_ids(&names).await?,
-            account_scope: user.account_scope.unwrap_or_default(),
-            accounts: match self.dialect {
-                Dialect::V1 => user
-                    .accounts
-                    .clone()
-                    .unwrap_or_else(|| vec![self.account_id.clone()]),
-                Dialect::Dashboard => Vec::new(),
+            grants: Grants {
+                role_ids: self.role_ids(&names).await?,
+                account_scope: user.account_scope.unwrap_or_default(),
+                accounts: match self.dialect {
+                    Dialect::V1 => user
+                        .accounts
+                        .clone()
+                        .unwrap_or_else(|| vec![self.account_id.clone()]),
+                    Dialect::Dashboard => Vec::new(),
+                },
             },
             active: user.active,
             password: (self.dialect == Dialect::Dashboard).then(|| {
@@ -331,9 +335,11 @@ impl RawUsers for BandwidthTarget {
         };
         let write = WriteUser {
             profile: Profile::of(&current.profile.username, user),
-            role_ids,
-            account_scope: user.account_scope.unwrap_or(current.account_scope),
-            accounts,
+            grants: Grants {
+                role_ids,
+                account_scope: user.account_scope.unwrap_or(current.account_scope),
+                accounts,
+            },
             active: user.active,
             password: None,
         };

@@ -79,13 +79,19 @@ pub(crate) struct RawPage {
 #[derive(Debug)]
 pub(crate) struct WriteUser {
     pub profile: Profile,
+    pub grants: Grants,
+    pub active: bool,
+    /// Dashboard create only. `SecretString` so `Debug` never shows it.
+    pub password: Option<SecretString>,
+}
+
+/// What a written user is granted: the access Bandwidth models, role ids resolved.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Grants {
     pub role_ids: Vec<String>,
     pub account_scope: AccountScope,
     /// v1 only; the dashboard's account is in the path.
     pub accounts: Vec<String>,
-    pub active: bool,
-    /// Dashboard create only. `SecretString` so `Debug` never shows it.
-    pub password: Option<SecretString>,
 }
 
 /// Which call a body is for: v1 create carries no `status`, a PUT carries it.
@@ -550,7 +556,7 @@ pub(crate) fn encode_user(
     kind: WriteKind,
     u: &WriteUser,
 ) -> Result<Vec<u8>, TargetError> {
-    let p = &u.profile;
+    let (p, g) = (&u.profile, &u.grants);
     let out = match dialect {
         Dialect::V1 => serde_json::to_vec(&V1UserOut {
             username: &p.username,
@@ -558,9 +564,9 @@ pub(crate) fn encode_user(
             last_name: &p.last_name,
             email: &p.email,
             phone_number: p.phone.as_deref(),
-            account_scope: u.account_scope,
-            roles: &u.role_ids,
-            accounts: &u.accounts,
+            account_scope: g.account_scope,
+            roles: &g.role_ids,
+            accounts: &g.accounts,
             status: match kind {
                 // The contract's create body has no status; inactive creates are
                 // deactivated by a PUT afterwards (see mod.rs).
@@ -576,8 +582,8 @@ pub(crate) fn encode_user(
             email: &p.email,
             telephone_number: p.phone.as_deref(),
             password: u.password.as_ref().map(WirePassword),
-            roles: &u.role_ids,
-            account_scope: u.account_scope,
+            roles: &g.role_ids,
+            account_scope: g.account_scope,
             enabled: u.active,
         }),
     };

@@ -16,9 +16,11 @@ fn write_user(password: Option<&str>) -> WriteUser {
             email: "jdoe@example.com".into(),
             phone: Some("+19195551234".into()),
         },
-        role_ids: vec!["r1".into(), "r2".into()],
-        account_scope: AccountScope::AccountAdmin,
-        accounts: vec!["9900001".into()],
+        grants: Grants {
+            role_ids: vec!["r1".into(), "r2".into()],
+            account_scope: AccountScope::AccountAdmin,
+            accounts: vec!["9900001".into()],
+        },
         active: false,
         password: password.map(|p| SecretString::from(p.to_string())),
     }
