@@ -210,6 +210,19 @@ impl Browser {
 
     /// Reloads `url` until `check` holds on the page's text.
     pub async fn wait_for(&self, url: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+        match self.poll_for(url, check).await {
+            Ok(text) => text,
+            Err(text) => panic!("{what}; the page shows:\n{text}"),
+        }
+    }
+
+    /// Reloads `url` until its text passes `check`: the text, or the last one seen once
+    /// the time is up (for a caller that has more to show about why).
+    pub async fn poll_for(
+        &self,
+        url: &str,
+        check: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
         // Generous: a console reconcile lists the whole upstream in the background, and on
         // a loaded CI machine (or after the simulator's injected failures, with their
         // retries) that took longer than 30 s once.
@@ -218,9 +231,11 @@ impl Browser {
             self.goto(url).await;
             let text = self.text().await;
             if check(&text) {
-                return text;
+                return Ok(text);
             }
-            assert!(Instant::now() < deadline, "{what}; the page shows:\n{text}");
+            if Instant::now() >= deadline {
+                return Err(text);
+            }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
