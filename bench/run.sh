@@ -82,7 +82,9 @@ start() {
   shift 2
   "$TARGET/release/bandwidth-sim" --listen "127.0.0.1:$SIM_PORT" "$@" >"$DIR/sim.log" 2>&1 &
   SIM=$!
-  "$TARGET/release/scim-bridge" serve --config "$(config "$url" "$rate")" >"$DIR/bridge.log" 2>&1 &
+  # As the image and the systemd unit run it (docs/operations.md, "Memory").
+  MIMALLOC_ARENA_EAGER_COMMIT=0 "$TARGET/release/scim-bridge" serve \
+    --config "$(config "$url" "$rate")" >"$DIR/bridge.log" 2>&1 &
   BRIDGE=$!
   wait_for_bridge
 }
