@@ -282,6 +282,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
         }
     };
+    telemetry::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -60,10 +60,21 @@ impl Bridge {
         bridge
     }
 
-    /// Stops the process and returns everything it logged.
+    /// Stops the process as a service manager does (SIGTERM, then waits for it) and
+    /// returns everything it logged.
     fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: a plain signal to the child this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let status = self.child.wait().unwrap();
+        assert!(
+            status.success(),
+            "the bridge stops cleanly on SIGTERM: {status}"
+        );
+        self.log()
+    }
+
+    fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap()
     }
 }
@@ -186,6 +197,29 @@ async fn every_scim_request_has_one_info_line_at_the_default_level() {
         !text.contains("userName"),
         "no query or body is logged: {text}"
     );
+}
+
+/// INFO lines are written in batches (`telemetry/sink.rs`), but a running bridge does
+/// not sit on them: the request's line is in the file well within a second.
+#[tokio::test]
+async fn a_request_line_is_written_while_the_bridge_runs() {
+    let bridge = Bridge::start(&[], None).await;
+    create_user(&bridge.base, "text-log-req-2").await;
+    let mut waited = std::time::Duration::ZERO;
+    while !bridge.log().contains("text-log-req-2") {
+        assert!(
+            waited < std::time::Duration::from_secs(2),
+            "no line for the request after {waited:?}: {}",
+            bridge.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        waited += std::time::Duration::from_millis(20);
+    }
+    let text = bridge.stop();
+    let line = text
+        .lines()
+        .find(|l| l.contains("request_id=text-log-req-2") && l.contains("scim request"));
+    assert!(line.is_some_and(|l| l.contains("status=201")), "{text}");
 }
 
 #[tokio::test]

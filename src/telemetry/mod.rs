@@ -13,6 +13,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 mod plain;
+mod sink;
+
+pub use sink::flush;
 
 #[derive(Debug, Clone, Copy, ValueEnum, Default)]
 pub enum LogFormat {
@@ -24,7 +27,8 @@ pub enum LogFormat {
 /// `RUST_LOG` overrides the default level (`info`, with sqlx's per-query lines off).
 /// Text logs are coloured only on a terminal (not in a file, a pipe or journald) and
 /// never when `NO_COLOR` is set; uncoloured lines are written by [`plain`], the cheaper
-/// path (every request writes one).
+/// path (every request writes one). Lines are written in batches ([`sink`]); call
+/// [`flush`] before the process exits.
 pub fn init(format: LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
@@ -32,7 +36,7 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colours)
-        .with_writer(std::io::stderr);
+        .with_writer(sink::LogWriter::start());
     let _ = match format {
         LogFormat::Text if colours => builder.try_init(),
         LogFormat::Text => builder
