@@ -8,6 +8,7 @@ WORKDIR /src
 # Dependencies first, from the manifests and the lock file only: this layer is reused
 # until Cargo.toml or Cargo.lock changes, so a source change rebuilds only the bridge.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo/ .cargo/
 COPY bandwidth-sim/Cargo.toml bandwidth-sim/
 COPY scripts/build.sh scripts/
 RUN bash scripts/build.sh deps release
