@@ -109,7 +109,8 @@ def main():
                 if not os.path.exists(src):
                     sys.exit(f"COPY {source}: not in the build context (.dockerignore?)")
                 if os.path.isdir(src):
-                    shutil.copytree(src, target if source == "." else os.path.join(target, os.path.basename(source.rstrip("/"))), dirs_exist_ok=True)
+                    # As Docker does: a directory's contents, not the directory itself.
+                    shutil.copytree(src, target, dirs_exist_ok=True)
                 else:
                     os.makedirs(target if dest.endswith("/") else os.path.dirname(target) or ".", exist_ok=True)
                     shutil.copy2(src, os.path.join(target, os.path.basename(source)) if dest.endswith("/") or os.path.isdir(target) else target)
