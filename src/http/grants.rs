@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::extract::{scim_response, ScimCall};
 use super::list::list_response;
-use super::resource::shown;
+use super::resource::{json_text, shown};
 use super::AppState;
 use crate::provision::Error;
 use crate::scim::filter::{check_filter, matches};
@@ -86,12 +86,12 @@ async fn list(read: Read) -> Result<Response, ApiError> {
         }
     }
     let total = found.len() as u64;
-    let page: Vec<Value> = found
+    let page = found
         .into_iter()
         .skip(params.start_index.saturating_sub(1) as usize)
         .take(params.page_size(read.call.app.max_page_size) as usize)
-        .map(|r| shown(r, schema, params))
-        .collect();
+        .map(|r| json_text(&shown(r, schema, params)))
+        .collect::<Result<_, _>>()?;
     Ok(list_response(total, params.start_index, page))
 }
 

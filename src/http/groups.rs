@@ -1,12 +1,13 @@
 //! `/Groups`: which provisioner call each method is, and how a group renders (members
 //! only when the answer shows them). The handler shape is `resource.rs`'s.
 use async_trait::async_trait;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::ScimCall;
 use super::list::store_query;
-use super::resource::{shown, Change, ScimResource};
+use super::resource::{json_text, shown, Change, ScimResource};
 use super::AppState;
 use crate::provision::groups::GroupView;
 use crate::provision::render::render_group;
@@ -33,8 +34,16 @@ fn wants_members(params: &ListParams) -> bool {
     params.attributes.is_empty() || params.attributes.iter().any(names_members)
 }
 
-fn render(app: &AppState, view: &GroupView, params: &ListParams) -> Value {
-    shown(render_group(view, &app.scim_base), schema::group(), params)
+fn render(
+    app: &AppState,
+    view: &GroupView,
+    params: &ListParams,
+) -> Result<Box<RawValue>, ApiError> {
+    json_text(&shown(
+        render_group(view, &app.scim_base),
+        schema::group(),
+        params,
+    ))
 }
 
 #[async_trait]
@@ -79,24 +88,22 @@ impl ScimResource for Groups {
         call: &ScimCall,
         view: GroupView,
         params: &ListParams,
-    ) -> Result<Value, ApiError> {
-        Ok(render(&call.app, &view, params))
+    ) -> Result<Box<RawValue>, ApiError> {
+        render(&call.app, &view, params)
     }
 
     async fn page(
         call: &ScimCall,
         params: &ListParams,
         start_index: u64,
-    ) -> Result<(u64, Vec<Value>), ApiError> {
+    ) -> Result<(u64, Vec<Box<RawValue>>), ApiError> {
         let app = &call.app;
         let query = store_query(params, start_index, app.max_page_size);
         let (total, views) = app
             .provisioner
             .list_groups(&call.caller, &query, wants_members(params))
             .await?;
-        Ok((
-            total,
-            views.iter().map(|v| render(app, v, params)).collect(),
-        ))
+        let rendered = views.iter().map(|v| render(app, v, params));
+        Ok((total, rendered.collect::<Result<_, _>>()?))
     }
 }

@@ -2,7 +2,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use super::extract::{scim_response, ScimCall, ScimJson};
@@ -27,8 +27,7 @@ pub fn store_query(params: &ListParams, start_index: u64, max_page_size: u64) ->
     }
 }
 
-/// A ListResponse, serialized from the page as it is (no `Value` tree is built around
-/// the resources).
+/// A ListResponse around the page's resources, each already JSON text.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ListResponse<'a> {
@@ -37,10 +36,10 @@ struct ListResponse<'a> {
     start_index: u64,
     items_per_page: usize,
     #[serde(rename = "Resources")]
-    resources: &'a [Value],
+    resources: &'a [Box<RawValue>],
 }
 
-pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Response {
+pub fn list_response(total: u64, start_index: u64, resources: Vec<Box<RawValue>>) -> Response {
     let body = ListResponse {
         schemas: [LIST_RESPONSE],
         total_results: total,

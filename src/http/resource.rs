@@ -8,6 +8,8 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{get as get_route, post};
 use axum::Router;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::ApiError;
@@ -39,20 +41,19 @@ pub trait ScimResource: Send + Sync + 'static {
         -> Result<Self::Loaded, ApiError>;
     async fn delete(call: &ScimCall, id: &str, if_match: Option<&str>) -> Result<(), ApiError>;
 
-    /// One resource as the IdP reads it, projected to `params`. It takes the resource
-    /// by value: rendering is its last use, so its attributes are moved, not copied.
+    /// One resource as the IdP reads it, projected to `params`, as JSON text.
     async fn render(
         call: &ScimCall,
         item: Self::Loaded,
         params: &ListParams,
-    ) -> Result<Value, ApiError>;
+    ) -> Result<Box<RawValue>, ApiError>;
 
     /// One page as the IdP reads it (from `start_index`), and the total.
     async fn page(
         call: &ScimCall,
         params: &ListParams,
         start_index: u64,
-    ) -> Result<(u64, Vec<Value>), ApiError>;
+    ) -> Result<(u64, Vec<Box<RawValue>>), ApiError>;
 }
 
 /// The routes of one resource type: its collection (list, create), `.search`, and one
@@ -79,6 +80,14 @@ pub fn shown(full: Value, schema: &ResourceSchema, params: &ListParams) -> Value
         &params.attributes,
         &params.excluded_attributes,
     )
+}
+
+/// A rendered resource as the JSON text of the answer. Resources are rendered to text
+/// one by one, so that one whose projection changes nothing can be written straight
+/// from its record, without a `Value` tree in between.
+pub fn json_text(rendered: &impl Serialize) -> Result<Box<RawValue>, ApiError> {
+    serde_json::value::to_raw_value(rendered)
+        .map_err(|e| ApiError::new(500, None, format!("could not render the answer: {e}")))
 }
 
 /// One resource's answer: the rendered body, its ETag and its Location.

@@ -1,16 +1,17 @@
 //! `/Users`: which provisioner call each method is, and how a user renders (with its
 //! `groups` computed from memberships). The handler shape is `resource.rs`'s.
 use async_trait::async_trait;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::ScimCall;
 use super::list::store_query;
-use super::resource::{shown, Change, ScimResource};
-use crate::provision::render::{render_user_owned, with_groups};
+use super::resource::{json_text, shown, Change, ScimResource};
+use crate::provision::render::UserDocument;
 use crate::provision::Caller;
 use crate::scim::params::ListParams;
-use crate::scim::schema;
+use crate::scim::{projection, schema};
 use crate::store::{GroupRef, UserRecord};
 
 pub struct Users;
@@ -28,15 +29,34 @@ impl From<UserRecord> for UserView {
     }
 }
 
-/// A user as its tenant's IdP reads it: with the access it inherits from base roles and
-/// groups shown beside its direct assignments when the tenant honours those.
-fn rendered(caller: &Caller, user: UserRecord, base: &str) -> Value {
-    let inherited = caller.tenant.direct_assignments.then(|| user.link.clone());
-    let mut out = render_user_owned(user, base);
-    if let Some(link) = inherited {
-        crate::provision::catalog::with_inherited_access(&mut out, &link);
+/// A user as its tenant's IdP reads it, projected to `params`: written straight from
+/// its record when projection would change nothing (the IdPs' lookups name no
+/// attributes, and a plain user loses nothing to projection), else through a `Value`
+/// that the projection edits. A tenant that honours direct assignments sees the access
+/// a user inherits beside them.
+fn rendered(
+    caller: &Caller,
+    user: &UserRecord,
+    groups: Option<&[GroupRef]>,
+    base: &str,
+    params: &ListParams,
+) -> Result<Box<RawValue>, ApiError> {
+    let mut document = UserDocument::new(user, base);
+    if let Some(groups) = groups {
+        document = document.with_groups(groups);
     }
-    out
+    if caller.tenant.direct_assignments {
+        document = document.with_inherited_access();
+    }
+    let as_rendered = params.attributes.is_empty()
+        && params.excluded_attributes.is_empty()
+        && document
+            .stored()
+            .is_some_and(|stored| projection::unchanged_by_default(stored, schema::user()));
+    if as_rendered {
+        return json_text(&document);
+    }
+    json_text(&shown(document.to_value(), schema::user(), params))
 }
 
 #[async_trait]
@@ -84,19 +104,14 @@ impl ScimResource for Users {
         call: &ScimCall,
         view: UserView,
         params: &ListParams,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Box<RawValue>, ApiError> {
         let (app, caller) = (&call.app, &call.caller);
         let UserView { user, groups } = view;
         let groups = match groups {
             Some(groups) => groups,
             None => app.provisioner.user_groups(caller, &user.id).await?,
         };
-        let full = with_groups(
-            rendered(caller, user, &app.scim_base),
-            &groups,
-            &app.scim_base,
-        );
-        Ok(shown(full, schema::user(), params))
+        rendered(caller, &user, Some(&groups), &app.scim_base, params)
     }
 
     /// A listed user carries no `groups`: reading every user's memberships would cost
@@ -105,15 +120,15 @@ impl ScimResource for Users {
         call: &ScimCall,
         params: &ListParams,
         start_index: u64,
-    ) -> Result<(u64, Vec<Value>), ApiError> {
+    ) -> Result<(u64, Vec<Box<RawValue>>), ApiError> {
         let (app, caller) = (&call.app, &call.caller);
         let query = store_query(params, start_index, app.max_page_size);
         let page = app.provisioner.list_users(caller, &query).await?;
         let resources = page
             .items
-            .into_iter()
-            .map(|u| shown(rendered(caller, u, &app.scim_base), schema::user(), params))
-            .collect();
+            .iter()
+            .map(|u| rendered(caller, u, None, &app.scim_base, params))
+            .collect::<Result<_, _>>()?;
         Ok((page.total, resources))
     }
 }

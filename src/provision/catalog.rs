@@ -186,43 +186,58 @@ pub fn direct_grants(resource: &Value) -> DirectGrants {
     grants
 }
 
-/// Adds to a rendered user the access it has upstream (as last synced) through base
-/// roles and groups, marked inherited, after its direct assignments.
-pub fn with_inherited_access(rendered: &mut Value, link: &UpstreamLink) {
-    if link.upstream_id.is_none() {
-        return;
-    }
-    let direct = direct_grants(rendered);
-    let roles: Vec<Value> = link
-        .roles
-        .iter()
-        .filter(|r| !direct.roles.iter().any(|d| d.eq_ignore_ascii_case(r)))
-        .map(|r| json!({"value": r, "display": r, "type": INHERITED}))
-        .collect();
-    let mut entitlements: Vec<Value> = Vec::new();
-    if link.account_scope == AccountScope::AccountAdmin && !direct.admin {
-        entitlements
-            .push(json!({"value": ADMIN_SCOPE_ID, "display": "Account Admin", "type": INHERITED}));
-    }
-    entitlements.extend(
-        link.accounts
-            .iter()
-            .filter(|a| !direct.accounts.contains(a))
-            .map(|a| json!({"value": format!("{ACCOUNT_PREFIX}{a}"), "display": format!("Account {a}"), "type": INHERITED})),
-    );
-    let Some(obj) = rendered.as_object_mut() else {
-        return;
-    };
-    for (attr, extra) in [("roles", roles), ("entitlements", entitlements)] {
-        if extra.is_empty() {
-            continue;
+/// The access a user has upstream (as last synced) through base roles and groups that
+/// its direct assignments in `resource` do not already show, marked inherited: shown
+/// after those assignments on a read.
+#[derive(Debug, Default, PartialEq)]
+pub struct InheritedAccess {
+    pub roles: Vec<Value>,
+    pub entitlements: Vec<Value>,
+}
+
+impl InheritedAccess {
+    pub fn of(resource: &Value, link: &UpstreamLink) -> Self {
+        if link.upstream_id.is_none() {
+            return Self::default();
         }
-        let list = obj.entry(attr).or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(items) = list {
-            items.extend(extra);
+        let direct = direct_grants(resource);
+        let roles = link
+            .roles
+            .iter()
+            .filter(|r| !direct.roles.iter().any(|d| d.eq_ignore_ascii_case(r)))
+            .map(|r| json!({"value": r, "display": r, "type": INHERITED}))
+            .collect();
+        let mut entitlements: Vec<Value> = Vec::new();
+        if link.account_scope == AccountScope::AccountAdmin && !direct.admin {
+            entitlements.push(
+                json!({"value": ADMIN_SCOPE_ID, "display": "Account Admin", "type": INHERITED}),
+            );
+        }
+        entitlements.extend(
+            link.accounts
+                .iter()
+                .filter(|a| !direct.accounts.contains(a))
+                .map(|a| json!({"value": format!("{ACCOUNT_PREFIX}{a}"), "display": format!("Account {a}"), "type": INHERITED})),
+        );
+        Self {
+            roles,
+            entitlements,
+        }
+    }
+
+    /// The elements to add after the stored ones of `attr` (`roles`, `entitlements`).
+    pub fn of_attribute(&self, attr: &str) -> &[Value] {
+        match attr {
+            "roles" => &self.roles,
+            "entitlements" => &self.entitlements,
+            _ => &[],
         }
     }
 }
+
+/// The attributes [`InheritedAccess`] adds to. A stored value of one of these names that
+/// is not a list is shown as it is, with nothing added.
+pub const INHERITED_ATTRIBUTES: [&str; 2] = ["roles", "entitlements"];
 
 /// A tenant's catalog, read from the upstream and kept for [`CATALOG_TTL`].
 #[derive(Default)]

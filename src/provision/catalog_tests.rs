@@ -164,6 +164,23 @@ fn link(roles: &[&str], scope: AccountScope, accounts: &[&str]) -> UpstreamLink 
     }
 }
 
+/// `rendered` with its [`InheritedAccess`] added as a read shows it (the answer itself
+/// is written by `render::UserDocument`, whose tests check the same).
+fn with_inherited_access(rendered: &mut Value, link: &UpstreamLink) {
+    let extra = InheritedAccess::of(rendered, link);
+    for attr in INHERITED_ATTRIBUTES {
+        let added = extra.of_attribute(attr);
+        if !added.is_empty() {
+            let list = rendered
+                .as_object_mut()
+                .unwrap()
+                .entry(attr)
+                .or_insert(json!([]));
+            list.as_array_mut().unwrap().extend_from_slice(added);
+        }
+    }
+}
+
 #[test]
 fn reads_add_inherited_access_after_direct_assignments() {
     let mut rendered = json!({"userName":"a","roles":[{"value":"Porting"}]});

@@ -71,6 +71,35 @@ pub fn project(
     Value::Object(obj)
 }
 
+/// Whether [`project`] with neither `attributes` nor `excludedAttributes` would return
+/// `resource` as it is: nothing in it is `returned: never` or `request` (at the top, in
+/// an extension, or as a sub-attribute its schema defines), and no extension object is
+/// empty. An answer that would be unchanged is written without projecting it. Errs
+/// towards `false`, which only costs the projection.
+pub fn unchanged_by_default(resource: &Map<String, Value>, schema: &ResourceSchema) -> bool {
+    resource.iter().all(|(key, value)| {
+        if key.eq_ignore_ascii_case("schemas") {
+            return true;
+        }
+        if let (true, Value::Object(inner)) = (is_urn(key), value) {
+            let ext = schema.extension(key);
+            return !inner.is_empty()
+                && inner
+                    .keys()
+                    .all(|name| sent_whole(ext.and_then(|e| e.schema.attribute(name))));
+        }
+        sent_whole(schema.top_attribute(key))
+    })
+}
+
+/// An attribute the default projection sends as stored: unknown ones (`returned:
+/// default`, kept as sent), and known ones returned by default or always with no
+/// sub-attribute that is not.
+fn sent_whole(def: Option<&AttributeDef>) -> bool {
+    let sent = |returned| matches!(returned, Returned::Default | Returned::Always);
+    def.is_none_or(|d| sent(d.returned) && d.sub_attributes.iter().all(|s| sent(s.returned)))
+}
+
 fn is_urn(key: &str) -> bool {
     key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }

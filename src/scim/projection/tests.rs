@@ -191,3 +191,117 @@ fn both_lists_apply() {
 fn non_object_is_returned_unchanged() {
     assert_eq!(project(json!([1]), schema::user(), &[], &[]), json!([1]));
 }
+
+mod unchanged_by_default {
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    use super::super::{project, unchanged_by_default};
+    use super::{ENT, OTHER};
+    use crate::scim::schema::{self, BRIDGE_USER_SCHEMA, USER_SCHEMA};
+
+    fn as_projected(resource: &Value) -> Value {
+        project(resource.clone(), schema::user(), &[], &[])
+    }
+
+    fn unchanged(resource: &Value) -> bool {
+        unchanged_by_default(resource.as_object().unwrap(), schema::user())
+    }
+
+    #[test]
+    fn a_plain_user_is_unchanged() {
+        let plain = json!({
+            "schemas": [USER_SCHEMA, ENT],
+            "userName": "a@x.com",
+            "name": {"givenName": "A", "familyName": "B"},
+            "emails": [{"value": "a@x.com", "type": "work", "primary": true}],
+            "active": true,
+            "customFlag": 1,
+            ENT: {"department": "Sales", "manager": {"value": "m-1"}},
+            OTHER: {"badge": "B-7"},
+            BRIDGE_USER_SCHEMA: {"upstreamId": "bw-9", "roles": ["basicAccess"]},
+            "id": "u-1",
+            "meta": {"resourceType": "User", "location": "/Users/u-1"},
+            "groups": [{"value": "g-1", "display": "G", "type": "direct", "$ref": "/Groups/g-1"}],
+        });
+        assert!(unchanged(&plain));
+        assert_eq!(as_projected(&plain), plain);
+    }
+
+    #[test]
+    fn what_projection_removes_is_seen() {
+        for changed in [
+            json!({"userName": "a", "password": "s3cret"}),
+            json!({"userName": "a", "PASSWORD": "s3cret"}),
+            json!({"userName": "a", ENT: {}}),
+            json!({"userName": "a", OTHER: {}}),
+        ] {
+            assert!(!unchanged(&changed), "{changed}");
+            assert_ne!(as_projected(&changed), changed, "{changed}");
+        }
+    }
+
+    #[test]
+    fn an_extension_that_is_not_an_object_is_kept() {
+        let odd = json!({"userName": "a", OTHER: "text", ENT: [1]});
+        assert!(unchanged(&odd));
+        assert_eq!(as_projected(&odd), odd);
+    }
+
+    fn leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(json!("text")),
+            Just(json!(7)),
+            Just(json!(true)),
+            Just(Value::Null),
+            Just(json!({})),
+            Just(json!([])),
+            Just(json!({"value": "v", "type": "work"})),
+            Just(json!([{"value": "v"}, "loose", {}])),
+        ]
+    }
+
+    /// Resources built from the names that matter to projection: core attributes,
+    /// `password`, extensions known and unknown, spelled in any case.
+    fn resource() -> impl Strategy<Value = Value> {
+        let names = prop_oneof![
+            Just("userName".to_string()),
+            Just("password".to_string()),
+            Just("Password".to_string()),
+            Just("emails".to_string()),
+            Just("name".to_string()),
+            Just("groups".to_string()),
+            Just("meta".to_string()),
+            Just("id".to_string()),
+            Just("customFlag".to_string()),
+            Just("schemas".to_string()),
+            Just(ENT.to_string()),
+            Just(ENT.to_uppercase()),
+            Just(OTHER.to_string()),
+            Just(BRIDGE_USER_SCHEMA.to_string()),
+        ];
+        let inner_names = prop_oneof![
+            Just("department".to_string()),
+            Just("manager".to_string()),
+            Just("badge".to_string()),
+            Just("password".to_string()),
+            Just("upstreamId".to_string()),
+        ];
+        let inner = proptest::collection::btree_map(inner_names, leaf(), 0..3)
+            .prop_map(|m| Value::Object(m.into_iter().collect::<Map<_, _>>()));
+        let value = prop_oneof![leaf(), inner];
+        proptest::collection::btree_map(names, value, 0..8)
+            .prop_map(|m| Value::Object(m.into_iter().collect()))
+    }
+
+    proptest! {
+        /// The promise the answer's shortcut relies on: a resource said to be unchanged
+        /// is exactly what the default projection returns.
+        #[test]
+        fn unchanged_means_projection_returns_it_as_it_is(resource in resource()) {
+            if unchanged(&resource) {
+                prop_assert_eq!(as_projected(&resource), resource);
+            }
+        }
+    }
+}
