@@ -18,6 +18,7 @@
 # reconcile, then writes, bulk and propagation; READ_ONLY=1 is PARTS=read). A zero skips a part: N=0 the
 # read path, SAMPLES=0 the write latency, BULK=0 the bulk creates (propagation then
 # creates its members first, unmeasured), MEMBERS=0 propagation.
+# BRIDGE_PORT, SIM_PORT and BARE_PORT (18080 to 18082) move the processes' ports.
 # Needs wrk, curl, python3 and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,9 +35,9 @@ PARTS="${PARTS:-read writes}"
 [[ "${READ_ONLY:-0}" != 1 ]] || PARTS=read
 PG_URL="${POSTGRES_URL:-${SCIM_BRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
 TARGET="${CARGO_TARGET_DIR:-target}"
-BRIDGE_PORT=18080
-SIM_PORT=18081
-BARE_PORT=18082
+BRIDGE_PORT="${BRIDGE_PORT:-18080}"
+SIM_PORT="${SIM_PORT:-18081}"
+BARE_PORT="${BARE_PORT:-18082}"
 BRIDGE_URL="http://127.0.0.1:$BRIDGE_PORT"
 SIM_URL="http://127.0.0.1:$SIM_PORT"
 for tool in wrk curl; do
@@ -89,6 +90,14 @@ start() {
     --config "$(config "$url" "$rate")" >"$DIR/bridge.log" 2>&1 &
   BRIDGE=$!
   wait_for_bridge
+  # Another process on a port answers as if it were ours: ours then has exited.
+  local p
+  for p in SIM BRIDGE; do
+    kill -0 "${!p}" 2>/dev/null && continue
+    echo "$p exited at start (is its port, $SIM_PORT or $BRIDGE_PORT, taken? BRIDGE_PORT and SIM_PORT move them):" >&2
+    cat "$DIR/sim.log" "$DIR/bridge.log" >&2
+    exit 1
+  done
 }
 
 rss_mib() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
