@@ -116,7 +116,8 @@ impl Provisioner {
         let mut listing = self.list_upstream(tenant, &mut index, progress).await?;
         let missing: HashSet<String> = index.unlisted().map(str::to_string).collect();
         drop(index);
-        self.detail(tenant, &rules, &listing.drifted, &missing, &mut findings)
+        let drifted = std::mem::take(&mut listing.drifted);
+        self.detail(tenant, &rules, drifted, missing, &mut findings)
             .await?;
         // Findings in username order, whatever order the store keeps (stable: one
         // user's findings keep their field order), then the orphans.

@@ -172,18 +172,17 @@ impl Provisioner {
 
     /// The detail pass: the stored users whose upstream user differs (`drifted`, by
     /// upstream id) or was not listed (`missing`), compared in full. Skipped when there
-    /// are none; ends once all are found.
+    /// are none; ends once all are found (each at most once, should a page repeat one).
     pub(super) async fn detail(
         &self,
         tenant: &Tenant,
         rules: &Rules<'_>,
-        drifted: &HashMap<String, UpstreamUser>,
-        missing: &HashSet<String>,
+        mut drifted: HashMap<String, UpstreamUser>,
+        mut missing: HashSet<String>,
         findings: &mut Vec<Finding>,
     ) -> Result<()> {
-        let mut left = drifted.len() + missing.len();
         let mut pages = StoredPages::default();
-        while left > 0 {
+        while !(drifted.is_empty() && missing.is_empty()) {
             let Some(page) = pages.next(self, tenant, rules).await? else {
                 break;
             };
@@ -192,12 +191,10 @@ impl Provisioner {
                 let Some(id) = want.upstream_id.as_deref() else {
                     continue;
                 };
-                if let Some(have) = drifted.get(id) {
-                    findings.extend(drift::differences(&want, have));
-                    left -= 1;
-                } else if missing.contains(id) {
+                if let Some(have) = drifted.remove(id) {
+                    findings.extend(drift::differences(&want, &have));
+                } else if missing.remove(id) {
                     findings.push(drift::missing(&want));
-                    left -= 1;
                 }
             }
         }
