@@ -10,12 +10,15 @@
 # Knobs: N users stored for the read path (100000), DURATION per wrk run (10s),
 # BACKENDS (sqlite postgres), SAMPLES write-latency samples (500), BULK creates (10000),
 # CLIENTS concurrent IdP clients (16), RATE upstream limit in requests/s (100),
-# MEMBERS in the propagated group (5000), RECONCILE=0 skips the reconcile of the bulk
-# run's users (after propagation, `scim-bridge reconcile`), POSTGRES_URL, PARTS the sections to run
-# ("read writes": read path with the bare-handler baseline and the full paged list, then
-# writes, bulk and propagation; READ_ONLY=1 is PARTS=read). A zero skips a part: N=0 the
+# MEMBERS in the propagated group (5000), RECONCILE=0 skips both reconciles (`scim-bridge
+# reconcile`, paced to RATE with the simulator limited to it): the read part's, of the N
+# stored users against the same N seeded upstream (no drift expected), and the bulk run's
+# users after propagation; POSTGRES_URL, PARTS the sections to run
+# ("read writes": read path with the bare-handler baseline, the full paged list and the
+# reconcile, then writes, bulk and propagation; READ_ONLY=1 is PARTS=read). A zero skips a part: N=0 the
 # read path, SAMPLES=0 the write latency, BULK=0 the bulk creates (propagation then
 # creates its members first, unmeasured), MEMBERS=0 propagation.
+# BRIDGE_PORT, SIM_PORT and BARE_PORT (18080 to 18082) move the processes' ports.
 # Needs wrk, curl, python3 and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +35,9 @@ PARTS="${PARTS:-read writes}"
 [[ "${READ_ONLY:-0}" != 1 ]] || PARTS=read
 PG_URL="${POSTGRES_URL:-${SCIM_BRIDGE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}}"
 TARGET="${CARGO_TARGET_DIR:-target}"
-BRIDGE_PORT=18080
-SIM_PORT=18081
-BARE_PORT=18082
+BRIDGE_PORT="${BRIDGE_PORT:-18080}"
+SIM_PORT="${SIM_PORT:-18081}"
+BARE_PORT="${BARE_PORT:-18082}"
 BRIDGE_URL="http://127.0.0.1:$BRIDGE_PORT"
 SIM_URL="http://127.0.0.1:$SIM_PORT"
 for tool in wrk curl; do
@@ -87,6 +90,14 @@ start() {
     --config "$(config "$url" "$rate")" >"$DIR/bridge.log" 2>&1 &
   BRIDGE=$!
   wait_for_bridge
+  # Another process on a port answers as if it were ours: ours then has exited.
+  local p
+  for p in SIM BRIDGE; do
+    kill -0 "${!p}" 2>/dev/null && continue
+    echo "$p exited at start (is its port, $SIM_PORT or $BRIDGE_PORT, taken? BRIDGE_PORT and SIM_PORT move them):" >&2
+    cat "$DIR/sim.log" "$DIR/bridge.log" >&2
+    exit 1
+  done
 }
 
 rss_mib() { awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$BRIDGE/status"; }
@@ -191,6 +202,73 @@ page_probe() {
   echo "${out# }"
 }
 
+# The simulator's counters: "requests rate_limited page_reads".
+sim_counts() {
+  curl -sf "$SIM_URL/_sim/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["requests"], s["rateLimited"], s["pageReads"])'
+}
+
+# One `scim-bridge reconcile` of the tenant (no drift expected), paced to RATE like the
+# server (`$DIR/bridge.toml`): its wall time against the upstream calls it made / R, and
+# its peak RSS (the environment as the image sets it).
+reconcile_run() {
+  local before after t0 t1
+  before="$(sim_counts)"
+  t0="$(date +%s.%N)"
+  MIMALLOC_ARENA_EAGER_COMMIT=0 /usr/bin/time -f %M -o "$DIR/reconcile.rss" \
+    "$TARGET/release/scim-bridge" reconcile --config "$DIR/bridge.toml" --tenant demo --format json \
+    >"$DIR/reconcile.json" 2>"$DIR/reconcile.log" \
+    || { echo "reconcile failed:" >&2; tail -20 "$DIR/reconcile.log" >&2; exit 1; }
+  t1="$(date +%s.%N)"
+  after="$(sim_counts)"
+  RECON="$(python3 - "$DIR/reconcile.json" "$before" "$after" "$t0" "$t1" "$RATE" "$DIR/reconcile.rss" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+before, after = [list(map(int, a.split())) for a in sys.argv[2:4]]
+wall = float(sys.argv[5]) - float(sys.argv[4])
+rate = float(sys.argv[6])
+rss_mib = int(open(sys.argv[7]).read().split()[-1]) / 1024
+calls = (after[0] - after[1]) - (before[0] - before[1])
+pages = after[2] - before[2]
+drift = sum(report["users_with_drift"].values())
+print(f"RESULT stored={report['stored_users']} upstream={report['upstream_users']} drift={drift} "
+      f"errors={len(report['errors'])} calls={calls} pages={pages} wall_s={wall:.2f} "
+      f"pages_bound_s={pages / rate:.2f} bound_s={calls / rate:.2f} ratio={wall / (calls / rate):.3f} "
+      f"local_s={wall - calls / rate:.2f} rss_mib={rss_mib:.1f}")
+PY
+)"
+}
+
+# The read part's reconcile (issue 18): backend url. The simulator gets the same N users
+# through the bridge's own create mapping (`seed --upstream`), then is limited to RATE;
+# the reconcile's configuration is paced to it. RECONS[backend], UPSEED[backend] seconds.
+declare -A RECONS UPSEED
+reconcile_read() {
+  local out
+  config "$2" "$RATE" >/dev/null
+  out="$("$TARGET/release/examples/seed" --upstream "$DIR/bridge.toml" demo "$N" 2>&1 >/dev/null)" \
+    || { echo "upstream seed failed: $out" >&2; exit 1; }
+  UPSEED[$1]="$(sed -n 's/^seeded .* in \(.*\)s$/\1/p' <<<"$out")"
+  curl -sf -H 'content-type: application/json' -d "{\"rateLimit\": $RATE}" "$SIM_URL/_sim/faults" >/dev/null
+  reconcile_run
+  RECONS[$1]="$RECON"
+}
+
+reconcile_read_table() {
+  echo
+  echo "## Reconcile with no drift ($N users stored and upstream, upstream limited to $RATE requests/s)"
+  echo
+  echo "One \`scim-bridge reconcile --tenant demo\` paced to R = $RATE, after the upstream got the same users"
+  echo "through the bridge's create mapping (\`examples/seed --upstream\`). Local work = wall time - calls / R."
+  echo
+  echo "| backend | stored | upstream | drift | errors | calls | list pages | wall time | pages / R | local work | peak RSS | upstream seed |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for backend in $READ_BACKENDS; do
+    local r="${RECONS[$backend]:-}"
+    [[ -n "$r" ]] || continue
+    echo "| $backend | $(field "$r" stored) | $(field "$r" upstream) | $(field "$r" drift) | $(field "$r" errors) | $(field "$r" calls) | $(field "$r" pages) | $(field "$r" wall_s) s | $(field "$r" pages_bound_s) s | $(field "$r" local_s) s | $(field "$r" rss_mib) MiB | ${UPSEED[$backend]} s |"
+  done
+}
+
 if [[ " $PARTS " == *" read "* ]]; then
 echo "## Read path ($N users stored)"
 echo
@@ -221,9 +299,11 @@ for backend in $READ_BACKENDS; do
   PAGES[$backend]="$(page_probe)"
   paged_list "$backend"
   READ_PEAK[$backend]="$(rss_mib)"
+  (( RECONCILE == 0 )) || reconcile_read "$backend" "$url"
   stop
 done
 paged_list_table
+reconcile_read_table
 echo
 echo "| backend | load of $N users (examples/seed) | one page of 100 at startIndex:latency |"
 echo "|---|---|---|"
@@ -242,39 +322,6 @@ if (( SAMPLES > 0 )); then
   LAT="$("$WRITES" latency "$SAMPLES" --bridge "$BRIDGE_URL" --sim "$SIM_URL" --pid "$BRIDGE" | grep '^RESULT')"
   stop
 fi
-
-# The simulator's counters: "requests rate_limited page_reads".
-sim_counts() {
-  curl -sf "$SIM_URL/_sim/state" | python3 -c 'import json,sys; s=json.load(sys.stdin)["stats"]; print(s["requests"], s["rateLimited"], s["pageReads"])'
-}
-
-# One `scim-bridge reconcile` of the tenant (the bulk run's users, no drift expected),
-# paced to RATE like the server: its wall time against the upstream calls it made / R.
-reconcile_run() {
-  local before after t0 t1
-  before="$(sim_counts)"
-  t0="$(date +%s.%N)"
-  "$TARGET/release/scim-bridge" reconcile --config "$DIR/bridge.toml" --tenant demo --format json \
-    >"$DIR/reconcile.json" 2>"$DIR/reconcile.log" \
-    || { echo "reconcile failed:" >&2; cat "$DIR/reconcile.log" >&2; exit 1; }
-  t1="$(date +%s.%N)"
-  after="$(sim_counts)"
-  RECON="$(python3 - "$DIR/reconcile.json" "$before" "$after" "$t0" "$t1" "$RATE" <<'PY'
-import json, sys
-report = json.load(open(sys.argv[1]))
-before, after = [list(map(int, a.split())) for a in sys.argv[2:4]]
-wall = float(sys.argv[5]) - float(sys.argv[4])
-rate = float(sys.argv[6])
-calls = (after[0] - after[1]) - (before[0] - before[1])
-pages = after[2] - before[2]
-drift = sum(report["users_with_drift"].values())
-print(f"RESULT stored={report['stored_users']} upstream={report['upstream_users']} drift={drift} "
-      f"errors={len(report['errors'])} calls={calls} pages={pages} wall_s={wall:.2f} "
-      f"pages_bound_s={pages / rate:.2f} bound_s={calls / rate:.2f} ratio={wall / (calls / rate):.3f} "
-      f"local_s={wall - calls / rate:.2f}")
-PY
-)"
-}
 
 # Bulk creates, propagation and reconcile: the simulator limits to RATE and the bridge
 # paces to it. Propagation runs on the bulk run's users (creating them first when BULK=0).
@@ -323,7 +370,9 @@ for backend in $BACKENDS; do
   [[ -n "${IDLE[$backend]:-}" ]] || continue
   echo "| idle, $N users stored, $backend | ${IDLE[$backend]} MiB |"
   echo "| read-path load, $backend (peak) | ${READ_PEAK[$backend]} MiB |"
+  [[ -z "${RECONS[$backend]:-}" ]] || echo "| reconcile of $N users, $backend (the \`scim-bridge reconcile\` process, peak) | $(field "${RECONS[$backend]}" rss_mib) MiB |"
 done
 if [[ -n "${BULK_OUT:-}" ]]; then
   echo "| $BULK bulk creates (peak) | $(field "$BULK_OUT" peak_rss_mib) MiB |"
 fi
+[[ -z "${RECON:-}" || -z "${BULK_OUT:-}${PROP:-}" ]] || echo "| reconcile after the bulk run (its own process, peak) | $(field "$RECON" rss_mib) MiB |"

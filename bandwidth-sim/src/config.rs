@@ -159,3 +159,28 @@ where
 {
     Option::<String>::deserialize(d).map(Some)
 }
+
+/// `POST /_sim/users/bulk`: `count` copies of the user `template_id`, numbered from
+/// `first`, each with `marker` replaced by its number in its id (from `ids`) and in
+/// every text field the template has (username, names, email, phone). Roles, accounts,
+/// scope and status are copied as they are. Made for a directory of a million users
+/// with ids the test chooses, which one seed call per user cannot give in reasonable
+/// time.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkSeed {
+    /// Any user the simulator holds: typically one a client created through the API,
+    /// so the copies are exactly what that client writes. It stays; remove it if unwanted.
+    pub template_id: String,
+    /// The copies' user ids, e.g. `bench-#n#`.
+    pub ids: String,
+    #[serde(default = "default_marker")]
+    pub marker: String,
+    #[serde(default)]
+    pub first: u64,
+    pub count: u64,
+}
+
+fn default_marker() -> String {
+    "#n#".into()
+}

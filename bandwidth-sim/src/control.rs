@@ -1,7 +1,7 @@
 //! The `/_sim/` back door (no auth): what a test does to upstream behind the bridge's back.
 //! `SimHandle` offers the same operations in Rust.
 
-use crate::config::{Faults, SeedUser, UserEdit};
+use crate::config::{BulkSeed, Faults, SeedUser, UserEdit};
 use crate::state::{role_id_by_name, ApiError, Scope, Shared, User};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -16,8 +16,10 @@ use std::sync::Arc;
 pub fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/_sim/state", get(state))
+        .route("/_sim/stats", get(stats))
         .route("/_sim/faults", post(faults))
         .route("/_sim/users", post(seed))
+        .route("/_sim/users/bulk", post(seed_bulk))
         .route("/_sim/users/{id}", patch(edit).delete(remove))
         .route("/_sim/expire-tokens", post(expire))
         .with_state(shared)
@@ -38,6 +40,12 @@ async fn state(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.snapshot()).into_response()
 }
 
+/// The counters alone: `/_sim/state` lists every user, too much to read between the
+/// steps of a benchmark over a million of them.
+async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.lock().gate.stats.clone()).into_response()
+}
+
 async fn faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match parse::<Faults>(&body) {
         Ok(f) => {
@@ -52,6 +60,26 @@ async fn seed(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match parse::<SeedUser>(&body).and_then(|s| seed_user(&shared, s)) {
         Ok(id) => (StatusCode::CREATED, Json(json!({ "userId": id }))).into_response(),
         Err(e) => error(e),
+    }
+}
+
+/// Runs on a blocking thread: a million copies hold the lock for seconds.
+async fn seed_bulk(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let seed = match parse::<BulkSeed>(&body) {
+        Ok(seed) => seed,
+        Err(e) => return error(e),
+    };
+    let done = tokio::task::spawn_blocking(move || crate::bulk::seed_bulk(&shared, &seed)).await;
+    match done {
+        Ok(Ok(created)) => {
+            (StatusCode::CREATED, Json(json!({ "created": created }))).into_response()
+        }
+        Ok(Err(e)) => error(e),
+        Err(e) => error(ApiError::new(
+            500,
+            "internal",
+            format!("bulk seed failed: {e}"),
+        )),
     }
 }
 

@@ -2,9 +2,10 @@
 //! JSON is asked for). Only the first configured account is served; any other is a 404.
 
 use crate::conn::ConnKill;
+use crate::directory::Filter;
 use crate::faults::{self, Dropped};
 use crate::state::{
-    absent, non_empty, paginate, require_email, role_id, ApiError, Scope, Shared, User, ROLE_NAMES,
+    absent, non_empty, require_email, role_id, ApiError, Scope, Shared, User, ROLE_NAMES,
 };
 use crate::xml;
 use axum::body::Bytes;
@@ -300,13 +301,13 @@ async fn list_users(
     let r = (|| {
         let account = ctx.account(&account)?;
         let Query(q) = query.map_err(|_| ApiError::bad_request("malformed query string"))?;
-        let found = ctx.shared.find_users(
-            q.get("Username").map(String::as_str),
-            q.get("Email").map(String::as_str),
-            Some(&account),
-        );
-        let (users, page) = paginate(
-            found,
+        let filter = Filter {
+            username: q.get("Username").map(String::as_str),
+            email: q.get("Email").map(String::as_str),
+            account: Some(&account),
+        };
+        let (users, page) = ctx.shared.list_page(
+            filter,
             q.get("page").map(String::as_str),
             q.get("size").map(String::as_str),
         )?;

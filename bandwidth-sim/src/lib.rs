@@ -4,17 +4,19 @@
 //! against the documented wire contracts rather than against their own assumptions.
 
 mod auth;
+mod bulk;
 mod config;
 mod conn;
 mod control;
 mod dashboard;
+mod directory;
 mod faults;
 pub mod ns;
 mod state;
 mod v1;
 mod xml;
 
-pub use config::{Dialect, Faults, SeedUser, SimConfig, UserEdit};
+pub use config::{BulkSeed, Dialect, Faults, SeedUser, SimConfig, UserEdit};
 pub use state::{SimSnapshot, SimStats, SnapshotUser};
 
 use axum::{middleware, Router};
@@ -133,6 +135,12 @@ impl SimHandle {
     /// or account id, or a scope other than ACCOUNT / ACCOUNT_ADMIN.
     pub fn try_seed_user(&self, user: SeedUser) -> Result<String, String> {
         control::seed_user(&self.shared, user).map_err(|e| e.description)
+    }
+
+    /// Copies of a user the simulator holds, with chosen ids ([`BulkSeed`]); returns how
+    /// many were made. Fails as `POST /_sim/users/bulk` refuses.
+    pub fn try_seed_bulk(&self, seed: &BulkSeed) -> Result<u64, String> {
+        bulk::seed_bulk(&self.shared, seed).map_err(|e| e.description)
     }
 
     /// Changes a user behind the bridge's back; false if the user is unknown.

@@ -2,6 +2,7 @@
 //! One `Mutex` guards it all; it is never held across an `.await`.
 
 use crate::config::SimConfig;
+use crate::directory::{Directory, Filter};
 use crate::faults::Gate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -203,7 +204,7 @@ pub fn lock_unpoisoned<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 pub struct Inner {
-    pub users: BTreeMap<String, User>,
+    pub users: Directory,
     /// token -> (client id, expiry)
     pub tokens: HashMap<String, (String, Instant)>,
     /// Fault settings, rate windows and counters.
@@ -218,7 +219,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: SimConfig) -> Self {
         let inner = Inner {
-            users: BTreeMap::new(),
+            users: Directory::default(),
             tokens: HashMap::new(),
             gate: Gate::new(config.faults.clone()),
         };
@@ -300,7 +301,7 @@ impl Shared {
         let mut inner = self.lock();
         check_unique(&inner.users, &user, None)?;
         user.user_id = uuid::Uuid::new_v4().to_string();
-        inner.users.insert(user.user_id.clone(), user.clone());
+        inner.users.insert(user.clone());
         inner.gate.stats.creates += 1;
         Ok(user)
     }
@@ -325,12 +326,12 @@ impl Shared {
         }
         self.check_refs(&user, Some(&before))?;
         let mut inner = self.lock();
-        if !inner.users.contains_key(user_id) {
+        if !inner.users.contains(user_id) {
             return Err(ApiError::not_found(format!("no user with id {user_id}")));
         }
         check_unique(&inner.users, &user, Some(user_id))?;
         user.user_id = user_id.to_string();
-        inner.users.insert(user_id.to_string(), user.clone());
+        inner.users.insert(user.clone());
         inner.gate.stats.updates += 1;
         Ok(user)
     }
@@ -340,13 +341,13 @@ impl Shared {
     pub fn insert_raw(&self, user: User, replacing: Option<&str>) -> Result<String, ApiError> {
         let mut inner = self.lock();
         if let Some(id) = replacing {
-            if !inner.users.contains_key(id) {
+            if !inner.users.contains(id) {
                 return Err(ApiError::not_found(format!("no user with id {id}")));
             }
         }
         check_unique(&inner.users, &user, replacing)?;
         let id = user.user_id.clone();
-        inner.users.insert(id.clone(), user);
+        inner.users.insert(user);
         Ok(id)
     }
 
@@ -363,32 +364,29 @@ impl Shared {
         self.lock().users.get(user_id).cloned()
     }
 
-    /// Users matching the exact (case-insensitive) filters, ordered by username.
-    pub fn find_users(
+    /// The page (`page` from 0, `size` per page, as the query says) of the users matching
+    /// the exact (case-insensitive) filters, ordered by username.
+    pub fn list_page(
         &self,
-        username: Option<&str>,
-        email: Option<&str>,
-        account: Option<&str>,
-    ) -> Vec<User> {
-        let inner = self.lock();
-        let mut users: Vec<User> = inner
-            .users
-            .values()
-            .filter(|u| username.is_none_or(|n| u.username.eq_ignore_ascii_case(n)))
-            .filter(|u| email.is_none_or(|e| u.email.eq_ignore_ascii_case(e)))
-            .filter(|u| account.is_none_or(|a| u.accounts.iter().any(|x| x == a)))
-            .cloned()
-            .collect();
-        users.sort_by(|a, b| a.username.cmp(&b.username));
-        users
+        filter: Filter<'_>,
+        page: Option<&str>,
+        size: Option<&str>,
+    ) -> Result<(Vec<User>, Page), ApiError> {
+        let number = offset_param("page", page)?;
+        let size = count_param("size", size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let skip = number.saturating_mul(size);
+        let (items, total_elements) = self.lock().users.page(filter, skip, size);
+        let page = Page {
+            number,
+            size,
+            total_elements,
+            total_pages: total_elements.div_ceil(size),
+        };
+        Ok((items, page))
     }
 }
 
-fn check_unique(
-    users: &BTreeMap<String, User>,
-    user: &User,
-    except: Option<&str>,
-) -> Result<(), ApiError> {
+fn check_unique(users: &Directory, user: &User, except: Option<&str>) -> Result<(), ApiError> {
     let others = || {
         users
             .values()
@@ -442,32 +440,6 @@ pub struct Page {
 
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 1000;
-
-/// Parses `page`/`size` (page from 0) and cuts the page out of `users`.
-pub fn paginate(
-    users: Vec<User>,
-    page: Option<&str>,
-    size: Option<&str>,
-) -> Result<(Vec<User>, Page), ApiError> {
-    let number = offset_param("page", page)?;
-    let size = count_param("size", size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
-    let total_elements = users.len();
-    let total_pages = total_elements.div_ceil(size);
-    let items = users
-        .into_iter()
-        .skip(number.saturating_mul(size))
-        .take(size)
-        .collect();
-    Ok((
-        items,
-        Page {
-            number,
-            size,
-            total_elements,
-            total_pages,
-        },
-    ))
-}
 
 /// `+` then 8 to 15 digits.
 pub fn is_e164(s: &str) -> bool {

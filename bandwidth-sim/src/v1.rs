@@ -1,10 +1,11 @@
 //! Dialect `v1`: the Account API (OAuth2 client credentials, camelCase JSON).
 
 use crate::conn::ConnKill;
+use crate::directory::Filter;
 use crate::faults::{self, Dropped};
 use crate::state::{
-    self, absent, is_e164, non_empty, paginate, require_email, role_id, ApiError, Scope, Shared,
-    User, ROLE_NAMES,
+    self, absent, is_e164, non_empty, require_email, role_id, ApiError, Scope, Shared, User,
+    ROLE_NAMES,
 };
 use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, QueryRejection};
@@ -265,13 +266,13 @@ async fn list_users(
     let Ok(Query(q)) = query else {
         return error_response(ApiError::bad_request("malformed query string"));
     };
-    let found = shared.find_users(
-        q.get("username").map(String::as_str),
-        q.get("email").map(String::as_str),
-        None,
-    );
-    match paginate(
-        found,
+    let filter = Filter {
+        username: q.get("username").map(String::as_str),
+        email: q.get("email").map(String::as_str),
+        account: None,
+    };
+    match shared.list_page(
+        filter,
         q.get("page").map(String::as_str),
         q.get("size").map(String::as_str),
     ) {

@@ -9,9 +9,9 @@ use uuid::Uuid;
 use super::detached::{run_to_completion, Reply};
 use super::intents::create_key;
 use super::lifecycle::synced_link;
-use super::mapping::map_user;
+use super::mapping::{map_user, Mapped};
 use super::users::{sanitize_user, user_name, Outcome};
-use super::{Caller, Error, Provisioner, Result};
+use super::{Caller, Error, Provisioner, Result, Tenant};
 use crate::config::DeactivatePolicy;
 use crate::provision::access::Access;
 use crate::scim::validate;
@@ -103,34 +103,28 @@ impl Provisioner {
         let id = prior_intent
             .clone()
             .unwrap_or_else(|| Uuid::new_v4().to_string());
-        let active = mapped.user.active;
         let mut outcome = Outcome {
             notes: mapped.notes.clone(),
             upstream: "created",
         };
 
-        let link = if !active && tenant.policy.on_deactivate == DeactivatePolicy::Delete {
-            outcome.upstream = "none (inactive under the delete policy)";
-            UpstreamLink {
-                upstream_username: username.to_string(),
-                sync_state: SyncState::Deprovisioned,
-                ..UpstreamLink::default()
+        let link = match Self::desired_on_create(tenant, &resource, &mapped) {
+            None => {
+                outcome.upstream = "none (inactive under the delete policy)";
+                UpstreamLink {
+                    upstream_username: username.to_string(),
+                    sync_state: SyncState::Deprovisioned,
+                    ..UpstreamLink::default()
+                }
             }
-        } else {
-            let stripped = !active && tenant.policy.on_deactivate == DeactivatePolicy::StripRoles;
-            // A new user is in no group yet: base roles (and SCIM roles when enabled).
-            let access = if stripped {
-                Access::default()
-            } else {
-                tenant.access_policy().compute(&[], &resource)
-            };
-            let desired = Self::desired(&mapped, Some(&access), active || stripped);
-            let (upstream, how) = self
-                .create_upstream(caller, &id, &desired, prior_intent.is_some())
-                .await?;
-            outcome.upstream = how;
-            commit_window_fault().await;
-            synced_link(&upstream)
+            Some(desired) => {
+                let (upstream, how) = self
+                    .create_upstream(caller, &id, &desired, prior_intent.is_some())
+                    .await?;
+                outcome.upstream = how;
+                commit_window_fault().await;
+                synced_link(&upstream)
+            }
         };
 
         let now = Utc::now();
@@ -150,6 +144,28 @@ impl Provisioner {
             .clear_create_intent(&tenant.name, username)
             .await?;
         Ok((user, outcome))
+    }
+
+    /// The upstream user a create of `resource` (mapped as `mapped`) writes, or `None`
+    /// when the tenant keeps none for it (inactive under the `delete` policy). Public so
+    /// that the benchmark's seed (`examples/seed`) fills the upstream with exactly what
+    /// this path writes, and a reconcile of the seeded users finds no drift.
+    pub fn desired_on_create(
+        tenant: &Tenant,
+        resource: &Value,
+        mapped: &Mapped,
+    ) -> Option<DesiredUser> {
+        match (mapped.user.active, tenant.policy.on_deactivate) {
+            (false, DeactivatePolicy::Delete) => None,
+            (false, DeactivatePolicy::StripRoles) => {
+                Some(Self::desired(mapped, Some(&Access::default()), true))
+            }
+            // A new user is in no group yet: base roles (and SCIM roles when enabled).
+            _ => {
+                let access = tenant.access_policy().compute(&[], resource);
+                Some(Self::desired(mapped, Some(&access), mapped.user.active))
+            }
+        }
     }
 
     /// The local insert lost on a unique index (an externalId, or a userName renamed

@@ -200,96 +200,50 @@ fn sorted_vec(list: &[String]) -> Value {
 /// user, each differing field (or `missing_upstream`); then each upstream user that no
 /// expected user links to (`orphan`), by username. `linked` are upstream ids that stored
 /// users link to without being expected there (inactive users under `delete` whose
-/// upstream delete has not happened): they are not orphans.
+/// upstream delete has not happened): they are not orphans. The whole comparison in
+/// memory; `reconcile` makes the same one in passes (see `reconcile_index`).
 pub fn compare(
     expected: &[Expected],
     upstream: &[UpstreamUser],
     linked: &HashSet<String>,
 ) -> Vec<Finding> {
-    use DriftKind::{Attribute, Status};
     let by_id: HashMap<&str, &UpstreamUser> = upstream.iter().map(|u| (u.id.as_str(), u)).collect();
     let mut findings = Vec::new();
     let mut claimed: HashSet<&str> = HashSet::new();
     for want in expected {
         let found = want.upstream_id.as_deref().and_then(|id| by_id.get(id));
         let Some(have) = found else {
-            findings.push(Finding {
-                kind: DriftKind::MissingUpstream,
-                scim_id: Some(want.scim_id.clone()),
-                upstream_id: want.upstream_id.clone(),
-                username: want.username.clone(),
-                field: None,
-                expected: Value::Null,
-                actual: Value::Null,
-            });
+            findings.push(missing(want));
             continue;
         };
         claimed.insert(have.id.as_str());
-        let held = &want.held;
-        // (what differs, the field, the expected value, the upstream's), compared as JSON.
-        let mut compared = vec![
-            (
-                Attribute,
-                "first_name",
-                json!(held.first_name),
-                json!(have.first_name),
-            ),
-            (
-                Attribute,
-                "last_name",
-                json!(held.last_name),
-                json!(have.last_name),
-            ),
-        ];
-        // Email addresses are case-insensitive in practice, and upstreams fold them.
-        if !held.email.eq_ignore_ascii_case(&have.email) {
-            compared.push((Attribute, "email", json!(held.email), json!(have.email)));
-        }
-        compared.push((Attribute, "phone", json!(held.phone), json!(have.phone)));
-        if let Some(department) = &held.department {
-            let actual = have.department.as_deref().unwrap_or_default();
-            compared.push((Attribute, "department", json!(department), json!(actual)));
-        }
-        compared.push((Status, "active", json!(held.active), json!(have.active)));
-        if let Some(access) = &want.access {
-            // Sets of names: `sorted` folds order and repeats away before comparing.
-            compared.push((
-                DriftKind::Access,
-                "roles",
-                sorted(&access.roles),
-                sorted_vec(&have.roles),
-            ));
-            compared.push((
-                DriftKind::Access,
-                "account_scope",
-                json!(access.scope),
-                json!(have.account_scope),
-            ));
-            if let Some(accounts) = &access.accounts {
-                let actual = sorted_vec(&have.accounts);
-                compared.push((DriftKind::Access, "accounts", sorted(accounts), actual));
-            }
-        }
-        for (kind, field, expected, actual) in compared {
-            if expected != actual {
-                findings.push(Finding {
-                    kind,
-                    scim_id: Some(want.scim_id.clone()),
-                    upstream_id: Some(have.id.clone()),
-                    username: want.username.clone(),
-                    field: Some(field),
-                    expected,
-                    actual,
-                });
-            }
-        }
+        findings.extend(differences(want, have));
     }
     let mut orphans: Vec<&UpstreamUser> = upstream
         .iter()
         .filter(|u| !claimed.contains(u.id.as_str()) && !linked.contains(&u.id))
         .collect();
-    orphans.sort_by(|a, b| a.username.cmp(&b.username).then(a.id.cmp(&b.id)));
-    findings.extend(orphans.into_iter().map(|u| Finding {
+    sort_orphans(&mut orphans);
+    findings.extend(orphans.into_iter().map(orphan));
+    findings
+}
+
+/// The finding of an expected user that upstream does not list.
+pub fn missing(want: &Expected) -> Finding {
+    Finding {
+        kind: DriftKind::MissingUpstream,
+        scim_id: Some(want.scim_id.clone()),
+        upstream_id: want.upstream_id.clone(),
+        username: want.username.clone(),
+        field: None,
+        expected: Value::Null,
+        actual: Value::Null,
+    }
+}
+
+/// The finding of an upstream user no stored user links to.
+pub fn orphan(u: &UpstreamUser) -> Finding {
+    Finding {
         kind: DriftKind::Orphan,
         scim_id: None,
         upstream_id: Some(u.id.clone()),
@@ -297,8 +251,79 @@ pub fn compare(
         field: None,
         expected: Value::Null,
         actual: json!({"active": u.active}),
-    }));
-    findings
+    }
+}
+
+/// Orphans in report order: by username, then id.
+pub fn sort_orphans<U: std::borrow::Borrow<UpstreamUser>>(orphans: &mut [U]) {
+    orphans.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        a.username.cmp(&b.username).then(a.id.cmp(&b.id))
+    });
+}
+
+/// Each field in which `have`, the upstream user `want` links to, differs from it.
+/// [`super::fingerprint`] reduces what this compares to a digest: the two change together.
+pub fn differences(want: &Expected, have: &UpstreamUser) -> Vec<Finding> {
+    use DriftKind::{Attribute, Status};
+    let held = &want.held;
+    // (what differs, the field, the expected value, the upstream's), compared as JSON.
+    let mut compared = vec![
+        (
+            Attribute,
+            "first_name",
+            json!(held.first_name),
+            json!(have.first_name),
+        ),
+        (
+            Attribute,
+            "last_name",
+            json!(held.last_name),
+            json!(have.last_name),
+        ),
+    ];
+    // Email addresses are case-insensitive in practice, and upstreams fold them.
+    if !held.email.eq_ignore_ascii_case(&have.email) {
+        compared.push((Attribute, "email", json!(held.email), json!(have.email)));
+    }
+    compared.push((Attribute, "phone", json!(held.phone), json!(have.phone)));
+    if let Some(department) = &held.department {
+        let actual = have.department.as_deref().unwrap_or_default();
+        compared.push((Attribute, "department", json!(department), json!(actual)));
+    }
+    compared.push((Status, "active", json!(held.active), json!(have.active)));
+    if let Some(access) = &want.access {
+        // Sets of names: `sorted` folds order and repeats away before comparing.
+        compared.push((
+            DriftKind::Access,
+            "roles",
+            sorted(&access.roles),
+            sorted_vec(&have.roles),
+        ));
+        compared.push((
+            DriftKind::Access,
+            "account_scope",
+            json!(access.scope),
+            json!(have.account_scope),
+        ));
+        if let Some(accounts) = &access.accounts {
+            let actual = sorted_vec(&have.accounts);
+            compared.push((DriftKind::Access, "accounts", sorted(accounts), actual));
+        }
+    }
+    compared
+        .into_iter()
+        .filter(|(_, _, expected, actual)| expected != actual)
+        .map(|(kind, field, expected, actual)| Finding {
+            kind,
+            scim_id: Some(want.scim_id.clone()),
+            upstream_id: Some(have.id.clone()),
+            username: want.username.clone(),
+            field: Some(field),
+            expected,
+            actual,
+        })
+        .collect()
 }
 
 /// Tells the bridge's own abandoned creates from hand-made orphans: an orphan whose

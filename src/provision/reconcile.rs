@@ -18,12 +18,13 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::drift::{self, DriftKind, Finding, Rules};
+use super::reconcile_passes::StoredPass;
 use super::{Provisioner, Result, Tenant};
-use crate::store::{AuditEntry, ListQuery};
+use crate::store::AuditEntry;
 use crate::upstream::{DesiredUser, UpstreamUser};
 
 /// Pages of stored users read at a time.
-const STORED_PAGE: u64 = 500;
+pub(super) const STORED_PAGE: u64 = 500;
 /// Findings kept in one audit entry; the counts are always complete.
 const AUDITED_FINDINGS: usize = 500;
 
@@ -84,6 +85,13 @@ impl Progress for Quiet {
 impl Provisioner {
     /// Runs one reconcile of `tenant`. Upstream and store failures end the run with an
     /// error; a failed repair of one user is recorded in the report and the run goes on.
+    ///
+    /// Three passes, so that memory does not grow with the directory beyond one small
+    /// entry per stored user (`reconcile_index`): the store, reduced to what each linked
+    /// upstream user should look like; the upstream listing, each page compared as it
+    /// arrives, keeping only the users that differ and the orphans; and, only when
+    /// something differs or is missing, the store again for those users, compared in
+    /// full for the report.
     pub async fn reconcile(
         &self,
         tenant: &Arc<Tenant>,
@@ -91,7 +99,6 @@ impl Provisioner {
         progress: &dyn Progress,
     ) -> Result<Report> {
         let started_at = Utc::now();
-        let upstream = self.list_upstream(tenant, progress).await?;
         let known_roles = tenant.target.role_names().await?;
         let rules = Rules {
             target: Some(&*tenant.target),
@@ -100,48 +107,23 @@ impl Provisioner {
             known_roles: Some(&known_roles),
             access_model: tenant.target.access_model(),
         };
-
-        let mut expected = Vec::new();
-        let mut linked = HashSet::new();
-        let mut errors = Vec::new();
-        let mut stored = 0usize;
-        let mut start = 1u64;
-        loop {
-            let page = self
-                .store
-                .list_users(&tenant.name, &ListQuery::page(None, start, STORED_PAGE))
-                .await?;
-            let total = page.total as usize;
-            let got = page.items.len() as u64;
-            // The page's memberships in one query, not one per user.
-            let ids: Vec<String> = page.items.iter().map(|u| u.id.clone()).collect();
-            let groups = self.store.users_groups(&tenant.name, &ids).await?;
-            let policy = tenant.access_policy();
-            for user in page.items {
-                stored += 1;
-                if let Some(id) = &user.link.upstream_id {
-                    linked.insert(id.clone());
-                }
-                let user_groups = groups.get(&user.id).map(Vec::as_slice).unwrap_or_default();
-                let access = super::with_prior(
-                    policy.compute(user_groups, &user.resource),
-                    &user.link.prior,
-                );
-                match drift::expected_user(&user, &access, rules.clone()) {
-                    Ok(Some(want)) => expected.push(want),
-                    Ok(None) => {}
-                    Err(e) => errors.push(e),
-                }
-                progress.compared(stored, total);
-            }
-            if got < STORED_PAGE {
-                break;
-            }
-            start += got;
-        }
-        // Findings in username order, whatever order the store keeps.
-        expected.sort_by(|a, b| a.username.cmp(&b.username));
-        let mut findings = drift::compare(&expected, &upstream, &linked);
+        let StoredPass {
+            mut index,
+            stored,
+            errors,
+            mut findings,
+        } = self.index_stored(tenant, &rules, progress).await?;
+        let mut listing = self.list_upstream(tenant, &mut index, progress).await?;
+        let missing: HashSet<String> = index.unlisted().map(str::to_string).collect();
+        drop(index);
+        let drifted = std::mem::take(&mut listing.drifted);
+        self.detail(tenant, &rules, drifted, missing, &mut findings)
+            .await?;
+        // Findings in username order, whatever order the store keeps (stable: one
+        // user's findings keep their field order), then the orphans.
+        findings.sort_by(|a, b| a.username.cmp(&b.username));
+        drift::sort_orphans(&mut listing.orphans);
+        findings.extend(listing.orphans.iter().map(drift::orphan));
         let intents: HashSet<String> = self
             .store
             .create_intents(&tenant.name)
@@ -156,7 +138,7 @@ impl Provisioner {
             self.repair(tenant, &findings, &mut repair).await?;
         }
         if options.deactivate_orphans {
-            self.deactivate_orphans(tenant, &findings, &upstream, &mut repair)
+            self.deactivate_orphans(tenant, &findings, &listing.orphans, &mut repair)
                 .await;
         }
         progress.finished();
@@ -164,7 +146,7 @@ impl Provisioner {
         let report = Report {
             tenant: tenant.name.clone(),
             started_at,
-            upstream_users: upstream.len(),
+            upstream_users: listing.count,
             stored_users: stored,
             users_with_drift: drift::users_per_kind(&findings)
                 .into_iter()
@@ -176,38 +158,6 @@ impl Provisioner {
         };
         self.record_reconcile(&report, options).await;
         Ok(report)
-    }
-
-    async fn list_upstream(
-        &self,
-        tenant: &Tenant,
-        progress: &dyn Progress,
-    ) -> Result<Vec<UpstreamUser>> {
-        let mut users = Vec::new();
-        let mut seen = HashSet::new();
-        let mut page = Some(0);
-        while let Some(number) = page {
-            let listed = tenant.target.list_users(number).await?;
-            // A user created or deleted during the listing shifts the pages; a user seen
-            // twice is counted once.
-            let before = users.len();
-            let full = !listed.users.is_empty();
-            users.extend(
-                listed
-                    .users
-                    .into_iter()
-                    .filter(|u| seen.insert(u.id.clone())),
-            );
-            progress.listed(users.len());
-            page = listed.next;
-            if full && users.len() == before {
-                // An upstream that ignores the page number would otherwise be listed
-                // forever (the XML dialect only guesses "more" from a full page).
-                tracing::warn!(tenant = %tenant.name, page = number, "a page brought no new users; listing stopped");
-                break;
-            }
-        }
-        Ok(users)
     }
 
     async fn repair(

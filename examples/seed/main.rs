@@ -1,4 +1,6 @@
-//! Fills a store with synthetic users for benchmarks: `seed DATABASE_URL TENANT COUNT`.
+//! Fills a store with synthetic users for benchmarks: `seed DATABASE_URL TENANT COUNT`;
+//! `seed --upstream CONFIG TENANT COUNT` puts the same users in the tenant's upstream
+//! (a bandwidth-sim, see `upstream.rs`).
 //!
 //! One user is written through the store (so its row is exactly what the bridge writes);
 //! the database then copies that template `COUNT` times in batched `INSERT ... SELECT`
@@ -9,6 +11,10 @@ use chrono::Utc;
 use scim_bridge::store::{self, Meta, SyncState, UpstreamLink, UserRecord};
 use serde_json::json;
 use sqlx::{Database, Encode, Executor, IntoArguments, PgPool, Pool, SqlitePool, Type};
+
+mod upstream;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Stands for the user's number in every text column of the template row.
 const MARK: &str = "#n#";
@@ -114,11 +120,7 @@ fn statements(dialect: &Dialect, columns: &[String], count: usize) -> Vec<String
 }
 
 /// Runs `statements`, each bound to `tenant`, in one transaction.
-async fn run_all<DB>(
-    pool: &Pool<DB>,
-    statements: Vec<String>,
-    tenant: &str,
-) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+async fn run_all<DB>(pool: &Pool<DB>, statements: Vec<String>, tenant: &str) -> Result<(), BoxError>
 where
     DB: Database,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
@@ -134,13 +136,32 @@ where
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, url, tenant, count] = args.as_slice() else {
-        return Err("usage: seed DATABASE_URL TENANT COUNT".into());
-    };
-    let count: usize = count.parse()?;
     let started = std::time::Instant::now();
+    match args.as_slice() {
+        [_, flag, config, tenant, count] if flag == "--upstream" => {
+            let count: usize = count.parse()?;
+            upstream::seed(config, tenant, count).await?;
+            eprintln!(
+                "seeded {count} upstream users in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        [_, url, tenant, count] => seed_store(url, tenant, count.parse()?, started).await,
+        _ => Err(
+            "usage: seed DATABASE_URL TENANT COUNT | seed --upstream CONFIG TENANT COUNT".into(),
+        ),
+    }
+}
+
+async fn seed_store(
+    url: &str,
+    tenant: &str,
+    count: usize,
+    started: std::time::Instant,
+) -> Result<(), BoxError> {
     let store = store::open(url, 1).await?;
     store
         .insert_user(tenant, &seeded_user(MARK, TEMPLATE_ID.into()))
