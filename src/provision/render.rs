@@ -3,8 +3,8 @@
 //!
 //! The rendering is one [`UserDocument`]: serialized straight into an answer when the
 //! request's projection would leave it as it is (the IdPs' lookups), or turned into a
-//! `Value` when a projection still edits it. Building the
-//! `Value` only to serialize it cost a lookup about a fifth of its instructions.
+//! `Value` when a projection still edits it. Building, projecting and dropping a
+//! `Value` only to serialize it was 17,000 of a lookup's 153,000 instructions.
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
@@ -28,9 +28,6 @@ pub struct UserDocument<'a> {
     groups: Option<&'a [GroupRef]>,
     inherited: Option<InheritedAccess>,
 }
-
-/// The keys the server writes; a stored attribute of one of these names is not sent.
-const ADDED: [&str; 5] = ["schemas", "id", BRIDGE_USER_SCHEMA, "meta", "groups"];
 
 impl<'a> UserDocument<'a> {
     pub fn new(user: &'a UserRecord, base: &'a str) -> Self {
@@ -78,8 +75,10 @@ impl<'a> UserDocument<'a> {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
+    /// Whether the server writes `key`; a stored attribute of that name is not sent.
     fn added(&self, key: &str) -> bool {
-        ADDED[..if self.groups.is_some() { 5 } else { 4 }].contains(&key)
+        matches!(key, "schemas" | "id" | "meta" | BRIDGE_USER_SCHEMA)
+            || (key == "groups" && self.groups.is_some())
     }
 }
 
