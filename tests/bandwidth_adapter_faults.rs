@@ -132,7 +132,11 @@ async fn retries_ride_out_server_errors(d: Dialect) {
     cfg.calls.breaker_failures = 0;
     let t = BandwidthTarget::new(cfg).expect("config");
     t.list_roles().await.expect("roles");
-    sim.set_faults(faults(|f| f.fail_rate = 0.3));
+    // The first call fails for sure: the test never passes without a 503 to retry.
+    sim.set_faults(faults(|f| {
+        f.fail_rate = 0.3;
+        f.fail_next = 1;
+    }));
     let mut ids = Vec::new();
     for i in 0..5 {
         let u = t

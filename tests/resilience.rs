@@ -123,7 +123,17 @@ async fn under(target: TargetKind, dialect: Dialect, faults: Faults) -> Harness 
 }
 
 async fn flows_converge_with_30_percent_5xx(t: TargetKind) {
-    let h = under(t, Dialect::V1, faults(|f| f.fail_rate = 0.3)).await;
+    // 30 % of calls fail at random; the first one fails for sure, so the test never
+    // passes without a failure to recover from (a short flow can draw none: 0.7^N).
+    let h = under(
+        t,
+        Dialect::V1,
+        faults(|f| {
+            f.fail_rate = 0.3;
+            f.fail_next = 1;
+        }),
+    )
+    .await;
     idp_flows_converge(&h, "fail").await;
     assert!(
         h.upstream.stats().failed_injected > 0,

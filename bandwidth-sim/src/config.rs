@@ -72,6 +72,10 @@ pub struct Faults {
     /// Fraction of API requests answered 503 without touching any state.
     #[serde(alias = "fail_rate")]
     pub fail_rate: f64,
+    /// The next N API requests are answered 503 as `fail_rate`'s are: a test of random
+    /// failures that must see at least one sets it, so that it does not depend on luck.
+    #[serde(alias = "fail_next")]
+    pub fail_next: u32,
     #[serde(alias = "latency_ms")]
     pub latency_ms: u64,
     /// The next N creates happen, but their connection is dropped before any response,

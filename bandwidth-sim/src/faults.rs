@@ -84,7 +84,7 @@ pub async fn guard<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next:
             return shared.throttled(req.headers(), reset);
         }
     }
-    if fail_rate > 0.0 && rand::random::<f64>() < fail_rate {
+    if take_fail_next(&*shared) || (fail_rate > 0.0 && rand::random::<f64>() < fail_rate) {
         shared.with_faults(|v| v.stats.failed_injected += 1);
         let err = ApiError::new(503, "service_unavailable", "injected failure, try again");
         return shared.error_response(req.headers(), err);
@@ -106,6 +106,15 @@ pub async fn guard<S: Guarded>(State(shared): State<Arc<S>>, req: Request, next:
         }
     }
     resp
+}
+
+/// Consumes one `fail_next` if any is left.
+fn take_fail_next(shared: &impl Guarded) -> bool {
+    shared.with_faults(|v| {
+        let take = v.faults.fail_next > 0;
+        v.faults.fail_next -= u32::from(take);
+        take
+    })
 }
 
 /// Consumes one `rate_limit_burst` if any is left (and counts it as rate limited).

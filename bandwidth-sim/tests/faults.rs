@@ -196,6 +196,21 @@ async fn a_rate_limit_burst_throttles_exactly_the_next_requests() {
 }
 
 #[tokio::test]
+async fn fail_next_fails_exactly_the_next_requests() {
+    let sim = start_v1().await;
+    let t = token(&sim).await;
+    sim.set_faults(faults(|f| f.fail_next = 2));
+    let url = format!("{}/api/v1/roles", sim.base_url());
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(get(&url, &t).await.status().as_u16());
+    }
+    assert_eq!(statuses, [503, 503, 200, 200]);
+    let snap = sim.snapshot();
+    assert_eq!(snap.stats.failed_injected, 2);
+}
+
+#[tokio::test]
 async fn dropped_connections_happen_on_any_request_after_the_work_is_done() {
     let sim = start_v1().await;
     let t = token(&sim).await;
