@@ -98,14 +98,19 @@ async fn an_operator_retries_a_failed_job_approves_a_deprovision_and_reconciles(
         .goto(&format!("{root}/admin/drift?tenant=acme"))
         .await;
     browser.click("button.run-reconcile").await;
+    // The form's answer first: loading the drift page again before the POST went out
+    // would cancel it (the reconcile would never start; that is how this failed now and
+    // then).
+    browser
+        .shows("Reconcile of acme started; the report appears here when it is done.")
+        .await;
     let report = |t: &str| t.contains("by admin:ops") || t.contains("by reconcile");
     let drift = match browser
         .poll_for(&format!("{root}/admin/drift?tenant=acme"), report)
         .await
     {
         Ok(text) => text,
-        // It failed this way once in three CI runs: the audit log says whether the
-        // reconcile ran, failed or never started.
+        // The audit log says whether the reconcile ran, failed or never started.
         Err(text) => panic!(
             "the reconcile report never appeared; the page shows:\n{text}\naudit log:\n{:#?}",
             h.audit().await
