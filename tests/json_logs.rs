@@ -17,7 +17,7 @@ struct Bridge {
     base: String,
     log_path: PathBuf,
     _dir: tempfile::TempDir,
-    _sim: SimHandle,
+    sim: SimHandle,
 }
 
 impl Bridge {
@@ -54,7 +54,7 @@ impl Bridge {
             base: format!("http://127.0.0.1:{port}"),
             log_path,
             _dir: dir,
-            _sim: sim,
+            sim,
         };
         support::wait_healthy(&bridge.base, &reqwest::Client::new()).await;
         bridge
@@ -197,6 +197,43 @@ async fn every_scim_request_has_one_info_line_at_the_default_level() {
         !text.contains("userName"),
         "no query or body is logged: {text}"
     );
+}
+
+/// A 5xx answer also gets an ERROR line in the request's span, with its status: what an
+/// admin greps for when the IdP reports failures. Here the upstream fails every call.
+#[tokio::test]
+async fn a_server_error_is_logged_at_error_with_its_status() {
+    let bridge = Bridge::start(&["--log-format", "json"], None).await;
+    bridge.sim.set_faults(bandwidth_sim::Faults {
+        fail_rate: 1.0,
+        ..bandwidth_sim::Faults::default()
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{}/scim/v2/Users", bridge.base))
+        .bearer_auth(common::TOKEN)
+        .header("x-request-id", "json-log-req-5xx")
+        .header("content-type", "application/scim+json")
+        .body(common::user("failing@x.com").to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(status.is_server_error(), "{status}");
+    let text = bridge.stop();
+
+    let lines = json_lines(&text);
+    let failed = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"] == "response failed"
+                && l["spans"].as_array().is_some_and(|spans| {
+                    spans.iter().any(|s| s["request_id"] == "json-log-req-5xx")
+                })
+        })
+        .unwrap_or_else(|| panic!("no ERROR line for the 5xx: {text}"));
+    assert_eq!(failed["level"], "ERROR");
+    assert_eq!(failed["fields"]["status"], status.as_str());
+    assert_no_secret(&text);
 }
 
 /// INFO lines are written in batches (`telemetry/sink.rs`), but a running bridge does
