@@ -225,19 +225,21 @@ impl InheritedAccess {
         }
     }
 
-    /// The elements to add after the stored ones of `attr` (`roles`, `entitlements`).
+    /// Each attribute it adds to, with the elements that go after the stored ones. A
+    /// stored value of one of these names that is not a list is shown as it is.
+    pub fn attributes(&self) -> [(&'static str, &[Value]); 2] {
+        [("roles", &self.roles), ("entitlements", &self.entitlements)]
+    }
+
+    /// The elements to add after the stored ones of `attr` (none for other names).
     pub fn of_attribute(&self, attr: &str) -> &[Value] {
-        match attr {
-            "roles" => &self.roles,
-            "entitlements" => &self.entitlements,
-            _ => &[],
-        }
+        let found = self
+            .attributes()
+            .into_iter()
+            .find(|(name, _)| *name == attr);
+        found.map_or(&[], |(_, added)| added)
     }
 }
-
-/// The attributes [`InheritedAccess`] adds to. A stored value of one of these names that
-/// is not a list is shown as it is, with nothing added.
-pub const INHERITED_ATTRIBUTES: [&str; 2] = ["roles", "entitlements"];
 
 /// A tenant's catalog, read from the upstream and kept for [`CATALOG_TTL`].
 #[derive(Default)]

@@ -168,8 +168,7 @@ fn link(roles: &[&str], scope: AccountScope, accounts: &[&str]) -> UpstreamLink 
 /// is written by `render::UserDocument`, whose tests check the same).
 fn with_inherited_access(rendered: &mut Value, link: &UpstreamLink) {
     let extra = InheritedAccess::of(rendered, link);
-    for attr in INHERITED_ATTRIBUTES {
-        let added = extra.of_attribute(attr);
+    for (attr, added) in extra.attributes() {
         if !added.is_empty() {
             let list = rendered
                 .as_object_mut()

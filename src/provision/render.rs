@@ -9,7 +9,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::{json, Map, Value};
 
-use crate::provision::catalog::{InheritedAccess, INHERITED_ATTRIBUTES};
+use crate::provision::catalog::InheritedAccess;
 use crate::scim::etag::etag;
 use crate::scim::schema::{BRIDGE_USER_SCHEMA, USER_SCHEMA};
 use crate::store::{GroupRef, UpstreamLink, UserRecord};
@@ -96,8 +96,7 @@ impl Serialize for UserDocument<'_> {
                 _ => map.serialize_entry(key, value)?,
             }
         }
-        for attr in INHERITED_ATTRIBUTES {
-            let extra = self.inherited(attr);
+        for (attr, extra) in self.inherited.iter().flat_map(InheritedAccess::attributes) {
             if !extra.is_empty() && !stored.is_some_and(|s| s.contains_key(attr)) {
                 map.serialize_entry(attr, extra)?;
             }
