@@ -19,7 +19,7 @@
 # read path, SAMPLES=0 the write latency, BULK=0 the bulk creates (propagation then
 # creates its members first, unmeasured), MEMBERS=0 propagation.
 # BRIDGE_PORT, SIM_PORT and BARE_PORT (18080 to 18082) move the processes' ports.
-# Needs wrk, curl, python3 and psql.
+# Needs wrk, curl, python3, psql and GNU time (/usr/bin/time, for the reconciles' peak RSS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-100000}"
@@ -43,6 +43,8 @@ SIM_URL="http://127.0.0.1:$SIM_PORT"
 for tool in wrk curl; do
   command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install -y $tool)" >&2; exit 1; }
 done
+[[ "$RECONCILE" == 0 || -x /usr/bin/time ]] \
+  || { echo "/usr/bin/time is needed for the reconciles (apt-get install -y time; RECONCILE=0 skips them)" >&2; exit 1; }
 [[ " $BACKENDS " == *" postgres "* ]] && { command -v psql >/dev/null || { echo "psql is needed" >&2; exit 1; }; }
 
 # One build for both binaries: separate builds unify features differently and rebuild.
